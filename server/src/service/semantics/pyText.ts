@@ -1,0 +1,35 @@
+/**
+ * Pieces of Python's `re` behaviour that JavaScript regexes do not share.
+ * A1111 runs its prompt regexes on `str`, where `\w`, `\d`, `\s` and `\b` are Unicode-aware.
+ */
+
+/** Python `\w` on str: letters, digits and numerics, underscore. */
+export const PY_WORD = '[\\p{L}\\p{N}_]';
+/** Python `\d` on str: any Unicode decimal digit. */
+export const PY_DIGIT = '\\p{Nd}';
+
+const WORD_CHAR = new RegExp(PY_WORD, 'u');
+
+export function isPyWordChar(ch: string | undefined): boolean {
+  return ch !== undefined && ch !== '' && WORD_CHAR.test(ch);
+}
+
+/** `\bWORD\b` in Python terms, as a JS pattern source (JS `\b` only knows ASCII). */
+export function pyWordBounded(word: string): string {
+  return `(?<!${PY_WORD})${word}(?!${PY_WORD})`;
+}
+
+/** Python's repr of a str, as it appears in error messages (`'abc'`, `"it's"`). */
+export function pyStrRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = '';
+  for (const ch of text) {
+    if (ch === '\\') out += '\\\\';
+    else if (ch === quote) out += '\\' + quote;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else out += ch;
+  }
+  return quote + out + quote;
+}

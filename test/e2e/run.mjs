@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Extension-host tests, offline: `npm run test:e2e` (after `npm run build`).
+//
+// 1. install.mjs: cached Node 24 + code-server + playwright-core under .cache/e2e/ (fast no-op when present);
+// 2. code-server on 127.0.0.1:<free port>, auth none, throw-away user data / extensions dirs, started with
+//    `--vscode-option enable-smoke-test-driver` (without it the workbench ignores the test payload);
+// 3. headless Debian chromium (playwright-core) opens the workbench on test/e2e/workspace with
+//    payload extensionDevelopmentPath=<repo>, extensionTestsPath=out/test/e2e/suite/index.js;
+//    codeAutomationLog / codeAutomationExit are exposed BEFORE navigation, as microsoft/vscode's
+//    test/integration/browser runner does;
+// 4. the extension host runs mocha (suite/index.ts); its log lines are printed here, a screenshot of the
+//    workbench goes to test-results/e2e-editor.png, the process exits with the extension host's code.
+//
+// The last line printed is always `N passed, N failed` (a run that breaks before mocha reports counts as
+// 1 failed). Exit code: 0 only if the extension host exited 0 and nothing failed.
+//
+// Env: SD_PROMPT_E2E_TIMEOUT_S (default 180), SD_PROMPT_E2E_GREP (mocha --grep), SD_PROMPT_E2E_VERBOSE=1
+//      (also print code-server output and the browser console), SD_PROMPT_E2E_CHROMIUM, SD_PROMPT_E2E_CACHE.
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { format } from 'node:util';
+import { startCodeServer, workbenchUrl } from './codeServer.mjs';
+import { ensureInstalled, repoRoot } from './install.mjs';
+
+const TIMEOUT_S = Number(process.env.SD_PROMPT_E2E_TIMEOUT_S || 180);
+const VERBOSE = /^(1|true)$/i.test(process.env.SD_PROMPT_E2E_VERBOSE ?? '');
+const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT ';
+
+const workspaceDir = path.join(repoRoot, 'test', 'e2e', 'workspace');
+const testsEntry = path.join(repoRoot, 'out', 'test', 'e2e', 'suite', 'index.js');
+const resultsDir = path.join(repoRoot, 'test-results');
+const screenshotPath = path.join(resultsDir, 'e2e-editor.png');
+const serverLogPath = path.join(resultsDir, 'e2e-code-server.log');
+
+const CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-gpu',
+    '--disable-quic',
+    '--disable-dev-shm-usage',
+];
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+const say = msg => console.log(`[e2e] ${msg}`);
+
+let result; // { passed, failed, pending } from the suite's marker line
+let server;
+let browser;
+let page;
+let finishing = false;
+let screenshotTaken;
+
+async function screenshot() {
+    if (!page) {
+        return;
+    }
+    screenshotTaken ??= (async () => {
+        try {
+            fs.mkdirSync(resultsDir, { recursive: true });
+            await page.screenshot({ path: screenshotPath, timeout: 10_000 });
+            say(`screenshot: ${path.relative(repoRoot, screenshotPath)}`);
+        } catch (err) {
+            say(`screenshot failed: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+        }
+    })();
+    await screenshotTaken;
+}
+
+async function finish(code, reason) {
+    if (finishing) {
+        return;
+    }
+    finishing = true;
+    clearTimeout(overallTimer);
+    if (reason) {
+        console.error(`[e2e] ${reason}`);
+    }
+    await screenshot();
+    try {
+        await browser?.close();
+    } catch {
+        // already gone
+    }
+    if (server) {
+        try {
+            fs.mkdirSync(resultsDir, { recursive: true });
+            fs.writeFileSync(serverLogPath, server.getOutput());
+        } catch {
+            // best effort
+        }
+        await server.stop();
+    }
+    let passed = result?.passed ?? 0;
+    let failed = result?.failed ?? 0;
+    if (code !== 0 && failed === 0) {
+        failed = 1; // the run itself broke (no report, crash, timeout)
+    }
+    if (failed > 0 && code === 0) {
+        code = 1;
+    }
+    say(`${code === 0 ? 'PASSED' : 'FAILED'} in ${elapsed()} (exit code ${code})`);
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(code);
+}
+
+const overallTimer = setTimeout(() => {
+    const tail = server ? lastLines(server.getOutput(), 15) : '';
+    void finish(1, `TIMEOUT: the extension-host tests did not finish within ${TIMEOUT_S} s (set SD_PROMPT_E2E_TIMEOUT_S to change); ` +
+        `killing code-server and chromium.${tail ? `\n[e2e] last code-server output:\n${tail}` : ''}`);
+}, TIMEOUT_S * 1000);
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => void finish(130, `interrupted (${sig})`));
+}
+
+function lastLines(s, n) {
+    return s.trimEnd().split('\n').slice(-n).map(l => `    ${l}`).join('\n');
+}
+
+function handleLogLine(line) {
+    if (line.startsWith(RESULT_MARKER)) {
+        try {
+            result = JSON.parse(line.slice(RESULT_MARKER.length));
+        } catch {
+            // malformed: leave result unset
+        }
+        // The tests are done, the extension host still runs: capture the editor with its diagnostics now.
+        void screenshot();
+        return;
+    }
+    console.log(line);
+}
+
+function formatArg(a) {
+    if (typeof a === 'string') {
+        return a;
+    }
+    try {
+        return JSON.stringify(a);
+    } catch {
+        return String(a);
+    }
+}
+
+async function main() {
+    const install = ensureInstalled();
+
+    if (!fs.existsSync(testsEntry)) {
+        return finish(1, `${path.relative(repoRoot, testsEntry)} is missing: run \`npm run build\` first`);
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    if (pkg.main && !fs.existsSync(path.join(repoRoot, pkg.main))) {
+        say(`WARNING: ${pkg.main} (package.json "main") is missing: the extension cannot activate; run \`npm run build\``);
+    }
+
+    say(`starting code-server (${path.relative(repoRoot, install.codeServerDir)})`);
+    server = await startCodeServer({
+        install,
+        smokeTestDriver: true,
+        env: process.env.SD_PROMPT_E2E_GREP ? { SD_PROMPT_E2E_GREP: process.env.SD_PROMPT_E2E_GREP } : {},
+        onOutput: VERBOSE ? s => process.stdout.write(s.replace(/^/gm, '[code-server] ')) : undefined,
+    }).catch(err => {
+        void finish(1, `${err.message}${err.output ? `\n${lastLines(err.output, 30)}` : ''}`);
+        throw err;
+    });
+    server.child.on('exit', (code, signal) => {
+        void finish(1, `code-server exited unexpectedly (${signal ?? `code ${code}`}):\n${lastLines(server.getOutput(), 30)}`);
+    });
+    say(`code-server listening on ${server.url} (${elapsed()})`);
+
+    const { chromium } = createRequire(path.join(install.playwrightCoreDir, 'package.json'))('playwright-core');
+    browser = await chromium.launch({ executablePath: install.chromiumPath, headless: true, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+
+    page.on('pageerror', err => console.error(`[browser] page error: ${err.message}`));
+    page.on('crash', () => void finish(1, 'the workbench page crashed'));
+    page.on('console', msg => {
+        if (VERBOSE) {
+            console.log(`[browser ${msg.type()}] ${msg.text()}`);
+        }
+    });
+
+    // Registered before navigation, so they exist when the workbench starts the extension host.
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+        const text = format(...(Array.isArray(args) ? args : [args]));
+        if (process.env.E2E_DEBUG_TYPES) fs.appendFileSync('/tmp/e2e-types.log', JSON.stringify([type, text.slice(0, 200)]) + '\n');
+        for (const line of text.split('\n')) {
+            handleLogLine(line);
+        }
+    });
+    await page.exposeFunction('codeAutomationExit', async code => {
+        say(`extension host exited with code ${code} (${elapsed()})`);
+        await finish(typeof code === 'number' ? code : 1);
+    });
+
+    const url = workbenchUrl(server, {
+        folder: workspaceDir,
+        extensionDevelopmentPath: repoRoot,
+        extensionTestsPath: testsEntry,
+    });
+    say(`opening the workbench: ${VERBOSE ? url : server.url + '/?folder=' + workspaceDir}`);
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+}
+
+main().catch(err => {
+    void finish(1, `ERROR: ${err instanceof Error ? err.stack ?? err.message : err}`);
+});

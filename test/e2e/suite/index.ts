@@ -1,0 +1,60 @@
+// Extension-tests entry point (the `extensionTestsPath` module). VS Code loads it in the extension host
+// (here code-server's Node extension host, started by test/e2e/run.mjs; with @vscode/test-electron it would
+// be the desktop one) and calls run(); a rejected promise makes the extension host exit with code 1.
+//
+// It runs mocha over every compiled `*.test.js` next to this file. Output goes through console.log, which
+// the workbench forwards to the runner (codeAutomationLog), so the spec reporter is used without colours.
+// The last line is `SD_PROMPT_E2E_RESULT {"passed":N,"failed":N,"pending":N}`, which run.mjs turns into
+// its summary line.
+import * as fs from 'fs';
+import * as path from 'path';
+
+type MochaCtor = typeof import('mocha');
+
+/** mocha >= 11 is an ES module: require() of it (Node >= 20.19/22.12) yields the namespace, whose default is the class. */
+function loadMocha(): MochaCtor {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require('mocha') as MochaCtor | { default: MochaCtor };
+    return 'default' in loaded ? loaded.default : loaded;
+}
+
+export function run(): Promise<void> {
+    const Mocha = loadMocha();
+    const mocha = new Mocha({
+        ui: 'bdd',
+        reporter: 'spec',
+        color: false,
+        timeout: 30_000,
+        failZero: true,
+        grep: process.env.SD_PROMPT_E2E_GREP || undefined,
+    });
+    const files = fs.readdirSync(__dirname).filter(f => f.endsWith('.test.js')).sort();
+    for (const f of files) {
+        mocha.addFile(path.join(__dirname, f));
+    }
+    console.log(`sd-prompt e2e: ${files.length} test file(s) in ${__dirname}: ${files.join(', ')}`);
+
+    return new Promise<void>((resolve, reject) => {
+        let runner: Mocha.Runner;
+        try {
+            runner = mocha.run(failures => {
+                const stats = runner.stats;
+                const result = {
+                    passed: stats?.passes ?? 0,
+                    failed: stats?.failures ?? failures,
+                    pending: stats?.pending ?? 0,
+                };
+                console.log(`SD_PROMPT_E2E_RESULT ${JSON.stringify(result)}`);
+                if (failures > 0) {
+                    reject(new Error(`${failures} extension-host test(s) failed`));
+                } else {
+                    resolve();
+                }
+            });
+        } catch (err) {
+            console.error(err);
+            console.log(`SD_PROMPT_E2E_RESULT ${JSON.stringify({ passed: 0, failed: 1, pending: 0 })}`);
+            reject(err);
+        }
+    });
+}
