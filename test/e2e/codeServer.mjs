@@ -20,6 +20,7 @@ const USER_SETTINGS = {
     'workbench.enableExperiments': false,
     'workbench.welcomePage.walkthroughs.openOnInstall': false,
     'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'git.enabled': false,
     'git.openRepositoryInParentFolders': 'never',
     'npm.autoDetect': 'off',
@@ -64,7 +65,10 @@ export async function startCodeServer({ install, smokeTestDriver, extraArgs = []
     for (const k of ['PASSWORD', 'HASHED_PASSWORD', 'PORT', 'VSCODE_OPTIONS', 'VSCODE_IPC_HOOK_CLI', 'CODE_SERVER_CONFIG', 'GITHUB_TOKEN']) {
         delete childEnv[k];
     }
+    const tmpDir = path.join(tmp, 'tmp'); // the server's IPC sockets, the TS server's files, ...
+    fs.mkdirSync(tmpDir);
     Object.assign(childEnv, {
+        TMPDIR: tmpDir,
         XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
         XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
         XDG_CACHE_HOME: path.join(tmp, 'xdg-cache'),

@@ -15,7 +15,8 @@
 // 1 failed). Exit code: 0 only if the extension host exited 0 and nothing failed.
 //
 // Env: SD_PROMPT_E2E_TIMEOUT_S (default 180), SD_PROMPT_E2E_GREP (mocha --grep), SD_PROMPT_E2E_VERBOSE=1
-//      (also print code-server output and the browser console), SD_PROMPT_E2E_CHROMIUM, SD_PROMPT_E2E_CACHE.
+//      (also print code-server output, the workbench log and the browser console), SD_PROMPT_E2E_EXTENSION
+//      (folder of the extension under test, default the repo), SD_PROMPT_E2E_CHROMIUM, SD_PROMPT_E2E_CACHE.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -25,13 +26,17 @@ import { ensureInstalled, repoRoot } from './install.mjs';
 
 const TIMEOUT_S = Number(process.env.SD_PROMPT_E2E_TIMEOUT_S || 180);
 const VERBOSE = /^(1|true)$/i.test(process.env.SD_PROMPT_E2E_VERBOSE ?? '');
-const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT ';
+const SUITE_TAG = '\u2063'; // starts each console message of suite/index.ts
+const START_MARKER = 'sd-prompt e2e: '; // first line of suite/index.ts
+const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT '; // last line of suite/index.ts
 
 const workspaceDir = path.join(repoRoot, 'test', 'e2e', 'workspace');
+const extensionDir = path.resolve(process.env.SD_PROMPT_E2E_EXTENSION || repoRoot);
 const testsEntry = path.join(repoRoot, 'out', 'test', 'e2e', 'suite', 'index.js');
 const resultsDir = path.join(repoRoot, 'test-results');
 const screenshotPath = path.join(resultsDir, 'e2e-editor.png');
 const serverLogPath = path.join(resultsDir, 'e2e-code-server.log');
+const workbenchLogPath = path.join(resultsDir, 'e2e-workbench.log');
 
 const CHROMIUM_ARGS = [
     '--no-sandbox',
@@ -81,6 +86,15 @@ async function finish(code, reason) {
         console.error(`[e2e] ${reason}`);
     }
     await screenshot();
+    if (!testsStarted && workbenchLog.length > 0) {
+        console.error(`[e2e] the tests never started; last workbench log lines:\n${lastLines(workbenchLog.join('\n'), 40)}`);
+    }
+    try {
+        fs.mkdirSync(resultsDir, { recursive: true });
+        fs.writeFileSync(workbenchLogPath, workbenchLog.join('\n') + '\n');
+    } catch {
+        // best effort
+    }
     try {
         await browser?.close();
     } catch {
@@ -95,7 +109,11 @@ async function finish(code, reason) {
         }
         await server.stop();
     }
-    let passed = result?.passed ?? 0;
+    if (code === 0 && !result) {
+        console.error('[e2e] the extension host exited with 0 but the suite never reported its results');
+        code = 1;
+    }
+    const passed = result?.passed ?? 0;
     let failed = result?.failed ?? 0;
     if (code !== 0 && failed === 0) {
         failed = 1; // the run itself broke (no report, crash, timeout)
@@ -122,7 +140,25 @@ function lastLines(s, n) {
     return s.trimEnd().split('\n').slice(-n).map(l => `    ${l}`).join('\n');
 }
 
-function handleLogLine(line) {
+// codeAutomationLog carries the workbench's log as well as the extension host's console. The suite's own
+// messages (mocha's reporter) start with SUITE_TAG and are printed as they are. Everything else (connection
+// set-up, extension host life cycle, console.log of tests and extensions) goes to
+// test-results/e2e-workbench.log; while the tests run, its warnings and errors are printed too; everything
+// with SD_PROMPT_E2E_VERBOSE=1, and its tail when the run breaks before the tests start.
+let testsStarted = false;
+const workbenchLog = [];
+
+function handleLogLine(type, line, fromSuite) {
+    workbenchLog.push(`[${fromSuite ? 'suite' : type}] ${line}`);
+    if (!fromSuite) {
+        if (VERBOSE || (testsStarted && !result && (type === 'warn' || type === 'error'))) {
+            console.log(`[workbench ${type}] ${line}`);
+        }
+        return;
+    }
+    if (line.startsWith(START_MARKER)) {
+        testsStarted = true;
+    }
     if (line.startsWith(RESULT_MARKER)) {
         try {
             result = JSON.parse(line.slice(RESULT_MARKER.length));
@@ -136,25 +172,14 @@ function handleLogLine(line) {
     console.log(line);
 }
 
-function formatArg(a) {
-    if (typeof a === 'string') {
-        return a;
-    }
-    try {
-        return JSON.stringify(a);
-    } catch {
-        return String(a);
-    }
-}
-
 async function main() {
     const install = ensureInstalled();
 
     if (!fs.existsSync(testsEntry)) {
         return finish(1, `${path.relative(repoRoot, testsEntry)} is missing: run \`npm run build\` first`);
     }
-    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
-    if (pkg.main && !fs.existsSync(path.join(repoRoot, pkg.main))) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(extensionDir, 'package.json'), 'utf8'));
+    if (pkg.main && !fs.existsSync(path.join(extensionDir, pkg.main))) {
         say(`WARNING: ${pkg.main} (package.json "main") is missing: the extension cannot activate; run \`npm run build\``);
     }
 
@@ -162,7 +187,8 @@ async function main() {
     server = await startCodeServer({
         install,
         smokeTestDriver: true,
-        env: process.env.SD_PROMPT_E2E_GREP ? { SD_PROMPT_E2E_GREP: process.env.SD_PROMPT_E2E_GREP } : {},
+        // No marketplace: it is unreachable offline and its failed queries would interleave with the test output.
+        env: { EXTENSIONS_GALLERY: '{}' },
         onOutput: VERBOSE ? s => process.stdout.write(s.replace(/^/gm, '[code-server] ')) : undefined,
     }).catch(err => {
         void finish(1, `${err.message}${err.output ? `\n${lastLines(err.output, 30)}` : ''}`);
@@ -188,10 +214,13 @@ async function main() {
 
     // Registered before navigation, so they exist when the workbench starts the extension host.
     await page.exposeFunction('codeAutomationLog', (type, args) => {
-        const text = format(...(Array.isArray(args) ? args : [args]));
-        if (process.env.E2E_DEBUG_TYPES) fs.appendFileSync('/tmp/e2e-types.log', JSON.stringify([type, text.slice(0, 200)]) + '\n');
+        let text = format(...(Array.isArray(args) ? args : [args]));
+        const fromSuite = text.startsWith(SUITE_TAG);
+        if (fromSuite) {
+            text = text.slice(SUITE_TAG.length);
+        }
         for (const line of text.split('\n')) {
-            handleLogLine(line);
+            handleLogLine(type, line, fromSuite);
         }
     });
     await page.exposeFunction('codeAutomationExit', async code => {
@@ -201,7 +230,7 @@ async function main() {
 
     const url = workbenchUrl(server, {
         folder: workspaceDir,
-        extensionDevelopmentPath: repoRoot,
+        extensionDevelopmentPath: extensionDir,
         extensionTestsPath: testsEntry,
     });
     say(`opening the workbench: ${VERBOSE ? url : server.url + '/?folder=' + workspaceDir}`);

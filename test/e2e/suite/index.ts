@@ -3,11 +3,13 @@
 // be the desktop one) and calls run(); a rejected promise makes the extension host exit with code 1.
 //
 // It runs mocha over every compiled `*.test.js` next to this file. Output goes through console.log, which
-// the workbench forwards to the runner (codeAutomationLog), so the spec reporter is used without colours.
+// the workbench forwards to the runner (codeAutomationLog), so the spec reporter is used without colours;
+// the suite's own lines carry SUITE_TAG (see below).
 // The last line is `SD_PROMPT_E2E_RESULT {"passed":N,"failed":N,"pending":N}`, which run.mjs turns into
 // its summary line.
 import * as fs from 'fs';
 import * as path from 'path';
+import { format } from 'util';
 
 type MochaCtor = typeof import('mocha');
 
@@ -18,8 +20,21 @@ function loadMocha(): MochaCtor {
     return 'default' in loaded ? loaded.default : loaded;
 }
 
+/**
+ * Prefix of the suite's own output lines (mocha's reporter and the lines below): run.mjs prints those as they
+ * are and keeps the workbench's log lines, which arrive on the same channel, in a file. The extension host
+ * owns `console` (its methods cannot be replaced), hence mocha's `Base.consoleLog` hook. Invisible in a
+ * terminal, so running this entry under @vscode/test-electron is unaffected.
+ */
+const SUITE_TAG = '\u2063';
+
+function log(...args: unknown[]): void {
+    console.log(SUITE_TAG + format(...args));
+}
+
 export function run(): Promise<void> {
     const Mocha = loadMocha();
+    Mocha.reporters.Base.consoleLog = log;
     const mocha = new Mocha({
         ui: 'bdd',
         reporter: 'spec',
@@ -32,7 +47,7 @@ export function run(): Promise<void> {
     for (const f of files) {
         mocha.addFile(path.join(__dirname, f));
     }
-    console.log(`sd-prompt e2e: ${files.length} test file(s) in ${__dirname}: ${files.join(', ')}`);
+    log(`sd-prompt e2e: ${files.length} test file(s) in ${__dirname}: ${files.join(', ')}`);
 
     return new Promise<void>((resolve, reject) => {
         let runner: Mocha.Runner;
@@ -44,7 +59,7 @@ export function run(): Promise<void> {
                     failed: stats?.failures ?? failures,
                     pending: stats?.pending ?? 0,
                 };
-                console.log(`SD_PROMPT_E2E_RESULT ${JSON.stringify(result)}`);
+                log(`SD_PROMPT_E2E_RESULT ${JSON.stringify(result)}`);
                 if (failures > 0) {
                     reject(new Error(`${failures} extension-host test(s) failed`));
                 } else {
@@ -52,8 +67,8 @@ export function run(): Promise<void> {
                 }
             });
         } catch (err) {
-            console.error(err);
-            console.log(`SD_PROMPT_E2E_RESULT ${JSON.stringify({ passed: 0, failed: 1, pending: 0 })}`);
+            log(err);
+            log(`SD_PROMPT_E2E_RESULT ${JSON.stringify({ passed: 0, failed: 1, pending: 0 })}`);
             reject(err);
         }
     });

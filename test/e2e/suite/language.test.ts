@@ -32,7 +32,12 @@ async function openAndActivate(): Promise<vscode.TextDocument> {
     const doc = await openExample();
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, `extension ${EXTENSION_ID} is not loaded`);
-    await ext.activate();
+    try {
+        await ext.activate();
+    } catch (err) {
+        // One line instead of the extension host's module-loader stack.
+        throw new Error(`extension ${EXTENSION_ID} failed to activate: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
     return doc;
 }
 

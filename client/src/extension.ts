@@ -1,0 +1,27 @@
+import * as path from 'path';
+import { ExtensionContext } from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+
+let client: LanguageClient | undefined;
+
+/** Starts the sd-prompt language server for `.prompt` files. The client stays thin. */
+export async function activate(context: ExtensionContext): Promise<void> {
+  const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ language: 'sd-prompt' }],
+    synchronize: { configurationSection: 'sdPrompt' },
+    outputChannelName: 'SD Prompt',
+  };
+  client = new LanguageClient('sdPrompt', 'SD Prompt', serverOptions, clientOptions);
+  context.subscriptions.push({ dispose: () => void client?.stop() });
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

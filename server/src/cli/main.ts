@@ -1,0 +1,136 @@
+import * as fs from 'fs';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { stepsOf } from '../service/features/checks/parameterChecks';
+import { findProblems } from '../service/features/diagnostics';
+import { DEFAULT_SETTINGS } from '../service/settings';
+import { parsePromptDocument } from '../service/syntax/document';
+import { explainForJson } from './explain';
+import { pythonJson } from './pythonJson';
+
+/**
+ * `sd-prompt`: the language service for terminals and CI.
+ *   sd-prompt check [--format json] FILE...
+ *   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
+ * Exit codes: 0 fine, 1 a check found an error, 2 bad usage or unreadable input.
+ */
+const USAGE = `usage:
+  sd-prompt check [--format text|json] FILE...
+  sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)`;
+
+class UsageError extends Error {}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  readFile: (path: string) => string;
+  readStdin: () => string;
+}
+
+export function main(argv: string[], io: Io): number {
+  try {
+    const [command, ...args] = argv;
+    if (command === 'check') return check(args, io);
+    if (command === 'explain') return explain(args, io);
+    if (command === '--help' || command === '-h' || command === 'help') {
+      io.stdout(USAGE + '\n');
+      return 0;
+    }
+    throw new UsageError(command ? `unknown command '${command}'` : 'no command given');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`sd-prompt: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    io.stderr(`sd-prompt: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
+function readInput(path: string, io: Io): string {
+  try {
+    return path === '-' ? io.readStdin() : io.readFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a folder' : err.message;
+    throw new Error(`cannot read ${path === '-' ? 'standard input' : path}: ${why}`);
+  }
+}
+
+function check(args: string[], io: Io): number {
+  let format = 'text';
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--format') {
+      format = args[++i];
+      if (format !== 'text' && format !== 'json') throw new UsageError(`--format takes text or json, not '${format ?? ''}'`);
+    } else if (a.startsWith('--format=')) {
+      format = a.slice('--format='.length);
+      if (format !== 'text' && format !== 'json') throw new UsageError(`--format takes text or json, not '${format}'`);
+    } else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}'`);
+    else files.push(a);
+  }
+  if (files.length === 0) throw new UsageError('check needs at least one FILE');
+  const results: { file: string; range: unknown; severity: string; code: string; message: string }[] = [];
+  let errors = 0;
+  for (const file of files) {
+    const text = readInput(file, io);
+    const document = TextDocument.create('file://' + file, 'sd-prompt', 1, text);
+    for (const p of findProblems(parsePromptDocument(text), DEFAULT_SETTINGS)) {
+      if (p.severity === 'error') errors++;
+      const range = { start: document.positionAt(p.span.start), end: document.positionAt(p.span.end) };
+      results.push({ file, range, severity: p.severity, code: p.code, message: p.message });
+    }
+  }
+  if (format === 'json') io.stdout(JSON.stringify(results, null, 2) + '\n');
+  else {
+    for (const r of results) {
+      const start = (r.range as { start: { line: number; character: number } }).start;
+      io.stdout(`${r.file}:${start.line + 1}:${start.character + 1} ${r.severity} ${r.code} ${r.message}\n`);
+    }
+  }
+  return errors > 0 ? 1 : 0;
+}
+
+function explain(args: string[], io: Io): number {
+  let steps: number | undefined;
+  let hiresSteps: number | null = null;
+  let useOldScheduling = false;
+  let input: string | undefined;
+  const positiveInt = (name: string, v: string | undefined) => {
+    if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${name} takes a whole number of steps (1 or more), not '${v ?? ''}'`);
+    return Number(v);
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--steps') steps = positiveInt('--steps', args[++i]);
+    else if (a === '--hires-steps') hiresSteps = positiveInt('--hires-steps', args[++i]);
+    else if (a === '--old-scheduling') useOldScheduling = true;
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}'`);
+    else if (input !== undefined) throw new UsageError('explain takes one FILE (or - for standard input)');
+    else input = a;
+  }
+  if (input === undefined) throw new UsageError('explain needs a FILE, or - to read a prompt from standard input');
+  const raw = readInput(input, io);
+  let text = raw;
+  if (input !== '-') {
+    // A .prompt file: explain its positive prompt, with its own Steps unless --steps is given.
+    const doc = parsePromptDocument(raw);
+    text = raw.slice(doc.positive.part.content.start, doc.positive.part.content.end);
+    steps ??= stepsOf(doc);
+  }
+  io.stdout(pythonJson(explainForJson(text, { baseSteps: steps ?? 20, hiresSteps, useOldScheduling })) + '\n');
+  return 0;
+}
+
+/** Runs the CLI on this process's arguments and streams. */
+export function runCli(): void {
+  process.exitCode = main(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    readFile: (p) => fs.readFileSync(p, 'utf8'),
+    readStdin: () => fs.readFileSync(0, 'utf8'),
+  });
+}
+
+if (require.main === module) runCli();

@@ -1,0 +1,158 @@
+import {
+  CancellationToken,
+  Connection,
+  DidChangeConfigurationNotification,
+  DocumentDiagnosticReportKind,
+  ResponseError,
+  LSPErrorCodes,
+  TextDocumentSyncKind,
+  TextDocuments,
+} from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import {
+  createPromptLanguageService,
+  DEFAULT_SETTINGS,
+  PromptSettings,
+  resolveSettings,
+  SEMANTIC_TOKEN_MODIFIERS,
+  SEMANTIC_TOKEN_TYPES,
+} from './service';
+
+/** How long typing pauses before diagnostics are pushed. */
+const DIAGNOSTICS_DELAY_MS = 200;
+
+/**
+ * LSP glue: capabilities, settings through `workspace/configuration`, routing to the pure
+ * service, push and pull diagnostics, cancellation. Knows nothing about prompts itself.
+ */
+export function startServer(connection: Connection): void {
+  const documents = new TextDocuments(TextDocument);
+  const service = createPromptLanguageService();
+  const settingsCache = new Map<string, Promise<PromptSettings>>();
+  const pending = new Map<string, NodeJS.Timeout>();
+  let configurationCapability = false;
+  let pullDiagnostics = false;
+
+  connection.onInitialize((params) => {
+    const caps = params.capabilities;
+    configurationCapability = !!caps.workspace?.configuration;
+    pullDiagnostics = !!caps.textDocument?.diagnostic;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        documentSymbolProvider: true,
+        foldingRangeProvider: true,
+        documentFormattingProvider: true,
+        documentRangeFormattingProvider: true,
+        codeActionProvider: { codeActionKinds: ['quickfix'] },
+        semanticTokensProvider: {
+          legend: { tokenTypes: [...SEMANTIC_TOKEN_TYPES], tokenModifiers: [...SEMANTIC_TOKEN_MODIFIERS] },
+          full: true,
+        },
+        diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false },
+      },
+      serverInfo: { name: 'sd-prompt' },
+    };
+  });
+
+  connection.onInitialized(() => {
+    if (configurationCapability) {
+      void connection.client.register(DidChangeConfigurationNotification.type, { section: 'sdPrompt' });
+    }
+  });
+
+  const settingsFor = (uri: string): Promise<PromptSettings> => {
+    if (!configurationCapability) return Promise.resolve(DEFAULT_SETTINGS);
+    let s = settingsCache.get(uri);
+    if (!s) {
+      s = connection.workspace
+        .getConfiguration({ scopeUri: uri, section: 'sdPrompt' })
+        .then(resolveSettings, () => DEFAULT_SETTINGS);
+      settingsCache.set(uri, s);
+    }
+    return s;
+  };
+
+  connection.onDidChangeConfiguration(() => {
+    // Settings changed: re-read them lazily and refresh every open document's diagnostics.
+    settingsCache.clear();
+    if (pullDiagnostics) connection.languages.diagnostics.refresh();
+    else for (const d of documents.all()) scheduleDiagnostics(d, 0);
+    void connection.languages.semanticTokens.refresh();
+  });
+
+  const pushDiagnostics = async (document: TextDocument) => {
+    const settings = await settingsFor(document.uri);
+    const current = documents.get(document.uri);
+    if (!current || current.version !== document.version) return;
+    await connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics: service.diagnostics(document, settings) });
+  };
+
+  const scheduleDiagnostics = (document: TextDocument, delay = DIAGNOSTICS_DELAY_MS) => {
+    if (pullDiagnostics) return;
+    clearTimeout(pending.get(document.uri));
+    pending.set(
+      document.uri,
+      setTimeout(() => {
+        pending.delete(document.uri);
+        void pushDiagnostics(document).catch((e) => connection.console.error(`diagnostics failed: ${e}`));
+      }, delay),
+    );
+  };
+
+  documents.onDidOpen((e) => scheduleDiagnostics(e.document, 0));
+  documents.onDidChangeContent((e) => scheduleDiagnostics(e.document));
+  documents.onDidClose((e) => {
+    clearTimeout(pending.get(e.document.uri));
+    pending.delete(e.document.uri);
+    settingsCache.delete(e.document.uri);
+    service.forget(e.document.uri);
+    if (!pullDiagnostics) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+
+  /** Runs a request against an open document, honouring cancellation before and after the work. */
+  const withDocument = <T>(uri: string, token: CancellationToken, empty: T, work: (d: TextDocument) => T | Promise<T>) =>
+    runSafe(token, empty, async () => {
+      const document = documents.get(uri);
+      return document ? work(document) : empty;
+    });
+
+  connection.languages.diagnostics.on((params, token) =>
+    withDocument(params.textDocument.uri, token, { kind: DocumentDiagnosticReportKind.Full, items: [] }, async (d) => ({
+      kind: DocumentDiagnosticReportKind.Full,
+      items: service.diagnostics(d, await settingsFor(d.uri)),
+    })),
+  );
+  connection.onHover((params, token) =>
+    withDocument(params.textDocument.uri, token, null, async (d) => service.hover(d, params.position, await settingsFor(d.uri))),
+  );
+  connection.onDocumentSymbol((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.documentSymbols(d)));
+  connection.onFoldingRanges((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.foldingRanges(d)));
+  connection.onDocumentFormatting((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.format(d)));
+  connection.onDocumentRangeFormatting((params, token) =>
+    withDocument(params.textDocument.uri, token, [], (d) => service.format(d, params.range)),
+  );
+  connection.onCodeAction((params, token) =>
+    withDocument(params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics)),
+  );
+  connection.languages.semanticTokens.on((params, token) =>
+    withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
+  );
+
+  documents.listen(connection);
+  connection.listen();
+}
+
+/** Cancelled requests answer RequestCancelled; a failure in a feature is logged, never fatal. */
+async function runSafe<T>(token: CancellationToken, empty: T, work: () => Promise<T>): Promise<T | ResponseError<any>> {
+  if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+  try {
+    const result = await work();
+    if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+    return result;
+  } catch (e) {
+    console.error(`sd-prompt: request failed: ${(e as Error).stack ?? e}`);
+    return empty;
+  }
+}

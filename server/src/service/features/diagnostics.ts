@@ -1,0 +1,60 @@
+import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver-types';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { PromptSettings } from '../settings';
+import { PromptDocument } from '../syntax/document';
+import { checkEmphasis } from './checks/emphasisChecks';
+import { checkKeywords } from './checks/keywordChecks';
+import { checkParameters, stepsOf } from './checks/parameterChecks';
+import { Fix, Problem, Severity } from './checks/problem';
+import { checkSchedules } from './checks/scheduleChecks';
+import { checkTags } from './checks/tagChecks';
+
+/** Every problem A1111 would have with the document, in document order. */
+export function findProblems(doc: PromptDocument, settings: PromptSettings): Problem[] {
+  const out: Problem[] = [];
+  checkTags(doc, settings, out);
+  checkEmphasis(doc, out);
+  checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
+  checkKeywords(doc, out);
+  checkParameters(doc, out);
+  return out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+}
+
+const SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+/** What a diagnostic carries for its quick fixes (read back by the code-action feature). */
+export interface DiagnosticData {
+  fixes: { title: string; preferred?: boolean; edits: { range: Diagnostic['range']; newText: string }[] }[];
+}
+
+export function toDiagnostic(document: TextDocument, problem: Problem): Diagnostic {
+  const range = { start: document.positionAt(problem.span.start), end: document.positionAt(problem.span.end) };
+  const diagnostic: Diagnostic = {
+    range,
+    severity: SEVERITY[problem.severity],
+    code: problem.code,
+    source: 'sd-prompt',
+    message: problem.message,
+  };
+  if (problem.fixes?.length) {
+    const data: DiagnosticData = { fixes: problem.fixes.map((f: Fix) => toFixData(document, f)) };
+    diagnostic.data = data;
+  }
+  return diagnostic;
+}
+
+function toFixData(document: TextDocument, fix: Fix): DiagnosticData['fixes'][number] {
+  return {
+    title: fix.title,
+    preferred: fix.preferred,
+    edits: fix.edits.map((e) => ({
+      range: { start: document.positionAt(e.span.start), end: document.positionAt(e.span.end) },
+      newText: e.newText,
+    })),
+  };
+}

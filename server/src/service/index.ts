@@ -1,0 +1,62 @@
+import { CodeAction, Diagnostic, DocumentSymbol, FoldingRange, Hover, Position, Range, TextEdit } from 'vscode-languageserver-types';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { quickFixes } from './features/codeActions';
+import { findProblems, toDiagnostic } from './features/diagnostics';
+import { formatDocument } from './features/formatting';
+import { hoverAt } from './features/hover';
+import { semanticTokens, SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES } from './features/semanticTokens';
+import { documentSymbols, foldingRanges } from './features/symbols';
+import { stepsOf } from './features/checks/parameterChecks';
+import { PromptSettings } from './settings';
+import { parsePromptDocument, PromptDocument } from './syntax/document';
+
+export { DEFAULT_SETTINGS, resolveSettings } from './settings';
+export type { PromptSettings } from './settings';
+export { SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES };
+
+/**
+ * The prompt language service: pure, no LSP transport. Each document is parsed once per
+ * version and every feature reads that parse.
+ */
+export interface PromptLanguageService {
+  parse(document: TextDocument): PromptDocument;
+  diagnostics(document: TextDocument, settings: PromptSettings): Diagnostic[];
+  hover(document: TextDocument, position: Position, settings: PromptSettings): Hover | null;
+  format(document: TextDocument, range?: Range): TextEdit[];
+  documentSymbols(document: TextDocument): DocumentSymbol[];
+  foldingRanges(document: TextDocument): FoldingRange[];
+  semanticTokens(document: TextDocument): number[];
+  codeActions(document: TextDocument, diagnostics: Diagnostic[]): CodeAction[];
+  /** Forget a closed document. */
+  forget(uri: string): void;
+}
+
+export function createPromptLanguageService(): PromptLanguageService {
+  const cache = new Map<string, { version: number; text: string; doc: PromptDocument }>();
+  const parse = (document: TextDocument): PromptDocument => {
+    const hit = cache.get(document.uri);
+    if (hit && hit.version === document.version && hit.text.length === document.getText().length) return hit.doc;
+    const text = document.getText();
+    const doc = parsePromptDocument(text);
+    cache.set(document.uri, { version: document.version, text, doc });
+    return doc;
+  };
+  return {
+    parse,
+    diagnostics: (document, settings) => {
+      if (!settings.diagnostics.enable) return [];
+      return findProblems(parse(document), settings).map((p) => toDiagnostic(document, p));
+    },
+    hover: (document, position, settings) => {
+      const doc = parse(document);
+      return hoverAt(document, doc, document.offsetAt(position), stepsOf(doc) ?? settings.steps);
+    },
+    format: (document, range) =>
+      formatDocument(document, parse(document), range && { start: document.offsetAt(range.start), end: document.offsetAt(range.end) }),
+    documentSymbols: (document) => documentSymbols(document, parse(document)),
+    foldingRanges: (document) => foldingRanges(document, parse(document)),
+    semanticTokens: (document) => semanticTokens(document, parse(document)),
+    codeActions: (document, diagnostics) => quickFixes(document.uri, diagnostics),
+    forget: (uri) => void cache.delete(uri),
+  };
+}
