@@ -28,11 +28,11 @@ const USER_SETTINGS = {
 };
 
 /**
- * Starts code-server on 127.0.0.1 with a free port (the kernel picks it: --bind-addr 127.0.0.1:0) and
- * resolves once it listens. `smokeTestDriver` makes the workbench honour the `payload` URL parameter
+ * Starts code-server on `bindAddr` (default 127.0.0.1 with a port the kernel picks: no race for a "free
+ * port") and resolves once it listens (code-server logs the real address). `smokeTestDriver` makes the workbench honour the `payload` URL parameter
  * (extensionDevelopmentPath / extensionTestsPath) and call window.codeAutomationExit when the tests end.
  */
-export async function startCodeServer({ install, smokeTestDriver, extraArgs = [], env = {}, onOutput = () => {}, startTimeoutMs = 60_000 }) {
+export async function startCodeServer({ install, smokeTestDriver, bindAddr = '127.0.0.1:0', extraArgs = [], env = {}, onOutput = () => {}, startTimeoutMs = 60_000 }) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-'));
     const userDataDir = path.join(tmp, 'user-data');
     const extensionsDir = path.join(tmp, 'extensions');
@@ -46,7 +46,7 @@ export async function startCodeServer({ install, smokeTestDriver, extraArgs = []
 
     const args = [
         install.codeServerEntry,
-        '--bind-addr', '127.0.0.1:0',
+        '--bind-addr', bindAddr,
         '--auth', 'none',
         '--config', configFile,
         '--user-data-dir', userDataDir,

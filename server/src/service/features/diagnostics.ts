@@ -5,7 +5,7 @@ import { PromptDocument } from '../syntax/document';
 import { checkEmphasis } from './checks/emphasisChecks';
 import { checkKeywords } from './checks/keywordChecks';
 import { checkParameters, stepsOf } from './checks/parameterChecks';
-import { Fix, Problem, Severity } from './checks/problem';
+import { capPerCode, Fix, Problem, Severity } from './checks/problem';
 import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
 
@@ -17,7 +17,7 @@ export function findProblems(doc: PromptDocument, settings: PromptSettings): Pro
   checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
   checkKeywords(doc, out);
   checkParameters(doc, out);
-  return out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+  return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end));
 }
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {

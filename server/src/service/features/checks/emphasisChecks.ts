@@ -1,6 +1,6 @@
 import { parseSchedule } from '../../semantics/schedule';
 import { PromptAnalysis, PromptDocument, subSpan } from '../../syntax/document';
-import { Problem } from './problem';
+import { MAX_PROBLEMS_PER_CODE, Problem } from './problem';
 
 /** Brackets, emphasis weights and BREAK, per AND part (each part is its own prompt to A1111). */
 export function checkEmphasis(doc: PromptDocument, out: Problem[]): void {
@@ -19,8 +19,10 @@ function checkPart(part: PromptAnalysis, out: Problem[]): void {
         message: `A1111 cannot read this emphasis weight as a number and the generation fails (${attention.error.message}).`,
       });
     }
+    let unclosed = 0;
     for (const g of attention.groups) {
       if (g.close !== undefined) continue;
+      if (++unclosed > MAX_PROBLEMS_PER_CODE) break;
       const bracket = g.kind === 'round' ? '(' : '[';
       const factor = g.kind === 'round' ? '×1.1' : '÷1.1';
       out.push({
@@ -31,7 +33,7 @@ function checkPart(part: PromptAnalysis, out: Problem[]): void {
         fixes: [{ title: `Escape it as literal text: '\\${bracket}'`, edits: [{ span: span(g.open, g.open + 1), newText: `\\${bracket}` }] }],
       });
     }
-    for (const at of attention.strayClosers) {
+    for (const at of attention.strayClosers.slice(0, MAX_PROBLEMS_PER_CODE)) {
       const ch = sub.text[at];
       out.push({
         code: 'bracket-unmatched',

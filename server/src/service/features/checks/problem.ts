@@ -48,3 +48,19 @@ export interface Problem {
   message: string;
   fixes?: Fix[];
 }
+
+/**
+ * At most this many problems of one code per document: past that more squiggles help nobody,
+ * and a pasted megabyte of brackets must not produce a million diagnostics.
+ */
+export const MAX_PROBLEMS_PER_CODE = 100;
+
+/** Drops problems past MAX_PROBLEMS_PER_CODE of each code, keeping document order. */
+export function capPerCode(problems: Problem[]): Problem[] {
+  const counts = new Map<string, number>();
+  return problems.filter((p) => {
+    const n = (counts.get(p.code) ?? 0) + 1;
+    counts.set(p.code, n);
+    return n <= MAX_PROBLEMS_PER_CODE;
+  });
+}

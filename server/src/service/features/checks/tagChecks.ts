@@ -4,7 +4,7 @@ import { PY_WORD } from '../../semantics/pyText';
 import { Span } from '../../semantics/spans';
 import { PromptSettings } from '../../settings';
 import { PromptAnalysis, PromptDocument } from '../../syntax/document';
-import { Problem } from './problem';
+import { MAX_PROBLEMS_PER_CODE, Problem } from './problem';
 import { closest } from './suggest';
 
 const LORA_TYPES = new Set(['lora', 'lyco']);
@@ -190,13 +190,16 @@ function checkMalformedTags(doc: PromptDocument, part: PromptAnalysis, out: Prob
   const text = part.stripped.text.text;
   const lookalike = new RegExp(`<(\\s*)(${PY_WORD}+)(\\s*):`, 'gu');
   const tagStarts = new Set(part.tags.map((t) => t.span.start));
+  let reported = 0;
   for (const m of text.matchAll(lookalike)) {
+    if (reported >= MAX_PROBLEMS_PER_CODE) break;
     const type = m[2];
     if (!isKnownType(type.toLowerCase())) continue;
     const start = part.stripped.text.toSource(m.index!);
     if (tagStarts.has(start)) continue;
     const afterColon = m.index! + m[0].length;
     const close = text.indexOf('>', afterColon);
+    reported++;
     if (m[1] || m[3]) {
       const span = part.stripped.text.spanToSource(m.index!, close === -1 ? afterColon : close + 1);
       out.push({
@@ -255,13 +258,15 @@ function checkDuplicates(tags: ExtraNetworkTag[], out: Problem[]): void {
   for (const tag of tags) {
     if (!LORA_TYPES.has(tag.type) || tag.positional.length === 0) continue;
     const name = tag.positional[0];
-    byName.set(name, [...(byName.get(name) ?? []), tag]);
+    const list = byName.get(name);
+    if (list) list.push(tag);
+    else byName.set(name, [tag]);
   }
   for (const [name, list] of byName) {
     if (list.length < 2) continue;
     const last = list[list.length - 1];
     const lastWeight = last.positional[1]?.trim() ?? '1';
-    for (const tag of list.slice(1)) {
+    for (const tag of list.slice(1, MAX_PROBLEMS_PER_CODE + 1)) {
       out.push({
         code: 'lora-duplicate',
         severity: 'warning',
