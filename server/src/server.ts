@@ -31,12 +31,18 @@ export function startServer(connection: Connection): void {
   const settingsCache = new Map<string, Promise<PromptSettings>>();
   const pending = new Map<string, NodeJS.Timeout>();
   let configurationCapability = false;
+  let dynamicConfigurationChange = false;
   let pullDiagnostics = false;
+  let diagnosticsRefresh = false;
+  let semanticTokensRefresh = false;
 
   connection.onInitialize((params) => {
     const caps = params.capabilities;
     configurationCapability = !!caps.workspace?.configuration;
+    dynamicConfigurationChange = !!caps.workspace?.didChangeConfiguration?.dynamicRegistration;
     pullDiagnostics = !!caps.textDocument?.diagnostic;
+    diagnosticsRefresh = !!caps.workspace?.diagnostics?.refreshSupport;
+    semanticTokensRefresh = !!caps.workspace?.semanticTokens?.refreshSupport;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -57,8 +63,11 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onInitialized(() => {
-    if (configurationCapability) {
-      void connection.client.register(DidChangeConfigurationNotification.type, { section: 'sdPrompt' });
+    if (configurationCapability && dynamicConfigurationChange) {
+      // A client that refuses the registration still works: settings are read per request.
+      connection.client
+        .register(DidChangeConfigurationNotification.type, { section: 'sdPrompt' })
+        .catch((e) => connection.console.warn(`could not register for settings changes: ${e}`));
     }
   });
 
@@ -77,9 +86,11 @@ export function startServer(connection: Connection): void {
   connection.onDidChangeConfiguration(() => {
     // Settings changed: re-read them lazily and refresh every open document's diagnostics.
     settingsCache.clear();
-    if (pullDiagnostics) connection.languages.diagnostics.refresh();
-    else for (const d of documents.all()) scheduleDiagnostics(d, 0);
-    void connection.languages.semanticTokens.refresh();
+    const ignore = (what: string) => (e: unknown) => connection.console.warn(`${what} refresh failed: ${e}`);
+    if (pullDiagnostics) {
+      if (diagnosticsRefresh) connection.languages.diagnostics.refresh().catch(ignore('diagnostics'));
+    } else for (const d of documents.all()) scheduleDiagnostics(d, 0);
+    if (semanticTokensRefresh) connection.languages.semanticTokens.refresh().catch(ignore('semantic tokens'));
   });
 
   const pushDiagnostics = async (document: TextDocument) => {

@@ -9,11 +9,9 @@
 //      extension ("[Extension Development Host]"), exactly as the e2e tests load it;
 //   4. keeps running until Ctrl-C, then stops code-server and deletes its temp dirs.
 //
-// Open the printed URL as it is: the development-extension path inside it names the host:port code-server
-// was reached at, so "localhost" instead of "127.0.0.1", or another port, loads the workbench without the
-// extension. From another machine forward the same port: `ssh -L PORT:127.0.0.1:PORT host`, and pick it with
-// --port PORT (default: any free port). After `npm run build` (or `npm run watch`), "Developer: Reload Window"
-// in the workbench picks up the new dist/.
+// The URL also works with "localhost" for the host (checked); from another machine, forward the port
+// (`ssh -L PORT:127.0.0.1:PORT host`) and pick it with --port PORT (default: any free port).
+// After `npm run build` (or `npm run watch`), "Developer: Reload Window" in the workbench picks up the new dist/.
 //
 // Options: --port N (or SD_PROMPT_PORT), --folder DIR (workspace to open, default test/e2e/workspace),
 //          --verbose (print code-server's output).
@@ -92,7 +90,7 @@ console.log(`
 [open] workspace: ${folder}
 [open] extension under development: ${repoRoot}
 
-Open this URL (as it is) in a browser:
+Open this URL in a browser:
 
   ${url}
 

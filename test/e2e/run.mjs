@@ -19,6 +19,7 @@
 //      (folder of the extension under test, default the repo), SD_PROMPT_E2E_CHROMIUM, SD_PROMPT_E2E_CACHE.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { format } from 'node:util';
 import { startCodeServer, workbenchUrl } from './codeServer.mjs';
@@ -66,12 +67,15 @@ async function screenshot() {
     }
     screenshotTaken ??= (async () => {
         try {
+            // Let the editor paint what the last test produced (diagnostic squiggles), at most 2 s.
+            await page.waitForSelector('.view-overlays .squiggly-warning, .view-overlays .squiggly-error', { timeout: 2000 }).catch(() => {});
             fs.mkdirSync(resultsDir, { recursive: true });
             await page.screenshot({ path: screenshotPath, timeout: 10_000 });
             say(`screenshot: ${path.relative(repoRoot, screenshotPath)}`);
         } catch (err) {
             say(`screenshot failed: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
         }
+        fs.writeFileSync(holdFile, ''); // lets the suite end (suite/index.ts holdForScreenshot)
     })();
     await screenshotTaken;
 }
@@ -125,6 +129,11 @@ async function finish(code, reason) {
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(code);
 }
+
+// The suite keeps the extension host alive after its result line until this file exists (screenshot taken).
+const holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-hold-'));
+const holdFile = path.join(holdDir, 'screenshot-taken');
+process.on('exit', () => fs.rmSync(holdDir, { recursive: true, force: true }));
 
 const overallTimer = setTimeout(() => {
     const tail = server ? lastLines(server.getOutput(), 15) : '';
@@ -188,7 +197,7 @@ async function main() {
         install,
         smokeTestDriver: true,
         // No marketplace: it is unreachable offline and its failed queries would interleave with the test output.
-        env: { EXTENSIONS_GALLERY: '{}' },
+        env: { EXTENSIONS_GALLERY: '{}', SD_PROMPT_E2E_HOLD_FILE: holdFile },
         onOutput: VERBOSE ? s => process.stdout.write(s.replace(/^/gm, '[code-server] ')) : undefined,
     }).catch(err => {
         void finish(1, `${err.message}${err.output ? `\n${lastLines(err.output, 30)}` : ''}`);

@@ -32,6 +32,35 @@ function log(...args: unknown[]): void {
     console.log(SUITE_TAG + format(...args));
 }
 
+/**
+ * tsc never deletes outputs: a `*.test.js` whose `*.test.ts` is gone would still run. In a checkout
+ * (out/test/e2e/suite next to test/e2e/suite) such stale files are skipped.
+ */
+function hasSource(jsFile: string): boolean {
+    const sourceDir = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'e2e', 'suite');
+    if (!fs.existsSync(path.join(sourceDir, 'index.ts'))) {
+        return true; // not laid out as out/ beside the sources: run everything
+    }
+    const ok = fs.existsSync(path.join(sourceDir, jsFile.replace(/\.js$/, '.ts')));
+    if (!ok) {
+        log(`sd-prompt e2e: skipping ${jsFile}: no ${jsFile.replace(/\.js$/, '.ts')} in ${sourceDir} (stale build output)`);
+    }
+    return ok;
+}
+
+/**
+ * run.mjs screenshots the workbench when it sees the result line; the extension host must still be alive then,
+ * or the editor has already lost the extension's diagnostics. It names a file in SD_PROMPT_E2E_HOLD_FILE and
+ * creates it once the screenshot is taken (at most 10 s). Without that variable this returns at once.
+ */
+async function holdForScreenshot(): Promise<void> {
+    const file = process.env.SD_PROMPT_E2E_HOLD_FILE;
+    const deadline = Date.now() + 10_000;
+    while (file && !fs.existsSync(file) && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 50));
+    }
+}
+
 export function run(): Promise<void> {
     const Mocha = loadMocha();
     Mocha.reporters.Base.consoleLog = log;
@@ -43,7 +72,7 @@ export function run(): Promise<void> {
         failZero: true,
         grep: process.env.SD_PROMPT_E2E_GREP || undefined,
     });
-    const files = fs.readdirSync(__dirname).filter(f => f.endsWith('.test.js')).sort();
+    const files = fs.readdirSync(__dirname).filter(f => f.endsWith('.test.js') && hasSource(f)).sort();
     for (const f of files) {
         mocha.addFile(path.join(__dirname, f));
     }
@@ -52,7 +81,7 @@ export function run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
         let runner: Mocha.Runner;
         try {
-            runner = mocha.run(failures => {
+            runner = mocha.run(async failures => {
                 const stats = runner.stats;
                 const result = {
                     passed: stats?.passes ?? 0,
@@ -60,6 +89,7 @@ export function run(): Promise<void> {
                     pending: stats?.pending ?? 0,
                 };
                 log(`SD_PROMPT_E2E_RESULT ${JSON.stringify(result)}`);
+                await holdForScreenshot();
                 if (failures > 0) {
                     reject(new Error(`${failures} extension-host test(s) failed`));
                 } else {

@@ -1,0 +1,169 @@
+import * as assert from 'assert';
+import * as cp from 'child_process';
+import * as path from 'path';
+import {
+  createProtocolConnection,
+  DidChangeConfigurationNotification,
+  DidChangeTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  DocumentDiagnosticRequest,
+  DocumentFormattingRequest,
+  HoverRequest,
+  InitializeRequest,
+  InitializedNotification,
+  ProtocolConnection,
+  PublishDiagnosticsNotification,
+  PublishDiagnosticsParams,
+  StreamMessageReader,
+  StreamMessageWriter,
+  ConfigurationRequest,
+  CancellationTokenSource,
+  DocumentSymbolRequest,
+  CodeActionRequest,
+  Diagnostic,
+} from 'vscode-languageserver-protocol/node';
+
+const SERVER = path.resolve(__dirname, '../../../dist/server.js');
+const URI = 'file:///work/example.prompt';
+const TEXT = 'masterpiece, (best quality:1.2), <lora: add_detail :0.8>, 1girl BREAK night sky\nNegative prompt: lowres, bad hands\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512\n';
+
+/** The built server over stdio, with a client that answers workspace/configuration. */
+class ServerUnderTest {
+  readonly process: cp.ChildProcess;
+  readonly connection: ProtocolConnection;
+  settings: unknown = { lora: { weightRange: { min: 0, max: 1 } } };
+  private readonly published: PublishDiagnosticsParams[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor() {
+    this.process = cp.spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.connection = createProtocolConnection(new StreamMessageReader(this.process.stdout!), new StreamMessageWriter(this.process.stdin!));
+    this.connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => this.settings));
+    this.connection.onRequest('client/registerCapability', () => null);
+    this.connection.onNotification(PublishDiagnosticsNotification.type, (p) => {
+      this.published.push(p);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.connection.listen();
+  }
+
+  async initialize(pull: boolean) {
+    await this.connection.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {
+        workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true } },
+        textDocument: pull ? { diagnostic: { dynamicRegistration: false } } : { publishDiagnostics: {} },
+      },
+    });
+    await this.connection.sendNotification(InitializedNotification.type, {});
+  }
+
+  /** The next published diagnostics for `version` (awaits the notification; no sleeps). */
+  async diagnosticsFor(version: number): Promise<Diagnostic[]> {
+    for (;;) {
+      const hit = this.published.find((p) => p.version === version);
+      if (hit) return hit.diagnostics;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  open(text = TEXT) {
+    return this.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+      textDocument: { uri: URI, languageId: 'sd-prompt', version: 1, text },
+    });
+  }
+
+  dispose() {
+    this.connection.dispose();
+    this.process.kill();
+  }
+}
+
+describe('language server over stdio', function () {
+  this.timeout(20000);
+  let server: ServerUnderTest;
+  afterEach(() => server?.dispose());
+
+  it('pushes diagnostics on open and after an incremental change', async () => {
+    server = new ServerUnderTest();
+    await server.initialize(false);
+    await server.open();
+    const first = await server.diagnosticsFor(1);
+    assert.deepStrictEqual(
+      first.map((d) => [d.code, d.range.start.line, d.range.start.character, d.range.end.character, d.severity, d.source]),
+      [['tag-name-whitespace', 0, 39, 51, 2, 'sd-prompt']],
+    );
+    // Insert a stray ')' after 'masterpiece' (incremental sync).
+    await server.connection.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri: URI, version: 2 },
+      contentChanges: [{ range: { start: { line: 0, character: 11 }, end: { line: 0, character: 11 } }, text: ')' }],
+    });
+    const second = await server.diagnosticsFor(2);
+    assert.deepStrictEqual(
+      second.map((d) => [d.code, d.range.start.character, d.range.end.character]),
+      [['bracket-unmatched', 11, 12], ['tag-name-whitespace', 40, 52]],
+    );
+  });
+
+  it('answers pull diagnostics and re-reads settings when they change', async () => {
+    server = new ServerUnderTest();
+    await server.initialize(true);
+    await server.open('<lora:x:1.5>');
+    const pull = () => server.connection.sendRequest(DocumentDiagnosticRequest.type, { textDocument: { uri: URI } });
+    const before = (await pull()) as { items: Diagnostic[] };
+    assert.deepStrictEqual(before.items.map((d) => d.code), ['lora-weight-range']);
+    server.settings = { lora: { weightRange: { min: 0, max: 2 } } };
+    await server.connection.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    const after = (await pull()) as { items: Diagnostic[] };
+    assert.deepStrictEqual(after.items, []);
+  });
+
+  it('hover shows the effective weight, formatting normalizes the tag, quick fix trims the name', async () => {
+    server = new ServerUnderTest();
+    await server.initialize(false);
+    await server.open();
+    const hover = await server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 17 } });
+    const value = (hover!.contents as { value: string }).value;
+    assert.match(value, /\*\*Weight 1\.2\*\* \(×1\.2\)/);
+    assert.deepStrictEqual(hover!.range, { start: { line: 0, character: 13 }, end: { line: 0, character: 31 } });
+
+    const edits = await server.connection.sendRequest(DocumentFormattingRequest.type, {
+      textDocument: { uri: URI },
+      options: { tabSize: 2, insertSpaces: true },
+    });
+    assert.deepStrictEqual(edits, [
+      { range: { start: { line: 0, character: 33 }, end: { line: 0, character: 56 } }, newText: '<lora:add_detail:0.8>' },
+    ]);
+
+    const diagnostics = await server.diagnosticsFor(1);
+    const actions = await server.connection.sendRequest(CodeActionRequest.type, {
+      textDocument: { uri: URI },
+      range: diagnostics[0].range,
+      context: { diagnostics },
+    });
+    assert.deepStrictEqual(
+      actions!.map((a) => ('edit' in a ? [a.title, a.edit!.changes![URI]] : [])),
+      [["Remove the spaces: 'add_detail'", [{ range: diagnostics[0].range, newText: 'add_detail' }]]],
+    );
+
+    const symbols = (await server.connection.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri: URI } })) as { name: string; children?: { name: string }[] }[];
+    assert.deepStrictEqual(symbols.map((s) => [s.name, (s.children ?? []).map((c) => c.name)]), [
+      ['Prompt', ['<lora: add_detail >']],
+      ['Negative prompt', []],
+      ['Parameters', ['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size']],
+    ]);
+  });
+
+  it('a request cancelled before it runs answers RequestCancelled', async () => {
+    server = new ServerUnderTest();
+    await server.initialize(false);
+    await server.open();
+    const source = new CancellationTokenSource();
+    source.cancel();
+    await assert.rejects(
+      server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 17 } }, source.token),
+      (e: { code?: number }) => e.code === -32800,
+    );
+  });
+});
