@@ -1,0 +1,89 @@
+import * as assert from 'assert';
+import { main } from '../../server/src/cli/main';
+
+/** Runs the CLI with in-memory files and standard input. */
+function cli(args: string[], files: Record<string, string> = {}, stdin = '') {
+  let stdout = '';
+  let stderr = '';
+  const code = main(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    readFile: (p) => {
+      if (!(p in files)) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+      return files[p];
+    },
+    readStdin: () => stdin,
+  });
+  return { code, stdout, stderr };
+}
+
+describe('sd-prompt CLI', () => {
+  const files = {
+    'good.prompt': 'a cat, (fluffy:1.2)\nSteps: 20, Sampler: Euler a, CFG scale: 7',
+    'bad.prompt': 'a <lora:x:abc>, <lora: y :0.5>',
+  };
+
+  it('check: file:line:col severity code message, exit 1 on an error', () => {
+    const r = cli(['check', 'good.prompt', 'bad.prompt'], files);
+    assert.strictEqual(r.code, 1);
+    assert.deepStrictEqual(
+      r.stdout.trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')),
+      ['bad.prompt:1:11 error lora-weight-invalid', 'bad.prompt:1:23 warning tag-name-whitespace'],
+    );
+  });
+
+  it('check: exit 0 with warnings only, JSON with LSP ranges', () => {
+    const r = cli(['check', '--format', 'json', 'w.prompt'], { 'w.prompt': '<lora:x:1.5>' });
+    assert.strictEqual(r.code, 0);
+    assert.deepStrictEqual(JSON.parse(r.stdout), [
+      {
+        file: 'w.prompt',
+        range: { start: { line: 0, character: 8 }, end: { line: 0, character: 11 } },
+        severity: 'warning',
+        code: 'lora-weight-range',
+        message: JSON.parse(r.stdout)[0].message,
+      },
+    ]);
+    assert.match(JSON.parse(r.stdout)[0].message, /above the usual range 0 to 1/);
+  });
+
+  it('bad usage exits 2 with a message', () => {
+    assert.strictEqual(cli([]).code, 2);
+    assert.strictEqual(cli(['check']).code, 2);
+    assert.strictEqual(cli(['check', '--format', 'xml', 'a']).code, 2);
+    const missing = cli(['check', 'nope.prompt']);
+    assert.strictEqual(missing.code, 2);
+    assert.match(missing.stderr, /cannot read nope.prompt: no such file/);
+    assert.strictEqual(cli(['explain', '--steps', 'x', '-']).code, 2);
+  });
+
+  it('explain: A1111 function results in fixture shapes, with Python floats', () => {
+    const r = cli(['explain', '--steps', '10', '-'], {}, 'a (b:1.5) [c:d:5] <lora:x:0.5> AND e:2');
+    assert.strictEqual(r.code, 0);
+    const out = JSON.parse(r.stdout);
+    assert.deepStrictEqual(out.parse_prompt, {
+      prompt: 'a (b:1.5) [c:d:5]  AND e:2',
+      extra_networks: { lora: [{ items: ['x', '0.5'], positional: ['x', '0.5'], named: {} }] },
+    });
+    assert.deepStrictEqual(out.get_learned_conditioning_prompt_schedules, [
+      [5, 'a (b:1.5) c <lora:x:0.5> AND e:2'],
+      [10, 'a (b:1.5) d <lora:x:0.5> AND e:2'],
+    ]);
+    assert.deepStrictEqual(out.get_multicond_prompt_list.res_indexes, [[[0, 1], [1, 2]]]);
+    assert.deepStrictEqual(out.pipeline.lora_activation_args, [{ name: 'x', te_multiplier: 0.5, unet_multiplier: 0.5, dyn_dim: null }]);
+    assert.deepStrictEqual(
+      out.pipeline.subprompts.map((s: { text: string; schedule: { end_at_step: number }[] }) => [s.text, s.schedule.map((x) => x.end_at_step)]),
+      [['a (b:1.5) [c:d:5]', [5, 10]], [' e', [10]]],
+    );
+    // Python's json.dumps prints floats with a decimal point and BREAK's int -1 without.
+    assert.match(r.stdout, /"res_indexes": \[\s*\[\s*\[\s*0,\s*1\.0\s*\],\s*\[\s*1,\s*2\.0\s*\]/);
+    const br = cli(['explain', '-'], {}, 'a BREAK b');
+    assert.match(br.stdout, /"BREAK",\s*-1\n/);
+  });
+
+  it('explain of a .prompt file uses its positive prompt and its Steps', () => {
+    const r = cli(['explain', 'f.prompt'], { 'f.prompt': '[a:b:0.5] # note\nNegative prompt: x\nSteps: 30, Sampler: Euler, CFG scale: 7' });
+    const out = JSON.parse(r.stdout);
+    assert.deepStrictEqual(out.get_learned_conditioning_prompt_schedules, [[15, 'a \n'], [30, 'b \n']]);
+  });
+});
