@@ -1,4 +1,4 @@
-import { pyFloat } from './pyNumbers';
+import { PY_SPACE, pyFloatOfDigits } from './attention';
 import { pyWordBounded } from './pyText';
 
 /**
@@ -6,7 +6,7 @@ import { pyWordBounded } from './pyText';
  * each part may end in `:weight` (`re_weight`). Offsets are kept for the editor.
  */
 const RE_AND = new RegExp(pyWordBounded('AND'), 'gu');
-const SPACE = /\s/u;
+const SPACE = new RegExp(PY_SPACE, 'u');
 
 export interface Subprompt {
   /** The subprompt's text as A1111 keeps it (weight and trailing space removed). */
@@ -49,7 +49,7 @@ function subprompt(full: string, start: number, end: number): Subprompt {
   if (weight) {
     return {
       text: trimmed.slice(0, weight.textEnd),
-      weight: pyFloat(weight.number)!,
+      weight: pyFloatOfDigits(weight.number)!,
       start,
       end,
       textEnd: start + weight.textEnd,
@@ -59,18 +59,26 @@ function subprompt(full: string, start: number, end: number): Subprompt {
   return { text: trimmed, weight: 1.0, start, end, textEnd: start + trimmed.length };
 }
 
-const NUMBER_TAIL = /[-+]?(?:\d+\.?|\d*\.\d+)$/u;
-const DIGIT_OR_DOT = /[\d.]/u;
+// Python's `\d` is any Unicode decimal digit, and `float()` reads those too. Sticky: the
+// number must start where the run does, and trying later starts would be quadratic.
+const NUMBER_TAIL = /[-+]?(?:\p{Nd}+\.?|\p{Nd}*\.\p{Nd}+)$/uy;
+const DIGIT_OR_DOT = /[\p{Nd}.]/u;
+
+/** Length in UTF-16 units of the character ending at `j`: digits like `𝟙` are surrogate pairs. */
+function charLengthBefore(s: string, j: number): number {
+  const low = s.charCodeAt(j - 1);
+  return j >= 2 && low >= 0xdc00 && low <= 0xdfff && s.charCodeAt(j - 2) >= 0xd800 && s.charCodeAt(j - 2) <= 0xdbff ? 2 : 1;
+}
 
 function trailingWeight(s: string): { textEnd: number; numberStart: number; number: string } | undefined {
   // The number is the whole run of digits and dots before the end (plus a sign).
   let j = s.length;
-  while (j > 0 && DIGIT_OR_DOT.test(s[j - 1])) j--;
+  while (j > 0 && DIGIT_OR_DOT.test(s.slice(j - charLengthBefore(s, j), j))) j -= charLengthBefore(s, j);
   if (j === s.length) return undefined;
   if (j > 0 && (s[j - 1] === '+' || s[j - 1] === '-')) j--;
   const number = s.slice(j);
-  const m = NUMBER_TAIL.exec(number);
-  if (!m || m.index !== 0) return undefined;
+  NUMBER_TAIL.lastIndex = 0;
+  if (!NUMBER_TAIL.test(number)) return undefined;
   let k = j;
   while (k > 0 && SPACE.test(s[k - 1])) k--;
   if (k === 0 || s[k - 1] !== ':') return undefined;

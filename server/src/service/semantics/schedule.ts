@@ -1,3 +1,4 @@
+import { PY_SPACE } from './attention';
 import { pyFloat } from './pyNumbers';
 
 /**
@@ -59,7 +60,8 @@ export interface ScheduleFailure {
 export type ScheduleParse = { ok: true; root: PromptRange } | { ok: false; failure: ScheduleFailure };
 
 const NUMBER = /[+-]?(?:\d+[eE][+-]?\d+|(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|\d+)/y;
-const WHITESPACE = /\s+/uy;
+// lark's WHITESPACE is Python's `\s`, which differs from JS `\s` (U+001C-U+001F, U+0085, U+FEFF).
+const WHITESPACE = new RegExp(`${PY_SPACE}+`, 'uy');
 const MAX_DEPTH = 400;
 
 class DepthExceeded {
@@ -231,6 +233,29 @@ function stepFrame(options: ScheduleOptions) {
     return { steps: options.baseSteps, intOffset: 0, fltOffset: 0 };
   }
   return { steps: hires, intOffset: options.baseSteps, fltOffset: 1.0 };
+}
+
+/**
+ * The first `[...:when]` whose number overflows a float (`1e999`): A1111's `int(v)` on it raises
+ * OverflowError for every step setting, failing the generation, where `promptSchedule` (which
+ * never throws) clamps it to the last step. Callers that report errors check this.
+ */
+export function scheduleOverflow(parse: ScheduleParse): ScheduleHole | undefined {
+  if (!parse.ok) return undefined;
+  const visit = (range: PromptRange | undefined): ScheduleHole | undefined => {
+    if (!range) return undefined;
+    for (const hole of range.holes) {
+      const found =
+        hole.kind === 'scheduled'
+          ? Number.isFinite(pyFloat(hole.number) ?? 0)
+            ? (visit(hole.from) ?? visit(hole.to))
+            : hole
+          : hole.options.reduce<ScheduleHole | undefined>((acc, o) => acc ?? visit(o), undefined);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return visit(parse.root);
 }
 
 export type Schedule = [number, string][];
