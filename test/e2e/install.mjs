@@ -71,7 +71,10 @@ function npmInstall(prefix, name, version, { env = {}, allowScripts = [] } = {})
     const args = ['install', '--prefix', prefix, `${name}@${version}`, '--no-audit', '--no-fund', '--no-save', '--no-update-notifier'];
     log(`npm ${args.join(' ')}`);
     const started = Date.now();
-    const r = spawnSync('npm', args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    // Under `npm test` the environment carries the outer npm's `npm_config_*` (its user agent names node 20,
+    // and code-server's postinstall reads the node version from it): give the inner npm a clean slate.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+    const r = spawnSync('npm', args, { stdio: 'inherit', env: { ...inherited, ...env } });
     if (r.error || r.status !== 0) {
         throw new Error(`npm install of ${name}@${version} failed (${r.error ? r.error.message : `exit ${r.status}`}); see the npm output above`);
     }
