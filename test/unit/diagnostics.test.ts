@@ -123,6 +123,11 @@ describe('diagnostics', () => {
     assert.deepStrictEqual(problems('a | b'), []);
   });
 
+  it('a step number too large for int() stops the generation', () => {
+    const p = only('x [a:b:1e999]');
+    assert.deepStrictEqual([p.code, p.severity, p.text], ['schedule-overflow', 'error', '1e999']);
+  });
+
   it('[a:b:c:3] is not prompt editing', () => {
     const p = only('[a:b:c:3]');
     assert.deepStrictEqual([p.code, p.at], ['schedule-malformed', [0, 9]]);

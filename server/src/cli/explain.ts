@@ -14,8 +14,10 @@ export function explainForJson(text: string, options: ExplainOptions): unknown {
   return {
     parse_prompt: e.parse_prompt,
     get_multicond_prompt_list: {
-      ...multicond,
       res_indexes: multicond.res_indexes.map((list) => list.map(([i, w]) => [i, new PyFloat(w)])),
+      prompt_flat_list: multicond.prompt_flat_list,
+      // A Map keeps Python's dict order; a JS object would put keys like "5" first.
+      prompt_indexes: new Map(multicond.prompt_flat_list.map((text, i) => [text, i])),
     },
     get_learned_conditioning_prompt_schedules: e.get_learned_conditioning_prompt_schedules,
     parse_prompt_attention: attention(e.parse_prompt_attention),
@@ -28,7 +30,7 @@ export function explainForJson(text: string, options: ExplainOptions): unknown {
       subprompts: e.pipeline.subprompts.map((s) => ({
         text: s.text,
         weight: new PyFloat(s.weight),
-        schedule: s.schedule.map((step) => ({ ...step, attention: attention(step.attention) })),
+        schedule: Array.isArray(s.schedule) ? s.schedule.map((step) => ({ ...step, attention: attention(step.attention) })) : s.schedule,
       })),
     },
   };

@@ -17,7 +17,7 @@ export function pythonJson(value: unknown, indent = 2): string {
       if (v.length === 0) return '[]';
       return `[\n${v.map((x) => pad(level + 1) + write(x, level + 1)).join(',\n')}\n${pad(level)}]`;
     }
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    const entries = (v instanceof Map ? [...v.entries()] : Object.entries(v as Record<string, unknown>)).filter(([, x]) => x !== undefined);
     if (entries.length === 0) return '{}';
     return `{\n${entries.map(([k, x]) => `${pad(level + 1)}${JSON.stringify(k)}: ${write(x, level + 1)}`).join(',\n')}\n${pad(level)}}`;
   };

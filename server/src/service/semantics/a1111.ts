@@ -2,7 +2,7 @@ import { attentionPairs, AttentionPair, parseAttention } from './attention';
 import { stripCommentsText } from './comments';
 import { loraActivation, parseExtraNetworks } from './extraNetworks';
 import { multicondPromptList, MulticondResult } from './multicond';
-import { promptSchedule, Schedule, ScheduleOptions } from './schedule';
+import { parseSchedule, promptSchedule, Schedule, scheduleOverflow, ScheduleOptions } from './schedule';
 import { MappedText } from './spans';
 
 /**
@@ -34,8 +34,11 @@ export function a1111MulticondPromptList(prompts: string[]): MulticondResult {
   return multicondPromptList(prompts);
 }
 
-export function a1111PromptSchedules(prompt: string, options: ScheduleOptions): Schedule {
-  return promptSchedule(prompt, options);
+/** The schedules, or the error A1111 raises (a step number like 1e999 overflows `int()`). */
+export function a1111PromptSchedules(prompt: string, options: ScheduleOptions): Schedule | { error: string } {
+  const parse = parseSchedule(prompt);
+  if (scheduleOverflow(parse)) return { error: 'OverflowError: cannot convert float infinity to integer' };
+  return promptSchedule(prompt, options, parse);
 }
 
 export function a1111ParsePromptAttention(text: string): AttentionPair[] | { error: string } {
@@ -58,7 +61,7 @@ export function explainPrompt(raw: string, options: ExplainOptions) {
   return {
     parse_prompt: parsed,
     get_multicond_prompt_list: multicondPromptList([text]),
-    get_learned_conditioning_prompt_schedules: promptSchedule(text, options),
+    get_learned_conditioning_prompt_schedules: a1111PromptSchedules(text, options),
     parse_prompt_attention: a1111ParsePromptAttention(text),
     pipeline: {
       lora_activation_args: loras,
@@ -67,13 +70,15 @@ export function explainPrompt(raw: string, options: ExplainOptions) {
         return {
           text: subText,
           weight,
-          schedule: promptSchedule(subText, options).map(([end_at_step, stepText]) => ({
-            end_at_step,
-            text: stepText,
-            attention: a1111ParsePromptAttention(stepText),
-          })),
+          schedule: scheduleSteps(subText, options),
         };
       }),
     },
   };
+}
+
+function scheduleSteps(text: string, options: ScheduleOptions) {
+  const schedule = a1111PromptSchedules(text, options);
+  if (!Array.isArray(schedule)) return schedule;
+  return schedule.map(([end_at_step, stepText]) => ({ end_at_step, text: stepText, attention: a1111ParsePromptAttention(stepText) }));
 }

@@ -1,12 +1,5 @@
 import { pyFloat } from './pyNumbers';
-import { PY_DIGIT, pyStrRepr, pyWordBounded } from './pyText';
-
-/**
- * Python `\s` on str (`str.isspace()`), listed out: unlike JS `\s` it takes the separators
- * U+001C-U+001F and NEL U+0085 and not the BOM U+FEFF. Prompts pasted from other tools carry
- * these, and they decide where a weight, BREAK or schedule number ends.
- */
-export const PY_SPACE = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+import { PY_DIGIT, PY_SPACE, pyStrRepr, pyWordBounded } from './pyText';
 
 /**
  * A1111's `parse_prompt_attention`: emphasis by `re_attention` tokens and two bracket stacks.
@@ -33,31 +26,6 @@ const RE_ATTENTION = new RegExp(
 );
 const BREAK_WORD = new RegExp(pyWordBounded('BREAK'), 'gu');
 const SPACE = new RegExp(PY_SPACE, 'u');
-const ND = /\p{Nd}/u;
-
-/**
- * `float()` of a weight matched with Python's Unicode `\d`: Python turns every decimal digit
- * (`١`, `𝟙`) into its ASCII value before parsing, so `(a:١.٥)` is weight 1.5, not an error.
- * Unicode lays each script's digits out as contiguous runs of ten from zero, so a digit's
- * value is its distance from the run's start, mod 10.
- */
-export function pyFloatOfDigits(text: string): number | undefined {
-  let ascii = '';
-  for (const ch of text) {
-    if (ch.charCodeAt(0) < 128 || !ND.test(ch)) {
-      ascii += ch;
-      continue;
-    }
-    let cp = ch.codePointAt(0)!;
-    let n = 0;
-    while (ND.test(String.fromCodePoint(cp - 1))) {
-      cp--;
-      n++;
-    }
-    ascii += String(n % 10);
-  }
-  return pyFloat(ascii);
-}
 
 const ROUND = 1.1;
 const SQUARE = 1 / 1.1;
@@ -128,7 +96,7 @@ export function parseAttention(text: string): AttentionResult {
       squareGroups.push(g);
       groups.push(g);
     } else if (weight !== undefined && round.length) {
-      const value = pyFloatOfDigits(weight);
+      const value = pyFloat(weight);
       const g = roundGroups.pop()!;
       g.close = at;
       g.closeEnd = at + token.length;

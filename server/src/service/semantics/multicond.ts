@@ -1,5 +1,5 @@
-import { PY_SPACE, pyFloatOfDigits } from './attention';
-import { pyWordBounded } from './pyText';
+import { pyFloat } from './pyNumbers';
+import { PY_SPACE, pyWordBounded } from './pyText';
 
 /**
  * `AND` composition as A1111's `get_multicond_prompt_list` does it: split on `\bAND\b`, then
@@ -49,7 +49,7 @@ function subprompt(full: string, start: number, end: number): Subprompt {
   if (weight) {
     return {
       text: trimmed.slice(0, weight.textEnd),
-      weight: pyFloatOfDigits(weight.number)!,
+      weight: pyFloat(weight.number)!,
       start,
       end,
       textEnd: start + weight.textEnd,

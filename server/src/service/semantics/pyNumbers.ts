@@ -11,9 +11,44 @@ const FLOAT_BODY = /^[+-]?(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.?)(?:[eE
 const FLOAT_SPECIAL = /^[+-]?(?:inf|infinity|nan)$/i;
 const INT_BODY = /^[+-]?\d(?:_?\d)*$/;
 
+import { PY_SPACE } from './pyText';
+
+const EDGE_SPACE = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'gu');
+const NON_ASCII_DIGIT = /[^\x00-\x7f]/u;
+const ND = /\p{Nd}/u;
+
+/** Python's str.strip() with its own idea of whitespace. */
+function pyStrip(text: string): string {
+  return text.replace(EDGE_SPACE, '');
+}
+
+/**
+ * Python's int()/float() read any Unicode decimal digit (`١`, `𝟙`) as its ASCII value.
+ * Unicode lays each script's digits out as runs of ten from zero, so a digit's value is its
+ * distance from the start of its run.
+ */
+function asciiDigits(text: string): string {
+  if (!NON_ASCII_DIGIT.test(text)) return text;
+  let out = '';
+  for (const ch of text) {
+    if (ch.charCodeAt(0) < 128 || !ND.test(ch)) {
+      out += ch;
+      continue;
+    }
+    let cp = ch.codePointAt(0)!;
+    let n = 0;
+    while (ND.test(String.fromCodePoint(cp - 1))) {
+      cp--;
+      n++;
+    }
+    out += String(n % 10);
+  }
+  return out;
+}
+
 /** `float(text)` in Python: the value, or undefined where Python raises ValueError. */
 export function pyFloat(text: string): number | undefined {
-  const s = text.trim();
+  const s = asciiDigits(pyStrip(text));
   if (FLOAT_BODY.test(s)) return Number(s.replace(/_/g, ''));
   if (FLOAT_SPECIAL.test(s)) {
     const negative = s.startsWith('-');
@@ -25,7 +60,7 @@ export function pyFloat(text: string): number | undefined {
 
 /** `int(text)` in Python (base 10): the value, or undefined where Python raises ValueError. */
 export function pyInt(text: string): number | undefined {
-  const s = text.trim();
+  const s = asciiDigits(pyStrip(text));
   if (!INT_BODY.test(s)) return undefined;
   return Number(s.replace(/_/g, ''));
 }

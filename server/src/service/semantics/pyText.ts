@@ -8,6 +8,13 @@ export const PY_WORD = '[\\p{L}\\p{N}_]';
 /** Python `\d` on str: any Unicode decimal digit. */
 export const PY_DIGIT = '\\p{Nd}';
 
+/**
+ * Python `\s` on str (`str.isspace()`), listed out: unlike JS `\s` it takes the separators
+ * U+001C-U+001F and NEL U+0085 and not the BOM U+FEFF. Prompts pasted from other tools carry
+ * these, and they decide where a weight, BREAK or schedule number ends.
+ */
+export const PY_SPACE = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+
 const WORD_CHAR = new RegExp(PY_WORD, 'u');
 
 export function isPyWordChar(ch: string | undefined): boolean {

@@ -1,5 +1,5 @@
-import { PY_SPACE } from './attention';
 import { pyFloat } from './pyNumbers';
+import { PY_SPACE } from './pyText';
 
 /**
  * Prompt editing and alternation as A1111's `get_learned_conditioning_prompt_schedules`

@@ -25,6 +25,7 @@ export type ProblemCode =
   | 'schedule-never-switches'
   | 'schedule-malformed'
   | 'schedule-disabled'
+  | 'schedule-overflow'
   | 'break-in-brackets'
   | 'keyword-case'
   | 'param-unknown-key'

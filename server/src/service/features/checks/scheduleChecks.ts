@@ -1,4 +1,4 @@
-import { parseSchedule, PromptRange, switchStep } from '../../semantics/schedule';
+import { parseSchedule, PromptRange, scheduleOverflow, switchStep } from '../../semantics/schedule';
 import { PromptAnalysis, PromptDocument, subSpan } from '../../syntax/document';
 import { Problem } from './problem';
 
@@ -28,6 +28,16 @@ function checkPart(part: PromptAnalysis, steps: number, out: Problem[]): void {
           reason === 'depth'
             ? undefined
             : [{ title: reason === 'pipe' ? "Remove the '|'" : 'Remove the backslash', edits: [{ span: span(offset, offset + 1), newText: '' }] }],
+      });
+      continue;
+    }
+    const overflow = scheduleOverflow(schedule);
+    if (overflow) {
+      out.push({
+        code: 'schedule-overflow',
+        severity: 'error',
+        span: span(overflow.numberStart, overflow.numberStart + overflow.number.length),
+        message: `'${overflow.number}' is too large to be a step: A1111 fails with "OverflowError: cannot convert float infinity to integer" and the generation stops.`,
       });
       continue;
     }
