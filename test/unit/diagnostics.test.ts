@@ -59,6 +59,9 @@ describe('diagnostics', () => {
     const dyn = only('<lora:x:0.5:0.5:1.5>');
     assert.deepStrictEqual([dyn.code, dyn.text], ['lora-weight-invalid', '1.5']);
     assert.match(dyn.message, /not an integer \(dyn\)/);
+    const unnamed = only('<lora:te=0.5>');
+    assert.deepStrictEqual([unnamed.code, unnamed.at], ['lora-weight-invalid', [0, 13]]);
+    assert.match(unnamed.message, /IndexError/);
   });
 
   it('weights outside sdPrompt.lora.weightRange, te/unet included, with clamp fixes', () => {

@@ -123,8 +123,8 @@ export interface ActivationError {
   error: string;
   /** The item that raised. */
   item: string;
-  /** Which multiplier A1111 was reading when it raised. */
-  argument: 'te' | 'unet' | 'dyn';
+  /** What A1111 was reading when it raised. */
+  argument: 'name' | 'te' | 'unet' | 'dyn';
 }
 
 /**
@@ -133,6 +133,8 @@ export interface ActivationError {
  */
 export function loraActivation(tag: Pick<ExtraNetworkTag, 'positional' | 'named'>): LoraActivation | ActivationError {
   const { positional, named } = tag;
+  // `<lora:te=1>`: every item is named, and A1111's `params.positional[0]` raises.
+  if (positional.length === 0) return { error: 'IndexError: list index out of range', item: '', argument: 'name' };
   const float = (text: string, argument: 'te' | 'unet'): number | ActivationError => {
     const v = pyFloat(text);
     return v === undefined
@@ -157,7 +159,7 @@ export function loraActivation(tag: Pick<ExtraNetworkTag, 'positional' | 'named'
   if (dyn !== null && typeof dyn !== 'number') return dyn;
   if ('dyn' in named) dyn = int(named.dyn);
   if (dyn !== null && typeof dyn !== 'number') return dyn;
-  return { name: positional[0] ?? '', te, unet, dyn };
+  return { name: positional[0], te, unet, dyn };
 }
 
 export function isActivationError(x: LoraActivation | ActivationError): x is ActivationError {

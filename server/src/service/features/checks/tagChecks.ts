@@ -35,11 +35,11 @@ function isKnownType(type: string): boolean {
 function checkPart(doc: PromptDocument, part: PromptAnalysis, settings: PromptSettings, out: Problem[]): void {
   for (const tag of part.tags) {
     if (!checkType(tag, out)) continue;
-    checkName(doc, tag, out);
-    if (part.part.kind === 'positive' && LORA_TYPES.has(tag.type)) checkLoraArguments(doc, tag, settings, out);
+    checkName(tag, out);
+    if (part.part.kind === 'positive' && LORA_TYPES.has(tag.type)) checkLoraArguments(tag, settings, out);
     if (part.part.kind === 'positive' && tag.type === 'hypernet') checkHypernetArguments(tag, out);
   }
-  checkMalformedTags(doc, part, out);
+  checkMalformedTags(part, out);
   checkCommentsInTags(doc, part, out);
 }
 
@@ -70,7 +70,7 @@ function checkType(tag: ExtraNetworkTag, out: Problem[]): boolean {
   return false;
 }
 
-function checkName(doc: PromptDocument, tag: ExtraNetworkTag, out: Problem[]): void {
+function checkName(tag: ExtraNetworkTag, out: Problem[]): void {
   const nameItem = tag.items.find((i) => i.key === undefined);
   if (!nameItem) return;
   const name = nameItem.text;
@@ -93,7 +93,6 @@ function checkName(doc: PromptDocument, tag: ExtraNetworkTag, out: Problem[]): v
       fixes: [{ title: `Remove the spaces: '${trimmed}'`, edits: [{ span: nameItem.span, newText: trimmed }], preferred: true }],
     });
   }
-  void doc;
 }
 
 function describeSpaces(name: string): string {
@@ -103,8 +102,17 @@ function describeSpaces(name: string): string {
   return lead && trail ? 'spaces around it' : lead ? 'a leading space' : 'a trailing space';
 }
 
-function checkLoraArguments(doc: PromptDocument, tag: ExtraNetworkTag, settings: PromptSettings, out: Problem[]): void {
+function checkLoraArguments(tag: ExtraNetworkTag, settings: PromptSettings, out: Problem[]): void {
   const activation = loraActivation(tag);
+  if (isActivationError(activation) && activation.argument === 'name') {
+    out.push({
+      code: 'lora-weight-invalid',
+      severity: 'error',
+      span: tag.span,
+      message: `This tag has only named arguments and no name: A1111 raises "${activation.error}" and then applies none of this generation's LoRAs.`,
+    });
+    return;
+  }
   if (isActivationError(activation)) {
     const item = tag.items.find((i) => (i.value ?? i.text) === activation.item && i !== tag.items[0]) ?? tag.items[0];
     const span = item.valueSpan ?? item.span;
@@ -130,8 +138,6 @@ function checkLoraArguments(doc: PromptDocument, tag: ExtraNetworkTag, settings:
       text = item.value!;
       span = item.valueSpan!;
     } else {
-      const position = tag.positional.indexOf(item.text, 0);
-      void position;
       const positionalIndex = tag.items.slice(0, index + 1).filter((i) => i.key === undefined).length - 1;
       role = positionalIndex === 1 ? 'te' : positionalIndex === 2 ? 'unet' : positionalIndex === 3 ? 'dyn' : undefined;
       if (!role) continue;
@@ -171,7 +177,6 @@ function checkLoraArguments(doc: PromptDocument, tag: ExtraNetworkTag, settings:
       message: `'${activation.name}' has weight 0 for both the text encoder and the UNet: A1111 loads it and it changes nothing.`,
     });
   }
-  void doc;
 }
 
 function checkHypernetArguments(tag: ExtraNetworkTag, out: Problem[]): void {
@@ -186,7 +191,7 @@ function checkHypernetArguments(tag: ExtraNetworkTag, out: Problem[]): void {
 }
 
 /** `<lora:x` with no `>`, `< lora:x>`, `<lora :x>`, `<lora:>`: all stay literal text in A1111. */
-function checkMalformedTags(doc: PromptDocument, part: PromptAnalysis, out: Problem[]): void {
+function checkMalformedTags(part: PromptAnalysis, out: Problem[]): void {
   const text = part.stripped.text.text;
   const lookalike = new RegExp(`<(\\s*)(${PY_WORD}+)(\\s*):`, 'gu');
   const tagStarts = new Set(part.tags.map((t) => t.span.start));
@@ -225,7 +230,6 @@ function checkMalformedTags(doc: PromptDocument, part: PromptAnalysis, out: Prob
       });
     }
   }
-  void doc;
 }
 
 function lineEnd(text: string, from: number): number {
