@@ -24,6 +24,10 @@ describe('hover', () => {
     });
     assert.strictEqual(hover('a [[b]] c', 'b')!.value.startsWith('**Weight 0.8264** (÷1.1 ÷1.1)'), true);
     assert.strictEqual(hover('a b c', 'b'), undefined);
+    // Prompt-editing brackets are not emphasis: only the round group counts.
+    assert.match(hover('([a|c||d]:1.5) [x:(y):3]', 'c')!.value, /^\*\*Prompt editing|^\*\*Alternation/);
+    assert.match(hover('([a|c||d]:1.5)', 'c')!.value, /\*\*Weight 1\.5\*\* \(×1\.5\)/);
+    assert.match(hover('[x:(y):3]', 'y')!.value, /\*\*Weight 1\.1\*\* \(×1\.1\)/);
   });
 
   it('prompt editing: which steps each part is used in, with the file\'s Steps', () => {

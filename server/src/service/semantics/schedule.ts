@@ -63,6 +63,14 @@ const NUMBER = /[+-]?(?:\d+[eE][+-]?\d+|(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|\d+)
 // lark's WHITESPACE is Python's `\s`, which differs from JS `\s` (U+001C-U+001F, U+0085, U+FEFF).
 const WHITESPACE = new RegExp(`${PY_SPACE}+`, 'uy');
 const MAX_DEPTH = 400;
+const TOP_SPECIAL = /[|\\[(]/g;
+const NESTED_SPECIAL = /[|\\[()\]:]/g;
+
+/** `target.push(...items)` without the spread, which overflows the stack on huge arrays. */
+function append<T>(target: T[], items: readonly T[]): T[] {
+  for (const item of items) target.push(item);
+  return target;
+}
 
 class DepthExceeded {
   constructor(readonly offset: number) {}
@@ -93,6 +101,10 @@ class Parser {
     const holes: Hole[] = [];
     let i = 0;
     while (i < text.length) {
+      // Jump over plain text: only these characters can start or break anything here.
+      TOP_SPECIAL.lastIndex = i;
+      if (!TOP_SPECIAL.test(text)) break;
+      i = TOP_SPECIAL.lastIndex - 1;
       const ch = text[i];
       if (ch === '|') return { ok: false, failure: { offset: i, reason: 'pipe' } };
       if (ch === '\\') {
@@ -103,7 +115,7 @@ class Parser {
       if (ch === '[' || ch === '(') {
         const r = this.bracketed(i);
         if (r) {
-          holes.push(...r.holes);
+          append(holes, r.holes);
           i = r.end;
           continue;
         }
@@ -120,6 +132,12 @@ class Parser {
     const holes: Hole[] = [];
     let i = start;
     while (i < text.length) {
+      NESTED_SPECIAL.lastIndex = i;
+      if (!NESTED_SPECIAL.test(text)) {
+        i = text.length;
+        break;
+      }
+      i = NESTED_SPECIAL.lastIndex - 1;
       const ch = text[i];
       if (ch === '\\') {
         if (i + 1 >= text.length || text[i + 1] === '\n') break;
@@ -129,7 +147,7 @@ class Parser {
       if (ch === '[' || ch === '(') {
         const r = this.bracketed(i);
         if (!r) break;
-        holes.push(...r.holes);
+        append(holes, r.holes);
         i = r.end;
         continue;
       }
@@ -157,7 +175,7 @@ class Parser {
     if (ch !== ':') return null;
     const second = this.prompt(first.end + 1);
     if (this.text[second.end] !== ')') return null;
-    return { end: second.end + 1, holes: [...first.holes, ...second.holes] };
+    return { end: second.end + 1, holes: append(first.holes, second.holes) };
   }
 
   private square(start: number): Bracketed {

@@ -61,22 +61,27 @@ export class MappedText {
 
   /** Replaces the given non-overlapping, ordered matches. */
   replaceMatches(matches: RegExpExecArray[], replace: (match: RegExpExecArray) => { text: string; at: number }): MappedText {
-    let out = '';
-    const sources: number[] = [];
-    let last = 0;
     if (matches.length === 0) return this;
-    for (const m of matches) {
-      for (let i = last; i < m.index; i++) sources.push(this.sources[i]);
-      out += this.text.slice(last, m.index);
-      const r = replace(m);
-      const at = this.toSource(r.at);
-      for (let i = 0; i < r.text.length; i++) sources.push(at);
-      out += r.text;
+    const replacements = matches.map((m) => replace(m));
+    let length = this.text.length;
+    matches.forEach((m, k) => (length += replacements[k].text.length - m[0].length));
+    const sources = new Int32Array(length);
+    const parts: string[] = [];
+    let last = 0;
+    let o = 0;
+    matches.forEach((m, k) => {
+      sources.set(this.sources.subarray(last, m.index), o);
+      o += m.index - last;
+      parts.push(this.text.slice(last, m.index));
+      const r = replacements[k];
+      sources.fill(this.toSource(r.at), o, o + r.text.length);
+      o += r.text.length;
+      parts.push(r.text);
       last = m.index + m[0].length;
-    }
-    for (let i = last; i < this.text.length; i++) sources.push(this.sources[i]);
-    out += this.text.slice(last);
-    return new MappedText(out, Int32Array.from(sources), this.sourceEnd);
+    });
+    sources.set(this.sources.subarray(last), o);
+    parts.push(this.text.slice(last));
+    return new MappedText(parts.join(''), sources, this.sourceEnd);
   }
 
   slice(start: number, end: number): MappedText {

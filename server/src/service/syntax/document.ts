@@ -70,35 +70,42 @@ export function analysePart(text: string, part: PromptPart, removeTags: boolean)
 const MASK = '\u0001';
 function maskScheduleSyntax(text: string, holes: Hole[]): string {
   if (holes.length === 0) return text;
-  const chars = text.split('');
-  const mask = (i: number) => {
-    if (i >= 0 && i < chars.length) chars[i] = MASK;
-  };
+  const masked: number[] = [];
   const visit = (list: Hole[]) => {
     for (const hole of list) {
-      mask(hole.start);
-      mask(hole.end - 1);
+      masked.push(hole.start, hole.end - 1);
       if (hole.kind === 'scheduled') {
         if (hole.from) {
-          mask(hole.from.end);
+          masked.push(hole.from.end);
           visit(hole.from.holes);
         }
-        mask(hole.to.end);
-        for (let i = hole.to.end + 1; i < hole.end - 1; i++) mask(i);
+        // The colon after `to`, the step number and the spaces around it.
+        for (let i = hole.to.end; i < hole.end - 1; i++) masked.push(i);
         visit(hole.to.holes);
       } else {
+        // Each option ends at its `|` or the closing `]`; an empty option is its bar alone.
+        let at = hole.start + 1;
         for (const option of hole.options) {
-          if (!option) continue;
-          mask(option.end);
-          visit(option.holes);
+          if (option) {
+            visit(option.holes);
+            at = option.end;
+          }
+          masked.push(at);
+          at++;
         }
-        // Bars of empty options sit right after the previous bar.
-        for (let i = hole.start + 1; i < hole.end - 1; i++) if (text[i] === '|') mask(i);
       }
     }
   };
   visit(holes);
-  return chars.join('');
+  masked.sort((a, b) => a - b);
+  let out = '';
+  let last = 0;
+  for (const i of masked) {
+    if (i < last || i >= text.length) continue;
+    out += text.slice(last, i) + MASK;
+    last = i + 1;
+  }
+  return out + text.slice(last);
 }
 
 /** Document span of a range given in a subprompt's own offsets. */
