@@ -17,6 +17,15 @@ import {
   SEMANTIC_TOKEN_MODIFIERS,
   SEMANTIC_TOKEN_TYPES,
 } from './service';
+import { LibraryFileSystem } from './service/library/fileSystem';
+import { LibraryHost } from './libraryHost';
+
+export interface ServerOptions {
+  /** File access for the LoRA library (the Node entry passes the real disk). */
+  fileSystem?: LibraryFileSystem;
+  /** Whether a folder exists (for the webui layouts); defaults to asking nothing. */
+  exists?: (path: string) => boolean;
+}
 
 /** How long typing pauses before diagnostics are pushed. */
 const DIAGNOSTICS_DELAY_MS = 200;
@@ -25,9 +34,15 @@ const DIAGNOSTICS_DELAY_MS = 200;
  * LSP glue: capabilities, settings through `workspace/configuration`, routing to the pure
  * service, push and pull diagnostics, cancellation. Knows nothing about prompts itself.
  */
-export function startServer(connection: Connection): void {
+export function startServer(connection: Connection, options: ServerOptions = {}): void {
   const documents = new TextDocuments(TextDocument);
-  const service = createPromptLanguageService();
+  const host = options.fileSystem
+    ? new LibraryHost(options.fileSystem, options.exists ?? (() => false), (m) => connection.console.log(m))
+    : undefined;
+  const service = createPromptLanguageService({
+    library: () => host?.library,
+    shortHash: (path) => host?.shortHash(path),
+  });
   const settingsCache = new Map<string, Promise<PromptSettings>>();
   const pending = new Map<string, NodeJS.Timeout>();
   let configurationCapability = false;
@@ -51,6 +66,8 @@ export function startServer(connection: Connection): void {
         foldingRangeProvider: true,
         documentFormattingProvider: true,
         documentRangeFormattingProvider: true,
+        completionProvider: { triggerCharacters: ['<', ':'], resolveProvider: true },
+        documentLinkProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: ['quickfix'] },
         semanticTokensProvider: {
           legend: { tokenTypes: [...SEMANTIC_TOKEN_TYPES], tokenModifiers: [...SEMANTIC_TOKEN_MODIFIERS] },
@@ -62,7 +79,24 @@ export function startServer(connection: Connection): void {
     };
   });
 
+  /** The library follows the window-level settings; a change of folders rescans once. */
+  const configureLibrary = async () => {
+    if (!host) return;
+    const settings = configurationCapability
+      ? resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined))
+      : DEFAULT_SETTINGS;
+    await host.configure(settings);
+  };
+
+  const refreshAll = () => {
+    if (pullDiagnostics) {
+      if (diagnosticsRefresh) connection.languages.diagnostics.refresh().catch((e) => connection.console.warn(`diagnostics refresh failed: ${e}`));
+    } else for (const d of documents.all()) scheduleDiagnostics(d, 0);
+  };
+  host?.catalog.onDidChange(refreshAll);
+
   connection.onInitialized(() => {
+    void configureLibrary().catch((e) => connection.console.error(`library scan failed: ${e}`));
     if (configurationCapability && dynamicConfigurationChange) {
       // A client that refuses the registration still works: settings are read per request.
       connection.client
@@ -86,11 +120,11 @@ export function startServer(connection: Connection): void {
   connection.onDidChangeConfiguration(() => {
     // Settings changed: re-read them lazily and refresh every open document's diagnostics.
     settingsCache.clear();
-    const ignore = (what: string) => (e: unknown) => connection.console.warn(`${what} refresh failed: ${e}`);
-    if (pullDiagnostics) {
-      if (diagnosticsRefresh) connection.languages.diagnostics.refresh().catch(ignore('diagnostics'));
-    } else for (const d of documents.all()) scheduleDiagnostics(d, 0);
-    if (semanticTokensRefresh) connection.languages.semanticTokens.refresh().catch(ignore('semantic tokens'));
+    refreshAll();
+    if (semanticTokensRefresh) {
+      connection.languages.semanticTokens.refresh().catch((e) => connection.console.warn(`semantic tokens refresh failed: ${e}`));
+    }
+    void configureLibrary().catch((e) => connection.console.error(`library scan failed: ${e}`));
   });
 
   const pushDiagnostics = async (document: TextDocument) => {
@@ -147,10 +181,16 @@ export function startServer(connection: Connection): void {
   connection.onCodeAction((params, token) =>
     withDocument(params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics)),
   );
+  connection.onCompletion((params, token) =>
+    withDocument(params.textDocument.uri, token, null, async (d) => service.completion(d, params.position, await settingsFor(d.uri))),
+  );
+  connection.onCompletionResolve((item) => service.resolveCompletion(item));
+  connection.onDocumentLinks((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.documentLinks(d)));
   connection.languages.semanticTokens.on((params, token) =>
     withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
   );
 
+  connection.onShutdown(() => host?.dispose());
   documents.listen(connection);
   connection.listen();
 }

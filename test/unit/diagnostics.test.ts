@@ -71,7 +71,7 @@ describe('diagnostics', () => {
     const named = only('<lora:x:0.5:unet=-0.3>');
     assert.deepStrictEqual([named.code, named.text], ['lora-weight-range', '-0.3']);
     assert.deepStrictEqual(named.fixes, [[{ at: [17, 21], newText: '0' }]]);
-    const wide = { ...DEFAULT_SETTINGS, lora: { weightRange: { min: -2, max: 2 } } };
+    const wide = { ...DEFAULT_SETTINGS, lora: { ...DEFAULT_SETTINGS.lora, weightRange: { min: -2, max: 2 } } };
     assert.deepStrictEqual(problems('<lora:x:1.5>', wide), []);
   });
 

@@ -1,5 +1,10 @@
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
+import * as fs from 'fs';
 import { startServer } from '../server';
+import { NodeFileSystem } from './nodeFileSystem';
 
-// The Node entry of the language server: a connection over stdio/IPC, then the shared glue.
-startServer(createConnection(ProposedFeatures.all));
+// The Node entry of the language server: a connection over stdio/IPC, the real disk, then the glue.
+startServer(createConnection(ProposedFeatures.all), {
+  fileSystem: new NodeFileSystem(),
+  exists: (p) => fs.existsSync(p),
+});

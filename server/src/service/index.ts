@@ -1,6 +1,21 @@
-import { CodeAction, Diagnostic, DocumentSymbol, FoldingRange, Hover, Position, Range, TextEdit } from 'vscode-languageserver-types';
+import {
+  CodeAction,
+  CompletionItem,
+  CompletionList,
+  Diagnostic,
+  DocumentLink,
+  DocumentSymbol,
+  FoldingRange,
+  Hover,
+  Position,
+  Range,
+  TextEdit,
+} from 'vscode-languageserver-types';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { quickFixes } from './features/codeActions';
+import { completions, resolveCompletion } from './features/completion';
+import { documentLinks } from './features/documentLinks';
+import { PromptLibrary } from './library';
 import { findProblems, toDiagnostic } from './features/diagnostics';
 import { formatDocument } from './features/formatting';
 import { hoverAt } from './features/hover';
@@ -12,6 +27,7 @@ import { parsePromptDocument, PromptDocument } from './syntax/document';
 
 export { DEFAULT_SETTINGS, resolveSettings } from './settings';
 export type { PromptSettings } from './settings';
+export { libraryFolders } from './settings';
 export { SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES };
 
 /**
@@ -27,11 +43,22 @@ export interface PromptLanguageService {
   foldingRanges(document: TextDocument): FoldingRange[];
   semanticTokens(document: TextDocument): number[];
   codeActions(document: TextDocument, diagnostics: Diagnostic[]): CodeAction[];
+  completion(document: TextDocument, position: Position, settings: PromptSettings): CompletionList;
+  resolveCompletion(item: CompletionItem): CompletionItem;
+  documentLinks(document: TextDocument): DocumentLink[];
   /** Forget a closed document. */
   forget(uri: string): void;
 }
 
-export function createPromptLanguageService(): PromptLanguageService {
+export interface ServiceOptions {
+  /** The user's library as it stands now (it changes as folders change). */
+  library?: () => PromptLibrary | undefined;
+  /** A1111's short hash of a file when known; starting its computation in the background otherwise. */
+  shortHash?: (path: string) => string | undefined;
+}
+
+export function createPromptLanguageService(options: ServiceOptions = {}): PromptLanguageService {
+  const library = () => options.library?.();
   const cache = new Map<string, { version: number; text: string; doc: PromptDocument }>();
   const parse = (document: TextDocument): PromptDocument => {
     const hit = cache.get(document.uri);
@@ -45,11 +72,11 @@ export function createPromptLanguageService(): PromptLanguageService {
     parse,
     diagnostics: (document, settings) => {
       if (!settings.diagnostics.enable) return [];
-      return findProblems(parse(document), settings).map((p) => toDiagnostic(document, p));
+      return findProblems(parse(document), settings, library()).map((p) => toDiagnostic(document, p));
     },
     hover: (document, position, settings) => {
       const doc = parse(document);
-      return hoverAt(document, doc, document.offsetAt(position), stepsOf(doc) ?? settings.steps);
+      return hoverAt(document, doc, document.offsetAt(position), stepsOf(doc) ?? settings.steps, library(), options.shortHash);
     },
     format: (document, range) =>
       formatDocument(document, parse(document), range && { start: document.offsetAt(range.start), end: document.offsetAt(range.end) }),
@@ -57,6 +84,9 @@ export function createPromptLanguageService(): PromptLanguageService {
     foldingRanges: (document) => foldingRanges(document, parse(document)),
     semanticTokens: (document) => semanticTokens(document, parse(document)),
     codeActions: (document, diagnostics) => quickFixes(document.uri, diagnostics),
+    completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library()),
+    resolveCompletion: (item) => resolveCompletion(item, library()),
+    documentLinks: (document) => documentLinks(document, parse(document), library()),
     forget: (uri) => void cache.delete(uri),
   };
 }

@@ -1,13 +1,28 @@
 /** The `sdPrompt` settings the language service reads (see package.json contributes.configuration). */
 export interface PromptSettings {
-  lora: { weightRange: { min: number; max: number } };
+  lora: {
+    weightRange: { min: number; max: number };
+    /** Warn when the LoRA weights of a prompt add up to more than this; 0 turns it off. */
+    maxTotalWeight: number;
+    /** The weight completion offers when a LoRA has no preferred weight. */
+    defaultWeight: number;
+    directories: string[];
+  };
+  /** An A1111/Forge or ComfyUI install: its models/Lora (LyCORIS, loras), embeddings and hypernetworks folders. */
+  webuiPath: string;
+  embeddingDirectories: string[];
+  /** The diffusers model folder in use (its base model is checked against each LoRA's). */
+  model: string;
   /** Steps used to explain prompt editing when the file has no `Steps:` parameter. */
   steps: number;
   diagnostics: { enable: boolean };
 }
 
 export const DEFAULT_SETTINGS: PromptSettings = {
-  lora: { weightRange: { min: 0, max: 1 } },
+  lora: { weightRange: { min: 0, max: 1 }, maxTotalWeight: 0, defaultWeight: 0.8, directories: [] },
+  webuiPath: '',
+  embeddingDirectories: [],
+  model: '',
   steps: 20,
   diagnostics: { enable: true },
 };
@@ -17,14 +32,33 @@ export function resolveSettings(raw: unknown): PromptSettings {
   const r = (raw ?? {}) as Record<string, any>;
   const range = r.lora?.weightRange ?? {};
   const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : []);
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return {
     lora: {
       weightRange: {
         min: num(range.min, DEFAULT_SETTINGS.lora.weightRange.min),
         max: num(range.max, DEFAULT_SETTINGS.lora.weightRange.max),
       },
+      maxTotalWeight: Math.max(0, num(r.lora?.maxTotalWeight, 0)),
+      defaultWeight: num(r.lora?.defaultWeight, DEFAULT_SETTINGS.lora.defaultWeight),
+      directories: strings(r.lora?.directories),
     },
+    webuiPath: str(r.webuiPath),
+    embeddingDirectories: strings(r.embeddings?.directories),
+    model: str(r.model),
     steps: Math.max(1, Math.trunc(num(r.steps, DEFAULT_SETTINGS.steps))),
     diagnostics: { enable: typeof r.diagnostics?.enable === 'boolean' ? r.diagnostics.enable : true },
+  };
+}
+
+/** The folders the library scans for these settings (A1111, Forge and ComfyUI layouts). */
+export function libraryFolders(settings: PromptSettings, exists: (path: string) => boolean) {
+  const webui = settings.webuiPath.replace(/[\\/]+$/, '');
+  const candidates = (subpaths: string[]) => (webui ? subpaths.map((s) => `${webui}/${s}`).filter(exists) : []);
+  return {
+    lora: [...settings.lora.directories, ...candidates(['models/Lora', 'models/LyCORIS', 'models/loras'])],
+    embedding: [...settings.embeddingDirectories, ...candidates(['embeddings', 'models/embeddings'])],
+    hypernet: candidates(['models/hypernetworks']),
   };
 }

@@ -4,15 +4,18 @@ import { PromptSettings } from '../settings';
 import { PromptDocument } from '../syntax/document';
 import { checkEmphasis } from './checks/emphasisChecks';
 import { checkKeywords } from './checks/keywordChecks';
+import { checkLibrary } from './checks/libraryChecks';
+import { PromptLibrary } from '../library';
 import { checkParameters, stepsOf } from './checks/parameterChecks';
 import { capPerCode, Fix, Problem, Severity } from './checks/problem';
 import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
 
 /** Every problem A1111 would have with the document, in document order. */
-export function findProblems(doc: PromptDocument, settings: PromptSettings): Problem[] {
+export function findProblems(doc: PromptDocument, settings: PromptSettings, library?: PromptLibrary): Problem[] {
   const out: Problem[] = [];
   checkTags(doc, settings, out);
+  checkLibrary(doc, settings, library, out);
   checkEmphasis(doc, out);
   checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
   checkKeywords(doc, out);

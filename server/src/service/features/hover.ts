@@ -4,13 +4,22 @@ import { isActivationError, loraActivation } from '../semantics/extraNetworks';
 import { switchStep } from '../semantics/schedule';
 import { Span } from '../semantics/spans';
 import { PromptDocument } from '../syntax/document';
+import { PromptLibrary } from '../library';
+import { entryMarkdown } from './loraCardMarkdown';
 import { locate } from './locate';
 
 /**
  * Hover: what A1111 makes of the thing under the cursor — a tag's resolved multipliers, the
  * effective weight of emphasized text, the steps each part of a prompt edit is used in.
  */
-export function hoverAt(document: TextDocument, doc: PromptDocument, offset: number, steps: number): Hover | null {
+export function hoverAt(
+  document: TextDocument,
+  doc: PromptDocument,
+  offset: number,
+  steps: number,
+  library?: PromptLibrary,
+  shortHash?: (path: string) => string | undefined,
+): Hover | null {
   const here = locate(doc, offset);
   if (!here) return null;
   const lines: string[] = [];
@@ -25,11 +34,15 @@ export function hoverAt(document: TextDocument, doc: PromptDocument, offset: num
       const a = loraActivation(tag);
       if (isActivationError(a)) lines.push(`**LoRA** \`${tag.positional[0] ?? ''}\`\n\nA1111 raises \`${a.error}\` and applies no LoRA in this generation.`);
       else {
-        lines.push(`**LoRA** \`${a.name}\``);
+        const entry = library?.catalog.ready ? library.catalog.resolveLora(a.name) : undefined;
+        lines.push(entry ? entryMarkdown(entry, { shortHash: shortHash?.(entry.path) }) : `**LoRA** \`${a.name}\``);
         lines.push(`| text encoder | UNet | dyn |\n|---|---|---|\n| ${a.te} | ${a.unet} | ${a.dyn ?? '—'} |`);
+        if (!entry && library?.catalog.ready && library.catalog.hasFolders('lora')) lines.push('Not in your LoRA folders.');
       }
     } else if (tag.type === 'hypernet') {
-      lines.push(`**Hypernetwork** \`${tag.items[0]?.text ?? ''}\` × ${tag.items[1]?.text.trim() ?? '1.0'}`);
+      const entry = library?.catalog.ready ? library.catalog.resolveHypernet(tag.items[0]?.text ?? '') : undefined;
+      lines.push(entry ? entryMarkdown(entry) : `**Hypernetwork** \`${tag.items[0]?.text ?? ''}\``);
+      lines.push(`Multiplier ${tag.items[1]?.text.trim() ?? '1.0'}`);
     } else {
       lines.push(`**${tag.type}** tag: not a type A1111 knows; it is removed from the prompt and ignored.`);
     }

@@ -31,3 +31,11 @@ export function closest(word: string, candidates: readonly string[], cap = 2): s
   }
   return best;
 }
+
+/**
+ * A did-you-mean for a name typed by a person: same text in another case first, then the
+ * smallest edit distance allowed for its length (a quarter of it, at least 2).
+ */
+export function closestName(name: string, candidates: readonly string[]): string | undefined {
+  return closest(name, candidates, Math.max(2, Math.floor(name.length / 4)));
+}

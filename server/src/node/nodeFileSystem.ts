@@ -1,0 +1,48 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { DirEntry, FileStat, LibraryFileSystem } from '../service/library/fileSystem';
+
+/** The library's file access on the real disk (Node). */
+export class NodeFileSystem implements LibraryFileSystem {
+  async readDirectory(folder: string): Promise<DirEntry[]> {
+    const entries = await fs.promises.readdir(folder, { withFileTypes: true });
+    return entries.map((e) => ({
+      name: e.name,
+      kind: e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'directory' : e.isFile() ? 'file' : 'other',
+    }));
+  }
+
+  async stat(p: string): Promise<FileStat> {
+    const st = await fs.promises.stat(p);
+    return { kind: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other', size: st.size, mtimeMs: st.mtimeMs };
+  }
+
+  realPath(p: string): Promise<string> {
+    return fs.promises.realpath(p);
+  }
+
+  async readBytes(p: string, offset: number, length: number): Promise<Uint8Array> {
+    const handle = await fs.promises.open(p, 'r');
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  readText(p: string): Promise<string> {
+    return fs.promises.readFile(p, 'utf8');
+  }
+
+  /** Recursive fs.watch (Linux since Node 20, macOS and Windows natively); events give paths relative to the folder. */
+  watch(folder: string, onChange: (p: string) => void): () => void {
+    const watcher = fs.watch(folder, { recursive: true, persistent: false }, (_event, file) => {
+      if (file) onChange(path.join(folder, file.toString()).split(path.sep).join('/'));
+      else onChange(folder);
+    });
+    watcher.on('error', () => watcher.close());
+    return () => watcher.close();
+  }
+}
