@@ -47,6 +47,14 @@ export class LibraryHost {
   shortHash(path: string): string | undefined {
     const known = this.hashes.get(path);
     if (typeof known === 'string') return known;
+    if (!known) void this.computeShortHash(path);
+    return undefined;
+  }
+
+  /** The short hash, computing it if needed (reads the whole file once). */
+  async computeShortHash(path: string): Promise<string | undefined> {
+    const known = this.hashes.get(path);
+    if (typeof known === 'string') return known;
     if (!known) {
       this.hashes.set(
         path,
@@ -60,7 +68,9 @@ export class LibraryHost {
         }),
       );
     }
-    return undefined;
+    await this.hashes.get(path);
+    const done = this.hashes.get(path);
+    return typeof done === 'string' ? done : undefined;
   }
 
   private async describe(entry: Omit<CatalogEntry, 'details'>): Promise<EntryDetails> {
