@@ -20,8 +20,12 @@ import {
   CancellationTokenSource,
   DocumentSymbolRequest,
   CodeActionRequest,
+  CompletionRequest,
   Diagnostic,
 } from 'vscode-languageserver-protocol/node';
+import * as fs from 'fs';
+import * as os from 'os';
+import { kohyaSd15 } from '../unit/library/build';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 const URI = 'file:///work/example.prompt';
@@ -66,6 +70,16 @@ class ServerUnderTest {
       if (hit) return hit.diagnostics;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+  }
+
+  /** Diagnostics of the first publish after `count` publishes (awaits it). */
+  async publishAfter(count: number): Promise<PublishDiagnosticsParams> {
+    while (this.published.length <= count) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.published[count];
+  }
+
+  get publishCount() {
+    return this.published.length;
   }
 
   open(text = TEXT) {
@@ -165,5 +179,51 @@ describe('language server over stdio', function () {
       server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 17 } }, source.token),
       (e: { code?: number }) => e.code === -32800,
     );
+  });
+
+  it('library: completion, hover card and a quick fix from real folders; a new file updates diagnostics', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-lora-'));
+    try {
+      fs.mkdirSync(path.join(folder, 'styles'));
+      fs.writeFileSync(path.join(folder, 'add_detail.safetensors'), kohyaSd15());
+      fs.writeFileSync(path.join(folder, 'styles', 'ink.safetensors'), kohyaSd15());
+      server = new ServerUnderTest();
+      server.settings = { lora: { directories: [folder] } };
+      await server.initialize(false);
+      // The scan runs after initialization; a diagnostic naming the library shows it finished.
+      const text = '<lora:add_detial:0.5>, <lora:fresh:0.5>';
+      await server.open(text);
+      let diagnostics = (await server.publishAfter(0)).diagnostics;
+      while (!diagnostics.some((d) => d.code === 'lora-unknown')) diagnostics = (await server.publishAfter(server.publishCount)).diagnostics;
+      assert.deepStrictEqual(diagnostics.map((d) => [d.code, d.range.start.character, d.range.end.character]), [
+        ['lora-unknown', 6, 16],
+        ['lora-unknown', 29, 34],
+      ]);
+      const actions = await server.connection.sendRequest(CodeActionRequest.type, {
+        textDocument: { uri: URI },
+        range: diagnostics[0].range,
+        context: { diagnostics: [diagnostics[0]] },
+      });
+      assert.deepStrictEqual(actions!.map((a) => a.title), ["Change to 'add_detail'"]);
+
+      const completion = await server.connection.sendRequest(CompletionRequest.type, {
+        textDocument: { uri: URI },
+        position: { line: 0, character: 6 },
+      });
+      const items = Array.isArray(completion) ? completion : completion!.items;
+      assert.deepStrictEqual(items.map((i) => [i.label, i.detail ?? '']).sort(), [['add_detail', ''], ['ink', 'styles/']]);
+
+      // A new file in the folder: the warning on 'fresh' goes away without reopening anything.
+      const before = server.publishCount;
+      fs.writeFileSync(path.join(folder, 'fresh.safetensors'), kohyaSd15());
+      let after = (await server.publishAfter(before)).diagnostics;
+      while (after.length !== 1) after = (await server.publishAfter(server.publishCount)).diagnostics;
+      assert.deepStrictEqual(after.map((d) => d.range.start.character), [6]);
+
+      const hover = await server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 31 } });
+      assert.match((hover!.contents as { value: string }).value, /\*\*LoRA\*\* `fresh`[\s\S]*LoRA · kohya keys · SD1 · rank 4 · alpha 2/);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
