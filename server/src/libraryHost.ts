@@ -22,7 +22,7 @@ export class LibraryHost {
     private readonly exists: (path: string) => boolean,
     private readonly log: (message: string) => void,
   ) {
-    this.catalog = new LoraCatalog(fs, (entry) => this.describe(entry));
+    this.catalog = new LoraCatalog(fs, (entry, siblings) => this.describe(entry, siblings));
   }
 
   get library(): PromptLibrary {
@@ -73,9 +73,9 @@ export class LibraryHost {
     return typeof done === 'string' ? done : undefined;
   }
 
-  private async describe(entry: Omit<CatalogEntry, 'details'>): Promise<EntryDetails> {
+  private async describe(entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>): Promise<EntryDetails> {
     this.hashes.delete(entry.path);
-    const card = await loadLoraCard(this.fs, entry.path, this.headers);
+    const card = await loadLoraCard(this.fs, entry.path, this.headers, siblings);
     if ('error' in card) return { error: card.error };
     return { alias: card.outputName, card };
   }

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DirEntry, FileStat, LibraryFileSystem } from '../service/library/fileSystem';
+import { DirEntry, FileStat, LibraryFileSystem, OpenFile } from '../service/library/fileSystem';
 
 /** The library's file access on the real disk (Node). */
 export class NodeFileSystem implements LibraryFileSystem {
@@ -30,6 +30,18 @@ export class NodeFileSystem implements LibraryFileSystem {
     } finally {
       await handle.close();
     }
+  }
+
+  async open(p: string): Promise<OpenFile> {
+    const handle = await fs.promises.open(p, 'r');
+    return {
+      read: async (offset, length) => {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        return buffer.subarray(0, bytesRead);
+      },
+      close: () => handle.close(),
+    };
   }
 
   readText(p: string): Promise<string> {

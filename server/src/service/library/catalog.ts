@@ -57,7 +57,8 @@ const ALWAYS_FORBIDDEN = ['none', 'addams'];
 /** Header reads in flight during a scan. */
 const PARALLEL_READS = 16;
 
-export type Describe = (entry: Omit<CatalogEntry, 'details'>) => Promise<EntryDetails>;
+/** Reads a LoRA's details; `siblings` are the names in its folder when the scan listed it already. */
+export type Describe = (entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>) => Promise<EntryDetails>;
 
 export class LoraCatalog {
   private roots: LibraryRoots = { lora: [], embedding: [], hypernet: [] };
@@ -188,7 +189,7 @@ export class LoraCatalog {
   }
 
   private async scanFolder(kind: NetworkKind, root: string, start: string, problems: CatalogProblem[]): Promise<CatalogEntry[]> {
-    const files: { path: string; size: number; mtimeMs: number }[] = [];
+    const files: { path: string; size: number; mtimeMs: number; siblings: ReadonlySet<string> }[] = [];
     const seen = new Set<string>();
     const walk = async (folder: string): Promise<void> => {
       let real: string;
@@ -210,6 +211,7 @@ export class LoraCatalog {
         problems.push({ path: folder, message: `cannot read folder ${folder}: ${errorText(e)}` });
         return;
       }
+      const siblings = new Set(children.map((c) => c.name));
       for (const child of children) {
         const path = joinPath(folder, child.name);
         let kindOf = child.kind;
@@ -230,20 +232,27 @@ export class LoraCatalog {
           // A1111 skips folders whose path contains "/." (hidden folders and all below them).
           if (!child.name.startsWith('.')) await walk(path);
         } else if (kindOf === 'file' && EXTENSIONS[kind].has(splitExt(child.name)[1].toLowerCase())) {
-          files.push({ path, size, mtimeMs });
+          files.push({ path, size, mtimeMs, siblings });
         }
       }
     };
     if (!isHidden(root, start)) await walk(start);
     const entries: CatalogEntry[] = [];
     for (let i = 0; i < files.length; i += PARALLEL_READS) {
-      const batch = await Promise.all(files.slice(i, i + PARALLEL_READS).map((f) => this.entryFor(kind, root, f.path, f.size, f.mtimeMs)));
+      const batch = await Promise.all(files.slice(i, i + PARALLEL_READS).map((f) => this.entryFor(kind, root, f.path, f.size, f.mtimeMs, f.siblings)));
       for (const e of batch) if (e) entries.push(e);
     }
     return entries;
   }
 
-  private async entryFor(kind: NetworkKind, root: string, path: string, size: number, mtimeMs: number): Promise<CatalogEntry | undefined> {
+  private async entryFor(
+    kind: NetworkKind,
+    root: string,
+    path: string,
+    size: number,
+    mtimeMs: number,
+    siblings?: ReadonlySet<string>,
+  ): Promise<CatalogEntry | undefined> {
     const [name, ext] = splitExt(baseName(path));
     const extension = ext.toLowerCase();
     if (!EXTENSIONS[kind].has(extension)) return undefined;
@@ -253,7 +262,7 @@ export class LoraCatalog {
     let details: EntryDetails = {};
     if (kind === 'lora' && !base.pickle) {
       try {
-        details = await this.describe(base);
+        details = await this.describe(base, siblings);
       } catch (e) {
         details = { error: errorText(e) };
       }

@@ -22,6 +22,11 @@ export interface LibraryFileSystem {
   realPath(path: string): Promise<string>;
   /** Up to `length` bytes from `offset` (fewer at the end of the file). */
   readBytes(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: an open file for several reads (a header's length, then the header) without
+   * reopening it each time; `readBytes` is used where this is absent.
+   */
+  open?(path: string): Promise<OpenFile>;
   /** Whole small files (sidecar JSON, civitai info). */
   readText(path: string): Promise<string>;
   /**
@@ -29,6 +34,11 @@ export interface LibraryFileSystem {
    * (recursively). Returns a disposer. Implementations may coalesce events.
    */
   watch?(folder: string, onChange: (path: string) => void): () => void;
+}
+
+export interface OpenFile {
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
 export function joinPath(folder: string, name: string): string {

@@ -456,10 +456,16 @@ async function siblingNames(fs: LibraryFileSystem, folder: string): Promise<Set<
   }
 }
 
-export async function gatherSidecars(fs: LibraryFileSystem, path: string, header: SafetensorsHeader): Promise<LoraSidecars> {
+/** `siblings`: the folder's file names when the caller listed it already (a scan does). */
+export async function gatherSidecars(
+  fs: LibraryFileSystem,
+  path: string,
+  header: SafetensorsHeader,
+  siblings?: ReadonlySet<string>,
+): Promise<LoraSidecars> {
   const folder = dirName(path);
   const [stem] = splitExt(baseName(path));
-  const siblings = await siblingNames(fs, folder);
+  siblings ??= await siblingNames(fs, folder);
   const problems: string[] = [];
   const sidecars: LoraSidecars = {};
   if (siblings.has(`${stem}.json`)) sidecars.userMetadata = await readJsonSidecar(fs, joinPath(folder, `${stem}.json`), problems);
@@ -474,8 +480,13 @@ export async function gatherSidecars(fs: LibraryFileSystem, path: string, header
   return dropUndefined(sidecars);
 }
 
-export async function loadLoraCard(fs: LibraryFileSystem, path: string, cache: SafetensorsCache): Promise<LoraCard | SafetensorsError> {
+export async function loadLoraCard(
+  fs: LibraryFileSystem,
+  path: string,
+  cache: SafetensorsCache,
+  siblings?: ReadonlySet<string>,
+): Promise<LoraCard | SafetensorsError> {
   const header = await cache.read(fs, path);
   if (isSafetensorsError(header)) return header;
-  return describeLora(header, await gatherSidecars(fs, path, header));
+  return describeLora(header, await gatherSidecars(fs, path, header, siblings));
 }

@@ -210,11 +210,14 @@ function decodeHeader(bytes: Uint8Array): string | SafetensorsError {
 
 /** The header of a file whose size the caller already knows (the cache has just stat-ed it). */
 async function readHeaderOfSize(fs: LibraryFileSystem, path: string, fileSize: number): Promise<SafetensorsHeader | SafetensorsError> {
+  // One open file for both reads where the file system offers it (a scan reads thousands).
+  const file = fs.open ? await fs.open(path).catch(() => undefined) : undefined;
+  const read = (offset: number, length: number) => (file ? file.read(offset, length) : fs.readBytes(path, offset, length));
   try {
-    const prefix = fileSize >= 8 ? await fs.readBytes(path, 0, 8) : new Uint8Array(0);
+    const prefix = fileSize >= 8 ? await read(0, 8) : new Uint8Array(0);
     const headerLength = parseHeaderLength(prefix, fileSize);
     if (isSafetensorsError(headerLength)) return headerLength;
-    const headerBytes = await fs.readBytes(path, 8, headerLength);
+    const headerBytes = await read(8, headerLength);
     if (headerBytes.length < headerLength) {
       return { error: `file ended after ${8 + headerBytes.length} bytes while reading a ${headerLength}-byte header` };
     }
@@ -223,6 +226,8 @@ async function readHeaderOfSize(fs: LibraryFileSystem, path: string, fileSize: n
     return parseHeaderJson(json, headerLength, fileSize);
   } catch (reason) {
     return { error: `cannot read the file: ${describeFailure(reason)}` };
+  } finally {
+    await file?.close().catch(() => undefined);
   }
 }
 
@@ -247,8 +252,14 @@ export async function readSafetensorsHeader(fs: LibraryFileSystem, path: string)
  * Headers by path, re-read only when the file's size or mtime changed, so a rescan of a large
  * library costs one stat per file. Errors are cached too: a broken file stays broken until it changes.
  */
+/**
+ * Headers by path, re-read when size or mtime changed. Bounded: a parsed header of a large
+ * LoRA is megabytes of objects, and the catalog keeps only the card of each file.
+ */
 export class SafetensorsCache {
   private readonly entries = new Map<string, { size: number; mtimeMs: number; header: SafetensorsHeader | SafetensorsError }>();
+
+  constructor(private readonly capacity = 128) {}
 
   async read(fs: LibraryFileSystem, path: string): Promise<SafetensorsHeader | SafetensorsError> {
     const stat = await fileSizeOf(fs, path);
@@ -257,9 +268,16 @@ export class SafetensorsCache {
       return stat;
     }
     const cached = this.entries.get(path);
-    if (cached !== undefined && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs) return cached.header;
+    if (cached !== undefined && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs) {
+      // Most recently used goes last; the first key is evicted first.
+      this.entries.delete(path);
+      this.entries.set(path, cached);
+      return cached.header;
+    }
     const header = await readHeaderOfSize(fs, path, stat.size);
+    this.entries.delete(path);
     this.entries.set(path, { size: stat.size, mtimeMs: stat.mtimeMs, header });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
     return header;
   }
 
