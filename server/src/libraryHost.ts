@@ -1,5 +1,7 @@
 import { libraryFolders, PromptSettings } from './service';
 import { PromptLibrary } from './service/library';
+import type { LoraCard } from './service/library/loraCard';
+import { quickScan } from './service/library/quickHeader';
 import { CatalogEntry, EntryDetails, LoraCatalog } from './service/library/catalog';
 import { LibraryFileSystem } from './service/library/fileSystem';
 import { loadLoraCard } from './service/library/loraCard';
@@ -15,6 +17,9 @@ export class LibraryHost {
   private modelBase: BaseModel = 'unknown';
   private readonly headers = new SafetensorsCache();
   private readonly hashes = new Map<string, string | Promise<void>>();
+  /** Cards by path, for the file version (size, mtime) they were read from. */
+  private readonly cards = new Map<string, { size: number; mtimeMs: number; card?: LoraCard; error?: string; loading?: Promise<void> }>();
+  private changeTimer: ReturnType<typeof setTimeout> | undefined;
   private lastKey = '';
 
   constructor(
@@ -22,11 +27,55 @@ export class LibraryHost {
     private readonly exists: (path: string) => boolean,
     private readonly log: (message: string) => void,
   ) {
-    this.catalog = new LoraCatalog(fs, (entry, siblings) => this.describe(entry, siblings));
+    this.catalog = new LoraCatalog(fs, (entry) => this.describe(entry));
   }
 
   get library(): PromptLibrary {
-    return { catalog: this.catalog, modelBase: this.modelBase };
+    return {
+      catalog: this.catalog,
+      modelBase: this.modelBase,
+      card: (entry, load = true) => this.cardNow(entry, load),
+      loadCard: (entry) => this.loadCard(entry),
+      problem: (entry) => entry.details.error ?? this.cardRecord(entry)?.error,
+    };
+  }
+
+  private cardRecord(entry: CatalogEntry) {
+    const record = this.cards.get(entry.path);
+    return record && record.size === entry.size && record.mtimeMs === entry.mtimeMs ? record : undefined;
+  }
+
+  private cardNow(entry: CatalogEntry, load: boolean): LoraCard | undefined {
+    const record = this.cardRecord(entry);
+    if (record || !load) return record?.card;
+    void this.loadCard(entry).then(() => this.announceCards());
+    return undefined;
+  }
+
+  /** Reads (once per file version) the full card of a LoRA. */
+  async loadCard(entry: CatalogEntry): Promise<LoraCard | undefined> {
+    if (entry.kind !== 'lora' || entry.pickle || entry.details.error) return undefined;
+    let record = this.cardRecord(entry);
+    if (!record) {
+      const fresh: { size: number; mtimeMs: number; card?: LoraCard; error?: string; loading?: Promise<void> } = { size: entry.size, mtimeMs: entry.mtimeMs };
+      fresh.loading = loadLoraCard(this.fs, entry.path, this.headers).then(
+        (card) => {
+          if ('error' in card) fresh.error = card.error;
+          else fresh.card = card;
+        },
+        (e) => void (fresh.error = String(e)),
+      );
+      this.cards.set(entry.path, fresh);
+      record = fresh;
+    }
+    await record.loading;
+    return record.card;
+  }
+
+  /** Cards read in the background: one change notice for a burst of them. */
+  private announceCards(): void {
+    clearTimeout(this.changeTimer);
+    this.changeTimer = setTimeout(() => this.catalog.notifyChanged(), 20);
   }
 
   /** Rescans only when the folders or the model changed. */
@@ -73,14 +122,15 @@ export class LibraryHost {
     return typeof done === 'string' ? done : undefined;
   }
 
-  private async describe(entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>): Promise<EntryDetails> {
+  /** The scan's look at a file: the header fits, and its alias. The full card is read on demand. */
+  private async describe(entry: Omit<CatalogEntry, 'details'>): Promise<EntryDetails> {
     this.hashes.delete(entry.path);
-    const card = await loadLoraCard(this.fs, entry.path, this.headers, siblings);
-    if ('error' in card) return { error: card.error };
-    return { alias: card.outputName, card };
+    this.cards.delete(entry.path);
+    return quickScan(this.fs, entry.path, entry.size);
   }
 
   dispose(): void {
+    clearTimeout(this.changeTimer);
     this.catalog.dispose();
   }
 }

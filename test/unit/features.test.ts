@@ -7,50 +7,50 @@ let version = 0;
 const open = (text: string) => TextDocument.create(`file:///t${++version}.prompt`, 'sd-prompt', 1, text);
 
 /** Hover markdown at the first occurrence of `needle` (plus `delta` characters), and the hovered text. */
-function hover(text: string, needle: string, delta = 0) {
+async function hover(text: string, needle: string, delta = 0) {
   const doc = open(text);
-  const h = service.hover(doc, doc.positionAt(text.indexOf(needle) + delta), DEFAULT_SETTINGS);
+  const h = await service.hover(doc, doc.positionAt(text.indexOf(needle) + delta), DEFAULT_SETTINGS);
   if (!h) return undefined;
   const range = h.range!;
   return { value: (h.contents as { value: string }).value, text: text.slice(doc.offsetAt(range.start), doc.offsetAt(range.end)) };
 }
 
 describe('hover', () => {
-  it('emphasis: effective weight and the chain of brackets', () => {
-    const h = hover('a ((b:1.5)) c', 'b');
+  it('emphasis: effective weight and the chain of brackets', async () => {
+    const h = (await hover('a ((b:1.5)) c', 'b'));
     assert.deepStrictEqual(h, {
       value: '**Weight 1.65** (×1.5 ×1.1): A1111 multiplies this text\'s token embeddings by 1.65.',
       text: '(b:1.5)',
     });
-    assert.strictEqual(hover('a [[b]] c', 'b')!.value.startsWith('**Weight 0.8264** (÷1.1 ÷1.1)'), true);
-    assert.strictEqual(hover('a b c', 'b'), undefined);
+    assert.strictEqual((await hover('a [[b]] c', 'b'))!.value.startsWith('**Weight 0.8264** (÷1.1 ÷1.1)'), true);
+    assert.strictEqual((await hover('a b c', 'b')), undefined);
     // Prompt-editing brackets are not emphasis: only the round group counts.
-    assert.match(hover('([a|c||d]:1.5) [x:(y):3]', 'c')!.value, /^\*\*Prompt editing|^\*\*Alternation/);
-    assert.match(hover('([a|c||d]:1.5)', 'c')!.value, /\*\*Weight 1\.5\*\* \(×1\.5\)/);
-    assert.match(hover('[x:(y):3]', 'y')!.value, /\*\*Weight 1\.1\*\* \(×1\.1\)/);
+    assert.match((await hover('([a|c||d]:1.5) [x:(y):3]', 'c'))!.value, /^\*\*Prompt editing|^\*\*Alternation/);
+    assert.match((await hover('([a|c||d]:1.5)', 'c'))!.value, /\*\*Weight 1\.5\*\* \(×1\.5\)/);
+    assert.match((await hover('[x:(y):3]', 'y'))!.value, /\*\*Weight 1\.1\*\* \(×1\.1\)/);
   });
 
-  it('prompt editing: which steps each part is used in, with the file\'s Steps', () => {
-    const h = hover('a [cat:dog:0.25] b\nSteps: 20, Sampler: Euler a, CFG scale: 7', 'cat');
+  it('prompt editing: which steps each part is used in, with the file\'s Steps', async () => {
+    const h = (await hover('a [cat:dog:0.25] b\nSteps: 20, Sampler: Euler a, CFG scale: 7', 'cat'));
     assert.deepStrictEqual(h, {
       value: "**Prompt editing** (20 steps): 'cat' in steps 1–5, 'dog' in steps 6–20.",
       text: '[cat:dog:0.25]',
     });
-    assert.strictEqual(hover('[a|b]', 'a')!.value, "**Alternation**: a different option every step — 'a' on steps 1, 3, …; 'b' on steps 2, 4, ….");
+    assert.strictEqual((await hover('[a|b]', 'a'))!.value, "**Alternation**: a different option every step — 'a' on steps 1, 3, …; 'b' on steps 2, 4, ….");
   });
 
-  it('a tag shows the multipliers A1111 resolves', () => {
-    const h = hover('x <lora:detail:0.6:unet=0.2> y', 'detail');
+  it('a tag shows the multipliers A1111 resolves', async () => {
+    const h = (await hover('x <lora:detail:0.6:unet=0.2> y', 'detail'));
     assert.strictEqual(h!.text, '<lora:detail:0.6:unet=0.2>');
     assert.strictEqual(h!.value, '**LoRA** `detail`\n\n| text encoder | UNet | dyn |\n|---|---|---|\n| 0.6 | 0.2 | — |');
-    assert.match(hover('<lora:x:abc>', 'x')!.value, /raises `ValueError: could not convert string to float: 'abc'`/);
-    assert.match(hover('a\nNegative prompt: <lora:x:1>', 'x')!.value, /does not apply it/);
+    assert.match((await hover('<lora:x:abc>', 'x'))!.value, /raises `ValueError: could not convert string to float: 'abc'`/);
+    assert.match((await hover('a\nNegative prompt: <lora:x:1>', 'x'))!.value, /does not apply it/);
   });
 
-  it('BREAK and AND', () => {
-    assert.match(hover('a BREAK b', 'BREAK')!.value, /ends the current 75-token chunk/);
-    assert.match(hover('(a BREAK b)', 'BREAK')!.value, /not a chunk break; the word is encoded with weight -1.1/);
-    assert.match(hover('a AND b', 'AND')!.value, /composable diffusion/);
+  it('BREAK and AND', async () => {
+    assert.match((await hover('a BREAK b', 'BREAK'))!.value, /ends the current 75-token chunk/);
+    assert.match((await hover('(a BREAK b)', 'BREAK'))!.value, /not a chunk break; the word is encoded with weight -1.1/);
+    assert.match((await hover('a AND b', 'AND'))!.value, /composable diffusion/);
   });
 });
 
@@ -117,7 +117,7 @@ describe('semantic tokens', () => {
 });
 
 describe('robustness', () => {
-  it('every feature survives random text at every offset', () => {
+  it('every feature survives random text at every offset', async () => {
     let seed = 12345;
     const alphabet = '([{<>}]):|\\#,. \nABDEKNRaAND BREAK lora:x:1 Negative prompt: Steps: 1,0é\u0000\uD83D\uDE00';
     for (let n = 0; n < 300; n++) {
@@ -134,7 +134,7 @@ describe('robustness', () => {
       service.foldingRanges(doc);
       service.semanticTokens(doc);
       service.codeActions(doc, diagnostics);
-      for (let offset = 0; offset <= text.length; offset++) service.hover(doc, doc.positionAt(offset), DEFAULT_SETTINGS);
+      for (let offset = 0; offset <= text.length; offset++) await service.hover(doc, doc.positionAt(offset), DEFAULT_SETTINGS);
       for (const d of diagnostics) {
         assert.ok(doc.offsetAt(d.range.start) <= doc.offsetAt(d.range.end), `range order in ${JSON.stringify(text)}`);
       }

@@ -37,14 +37,14 @@ export { SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES };
 export interface PromptLanguageService {
   parse(document: TextDocument): PromptDocument;
   diagnostics(document: TextDocument, settings: PromptSettings): Diagnostic[];
-  hover(document: TextDocument, position: Position, settings: PromptSettings): Hover | null;
+  hover(document: TextDocument, position: Position, settings: PromptSettings): Promise<Hover | null>;
   format(document: TextDocument, range?: Range): TextEdit[];
   documentSymbols(document: TextDocument): DocumentSymbol[];
   foldingRanges(document: TextDocument): FoldingRange[];
   semanticTokens(document: TextDocument): number[];
   codeActions(document: TextDocument, diagnostics: Diagnostic[]): CodeAction[];
-  completion(document: TextDocument, position: Position, settings: PromptSettings): CompletionList;
-  resolveCompletion(item: CompletionItem): CompletionItem;
+  completion(document: TextDocument, position: Position, settings: PromptSettings): Promise<CompletionList>;
+  resolveCompletion(item: CompletionItem): Promise<CompletionItem>;
   documentLinks(document: TextDocument): DocumentLink[];
   /** Forget a closed document. */
   forget(uri: string): void;

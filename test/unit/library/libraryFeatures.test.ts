@@ -30,6 +30,8 @@ async function library(extra: Partial<PromptSettings['lora']> = {}) {
   disk.writeFile('/models/Lora/smart_falcon_4_lokr.safetensors', new Uint8Array(falcon));
   const host = new LibraryHost(disk, () => false, () => undefined);
   await host.configure(settings(extra));
+  // Cards are read on demand; read them all so every check can run.
+  await Promise.all(host.catalog.list('lora').map((e) => host.loadCard(e)));
   const service = createPromptLanguageService({ library: () => host.library, shortHash: (p) => host.shortHash(p) });
   return { disk, host, service };
 }
@@ -117,7 +119,7 @@ describe('library hover, completion, links', () => {
     const { service } = await library();
     const text = '<lora:add_detail:0.6:unet=0.3>';
     const doc = open(text);
-    const h = service.hover(doc, doc.positionAt(8), settings());
+    const h = await service.hover(doc, doc.positionAt(8), settings());
     const value = (h!.contents as { value: string }).value as string;
     assert.match(value, /^\*\*LoRA\*\* `add_detail` \(alias `detail_tweaker`\)/);
     assert.match(value, /LoRA · kohya keys · SD1 · rank 4 · alpha 2/);
@@ -131,24 +133,24 @@ describe('library hover, completion, links', () => {
   it('hover shows the short hash once computed in the background', async () => {
     const { host, service } = await library();
     const doc = open('<lora:smart_falcon_4_lokr:0.5>');
-    const first = (service.hover(doc, doc.positionAt(8), settings())!.contents as { value: string }).value;
+    const first = ((await service.hover(doc, doc.positionAt(8), settings()))!.contents as { value: string }).value;
     assert.match(first, /LoKr · kohya keys · SD1/);
     // The LyCORIS file stores sshs_model_hash, so its hash is there at once.
     assert.match(first, /hash `[0-9a-f]{12}`/);
     // add_detail has none: the first hover starts hashing in the background, a later one shows it.
     const other = open('<lora:add_detail:0.5>');
-    const hoverText = () => (service.hover(other, other.positionAt(8), settings())!.contents as { value: string }).value;
-    assert.doesNotMatch(hoverText(), /hash/);
+    const hoverText = async () => ((await service.hover(other, other.positionAt(8), settings()))!.contents as { value: string }).value;
+    assert.doesNotMatch(await hoverText(), /hash/);
     const hash = await host.computeShortHash('/models/Lora/add_detail.safetensors');
     assert.match(hash!, /^[0-9a-f]{12}$/);
-    assert.match(hoverText(), new RegExp(`hash \`${hash}\``));
+    assert.match(await hoverText(), new RegExp(`hash \`${hash}\``));
   });
 
   it('completion after <lora: lists names and aliases with subfolders, snippets with the preferred weight', async () => {
     const { service } = await library();
     const text = 'a, <lora:';
     const doc = open(text);
-    const list = service.completion(doc, doc.positionAt(text.length), settings());
+    const list = await service.completion(doc, doc.positionAt(text.length), settings());
     const byLabel = new Map(list.items.map((i) => [i.label, i]));
     assert.deepStrictEqual([...byLabel.keys()].sort(), [
       'add_detail', 'broken', 'detail_tweaker', 'ink', 'old_format', 'other_twin', 'peft_style', 'smart_falcon_4_lokr', 'smart_falcon_lokr_3.0e-4', 'twin', 'twins', 'xl_only',
@@ -158,7 +160,7 @@ describe('library hover, completion, links', () => {
       newText: 'add_detail:${1:0.6}>$0',
     });
     assert.strictEqual(byLabel.get('ink')!.detail, 'styles/');
-    const resolved = service.resolveCompletion(byLabel.get('ink')!);
+    const resolved = await service.resolveCompletion(byLabel.get('ink')!);
     assert.match((resolved.documentation as { value: string }).value as string, /\*\*LoRA\*\* `ink`/);
   });
 
@@ -167,15 +169,15 @@ describe('library hover, completion, links', () => {
     const weightText = '<lora:add_detail:';
     let doc = open(weightText);
     assert.deepStrictEqual(
-      service.completion(doc, doc.positionAt(weightText.length), settings()).items.map((i) => [i.label, i.detail]),
+      (await service.completion(doc, doc.positionAt(weightText.length), settings())).items.map((i) => [i.label, i.detail]),
       [['0.6', 'preferred weight of this LoRA'], ['0.8', 'sdPrompt.lora.defaultWeight'], ['1', 'full strength']],
     );
     doc = open('<');
-    const tags = service.completion(doc, doc.positionAt(1), settings()).items.map((i) => i.label);
+    const tags = (await service.completion(doc, doc.positionAt(1), settings())).items.map((i) => i.label);
     assert.ok(tags.includes('lora:add_detail') && tags.includes('lora:detail_tweaker'));
     const text = '<lora:add_detail:0.6>, det';
     doc = open(text);
-    const words = service.completion(doc, doc.positionAt(text.length), settings()).items.map((i) => [i.label, i.detail]);
+    const words = (await service.completion(doc, doc.positionAt(text.length), settings())).items.map((i) => [i.label, i.detail]);
     assert.deepStrictEqual(words, [['detailed', 'trigger word of add_detail'], ['intricate', 'trigger word of add_detail']]);
   });
 
@@ -195,7 +197,7 @@ describe('library hover, completion, links', () => {
     const service = createPromptLanguageService({ library: () => host.library });
     const text = 'lowres, easy';
     const doc = open(text);
-    const items = service.completion(doc, doc.positionAt(text.length), DEFAULT_SETTINGS).items;
+    const items = (await service.completion(doc, doc.positionAt(text.length), DEFAULT_SETTINGS)).items;
     assert.deepStrictEqual(items.map((i) => [i.label, i.textEdit]), [
       ['easynegative', { range: { start: { line: 0, character: 8 }, end: { line: 0, character: 12 } }, newText: 'easynegative' }],
     ]);

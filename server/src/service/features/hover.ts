@@ -12,14 +12,14 @@ import { locate } from './locate';
  * Hover: what A1111 makes of the thing under the cursor — a tag's resolved multipliers, the
  * effective weight of emphasized text, the steps each part of a prompt edit is used in.
  */
-export function hoverAt(
+export async function hoverAt(
   document: TextDocument,
   doc: PromptDocument,
   offset: number,
   steps: number,
   library?: PromptLibrary,
   shortHash?: (path: string) => string | undefined,
-): Hover | null {
+): Promise<Hover | null> {
   const here = locate(doc, offset);
   if (!here) return null;
   const lines: string[] = [];
@@ -35,7 +35,12 @@ export function hoverAt(
       if (isActivationError(a)) lines.push(`**LoRA** \`${tag.positional[0] ?? ''}\`\n\nA1111 raises \`${a.error}\` and applies no LoRA in this generation.`);
       else {
         const entry = library?.catalog.ready ? library.catalog.resolveLora(a.name) : undefined;
-        lines.push(entry ? entryMarkdown(entry, { shortHash: shortHash?.(entry.path) }) : `**LoRA** \`${a.name}\``);
+        const card = entry ? await library!.loadCard(entry) : undefined;
+        lines.push(
+          entry
+            ? entryMarkdown(entry, { card, problem: library!.problem(entry), shortHash: shortHash?.(entry.path) })
+            : `**LoRA** \`${a.name}\``,
+        );
         lines.push(`| text encoder | UNet | dyn |\n|---|---|---|\n| ${a.te} | ${a.unet} | ${a.dyn ?? '—'} |`);
         if (!entry && library?.catalog.ready && library.catalog.hasFolders('lora')) lines.push('Not in your LoRA folders.');
       }

@@ -1,5 +1,5 @@
 import { CatalogEntry } from '../library/catalog';
-import { cardOf } from '../library';
+import type { LoraCard } from '../library/loraCard';
 
 /** A file path as a `file://` URI (percent-encoded), for links and preview images. */
 export function fileUri(path: string): string {
@@ -19,9 +19,12 @@ const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';
  * What a hover card or a completion item says about a library entry: kind, base model,
  * rank, trigger words, preferred weight, file, hash and preview (a markdown image with a width).
  */
-export function entryMarkdown(entry: CatalogEntry, options: { shortHash?: string; previewWidth?: number } = {}): string {
+export function entryMarkdown(
+  entry: CatalogEntry,
+  options: { card?: LoraCard; problem?: string; shortHash?: string; previewWidth?: number } = {},
+): string {
   const lines: string[] = [];
-  const card = cardOf(entry);
+  const card = options.card;
   const title = entry.kind === 'lora' ? 'LoRA' : entry.kind === 'embedding' ? 'Embedding' : 'Hypernetwork';
   const alias = entry.details.alias && entry.details.alias !== entry.name ? ` (alias ${code(entry.details.alias)})` : '';
   lines.push(`**${title}** ${code(entry.name)}${alias}`);
@@ -43,7 +46,8 @@ export function entryMarkdown(entry: CatalogEntry, options: { shortHash?: string
     for (const w of card.warnings) lines.push(`⚠ ${w}`);
   }
   if (entry.pickle) lines.push('⚠ A pickle file (.pt/.ckpt): it can run code when loaded, so sd-prompt never opens it.');
-  if (entry.details.error) lines.push(`⚠ Unreadable: ${entry.details.error}`);
+  const problem = options.problem ?? entry.details.error;
+  if (problem) lines.push(`⚠ Unreadable: ${problem}`);
   const hash = options.shortHash ?? card?.sshsHash?.slice(0, 12);
   lines.push(`${code(entry.path)} · ${size(entry.size)}${entry.subfolder ? ` · in ${code(entry.subfolder)}` : ''}${hash ? ` · hash ${code(hash)}` : ''}`);
   if (card?.previewPath) lines.push(`![preview of ${entry.name}](${fileUri(card.previewPath)}|width=${options.previewWidth ?? 256})`);

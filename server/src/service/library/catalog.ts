@@ -1,5 +1,7 @@
 import { baseName, dirName, joinPath, LibraryFileSystem, splitExt } from './fileSystem';
-import { naturalCompare } from './naturalSort';
+import { compareKeys, naturalKey } from './naturalSort';
+
+const sortKeys = new WeakMap<CatalogEntry, { folder: (string | number)[]; file: (string | number)[] }>();
 
 /**
  * The user's extra networks as A1111 lists them (`networks.list_available_networks`):
@@ -19,8 +21,6 @@ export interface LibraryRoots {
 export interface EntryDetails {
   /** `ss_output_name`: A1111's alias for the file. */
   alias?: string;
-  /** Anything else the describer found (the card shown on hover). */
-  card?: unknown;
   /** Why the file could not be read, when it could not. */
   error?: string;
 }
@@ -70,7 +70,9 @@ export class LoraCatalog {
   private embeddings = new Map<string, CatalogEntry>();
   private hypernets = new Map<string, CatalogEntry>();
   private listeners: (() => void)[] = [];
-  private watchers: (() => void)[] = [];
+  /** One watcher per scanned folder, by path. */
+  private watchers = new Map<string, () => void>();
+  private scannedFolders = new Set<string>();
   private pendingEvents = new Set<string>();
   private eventTimer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
@@ -125,6 +127,7 @@ export class LoraCatalog {
   async setRoots(roots: LibraryRoots): Promise<void> {
     const generation = ++this.generation;
     this.stopWatching();
+    this.scannedFolders = new Set();
     this.roots = roots;
     const problems: CatalogProblem[] = [];
     const found: CatalogEntry[] = [];
@@ -168,7 +171,8 @@ export class LoraCatalog {
         try {
           stat = await this.fs.stat(path);
         } catch {
-          continue; // removed
+          this.forgetFolder(path); // removed
+          continue;
         }
         if (isHidden(root, stat.kind === 'directory' ? path : dirName(path))) continue;
         if (stat.kind === 'directory') {
@@ -180,6 +184,12 @@ export class LoraCatalog {
       }
     }
     this.problems = this.problems.filter((p) => !p.path.startsWith(path)).concat(problems);
+    this.startWatching();
+  }
+
+  /** Something the entries depend on changed (a card was read): tell the listeners. */
+  notifyChanged(): void {
+    this.fire();
   }
 
   dispose(): void {
@@ -204,6 +214,7 @@ export class LoraCatalog {
         return;
       }
       seen.add(real);
+      this.scannedFolders.add(folder);
       let children;
       try {
         children = await this.fs.readDirectory(folder);
@@ -274,12 +285,18 @@ export class LoraCatalog {
   private rebuild(): void {
     const all = [...this.entriesByPath.values()];
     const rootOrder = (e: CatalogEntry) => this.roots[e.kind].indexOf(e.root);
+    // Sort keys are computed once per entry (a 10,000-file sort compares ~140,000 times).
+    const keyOf = (e: CatalogEntry) => {
+      let key = sortKeys.get(e);
+      if (!key) sortKeys.set(e, (key = { folder: naturalKey(dirName(e.path)), file: naturalKey(baseName(e.path)) }));
+      return key;
+    };
     all.sort(
       (a, b) =>
         kindOrder(a.kind) - kindOrder(b.kind) ||
         rootOrder(a) - rootOrder(b) ||
-        naturalCompare(dirName(a.path), dirName(b.path)) ||
-        naturalCompare(baseName(a.path), baseName(b.path)),
+        compareKeys(keyOf(a).folder, keyOf(b).folder) ||
+        compareKeys(keyOf(a).file, keyOf(b).file),
     );
     this.ordered = all;
     this.names = new Map();
@@ -304,22 +321,32 @@ export class LoraCatalog {
     for (const l of this.listeners) l();
   }
 
+  /** Watches every scanned folder not watched yet; drops watchers of folders that are gone. */
   private startWatching(): void {
     if (!this.fs.watch) return;
-    for (const kind of ['lora', 'embedding', 'hypernet'] as const) {
-      for (const root of this.roots[kind]) {
-        try {
-          this.watchers.push(this.fs.watch(root, (path) => this.queueEvent(path)));
-        } catch (e) {
-          this.problems.push({ path: root, message: `cannot watch ${root} for changes: ${errorText(e)}` });
-        }
+    for (const folder of this.scannedFolders) {
+      if (this.watchers.has(folder)) continue;
+      try {
+        this.watchers.set(folder, this.fs.watch(folder, (path) => this.queueEvent(path)));
+      } catch (e) {
+        this.problems.push({ path: folder, message: `cannot watch ${folder} for changes: ${errorText(e)}` });
       }
     }
   }
 
   private stopWatching(): void {
-    for (const stop of this.watchers) stop();
-    this.watchers = [];
+    for (const stop of this.watchers.values()) stop();
+    this.watchers.clear();
+  }
+
+  /** A folder was removed: forget it and its watcher (and those below it). */
+  private forgetFolder(path: string): void {
+    for (const folder of [...this.scannedFolders]) {
+      if (folder !== path && !folder.startsWith(path + '/')) continue;
+      this.scannedFolders.delete(folder);
+      this.watchers.get(folder)?.();
+      this.watchers.delete(folder);
+    }
   }
 
   /** Editors and downloads write in bursts: coalesce events, then refresh each path once. */

@@ -30,8 +30,9 @@ export interface LibraryFileSystem {
   /** Whole small files (sidecar JSON, civitai info). */
   readText(path: string): Promise<string>;
   /**
-   * Calls `onChange` with the path of anything created, changed or removed under `folder`
-   * (recursively). Returns a disposer. Implementations may coalesce events.
+   * Calls `onChange` with the path of anything created, changed or removed in `folder` itself
+   * (the catalog watches each folder it scanned: recursive watching is slow or missing on some
+   * systems). Returns a disposer. Extra events are harmless.
    */
   watch?(folder: string, onChange: (path: string) => void): () => void;
 }

@@ -7,9 +7,14 @@ export interface PromptLibrary {
   catalog: LoraCatalog;
   /** The base model of `sdPrompt.model`, when that folder says it. */
   modelBase: BaseModel;
-}
-
-/** The card of a catalog entry, when its file could be read as a LoRA. */
-export function cardOf(entry: CatalogEntry | undefined): LoraCard | undefined {
-  return entry?.details.card as LoraCard | undefined;
+  /**
+   * The entry's card when already read; otherwise starts reading it and returns undefined
+   * (the catalog reports a change when it is in, so diagnostics refresh). Never waits.
+   * With `load` false it only looks (completion lists thousands of entries).
+   */
+  card(entry: CatalogEntry, load?: boolean): LoraCard | undefined;
+  /** The card, reading it if needed (hover and completion resolve wait for it). */
+  loadCard(entry: CatalogEntry): Promise<LoraCard | undefined>;
+  /** Why the entry cannot be read as a LoRA, once known. */
+  problem(entry: CatalogEntry): string | undefined;
 }

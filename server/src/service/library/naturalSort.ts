@@ -9,8 +9,10 @@ export function naturalKey(s: string): (string | number)[] {
 }
 
 export function naturalCompare(a: string, b: string): number {
-  const ka = naturalKey(a);
-  const kb = naturalKey(b);
+  return compareKeys(naturalKey(a), naturalKey(b));
+}
+
+export function compareKeys(ka: (string | number)[], kb: (string | number)[]): number {
   for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
     const x = ka[i];
     const y = kb[i];

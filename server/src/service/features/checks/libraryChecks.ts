@@ -2,7 +2,7 @@ import { ExtraNetworkTag } from '../../semantics/extraNetworks';
 import { pyFloat } from '../../semantics/pyNumbers';
 import { PromptSettings } from '../../settings';
 import { PromptDocument } from '../../syntax/document';
-import { cardOf, PromptLibrary } from '../../library';
+import { PromptLibrary } from '../../library';
 import { BaseModel, baseModelOfName } from '../../library/modelBase';
 import { MAX_PROBLEMS_PER_CODE, Problem } from './problem';
 import { closestName } from './suggest';
@@ -90,11 +90,13 @@ function checkLoraTag(tag: ExtraNetworkTag, library: PromptLibrary, model: { bas
     });
     return;
   }
-  if (entry.details.error) {
-    out.push({ code: 'lora-unreadable', severity: 'warning', span, message: `'${entry.path}' is not a readable LoRA: ${entry.details.error}.` });
+  const problem = library.problem(entry);
+  if (problem) {
+    out.push({ code: 'lora-unreadable', severity: 'warning', span, message: `'${entry.path}' is not a readable LoRA: ${problem}.` });
     return;
   }
-  const card = cardOf(entry);
+  // Checks that need the file's card wait for it: the library reports a change once it is read.
+  const card = library.card(entry);
   if (!card) return;
   if (card.keyStyle === 'peft' || card.keyStyle === 'diffusers-attn-processor') {
     out.push({
