@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ExtensionContext } from 'vscode';
+import { commands, ExtensionContext, Uri } from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 
 let client: LanguageClient | undefined;
@@ -17,6 +17,8 @@ export async function activate(context: ExtensionContext): Promise<void> {
     outputChannelName: 'SD Prompt',
   };
   client = new LanguageClient('sdPrompt', 'SD Prompt', serverOptions, clientOptions);
+  // The server's "Open LoRA file" action names files by URI string; VS Code's open needs a Uri.
+  context.subscriptions.push(commands.registerCommand('sdPrompt.openFile', (uri: string) => commands.executeCommand('vscode.open', Uri.parse(uri))));
   context.subscriptions.push({ dispose: () => void client?.stop() });
   await client.start();
 }

@@ -179,7 +179,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     withDocument(params.textDocument.uri, token, [], (d) => service.format(d, params.range)),
   );
   connection.onCodeAction((params, token) =>
-    withDocument(params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics)),
+    withDocument(params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics, params.range)),
   );
   connection.onCompletion((params, token) =>
     withDocument(params.textDocument.uri, token, null, async (d) => service.completion(d, params.position, await settingsFor(d.uri))),

@@ -12,7 +12,8 @@ import {
   TextEdit,
 } from 'vscode-languageserver-types';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { quickFixes } from './features/codeActions';
+import { openFileActions, quickFixes } from './features/codeActions';
+export { OPEN_FILE_COMMAND } from './features/codeActions';
 import { completions, resolveCompletion } from './features/completion';
 import { documentLinks } from './features/documentLinks';
 import { PromptLibrary } from './library';
@@ -42,7 +43,7 @@ export interface PromptLanguageService {
   documentSymbols(document: TextDocument): DocumentSymbol[];
   foldingRanges(document: TextDocument): FoldingRange[];
   semanticTokens(document: TextDocument): number[];
-  codeActions(document: TextDocument, diagnostics: Diagnostic[]): CodeAction[];
+  codeActions(document: TextDocument, diagnostics: Diagnostic[], range?: Range): CodeAction[];
   completion(document: TextDocument, position: Position, settings: PromptSettings): Promise<CompletionList>;
   resolveCompletion(item: CompletionItem): Promise<CompletionItem>;
   documentLinks(document: TextDocument): DocumentLink[];
@@ -83,7 +84,10 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
     documentSymbols: (document) => documentSymbols(document, parse(document)),
     foldingRanges: (document) => foldingRanges(document, parse(document)),
     semanticTokens: (document) => semanticTokens(document, parse(document)),
-    codeActions: (document, diagnostics) => quickFixes(document.uri, diagnostics),
+    codeActions: (document, diagnostics, range) => [
+      ...quickFixes(document.uri, diagnostics),
+      ...(range ? openFileActions(parse(document), document.offsetAt(range.start), document.offsetAt(range.end), library()) : []),
+    ],
     completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library()),
     resolveCompletion: (item) => resolveCompletion(item, library()),
     documentLinks: (document) => documentLinks(document, parse(document), library()),

@@ -189,6 +189,16 @@ describe('library hover, completion, links', () => {
     ]);
   });
 
+  it('"Open LoRA file" on a resolved tag', async () => {
+    const { service } = await library();
+    const text = 'x <lora:ink:0.5> <lora:nope:1>';
+    const doc = open(text);
+    const actions = service.codeActions(doc, [], { start: doc.positionAt(0), end: doc.positionAt(text.length) });
+    assert.deepStrictEqual(actions.map((a) => [a.title, a.command]), [
+      ['Open ink.safetensors', { title: 'Open file', command: 'sdPrompt.openFile', arguments: ['file:///models/Lora/styles/ink.safetensors'] }],
+    ]);
+  });
+
   it('embedding names are offered anywhere in text', async () => {
     const disk = new MemoryFileSystem();
     disk.writeFile('/emb/easynegative.safetensors', buildSafetensors({}, [{ name: 'emb_params', shape: [8, 768] }]));
