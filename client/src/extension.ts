@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { commands, ExtensionContext, Uri } from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { startTokenStatus } from './tokenStatus';
 
 let client: LanguageClient | undefined;
 
@@ -21,6 +22,7 @@ export async function activate(context: ExtensionContext): Promise<void> {
   context.subscriptions.push(commands.registerCommand('sdPrompt.openFile', (uri: string) => commands.executeCommand('vscode.open', Uri.parse(uri))));
   context.subscriptions.push({ dispose: () => void client?.stop() });
   await client.start();
+  context.subscriptions.push(startTokenStatus(client));
 }
 
 export async function deactivate(): Promise<void> {

@@ -2,6 +2,7 @@ import { libraryFolders, PromptSettings } from './service';
 import { PromptLibrary } from './service/library';
 import type { LoraCard } from './service/library/loraCard';
 import { quickScan } from './service/library/quickHeader';
+import { EmbeddingLookup } from './service/tokens/chunks';
 import { CatalogEntry, EntryDetails, LoraCatalog } from './service/library/catalog';
 import { LibraryFileSystem } from './service/library/fileSystem';
 import { loadLoraCard } from './service/library/loraCard';
@@ -20,6 +21,8 @@ export class LibraryHost {
   /** Cards by path, for the file version (size, mtime) they were read from. */
   private readonly cards = new Map<string, { size: number; mtimeMs: number; card?: LoraCard; error?: string; loading?: Promise<void> }>();
   private changeTimer: ReturnType<typeof setTimeout> | undefined;
+  private generation = 0;
+  private lookup: { key: object; generation: number; value: EmbeddingLookup } | undefined;
   private lastKey = '';
 
   constructor(
@@ -28,6 +31,7 @@ export class LibraryHost {
     private readonly log: (message: string) => void,
   ) {
     this.catalog = new LoraCatalog(fs, (entry) => this.describe(entry));
+    this.catalog.onDidChange(() => this.generation++);
   }
 
   get library(): PromptLibrary {
@@ -126,7 +130,40 @@ export class LibraryHost {
   private async describe(entry: Omit<CatalogEntry, 'details'>): Promise<EntryDetails> {
     this.hashes.delete(entry.path);
     this.cards.delete(entry.path);
+    if (entry.kind === 'embedding') return this.describeEmbedding(entry.path);
     return quickScan(this.fs, entry.path, entry.size);
+  }
+
+  /**
+   * An embedding's vector count (A1111 gives it that many token slots): `emb_params` [n, dim]
+   * in A1111's format, `clip_l`/`clip_g` in SDXL ones, else the first 2-D tensor.
+   */
+  private async describeEmbedding(path: string): Promise<EntryDetails> {
+    const header = await this.headers.read(this.fs, path);
+    if ('error' in header) return { error: header.error };
+    const named = ['emb_params', 'clip_l', 'clip_g', 'string_to_param.*'];
+    const tensor =
+      named.map((n) => header.tensors.find((t) => t.name === n)).find((t) => t && t.shape.length === 2) ??
+      header.tensors.find((t) => t.shape.length === 2);
+    return tensor ? { vectors: tensor.shape[0] } : { error: 'no [vectors, dim] tensor in this embedding' };
+  }
+
+  /** Embeddings by the token ids of their names, for A1111's chunking (rebuilt when either changes). */
+  embeddingLookup(encode: (text: string) => number[], key: object): EmbeddingLookup {
+    if (this.lookup && this.lookup.key === key && this.lookup.generation === this.generation) return this.lookup.value;
+    const byFirst = new Map<number, { ids: number[]; vectors: number; name: string }[]>();
+    for (const e of this.catalog.list('embedding')) {
+      if (!e.details.vectors) continue;
+      const ids = encode(e.name);
+      if (ids.length === 0) continue;
+      const list = byFirst.get(ids[0]) ?? [];
+      list.push({ ids, vectors: e.details.vectors, name: e.name });
+      list.sort((a, b) => b.ids.length - a.ids.length);
+      byFirst.set(ids[0], list);
+    }
+    const value: EmbeddingLookup = { get: (id) => byFirst.get(id) };
+    this.lookup = { key, generation: this.generation, value };
+    return value;
   }
 
   dispose(): void {

@@ -7,6 +7,8 @@ import {
   DocumentSymbol,
   FoldingRange,
   Hover,
+  InlayHint,
+  MarkupKind,
   Position,
   Range,
   TextEdit,
@@ -17,6 +19,11 @@ export { OPEN_FILE_COMMAND } from './features/codeActions';
 import { completions, resolveCompletion } from './features/completion';
 import { documentLinks } from './features/documentLinks';
 import { PromptLibrary } from './library';
+import { chunkInlayHints, sectionAt, summary, TokenCountSummary, tokensAt } from './features/tokens';
+import { EmbeddingLookup } from './tokens/chunks';
+import { countTokens, SectionTokens } from './tokens/tokenCount';
+import { PromptTokenizer } from './tokens/tokenizer';
+export type { TokenCountSummary } from './features/tokens';
 import { findProblems, toDiagnostic } from './features/diagnostics';
 import { formatDocument } from './features/formatting';
 import { hoverAt } from './features/hover';
@@ -47,6 +54,12 @@ export interface PromptLanguageService {
   completion(document: TextDocument, position: Position, settings: PromptSettings): Promise<CompletionList>;
   resolveCompletion(item: CompletionItem): Promise<CompletionItem>;
   documentLinks(document: TextDocument): DocumentLink[];
+  /** The webui token counter for the part of the file at `position` (undefined on the parameter line). */
+  tokenCount(document: TextDocument, position: Position, settings: PromptSettings): TokenCountSummary | undefined;
+  /** Marks where each 75-token chunk after the first starts. */
+  inlayHints(document: TextDocument, range: Range | undefined, settings: PromptSettings): InlayHint[];
+  /** Both parts' tokens and chunks (undefined without a tokenizer). */
+  tokens(document: TextDocument, settings: PromptSettings): SectionTokens[] | undefined;
   /** Forget a closed document. */
   forget(uri: string): void;
 }
@@ -56,10 +69,43 @@ export interface ServiceOptions {
   library?: () => PromptLibrary | undefined;
   /** A1111's short hash of a file when known; starting its computation in the background otherwise. */
   shortHash?: (path: string) => string | undefined;
+  /** The CLIP tokenizer in use (exact, or approximate when no files were found). */
+  tokenizer?: () => PromptTokenizer | undefined;
+  /** Textual-inversion embeddings by the token ids of their names. */
+  embeddings?: () => EmbeddingLookup | undefined;
 }
 
 export function createPromptLanguageService(options: ServiceOptions = {}): PromptLanguageService {
   const library = () => options.library?.();
+  const tokenCache = new WeakMap<PromptDocument, { key: string; sections: SectionTokens[] }>();
+  const tokens = (document: TextDocument, settings: PromptSettings): SectionTokens[] | undefined => {
+    const tokenizer = options.tokenizer?.();
+    if (!tokenizer) return undefined;
+    const doc = parse(document);
+    const embeddings = options.embeddings?.();
+    const steps = stepsOf(doc) ?? settings.steps;
+    const key = `${steps}`;
+    const hit = tokenCache.get(doc);
+    if (hit && hit.key === key && tokenizerOf.get(hit) === tokenizer && embeddingsOf.get(hit) === embeddings) return hit.sections;
+    const sections = (['positive', 'negative'] as const)
+      .map((kind) => countTokens(doc, kind, tokenizer, { baseSteps: steps }, embeddings))
+      .filter((s): s is SectionTokens => s !== undefined);
+    const entry = { key, sections };
+    tokenizerOf.set(entry, tokenizer);
+    embeddingsOf.set(entry, embeddings);
+    tokenCache.set(doc, entry);
+    return sections;
+  };
+  const tokenizerOf = new WeakMap<object, PromptTokenizer>();
+  const embeddingsOf = new WeakMap<object, EmbeddingLookup | undefined>();
+  const triggerWords = (doc: PromptDocument): string[] => {
+    const lib = library();
+    if (!lib?.catalog.ready) return [];
+    return doc.positive.tags.flatMap((t) => {
+      const entry = t.positional[0] !== undefined ? lib.catalog.resolveLora(t.positional[0]) : undefined;
+      return entry ? (lib.card(entry)?.triggerWords.map((w) => w.word) ?? []) : [];
+    });
+  };
   const cache = new Map<string, { version: number; text: string; doc: PromptDocument }>();
   const parse = (document: TextDocument): PromptDocument => {
     const hit = cache.get(document.uri);
@@ -73,11 +119,28 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
     parse,
     diagnostics: (document, settings) => {
       if (!settings.diagnostics.enable) return [];
-      return findProblems(parse(document), settings, library()).map((p) => toDiagnostic(document, p));
-    },
-    hover: (document, position, settings) => {
       const doc = parse(document);
-      return hoverAt(document, doc, document.offsetAt(position), stepsOf(doc) ?? settings.steps, library(), options.shortHash);
+      const sections = tokens(document, settings);
+      const tokenInfo = sections ? { sections, triggerWords: triggerWords(doc) } : undefined;
+      return findProblems(doc, settings, library(), tokenInfo).map((p) => toDiagnostic(document, p));
+    },
+    hover: async (document, position, settings) => {
+      const doc = parse(document);
+      const offset = document.offsetAt(position);
+      const hover = await hoverAt(document, doc, offset, stepsOf(doc) ?? settings.steps, library(), options.shortHash);
+      const tokenizer = options.tokenizer?.();
+      const sections = tokens(document, settings);
+      const line = tokenizer && sections ? tokensAt(sections, offset, tokenizer) : undefined;
+      if (!line) return hover;
+      if (!hover) {
+        const word = wordRange(sections!, offset);
+        return {
+          contents: { kind: MarkupKind.Markdown, value: line },
+          range: word && { start: document.positionAt(word.start), end: document.positionAt(word.end) },
+        };
+      }
+      const value = (hover.contents as { value: string }).value;
+      return { ...hover, contents: { kind: MarkupKind.Markdown, value: `${value}\n\n${line}` } };
     },
     format: (document, range) =>
       formatDocument(document, parse(document), range && { start: document.offsetAt(range.start), end: document.offsetAt(range.end) }),
@@ -91,6 +154,18 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
     completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library()),
     resolveCompletion: (item) => resolveCompletion(item, library()),
     documentLinks: (document) => documentLinks(document, parse(document), library()),
+    tokens,
+    tokenCount: (document, position, settings) => {
+      const section = sectionAt(parse(document), document.offsetAt(position));
+      const found = section && tokens(document, settings)?.find((s) => s.kind === section);
+      return found ? summary(found) : undefined;
+    },
+    inlayHints: (document, range, settings) => chunkInlayHints(document, tokens(document, settings) ?? [], range),
     forget: (uri) => void cache.delete(uri),
   };
+}
+
+function wordRange(sections: SectionTokens[], offset: number): { start: number; end: number } | undefined {
+  for (const s of sections) for (const c of s.chunks) for (const t of c.tokens) if (offset >= t.start && offset < t.end) return t;
+  return undefined;
 }

@@ -13,6 +13,8 @@ export interface PromptSettings {
   embeddingDirectories: string[];
   /** The diffusers model folder in use (its base model is checked against each LoRA's). */
   model: string;
+  /** A folder with CLIP's vocab.json and merges.txt (else the model's tokenizer/ or the HF cache). */
+  tokenizerPath: string;
   /** Steps used to explain prompt editing when the file has no `Steps:` parameter. */
   steps: number;
   diagnostics: { enable: boolean };
@@ -23,6 +25,7 @@ export const DEFAULT_SETTINGS: PromptSettings = {
   webuiPath: '',
   embeddingDirectories: [],
   model: '',
+  tokenizerPath: '',
   steps: 20,
   diagnostics: { enable: true },
 };
@@ -47,6 +50,7 @@ export function resolveSettings(raw: unknown): PromptSettings {
     webuiPath: str(r.webuiPath),
     embeddingDirectories: strings(r.embeddings?.directories),
     model: str(r.model),
+    tokenizerPath: str(r.tokenizerPath),
     steps: Math.max(1, Math.trunc(num(r.steps, DEFAULT_SETTINGS.steps))),
     diagnostics: { enable: typeof r.diagnostics?.enable === 'boolean' ? r.diagnostics.enable : true },
   };

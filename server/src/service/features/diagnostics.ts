@@ -5,6 +5,8 @@ import { PromptDocument } from '../syntax/document';
 import { checkEmphasis } from './checks/emphasisChecks';
 import { checkKeywords } from './checks/keywordChecks';
 import { checkLibrary } from './checks/libraryChecks';
+import { checkChunkBoundaries } from './checks/tokenChecks';
+import { SectionTokens } from '../tokens/tokenCount';
 import { PromptLibrary } from '../library';
 import { checkParameters, stepsOf } from './checks/parameterChecks';
 import { capPerCode, Fix, Problem, Severity } from './checks/problem';
@@ -12,8 +14,14 @@ import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
 
 /** Every problem A1111 would have with the document, in document order. */
-export function findProblems(doc: PromptDocument, settings: PromptSettings, library?: PromptLibrary): Problem[] {
+export function findProblems(
+  doc: PromptDocument,
+  settings: PromptSettings,
+  library?: PromptLibrary,
+  tokens?: { sections: SectionTokens[]; triggerWords: string[] },
+): Problem[] {
   const out: Problem[] = [];
+  if (tokens) checkChunkBoundaries(doc, tokens.sections, tokens.triggerWords, out);
   checkTags(doc, settings, out);
   checkLibrary(doc, settings, library, out);
   checkEmphasis(doc, out);

@@ -23,6 +23,8 @@ export interface EntryDetails {
   alias?: string;
   /** Why the file could not be read, when it could not. */
   error?: string;
+  /** For a textual-inversion embedding: how many token vectors it stands for. */
+  vectors?: number;
 }
 
 export interface CatalogEntry {
@@ -271,7 +273,7 @@ export class LoraCatalog {
     const subfolder = folder === root || folder + '/' === root ? '' : folder.slice(root.replace(/\/$/, '').length + 1);
     const base = { kind, name, path, root, subfolder, extension, size, mtimeMs, pickle: PICKLES.has(extension) };
     let details: EntryDetails = {};
-    if (kind === 'lora' && !base.pickle) {
+    if (!base.pickle && kind !== 'hypernet') {
       try {
         details = await this.describe(base, siblings);
       } catch (e) {

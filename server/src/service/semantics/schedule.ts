@@ -280,8 +280,21 @@ export type Schedule = [number, string][];
 
 /** `get_learned_conditioning_prompt_schedules([text], ...)[0]`. */
 export function promptSchedule(text: string, options: ScheduleOptions, parse = parseSchedule(text)): Schedule {
+  return scheduleVariants(text, options, parse).map((v) => [v.step, v.text]);
+}
+
+/** One step's text, with where each of its characters sits in the input. */
+export interface ScheduleVariant {
+  step: number;
+  text: string;
+  /** Start offset in the input of each run of characters copied from it, for offset mapping. */
+  pieces: { at: number; from: number; length: number }[];
+}
+
+/** The schedule with source offsets: what A1111 encodes at each switch step, and where it came from. */
+export function scheduleVariants(text: string, options: ScheduleOptions, parse = parseSchedule(text)): ScheduleVariant[] {
   const { steps } = stepFrame(options);
-  if (!parse.ok) return [[steps, text]];
+  if (!parse.ok) return [{ step: steps, text, pieces: [{ at: 0, from: 0, length: text.length }] }];
   const whenOf = new Map<ScheduleHole, number>();
   const switchSteps = new Set<number>([steps]);
   let alternates = false;
@@ -302,21 +315,49 @@ export function promptSchedule(text: string, options: ScheduleOptions, parse = p
   };
   visit(parse.root);
   if (alternates) for (let s = 1; s <= steps; s++) switchSteps.add(s);
-  const expand = (range: PromptRange, step: number): string => {
-    let out = '';
-    let at = range.start;
-    for (const hole of range.holes) {
-      out += text.slice(at, hole.start);
-      if (hole.kind === 'scheduled') {
-        const chosen = step <= whenOf.get(hole)! ? hole.from : hole.to;
-        if (chosen) out += expand(chosen, step);
-      } else {
-        const option = hole.options[(step - 1) % hole.options.length];
-        if (option) out += expand(option, step);
-      }
-      at = hole.end;
-    }
-    return out + text.slice(at, range.end);
-  };
-  return [...switchSteps].sort((a, b) => a - b).map((step) => [step, expand(parse.root, step)]);
+  return [...switchSteps]
+    .sort((a, b) => a - b)
+    .map((step) => {
+      const parts: string[] = [];
+      const pieces: ScheduleVariant['pieces'] = [];
+      let length = 0;
+      const copy = (from: number, to: number) => {
+        if (to <= from) return;
+        parts.push(text.slice(from, to));
+        pieces.push({ at: length, from, length: to - from });
+        length += to - from;
+      };
+      const expand = (range: PromptRange) => {
+        let at = range.start;
+        for (const hole of range.holes) {
+          copy(at, hole.start);
+          const chosen =
+            hole.kind === 'scheduled'
+              ? step <= whenOf.get(hole)!
+                ? hole.from
+                : hole.to
+              : hole.options[(step - 1) % hole.options.length];
+          if (chosen) expand(chosen);
+          at = hole.end;
+        }
+        copy(at, range.end);
+      };
+      expand(parse.root);
+      return { step, text: parts.join(''), pieces };
+    });
+}
+
+/** Input offset of a variant's character (the end maps past the last copied character). */
+export function variantOffset(variant: ScheduleVariant, offset: number): number {
+  const pieces = variant.pieces;
+  let lo = 0;
+  let hi = pieces.length - 1;
+  if (hi < 0) return 0;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (pieces[mid].at <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  const p = pieces[lo];
+  return p.from + Math.min(offset - p.at, p.length);
 }

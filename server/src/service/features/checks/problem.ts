@@ -38,6 +38,8 @@ export type ProblemCode =
   | 'lora-trigger-missing'
   | 'lora-weight-sum'
   | 'hypernet-unknown'
+  | 'chunk-splits-word'
+  | 'chunk-splits-trigger'
   | 'param-unknown-key'
   | 'param-not-number'
   | 'param-size'

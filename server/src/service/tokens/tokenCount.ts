@@ -1,0 +1,66 @@
+import { parseAttention } from '../semantics/attention';
+import { parseExtraNetworks } from '../semantics/extraNetworks';
+import { ScheduleOptions, parseSchedule, scheduleVariants, variantOffset } from '../semantics/schedule';
+import { MappedText } from '../semantics/spans';
+import { PromptAnalysis, PromptDocument } from '../syntax/document';
+import { chunkPrompt, EmbeddingLookup, PromptToken, targetOf, weightedTexts } from './chunks';
+import { PromptTokenizer } from './tokenizer';
+
+/**
+ * The webui's token counter for one part of the file (`update_token_counter`): comments and
+ * extra-network tags removed, AND parts (positive prompt only) and prompt-editing variants
+ * each counted, the largest shown as `count/target`. Chunks are those of the largest text,
+ * with document offsets.
+ */
+export interface SectionTokens {
+  kind: 'positive' | 'negative';
+  count: number;
+  target: number;
+  approximate: boolean;
+  chunks: { start: number; end: number; tokens: PromptToken[] }[];
+}
+
+export function countTokens(
+  doc: PromptDocument,
+  kind: 'positive' | 'negative',
+  tokenizer: PromptTokenizer,
+  options: ScheduleOptions,
+  embeddings?: EmbeddingLookup,
+): SectionTokens | undefined {
+  const analysis = kind === 'positive' ? doc.positive : doc.negative;
+  if (!analysis) return undefined;
+  const texts = countedTexts(analysis, kind);
+  let best: { count: number; chunks: SectionTokens['chunks'] } | undefined;
+  for (const { text, toDocument } of texts) {
+    const parse = parseSchedule(text);
+    for (const variant of scheduleVariants(text, options, parse)) {
+      const attention = parseAttention(variant.text);
+      if (attention.error) continue; // A1111 raises; the counter shows nothing new
+      const chunked = chunkPrompt(weightedTexts(attention.segments), tokenizer, embeddings);
+      if (best && chunked.count <= best.count) continue;
+      const map = (o: number) => toDocument(variantOffset(variant, o));
+      best = {
+        count: chunked.count,
+        chunks: chunked.chunks.map((c) => {
+          const tokens = c.tokens.map((t) => ({ ...t, start: map(t.start), end: map(Math.max(t.end - 1, t.start)) + (t.end > t.start ? 1 : 0) }));
+          return { tokens, start: tokens[0]?.start ?? map(0), end: tokens[tokens.length - 1]?.end ?? map(0) };
+        }),
+      };
+    }
+  }
+  const count = best?.count ?? 0;
+  return { kind, count, target: targetOf(count), approximate: tokenizer.approximate, chunks: best?.chunks ?? [] };
+}
+
+/** The texts the counter tokenizes, each with a map from its offsets to document offsets. */
+function countedTexts(analysis: PromptAnalysis, kind: 'positive' | 'negative'): { text: string; toDocument: (o: number) => number }[] {
+  if (kind === 'positive') {
+    return analysis.subprompts.map(({ sub }) => ({
+      text: sub.text,
+      toDocument: (o: number) => analysis.prompt.toSource(sub.start + o),
+    }));
+  }
+  // The webui removes tags from the negative prompt for its counter (not for generation).
+  const cleaned: MappedText = parseExtraNetworks(analysis.stripped.text).prompt;
+  return [{ text: cleaned.text, toDocument: (o: number) => cleaned.toSource(o) }];
+}

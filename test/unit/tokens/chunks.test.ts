@@ -1,0 +1,75 @@
+import * as assert from 'assert';
+import { parseAttention } from '../../../server/src/service/semantics/attention';
+import { parsePromptDocument } from '../../../server/src/service/syntax/document';
+import { chunkPrompt, targetOf, weightedTexts } from '../../../server/src/service/tokens/chunks';
+import { countTokens } from '../../../server/src/service/tokens/tokenCount';
+import { PromptTokenizer } from '../../../server/src/service/tokens/tokenizer';
+
+/** One token per word or punctuation mark; ids stable per text; "," is 267 as in CLIP. */
+const words: PromptTokenizer = {
+  approximate: false,
+  commaId: 267,
+  encodeWithOffsets(text: string) {
+    const ids: number[] = [];
+    const offsets: [number, number][] = [];
+    for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu)) {
+      ids.push(m[0] === ',' ? 267 : 1000 + [...m[0]].reduce((a, c) => (a * 31 + c.codePointAt(0)!) % 40000, 0));
+      offsets.push([m.index!, m.index! + m[0].length]);
+    }
+    return { ids, offsets };
+  },
+  decode: (ids) => ids.join(' '),
+};
+
+const chunk = (text: string) => chunkPrompt(weightedTexts(parseAttention(text).segments), words);
+const sizes = (text: string) => chunk(text).chunks.map((c) => c.tokens.length);
+
+describe('A1111 chunking', () => {
+  it('counter examples: BREAK, empty, exact fills', () => {
+    assert.deepStrictEqual([chunk('a BREAK b').count, targetOf(chunk('a BREAK b').count)], [76, 150]);
+    assert.deepStrictEqual([chunk('').count, targetOf(0)], [0, 75]);
+    assert.deepStrictEqual(sizes('w '.repeat(75)), [75]);
+    assert.deepStrictEqual([chunk('w '.repeat(76)).count, sizes('w '.repeat(76))], [76, [75, 1]]);
+    assert.deepStrictEqual([chunk('w '.repeat(150)).count, targetOf(150)], [150, 150]);
+  });
+
+  it('a full chunk with a comma in its last 20 tokens moves the text after the comma on', () => {
+    // 70 words, a comma, then 10 words: the chunk fills at the 75th token with the comma at 71st.
+    const text = 'w '.repeat(70) + ', ' + 'x '.repeat(10);
+    assert.deepStrictEqual(sizes(text), [71, 10]);
+    // A comma further back than 20 tokens does not.
+    const far = 'w '.repeat(50) + ', ' + 'x '.repeat(30);
+    assert.deepStrictEqual(sizes(far), [75, 6]);
+  });
+
+  it('emphasis segments are tokenized separately, BREAK inside brackets is a word', () => {
+    const c = chunk('(a b:1.5) c').chunks[0].tokens;
+    assert.deepStrictEqual(c.map((t) => t.weight), [1.5, 1.5, 1]);
+    assert.deepStrictEqual(chunk('(a BREAK b)').count, 3);
+  });
+
+  it('token offsets point into the input, through escapes', () => {
+    const [first] = chunk('a \\(b\\) c').chunks;
+    assert.deepStrictEqual(first.tokens.map((t) => [t.start, t.end]), [[0, 1], [3, 4], [4, 5], [6, 7], [8, 9]]);
+  });
+
+  it('an embedding takes its vector count and is never split', () => {
+    const name = words.encodeWithOffsets('easyneg').ids;
+    const lookup = { get: (id: number) => (id === name[0] ? [{ ids: name, vectors: 8, name: 'easyneg' }] : undefined) };
+    const text = 'w '.repeat(70) + 'easyneg';
+    const result = chunkPrompt(weightedTexts(parseAttention(text).segments), words, lookup);
+    assert.deepStrictEqual(result.chunks.map((c) => c.tokens.length), [70, 8]);
+    assert.strictEqual(result.count, 83);
+    assert.strictEqual(result.chunks[1].tokens[0].embedding, 'easyneg');
+  });
+
+  it('the counter takes the largest of the AND parts and prompt-editing variants, tags and comments removed', () => {
+    const doc = parsePromptDocument('a b c AND ' + 'w '.repeat(80) + ' # comment\n<lora:x:1> [short:' + 'long '.repeat(10) + ':5]\nNegative prompt: <lora:y:1> n n');
+    const positive = countTokens(doc, 'positive', words, { baseSteps: 20 })!;
+    assert.deepStrictEqual([positive.count, positive.target], [90, 150]);
+    // The chunk boundary maps to the 76th word's place in the document.
+    assert.strictEqual(doc.text.slice(positive.chunks[1].start, positive.chunks[1].start + 1), 'w');
+    const negative = countTokens(doc, 'negative', words, { baseSteps: 20 })!;
+    assert.deepStrictEqual([negative.count, negative.target], [2, 75]);
+  });
+});
