@@ -19,12 +19,16 @@ import {
 } from './service';
 import { LibraryFileSystem } from './service/library/fileSystem';
 import { LibraryHost } from './libraryHost';
+import { TOKEN_COUNT_REQUEST, TokenCountParams, TokenCountResult } from './protocol';
+import { TokenizerHost } from './tokenizerHost';
 
 export interface ServerOptions {
   /** File access for the LoRA library (the Node entry passes the real disk). */
   fileSystem?: LibraryFileSystem;
   /** Whether a folder exists (for the webui layouts); defaults to asking nothing. */
   exists?: (path: string) => boolean;
+  /** The user's home folder (where the Hugging Face cache lives). */
+  home?: string;
 }
 
 /** How long typing pauses before diagnostics are pushed. */
@@ -39,9 +43,16 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const host = options.fileSystem
     ? new LibraryHost(options.fileSystem, options.exists ?? (() => false), (m) => connection.console.log(m))
     : undefined;
+  const tokenizerHost = options.fileSystem ? new TokenizerHost(options.fileSystem, options.home ?? '', (m) => connection.console.log(m)) : undefined;
   const service = createPromptLanguageService({
     library: () => host?.library,
     shortHash: (path) => host?.shortHash(path),
+    tokenizer: () => tokenizerHost?.tokenizer,
+    embeddings: () => {
+      const tokenizer = tokenizerHost?.tokenizer;
+      if (!host || !tokenizer || tokenizer.approximate) return undefined;
+      return host.embeddingLookup((text) => tokenizer.encodeWithOffsets(text).ids, tokenizer);
+    },
   });
   const settingsCache = new Map<string, Promise<PromptSettings>>();
   const pending = new Map<string, NodeJS.Timeout>();
@@ -50,6 +61,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   let pullDiagnostics = false;
   let diagnosticsRefresh = false;
   let semanticTokensRefresh = false;
+  let inlayHintRefresh = false;
 
   connection.onInitialize((params) => {
     const caps = params.capabilities;
@@ -58,6 +70,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     pullDiagnostics = !!caps.textDocument?.diagnostic;
     diagnosticsRefresh = !!caps.workspace?.diagnostics?.refreshSupport;
     semanticTokensRefresh = !!caps.workspace?.semanticTokens?.refreshSupport;
+    inlayHintRefresh = !!caps.workspace?.inlayHint?.refreshSupport;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -68,6 +81,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         documentRangeFormattingProvider: true,
         completionProvider: { triggerCharacters: ['<', ':'], resolveProvider: true },
         documentLinkProvider: { resolveProvider: false },
+        inlayHintProvider: true,
         codeActionProvider: { codeActionKinds: ['quickfix'] },
         semanticTokensProvider: {
           legend: { tokenTypes: [...SEMANTIC_TOKEN_TYPES], tokenModifiers: [...SEMANTIC_TOKEN_MODIFIERS] },
@@ -85,6 +99,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const settings = configurationCapability
       ? resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined))
       : DEFAULT_SETTINGS;
+    if (await tokenizerHost?.configure(settings)) {
+      refreshAll();
+      if (inlayHintRefresh) connection.languages.inlayHint.refresh().catch(() => undefined);
+    }
     await host.configure(settings);
   };
 
@@ -186,6 +204,15 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   );
   connection.onCompletionResolve((item) => service.resolveCompletion(item));
   connection.onDocumentLinks((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.documentLinks(d)));
+  connection.languages.inlayHint.on((params, token) =>
+    withDocument(params.textDocument.uri, token, [], async (d) => service.inlayHints(d, params.range, await settingsFor(d.uri))),
+  );
+  connection.onRequest(TOKEN_COUNT_REQUEST, (params: TokenCountParams, token) =>
+    withDocument<TokenCountResult | null>(params.textDocument.uri, token, null, async (d) => {
+      const count = service.tokenCount(d, params.position, await settingsFor(d.uri));
+      return count ? { ...count, tokenizer: tokenizerHost?.source ?? '' } : null;
+    }),
+  );
   connection.languages.semanticTokens.on((params, token) =>
     withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
   );

@@ -6,6 +6,11 @@ import { DEFAULT_SETTINGS } from '../service/settings';
 import { parsePromptDocument } from '../service/syntax/document';
 import { explainForJson } from './explain';
 import { pythonJson } from './pythonJson';
+import * as os from 'os';
+import { NodeFileSystem } from '../node/nodeFileSystem';
+import { loadTokenizer } from '../service/tokens/tokenizerFiles';
+import { PromptTokenizer } from '../service/tokens/tokenizer';
+import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 
 /**
  * `sd-prompt`: the language service for terminals and CI.
@@ -15,7 +20,8 @@ import { pythonJson } from './pythonJson';
  */
 const USAGE = `usage:
   sd-prompt check [--format text|json] FILE...
-  sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)`;
+  sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
+  sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)`;
 
 class UsageError extends Error {}
 
@@ -24,13 +30,16 @@ export interface Io {
   stderr: (s: string) => void;
   readFile: (path: string) => string;
   readStdin: () => string;
+  /** Loads the CLIP tokenizer (exact from files, or approximate with the reason). */
+  loadTokenizer?: (tokenizerPath: string | undefined) => Promise<{ tokenizer: PromptTokenizer; source: string; problem?: string }>;
 }
 
-export function main(argv: string[], io: Io): number {
+export async function main(argv: string[], io: Io): Promise<number> {
   try {
     const [command, ...args] = argv;
     if (command === 'check') return check(args, io);
     if (command === 'explain') return explain(args, io);
+    if (command === 'tokens') return await tokens(args, io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
       return 0;
@@ -123,14 +132,48 @@ function explain(args: string[], io: Io): number {
   return 0;
 }
 
+async function tokens(args: string[], io: Io): Promise<number> {
+  let tokenizerPath: string | undefined;
+  let json = false;
+  let raw = false;
+  let input: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--tokenizer') {
+      tokenizerPath = args[++i];
+      if (!tokenizerPath) throw new UsageError('--tokenizer takes a folder with vocab.json and merges.txt');
+    } else if (a === '--json') json = true;
+    else if (a === '--raw') raw = true;
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}'`);
+    else if (input !== undefined) throw new UsageError('tokens takes one FILE (or - for standard input)');
+    else input = a;
+  }
+  if (input === undefined) throw new UsageError('tokens needs a FILE, or - to read a prompt from standard input');
+  if (!io.loadTokenizer) throw new Error('no tokenizer available');
+  const text = readInput(input, io);
+  const loaded = await io.loadTokenizer(tokenizerPath);
+  if (loaded.problem) io.stderr(`sd-prompt: ${loaded.problem}\n`);
+  let report;
+  if (raw) report = rawTokensReport(text, loaded.tokenizer);
+  else {
+    // A .prompt file or raw prompt text: both read as a file (a bare prompt is all positive prompt).
+    const doc = parsePromptDocument(text);
+    report = tokensReport(doc, loaded.tokenizer, stepsOf(doc) ?? 20);
+  }
+  io.stdout(json ? JSON.stringify(report) + '\n' : formatTokensReport(report, text));
+  return 0;
+}
+
 /** Runs the CLI on this process's arguments and streams. */
-export function runCli(): void {
-  process.exitCode = main(process.argv.slice(2), {
+export async function runCli(): Promise<void> {
+  const fileSystem = new NodeFileSystem();
+  process.exitCode = await main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
     readFile: (p) => fs.readFileSync(p, 'utf8'),
     readStdin: () => fs.readFileSync(0, 'utf8'),
+    loadTokenizer: (tokenizerPath) => loadTokenizer(fileSystem, { tokenizerPath, home: os.homedir() }),
   });
 }
 
-if (require.main === module) runCli();
+if (require.main === module) void runCli();

@@ -1,5 +1,6 @@
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import * as fs from 'fs';
+import * as os from 'os';
 import { startServer } from '../server';
 import { NodeFileSystem } from './nodeFileSystem';
 
@@ -7,4 +8,5 @@ import { NodeFileSystem } from './nodeFileSystem';
 startServer(createConnection(ProposedFeatures.all), {
   fileSystem: new NodeFileSystem(),
   exists: (p) => fs.existsSync(p),
+  home: os.homedir(),
 });
