@@ -20,20 +20,53 @@ export interface SectionTokens {
   chunks: { start: number; end: number; tokens: PromptToken[] }[];
 }
 
+/**
+ * Tokenized emphasis segments by text, per tokenizer. A keystroke changes one segment; the
+ * others, and every prompt-editing variant that repeats them, are looked up instead of re-encoded.
+ */
+const SEGMENT_CACHE_SIZE = 4096;
+const segmentCaches = new WeakMap<PromptTokenizer, Map<string, { ids: number[]; offsets: [number, number][] }>>();
+
+function cachingTokenizer(tokenizer: PromptTokenizer): PromptTokenizer {
+  let cache = segmentCaches.get(tokenizer);
+  if (!cache) segmentCaches.set(tokenizer, (cache = new Map()));
+  const segments = cache;
+  return {
+    approximate: tokenizer.approximate,
+    commaId: tokenizer.commaId,
+    decode: (ids) => tokenizer.decode(ids),
+    encodeWithOffsets(text) {
+      let hit = segments.get(text);
+      if (!hit) {
+        hit = tokenizer.encodeWithOffsets(text);
+        if (segments.size >= SEGMENT_CACHE_SIZE) segments.delete(segments.keys().next().value!);
+        segments.set(text, hit);
+      }
+      return hit;
+    },
+  };
+}
+
 export function countTokens(
   doc: PromptDocument,
   kind: 'positive' | 'negative',
-  tokenizer: PromptTokenizer,
+  baseTokenizer: PromptTokenizer,
   options: ScheduleOptions,
   embeddings?: EmbeddingLookup,
 ): SectionTokens | undefined {
+  let tokenizer = baseTokenizer;
   const analysis = kind === 'positive' ? doc.positive : doc.negative;
   if (!analysis) return undefined;
   const texts = countedTexts(analysis, kind);
+  tokenizer = cachingTokenizer(tokenizer);
   let best: { count: number; chunks: SectionTokens['chunks'] } | undefined;
   for (const { text, toDocument } of texts) {
     const parse = parseSchedule(text);
+    // Alternation gives a variant per step, mostly repeating a few texts: count each text once.
+    const seen = new Set<string>();
     for (const variant of scheduleVariants(text, options, parse)) {
+      if (seen.has(variant.text)) continue;
+      seen.add(variant.text);
       const attention = parseAttention(variant.text);
       if (attention.error) continue; // A1111 raises; the counter shows nothing new
       const chunked = chunkPrompt(weightedTexts(attention.segments), tokenizer, embeddings);
