@@ -22,10 +22,12 @@ import {
   CodeActionRequest,
   CompletionRequest,
   Diagnostic,
+  InlayHintRequest,
 } from 'vscode-languageserver-protocol/node';
 import * as fs from 'fs';
 import * as os from 'os';
 import { kohyaSd15 } from '../unit/library/build';
+import { FIXTURES } from '../unit/fixtures';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 const URI = 'file:///work/example.prompt';
@@ -225,5 +227,43 @@ describe('language server over stdio', function () {
     } finally {
       fs.rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  it('tokens: the webui counter for the part under the cursor, chunk marks, token hover, a word cut by a chunk', async () => {
+    server = new ServerUnderTest();
+    server.settings = { tokenizerPath: path.join(FIXTURES, 'clip') };
+    await server.initialize(false);
+    // 74 one-token words, then "photorealistic" (photo + realistic): token 75 ends chunk 1 mid-word.
+    const text = 'a '.repeat(74) + 'photorealistic masterpiece\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7';
+    await server.open(text);
+    // The tokenizer loads after initialization; wait for diagnostics that show it is in use.
+    let diagnostics = (await server.publishAfter(0)).diagnostics;
+    while (!diagnostics.some((d) => d.code === 'chunk-splits-word')) diagnostics = (await server.publishAfter(server.publishCount)).diagnostics;
+    assert.deepStrictEqual(
+      diagnostics.map((d) => [d.code, d.severity, d.range.start.character, d.range.end.character]),
+      [['chunk-splits-word', 3, 148, 162]],
+    );
+    const count = (position: { line: number; character: number }) =>
+      server.connection.sendRequest('sdPrompt/tokenCount', { textDocument: { uri: URI }, position });
+    assert.deepStrictEqual(await count({ line: 0, character: 3 }), {
+      section: 'positive',
+      count: 77,
+      target: 150,
+      approximate: false,
+      text: '77/150',
+      tokenizer: `sdPrompt.tokenizerPath (${path.join(FIXTURES, 'clip')})`,
+    });
+    assert.deepStrictEqual(((await count({ line: 1, character: 20 })) as { text: string }).text, '2/75');
+    assert.strictEqual(await count({ line: 2, character: 3 }), null);
+
+    const hints = await server.connection.sendRequest(InlayHintRequest.type, {
+      textDocument: { uri: URI },
+      range: { start: { line: 0, character: 0 }, end: { line: 3, character: 0 } },
+    });
+    assert.deepStrictEqual(hints!.map((h) => [h.position, h.label]), [[{ line: 0, character: 148 }, '│2']]);
+
+    const hover = await server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 165 } });
+    assert.deepStrictEqual(hover!.range, { start: { line: 0, character: 163 }, end: { line: 0, character: 174 } });
+    assert.strictEqual((hover!.contents as { value: string }).value, '**1 token**: `masterpiece` (ids 12066) · chunk 2, token 2 of 75');
   });
 });

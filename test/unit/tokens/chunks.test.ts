@@ -4,6 +4,8 @@ import { parsePromptDocument } from '../../../server/src/service/syntax/document
 import { chunkPrompt, targetOf, weightedTexts } from '../../../server/src/service/tokens/chunks';
 import { countTokens } from '../../../server/src/service/tokens/tokenCount';
 import { PromptTokenizer } from '../../../server/src/service/tokens/tokenizer';
+import { checkChunkBoundaries } from '../../../server/src/service/features/checks/tokenChecks';
+import { Problem } from '../../../server/src/service/features/checks/problem';
 
 /** One token per word or punctuation mark; ids stable per text; "," is 267 as in CLIP. */
 const words: PromptTokenizer = {
@@ -71,5 +73,18 @@ describe('A1111 chunking', () => {
     assert.strictEqual(doc.text.slice(positive.chunks[1].start, positive.chunks[1].start + 1), 'w');
     const negative = countTokens(doc, 'negative', words, { baseSteps: 20 })!;
     assert.deepStrictEqual([negative.count, negative.target], [2, 75]);
+  });
+});
+
+describe('chunk-boundary diagnostics', () => {
+  it('trigger words that straddle a chunk boundary', () => {
+    const text = 'w '.repeat(74) + 'smart falcon, x';
+    const doc = parsePromptDocument(text);
+    const sections = [countTokens(doc, 'positive', words, { baseSteps: 20 })!];
+    const out: Problem[] = [];
+    checkChunkBoundaries(doc, sections, ['smart falcon', 'single'], out);
+    assert.deepStrictEqual(out.map((p) => [p.code, p.severity, text.slice(p.span.start, p.span.end)]), [
+      ['chunk-splits-trigger', 'information', 'smart falcon'],
+    ]);
   });
 });
