@@ -199,6 +199,22 @@ describe('library hover, completion, links', () => {
     ]);
   });
 
+  it('embeddings: vector count from the file, looked up by the token ids of the name', async () => {
+    const disk = new MemoryFileSystem();
+    const bytes = fs.readFileSync(path.join(FIXTURES, 'embeddings/invokeai_test_embedding.safetensors'));
+    disk.writeFile('/emb/test_embedding.safetensors', new Uint8Array(bytes));
+    disk.writeFile('/emb/old.pt', 'pickle');
+    const host = new LibraryHost(disk, () => false, () => undefined);
+    await host.configure({ ...DEFAULT_SETTINGS, embeddingDirectories: ['/emb'] });
+    assert.deepStrictEqual(host.catalog.list('embedding').map((e) => [e.name, e.details.vectors, e.pickle]), [
+      ['old', undefined, true],
+      ['test_embedding', 5, false],
+    ]);
+    const encode = (text: string) => text.split('_').map((w) => w.length);
+    const lookup = host.embeddingLookup(encode, encode);
+    assert.deepStrictEqual(lookup.get(4), [{ ids: [4, 9], vectors: 5, name: 'test_embedding' }]);
+  });
+
   it('embedding names are offered anywhere in text', async () => {
     const disk = new MemoryFileSystem();
     disk.writeFile('/emb/easynegative.safetensors', buildSafetensors({}, [{ name: 'emb_params', shape: [8, 768] }]));
