@@ -13,14 +13,7 @@ import {
 import { MemoryFileSystem } from '../../../server/src/service/library/memoryFileSystem';
 import { SafetensorsCache, SafetensorsHeader, SafetensorsTensor, isSafetensorsError, parseHeaderJson } from '../../../server/src/service/library/safetensors';
 
-/** ../shared/fixtures, seen from out/test/unit/library/. */
-const FIXTURES = path.resolve(__dirname, '../../../../../shared/fixtures');
-
-function fixtureBytes(relative: string): Uint8Array {
-  const file = path.join(FIXTURES, relative);
-  if (!fs.existsSync(file)) throw new Error(`Fixture ${file} is missing: these tests need ../shared/fixtures beside the repository.`);
-  return fs.readFileSync(file);
-}
+import { FIXTURES, fixtureBytes } from '../fixtures';
 
 async function cardOfFixture(relative: string, memory = new MemoryFileSystem(), at = '/lora/x.safetensors'): Promise<LoraCard> {
   memory.writeFile(at, fixtureBytes(relative));
