@@ -66,17 +66,15 @@ export async function completions(
     const closeFollows = after === ':' || after === '>';
     const { matches, complete } = bestMatches(catalog.list(kind), name[2]);
     for (const { entry, label } of matches) {
-      {
-        const defaultWeight = library!.card(entry, false)?.preferredWeight ?? settings.lora.defaultWeight;
-        items.push({
-          label,
-          kind: CompletionItemKind.Module,
-          detail: entry.subfolder ? `${entry.subfolder}/` : label !== entry.name ? `alias of ${entry.name}` : undefined,
-          data: { kind, path: entry.path } satisfies ItemData,
-          insertTextFormat: closeFollows ? InsertTextFormat.PlainText : InsertTextFormat.Snippet,
-          textEdit: { range: range(name[2].length), newText: closeFollows ? label : `${escapeSnippet(label)}:\${1:${defaultWeight}}>$0` },
-        });
-      }
+      const defaultWeight = library!.card(entry, false)?.preferredWeight ?? settings.lora.defaultWeight;
+      items.push({
+        label,
+        kind: CompletionItemKind.Module,
+        detail: entry.subfolder ? `${entry.subfolder}/` : label !== entry.name ? `alias of ${entry.name}` : undefined,
+        data: { kind, path: entry.path } satisfies ItemData,
+        insertTextFormat: closeFollows ? InsertTextFormat.PlainText : InsertTextFormat.Snippet,
+        textEdit: { range: range(name[2].length), newText: closeFollows ? label : `${escapeSnippet(label)}:\${1:${defaultWeight}}>$0` },
+      });
     }
     return { isIncomplete: !complete, items };
   }
@@ -85,22 +83,20 @@ export async function completions(
   if (type && catalog) {
     let allComplete = true;
     for (const kind of ['lora', 'hypernet'] as const) {
-      const tagType = kind === 'lora' ? 'lora' : 'hypernet';
+      const tagType = kind;
       const typed = type[1].startsWith(tagType) ? type[1].slice(tagType.length) : '';
       const { matches, complete } = bestMatches(catalog.list(kind), typed);
       allComplete &&= complete;
       for (const { entry, label } of matches) {
-        {
-          const w = kind === 'lora' ? (library!.card(entry, false)?.preferredWeight ?? settings.lora.defaultWeight) : 1;
-          items.push({
-            label: `${tagType}:${label}`,
-            kind: CompletionItemKind.Module,
-            detail: entry.subfolder ? `${entry.subfolder}/` : undefined,
-            data: { kind, path: entry.path } satisfies ItemData,
-            insertTextFormat: InsertTextFormat.Snippet,
-            textEdit: { range: range(type[1].length), newText: `${tagType}:${escapeSnippet(label)}:\${1:${w}}>$0` },
-          });
-        }
+        const w = kind === 'lora' ? (library!.card(entry, false)?.preferredWeight ?? settings.lora.defaultWeight) : 1;
+        items.push({
+          label: `${tagType}:${label}`,
+          kind: CompletionItemKind.Module,
+          detail: entry.subfolder ? `${entry.subfolder}/` : undefined,
+          data: { kind, path: entry.path } satisfies ItemData,
+          insertTextFormat: InsertTextFormat.Snippet,
+          textEdit: { range: range(type[1].length), newText: `${tagType}:${escapeSnippet(label)}:\${1:${w}}>$0` },
+        });
       }
     }
     return { isIncomplete: !allComplete, items };

@@ -36,32 +36,30 @@ export function semanticTokens(document: TextDocument, doc: PromptDocument): num
         else if (pyFloat(item.text) !== undefined) add(item.span, 'number', ignored);
       });
     }
-    {
-      for (const at of part.ands) add(part.prompt.spanToSource(at, at + 3), 'keyword');
-      for (const sp of part.subprompts) {
-        for (const seg of sp.attention.segments) {
-          if (!seg.isBreak) continue;
-          const k = sp.sub.text.indexOf('BREAK', seg.start);
-          add(subSpan(part, sp.sub, k, k + 5), 'keyword', seg.weight === -1 ? 0 : 1);
-        }
-        for (const g of sp.attention.groups) {
-          if (g.weightText === undefined || g.close === undefined) continue;
-          const token = sp.sub.text.slice(g.close, g.closeEnd);
-          const w = g.close + token.indexOf(g.weightText);
-          add(subSpan(part, sp.sub, w, w + g.weightText.length), 'number');
-        }
-        if (sp.schedule.ok) {
-          const visit = (range: PromptRange | undefined) => {
-            for (const hole of range?.holes ?? []) {
-              if (hole.kind === 'scheduled') {
-                add(subSpan(part, sp.sub, hole.numberStart, hole.numberStart + hole.number.length), 'number');
-                visit(hole.from);
-                visit(hole.to);
-              } else hole.options.forEach(visit);
-            }
-          };
-          visit(sp.schedule.root);
-        }
+    for (const at of part.ands) add(part.prompt.spanToSource(at, at + 3), 'keyword');
+    for (const sp of part.subprompts) {
+      for (const seg of sp.attention.segments) {
+        if (!seg.isBreak) continue;
+        const k = sp.sub.text.indexOf('BREAK', seg.start);
+        add(subSpan(part, sp.sub, k, k + 5), 'keyword', seg.weight === -1 ? 0 : 1);
+      }
+      for (const g of sp.attention.groups) {
+        if (g.weightText === undefined || g.close === undefined) continue;
+        const token = sp.sub.text.slice(g.close, g.closeEnd);
+        const w = g.close + token.indexOf(g.weightText);
+        add(subSpan(part, sp.sub, w, w + g.weightText.length), 'number');
+      }
+      if (sp.schedule.ok) {
+        const visit = (range: PromptRange | undefined) => {
+          for (const hole of range?.holes ?? []) {
+            if (hole.kind === 'scheduled') {
+              add(subSpan(part, sp.sub, hole.numberStart, hole.numberStart + hole.number.length), 'number');
+              visit(hole.from);
+              visit(hole.to);
+            } else hole.options.forEach(visit);
+          }
+        };
+        visit(sp.schedule.root);
       }
     }
   }
