@@ -1,0 +1,26 @@
+/**
+ * The A1111 infotext ("generation data") a render writes into its PNG, as
+ * `processing.create_infotext` lays it out: the prompt, `Negative prompt: ...` when there is
+ * one, then `Key: value` pairs joined by ", ", values quoted as JSON when they contain a
+ * comma, a colon or a line break (`infotext_utils.quote`).
+ */
+export interface GenerationParameters {
+  prompt: string;
+  negativePrompt: string;
+  /** In A1111's order: Steps, Sampler, Schedule type, CFG scale, Seed, Size, Model hash, Model, ... */
+  parameters: [key: string, value: string | number | undefined][];
+}
+
+export function quoteParameter(value: string): string {
+  if (!/[,\n:]/.test(value)) return value;
+  return JSON.stringify(value);
+}
+
+export function createInfotext(p: GenerationParameters): string {
+  const pairs = p.parameters
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => (k === String(v) ? k : `${k}: ${quoteParameter(String(v))}`))
+    .join(', ');
+  const negative = p.negativePrompt ? `\nNegative prompt: ${p.negativePrompt}` : '';
+  return `${p.prompt}${negative}\n${pairs}`.trim();
+}
