@@ -1,0 +1,60 @@
+/**
+ * Which onnxruntime execution provider runs the model. `auto` tries the best one this
+ * platform offers and falls back, saying which ran; a device the user named explicitly is
+ * never silently replaced by the CPU (design §4: asking for an EP that cannot load throws).
+ */
+export type DeviceSetting = 'auto' | 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'cpu';
+export type ExecutionProvider = Exclude<DeviceSetting, 'auto'>;
+
+export const DEVICE_SETTINGS: readonly DeviceSetting[] = ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'];
+
+/** The order `auto` tries, best first, per platform (CUDA needs the separately downloaded libraries). */
+export function autoOrder(platform: NodeJS.Platform): ExecutionProvider[] {
+  if (platform === 'win32') return ['dml', 'webgpu', 'cpu'];
+  if (platform === 'darwin') return ['coreml', 'webgpu', 'cpu'];
+  return ['cuda', 'webgpu', 'cpu'];
+}
+
+export interface DeviceAttempt {
+  device: ExecutionProvider;
+  error: string;
+}
+
+export class DeviceError extends Error {
+  constructor(
+    message: string,
+    readonly attempts: DeviceAttempt[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Creates something (a session) on the first device that works. Returns it with the device
+ * that ran and the devices that failed before it.
+ */
+export async function onFirstWorkingDevice<T>(
+  setting: DeviceSetting,
+  platform: NodeJS.Platform,
+  create: (device: ExecutionProvider) => Promise<T>,
+): Promise<{ value: T; device: ExecutionProvider; attempts: DeviceAttempt[] }> {
+  if (!DEVICE_SETTINGS.includes(setting)) {
+    throw new DeviceError(`Unknown device '${setting}'. Known: ${DEVICE_SETTINGS.join(', ')}.`, []);
+  }
+  const order = setting === 'auto' ? autoOrder(platform) : [setting];
+  const attempts: DeviceAttempt[] = [];
+  for (const device of order) {
+    try {
+      return { value: await create(device), device, attempts };
+    } catch (e) {
+      attempts.push({ device, error: (e as Error).message.split('\n')[0] });
+    }
+  }
+  const tried = attempts.map((a) => `${a.device}: ${a.error}`).join('; ');
+  throw new DeviceError(
+    setting === 'auto'
+      ? `No device could run the model (${tried}).`
+      : `The ${setting} device could not run the model (${tried}). Choose another in sdPrompt.render.device, or 'auto'.`,
+    attempts,
+  );
+}

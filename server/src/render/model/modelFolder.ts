@@ -1,0 +1,87 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * A diffusers ONNX model folder, as optimum and the diffusers ONNX pipelines write it:
+ * `model_index.json`, `text_encoder/`, (SDXL) `text_encoder_2/`, `unet/`, `vae_decoder/`,
+ * `tokenizer/`, `scheduler/scheduler_config.json`. Weights stay on disk: sessions are created
+ * from the model paths so ORT reads `model.onnx_data` (or `weights.pb`, or one file per tensor)
+ * itself — an SDXL fp16 UNet's ~5 GB would not fit one Node Buffer.
+ */
+export interface ModelFolder {
+  root: string;
+  kind: 'sd1' | 'sd2' | 'sdxl' | 'unknown';
+  textEncoder: string;
+  textEncoder2?: string;
+  unet: string;
+  vaeDecoder: string;
+  tokenizer: { vocab: string; merges: string };
+  tokenizer2?: { vocab: string; merges: string };
+  schedulerConfig: Record<string, unknown>;
+  modelIndex: Record<string, unknown>;
+}
+
+export class ModelFolderError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(file: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ModelFolderError(file, `${file} is missing: ${what}`);
+  }
+  try {
+    const value = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value;
+  } catch (e) {
+    throw new ModelFolderError(file, `${file} is not valid JSON (${(e as Error).message}): re-export the model or restore the file.`);
+  }
+}
+
+function needFile(file: string, what: string): string {
+  if (!fs.existsSync(file)) throw new ModelFolderError(file, `${file} is missing: ${what}`);
+  return file;
+}
+
+/** Checks the layout and reads the small JSON files; throws ModelFolderError naming the file. */
+export function openModelFolder(root: string): ModelFolder {
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
+    throw new ModelFolderError(root, `${root} is not a folder: set sdPrompt.model (or --model) to a diffusers ONNX model folder.`);
+  }
+  const exportHint = 'export the model with `optimum-cli export onnx --model <hub id or folder> <out>` (the diffusers ONNX layout).';
+  const modelIndex = readJson(path.join(root, 'model_index.json'), `this does not look like a diffusers model folder; ${exportHint}`);
+  const component = (name: string) => needFile(path.join(root, name, 'model.onnx'), `the ${name} graph is needed; ${exportHint}`);
+  const hasSecondEncoder = fs.existsSync(path.join(root, 'text_encoder_2', 'model.onnx'));
+  const className = String(modelIndex._class_name ?? '');
+  const tokenizerOf = (folder: string) => ({
+    vocab: needFile(path.join(root, folder, 'vocab.json'), `the CLIP tokenizer's vocabulary is needed; copy ${folder}/ from the original model.`),
+    merges: needFile(path.join(root, folder, 'merges.txt'), `the CLIP tokenizer's merges are needed; copy ${folder}/ from the original model.`),
+  });
+  const folder: ModelFolder = {
+    root,
+    kind: 'unknown',
+    textEncoder: component('text_encoder'),
+    textEncoder2: hasSecondEncoder ? component('text_encoder_2') : undefined,
+    unet: component('unet'),
+    vaeDecoder: component('vae_decoder'),
+    tokenizer: tokenizerOf('tokenizer'),
+    tokenizer2: hasSecondEncoder && fs.existsSync(path.join(root, 'tokenizer_2')) ? tokenizerOf('tokenizer_2') : undefined,
+    schedulerConfig: readJson(path.join(root, 'scheduler', 'scheduler_config.json'), `the noise schedule is needed; ${exportHint}`),
+    modelIndex,
+  };
+  if (/XL/.test(className) || hasSecondEncoder) folder.kind = 'sdxl';
+  else {
+    const unetConfig = path.join(root, 'unet', 'config.json');
+    const width = fs.existsSync(unetConfig) ? Number(readJson(unetConfig, '').cross_attention_dim) : NaN;
+    folder.kind = width === 1024 ? 'sd2' : width === 768 ? 'sd1' : 'unknown';
+  }
+  return folder;
+}
