@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { applyEmphasis, chunkInput, combineGuidance, padToSameChunks } from '../../../server/src/render/pipeline/conditioning';
+import { alignContexts, applyEmphasis, chunkInput, combineGuidance, CONTEXT_LENGTH } from '../../../server/src/render/pipeline/conditioning';
 
 const token = (id: number, weight = 1) => ({ id, weight, start: 0, end: 1 });
 
@@ -25,11 +25,21 @@ describe('A1111 conditioning math', () => {
     assert.throws(() => applyEmphasis(hidden, Float32Array.from([1]), 2), /hidden states hold 3 tokens, multipliers 1/);
   });
 
-  it('the shorter of cond/uncond is padded with the empty prompt', () => {
-    const a = Float32Array.of(1);
-    const e = Float32Array.of(0);
-    const r = padToSameChunks([a, a], [a], e);
-    assert.deepStrictEqual([r.cond.length, r.uncond.length, r.uncond[1]], [2, 2, e]);
+  it('AND parts padded by repeating their last vector, then cond/uncond with empty-prompt chunks', () => {
+    // Width 1 so a chunk is 77 numbers.
+    const chunk = (v: number) => new Float32Array(CONTEXT_LENGTH).fill(v).map((x, i) => (i === CONTEXT_LENGTH - 1 ? x + 0.5 : x));
+    const two = new Float32Array(2 * CONTEXT_LENGTH).fill(2);
+    const one = chunk(1);
+    const empty = new Float32Array(CONTEXT_LENGTH).fill(9);
+    const r = alignContexts([two, one], chunk(3), empty);
+    assert.deepStrictEqual(r.conds.map((c) => c.length), [154, 154]);
+    // The short AND part repeats its last vector (1.5) to the longer one's length.
+    assert.deepStrictEqual([r.conds[1][76], r.conds[1][77], r.conds[1][153]], [1.5, 1.5, 1.5]);
+    // The negative gets one empty-prompt chunk.
+    assert.deepStrictEqual([r.uncond.length, r.uncond[76], r.uncond[77]], [154, 3.5, 9]);
+    // A longer negative pads every AND part with empty chunks instead.
+    const l = alignContexts([one], two, empty);
+    assert.deepStrictEqual([l.conds[0].length, l.conds[0][77], l.uncond.length], [154, 9, 154]);
   });
 
   it('guidance with AND weights', () => {

@@ -61,13 +61,26 @@ function mean(values: Float32Array): number {
 }
 
 /**
- * Cond and uncond must have the same number of chunks for one batch; A1111 (`pad_cond`) appends
- * the encoding of an empty prompt to the shorter one until they match.
+ * One batch's contexts at equal length, as A1111 builds them: AND parts padded to the longest by
+ * repeating their last vector (`stack_conds`), then cond and uncond padded with encodings of the
+ * empty prompt to the same number of chunks (`pad_cond`).
  */
-export function padToSameChunks(cond: Float32Array[], uncond: Float32Array[], emptyChunk: Float32Array): { cond: Float32Array[]; uncond: Float32Array[] } {
-  const n = Math.max(cond.length, uncond.length);
-  const pad = (list: Float32Array[]) => [...list, ...Array.from({ length: n - list.length }, () => emptyChunk)];
-  return { cond: pad(cond), uncond: pad(uncond) };
+export function alignContexts(conds: Float32Array[], uncond: Float32Array, empty: Float32Array): { conds: Float32Array[]; uncond: Float32Array } {
+  const width = empty.length / CONTEXT_LENGTH;
+  const longest = Math.max(...conds.map((c) => c.length));
+  let padded = conds.map((c) => {
+    if (c.length === longest) return c;
+    const out = new Float32Array(longest);
+    out.set(c);
+    const last = c.subarray(c.length - width);
+    for (let o = c.length; o < longest; o += width) out.set(last, o);
+    return out;
+  });
+  let u = uncond;
+  const withEmpty = (c: Float32Array, chunks: number) => concat([c, ...Array.from({ length: chunks }, () => empty)]);
+  if (u.length < longest) u = withEmpty(u, (longest - u.length) / empty.length);
+  else if (u.length > longest) padded = padded.map((c) => withEmpty(c, (u.length - longest) / empty.length));
+  return { conds: padded, uncond: u };
 }
 
 /**
@@ -79,6 +92,16 @@ export function combineGuidance(uncond: Float32Array, conds: { output: Float32Ar
   for (const { output, weight } of conds) {
     const f = Math.fround(weight * scale);
     for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] + Math.fround(Math.fround(output[i] - uncond[i]) * f));
+  }
+  return out;
+}
+
+export function concat(chunks: Float32Array[]): Float32Array {
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
   }
   return out;
 }

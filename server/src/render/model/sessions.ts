@@ -1,0 +1,146 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from './devices';
+import { ModelFolder, ModelFolderError } from './modelFolder';
+
+/**
+ * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
+ * weights itself), with each graph's input and output names and dtypes read from the session:
+ * exporters differ (int32 or int64 ids, float or int64 timestep, fp16 graphs), so nothing is
+ * assumed.
+ */
+export interface GraphIo {
+  session: InferenceSession;
+  inputs: Map<string, { type: Tensor.Type; shape: readonly (number | string)[] }>;
+  outputs: string[];
+}
+
+export interface ModelSessions {
+  device: ExecutionProvider;
+  /** Devices tried before the one that ran, with why they failed. */
+  attempts: { device: ExecutionProvider; error: string }[];
+  textEncoder: GraphIo;
+  textEncoder2?: GraphIo;
+  unet: GraphIo;
+  vaeDecoder: GraphIo;
+  release(): Promise<void>;
+}
+
+type Ort = typeof import('onnxruntime-node');
+
+/** What each graph must take and give, with what to do when it does not. */
+const REQUIRED: Record<'textEncoder' | 'unet' | 'vaeDecoder', { inputs: string[]; output: string[] }> = {
+  textEncoder: { inputs: ['input_ids'], output: ['last_hidden_state'] },
+  unet: { inputs: ['sample', 'timestep', 'encoder_hidden_states'], output: ['out_sample'] },
+  vaeDecoder: { inputs: ['latent_sample'], output: ['sample'] },
+};
+
+function describe(ort: Ort, session: InferenceSession): GraphIo {
+  const inputs = new Map<string, { type: Tensor.Type; shape: readonly (number | string)[] }>();
+  for (const m of session.inputMetadata) if (m.isTensor) inputs.set(m.name, { type: m.type, shape: m.shape });
+  void ort;
+  return { session, inputs, outputs: [...session.outputNames] };
+}
+
+function check(io: GraphIo, file: string, role: keyof typeof REQUIRED): void {
+  const need = REQUIRED[role];
+  const missing = need.inputs.filter((n) => !io.inputs.has(n));
+  const outputOk = need.output.some((n) => io.outputs.includes(n)) || (role === 'textEncoder' && io.outputs.length > 0);
+  if (missing.length || !outputOk) {
+    throw new ModelFolderError(
+      file,
+      `${file} is not a diffusers ${role} graph: it lacks ${[...missing.map((m) => `input '${m}'`), ...(outputOk ? [] : [`output '${need.output[0]}'`])].join(', ')} (it has inputs ${[...io.inputs.keys()].join(', ')}; outputs ${io.outputs.join(', ')}). Export it with optimum's diffusers ONNX export.`,
+    );
+  }
+}
+
+/** Creates the sessions on the first working device for `setting`. */
+export async function loadSessions(folder: ModelFolder, setting: DeviceSetting, ort: Ort = require('onnxruntime-node')): Promise<ModelSessions> {
+  const { value, device, attempts } = await onFirstWorkingDevice(setting, process.platform, async (ep) => {
+    const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
+    const created: InferenceSession[] = [];
+    try {
+      const open = async (file: string) => {
+        const s = await ort.InferenceSession.create(file, options);
+        created.push(s);
+        return describe(ort, s);
+      };
+      const textEncoder = await open(folder.textEncoder);
+      const textEncoder2 = folder.textEncoder2 ? await open(folder.textEncoder2) : undefined;
+      const unet = await open(folder.unet);
+      const vaeDecoder = await open(folder.vaeDecoder);
+      return { textEncoder, textEncoder2, unet, vaeDecoder };
+    } catch (e) {
+      await Promise.all(created.map((s) => s.release().catch(() => undefined)));
+      throw e;
+    }
+  });
+  check(value.textEncoder, folder.textEncoder, 'textEncoder');
+  if (value.textEncoder2 && folder.textEncoder2) check(value.textEncoder2, folder.textEncoder2, 'textEncoder');
+  check(value.unet, folder.unet, 'unet');
+  check(value.vaeDecoder, folder.vaeDecoder, 'vaeDecoder');
+  const all = [value.textEncoder, value.textEncoder2, value.unet, value.vaeDecoder].filter((x): x is GraphIo => !!x);
+  return {
+    ...value,
+    device,
+    attempts,
+    release: async () => {
+      await Promise.all(all.map((g) => g.session.release().catch(() => undefined)));
+    },
+  };
+}
+
+/** float32 → IEEE half bits (round to nearest even), for fp16 graphs. */
+export function toFloat16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    let e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && half & 1)) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+    e = half >> 10;
+    out[i] = sign | half;
+  }
+  return out;
+}
+
+/** IEEE half bits → float32. */
+export function fromFloat16(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    out[i] = exp === 0 ? sign * mant * 2 ** -24 : exp === 0x1f ? (mant ? NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}

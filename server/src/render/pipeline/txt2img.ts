@@ -1,0 +1,239 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Tensor } from 'onnxruntime-node';
+import { multicondPromptList } from '../../service/semantics/multicond';
+import { parseAttention } from '../../service/semantics/attention';
+import { parseSchedule, scheduleVariants } from '../../service/semantics/schedule';
+import { parseExtraNetworks } from '../../service/semantics/extraNetworks';
+import { MappedText } from '../../service/semantics/spans';
+import { stripCommentsText } from '../../service/semantics/comments';
+import { chunkPrompt, weightedTexts } from '../../service/tokens/chunks';
+import { ClipTokenizer } from '../../service/tokens/clipTokenizer';
+import { GraphIo, ModelSessions, fromFloat16, toFloat16 } from '../model/sessions';
+import { ModelFolder } from '../model/modelFolder';
+import { alignContexts, applyEmphasis, chunkInput, combineGuidance, concat, CONTEXT_LENGTH } from './conditioning';
+import { createInfotext } from './infotext';
+import { encodePng } from './png';
+import { seededNormal } from './random';
+import { NoiseSchedule, createSampler } from './schedulers';
+import { resolveSamplerName } from './samplerNames';
+
+/**
+ * txt2img as A1111 runs it, on onnxruntime sessions: conditioning per AND part and prompt-editing
+ * step (chunks of 75 with emphasis and mean restore, the negative prompt padded to the same
+ * chunk count), classifier-free guidance with AND weights, a k-diffusion/DDIM sampler, the VAE
+ * decoder, and a PNG carrying the infotext.
+ */
+export interface RenderParameters {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  sampler: string;
+  scheduleType?: string;
+  cfgScale: number;
+  seed: number;
+  width: number;
+  height: number;
+  modelName: string;
+}
+
+export interface RenderProgress {
+  step: number;
+  steps: number;
+  /** Every few steps: a cheap RGB preview of the latents (width/8 × height/8). */
+  preview?: { width: number; height: number; rgb: Uint8Array };
+}
+
+export interface RenderOutcome {
+  png: Buffer;
+  infotext: string;
+  timings: { encode: number; denoise: number; decode: number };
+}
+
+export class RenderCancelled extends Error {
+  constructor() {
+    super('render cancelled');
+  }
+}
+
+/** SD1's VAE latent scale (SDXL 0.13025). */
+const VAE_SCALE = { sd1: 0.18215, sd2: 0.18215, sdxl: 0.13025, unknown: 0.18215 } as const;
+/** A1111's cheap latent → RGB approximation for SD1 (sd_vae_approx.cheap_approximation). */
+const PREVIEW_COEFFICIENTS = [
+  [0.298, 0.207, 0.208],
+  [0.187, 0.286, 0.173],
+  [-0.158, 0.189, 0.264],
+  [-0.184, -0.271, -0.473],
+];
+
+export async function renderTxt2Img(
+  ort: typeof import('onnxruntime-node'),
+  folder: ModelFolder,
+  sessions: ModelSessions,
+  p: RenderParameters,
+  options: { onProgress?: (p: RenderProgress) => void; signal?: AbortSignal; previewEvery?: number } = {},
+): Promise<RenderOutcome> {
+  const choice = resolveSamplerName(p.sampler, p.scheduleType);
+  if (p.width % 8 || p.height % 8) throw new Error(`Size ${p.width}x${p.height} must be a multiple of 8 in both directions.`);
+  const tokenizerResult = ClipTokenizer.fromText(fs.readFileSync(folder.tokenizer.vocab, 'utf8'), fs.readFileSync(folder.tokenizer.merges, 'utf8'));
+  if ('problem' in tokenizerResult) throw new Error(`${path.dirname(folder.tokenizer.vocab)}: ${tokenizerResult.problem}`);
+  const tokenizer = tokenizerResult.tokenizer;
+  const checkCancel = () => {
+    if (options.signal?.aborted) throw new RenderCancelled();
+  };
+
+  // ---- conditioning ----
+  const t0 = Date.now();
+  const encodeCache = new Map<string, Float32Array[]>();
+  const encodeText = async (text: string): Promise<Float32Array[]> => {
+    const hit = encodeCache.get(text);
+    if (hit) return hit;
+    const chunks = chunkPrompt(weightedTexts(parseAttention(text).segments), tokenizer).chunks;
+    const out: Float32Array[] = [];
+    for (const chunk of chunks) {
+      const input = chunkInput(chunk, { bos: tokenizer.bosId, eos: tokenizer.eosId, pad: folder.kind === 'sd2' ? 0 : tokenizer.eosId });
+      const hidden = await runTextEncoder(ort, sessions.textEncoder, input.ids);
+      out.push(applyEmphasis(hidden.values, input.multipliers, hidden.width));
+    }
+    encodeCache.set(text, out);
+    return out;
+  };
+  const scheduleOf = async (text: string) => {
+    const variants = scheduleVariants(text, { baseSteps: p.steps }, parseSchedule(text));
+    const entries: { endAtStep: number; chunks: Float32Array[] }[] = [];
+    for (const v of variants) entries.push({ endAtStep: v.step, chunks: await encodeText(v.text) });
+    return entries;
+  };
+  const cleaned = parseExtraNetworks(MappedText.identity(stripCommentsText(p.prompt), 0)).prompt.text;
+  const multicond = multicondPromptList([cleaned]);
+  const condSchedules = [];
+  for (const [index, weight] of multicond.res_indexes[0]) {
+    condSchedules.push({ weight, schedule: await scheduleOf(multicond.prompt_flat_list[index]) });
+    checkCancel();
+  }
+  const uncondSchedule = await scheduleOf(stripCommentsText(p.negativePrompt));
+  const empty = (await encodeText(''))[0];
+  const encodeMs = Date.now() - t0;
+
+  // ---- denoising ----
+  const t1 = Date.now();
+  const noise = NoiseSchedule.fromConfig(folder.schedulerConfig, path.join(folder.root, 'scheduler/scheduler_config.json'));
+  const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise);
+  const h = p.height / 8;
+  const w = p.width / 8;
+  const randn = seededNormal(p.seed);
+  let x: Float32Array = new Float32Array(4 * h * w);
+  randn(x);
+  for (let i = 0; i < x.length; i++) x[i] *= sampler.initNoiseSigma;
+  const at = (entries: { endAtStep: number; chunks: Float32Array[] }[], step: number) =>
+    (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).chunks;
+  for (let i = 0; i < sampler.steps; i++) {
+    checkCancel();
+    // A1111 looks schedules up with the 0-based step counter (reconstruct_cond_batch).
+    const input = sampler.scaleModelInput(x, i);
+    const { conds, uncond } = alignContexts(
+      condSchedules.map((c) => concat(at(c.schedule, i))),
+      concat(at(uncondSchedule, i)),
+      empty,
+    );
+    const outputs: { output: Float32Array; weight: number }[] = [];
+    for (const [k, context] of conds.entries()) {
+      outputs.push({ output: await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], context), weight: condSchedules[k].weight });
+    }
+    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], uncond);
+    const guided = combineGuidance(uncondOut, outputs, p.cfgScale);
+    x = sampler.step(guided, i, x, randn).x;
+    const every = options.previewEvery ?? 5;
+    options.onProgress?.({ step: i + 1, steps: sampler.steps, preview: (i + 1) % every === 0 ? previewOf(x, w, h) : undefined });
+  }
+  const denoiseMs = Date.now() - t1;
+
+  // ---- decoding ----
+  checkCancel();
+  const t2 = Date.now();
+  const scale = VAE_SCALE[folder.kind];
+  const latents = x.map((v) => v / scale);
+  const image = await runVae(ort, sessions.vaeDecoder, latents, h, w);
+  const rgb = new Uint8Array(p.width * p.height * 3);
+  const plane = p.width * p.height;
+  for (let c = 0; c < 3; c++) {
+    for (let k = 0; k < plane; k++) rgb[k * 3 + c] = Math.round(Math.min(1, Math.max(0, (image[c * plane + k] + 1) / 2)) * 255);
+  }
+  const infotext = createInfotext({
+    prompt: p.prompt,
+    negativePrompt: p.negativePrompt,
+    parameters: [
+      ['Steps', p.steps],
+      ['Sampler', choice.samplerLabel],
+      ['Schedule type', choice.scheduleLabel],
+      ['CFG scale', p.cfgScale],
+      ['Seed', p.seed],
+      ['Size', `${p.width}x${p.height}`],
+      ['Model', p.modelName],
+      ['Version', 'sd-prompt'],
+    ],
+  });
+  const png = encodePng(p.width, p.height, rgb, { parameters: infotext });
+  return { png, infotext, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
+}
+
+
+/** A float tensor in the graph input's own dtype (fp16 graphs take float16). */
+function floatTensor(ort: typeof import('onnxruntime-node'), type: Tensor.Type | undefined, data: Float32Array, dims: number[]): Tensor {
+  return type === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
+}
+
+function floatData(t: Tensor): Float32Array {
+  return t.type === 'float16' ? fromFloat16(t.data as Uint16Array) : Float32Array.from(t.data as Float32Array);
+}
+
+async function runTextEncoder(ort: typeof import('onnxruntime-node'), io: GraphIo, ids: Int32Array): Promise<{ values: Float32Array; width: number }> {
+  const type = io.inputs.get('input_ids')!.type;
+  const tensor = type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, CONTEXT_LENGTH]) : new ort.Tensor('int32', ids, [1, CONTEXT_LENGTH]);
+  const result = await io.session.run({ input_ids: tensor });
+  const out = result.last_hidden_state ?? result[io.outputs[0]];
+  return { values: floatData(out), width: out.dims[2] };
+}
+
+async function runUnet(
+  ort: typeof import('onnxruntime-node'),
+  io: GraphIo,
+  sample: Float32Array,
+  h: number,
+  w: number,
+  timestep: number,
+  context: Float32Array,
+): Promise<Float32Array> {
+  const ts = io.inputs.get('timestep')!;
+  const tsDims = ts.shape.length === 0 ? [] : [1];
+  const timestepTensor =
+    ts.type === 'int64'
+      ? new ort.Tensor('int64', BigInt64Array.of(BigInt(Math.round(timestep))), tsDims)
+      : floatTensor(ort, ts.type, Float32Array.of(timestep), tsDims);
+  const width = (io.inputs.get('encoder_hidden_states')!.shape[2] as number) || context.length / CONTEXT_LENGTH;
+  const feeds: Record<string, Tensor> = {
+    sample: floatTensor(ort, io.inputs.get('sample')!.type, sample, [1, 4, h, w]),
+    timestep: timestepTensor,
+    encoder_hidden_states: floatTensor(ort, io.inputs.get('encoder_hidden_states')!.type, context, [1, context.length / width, width]),
+  };
+  const result = await io.session.run(feeds);
+  return floatData(result.out_sample ?? result[io.outputs[0]]);
+}
+
+async function runVae(ort: typeof import('onnxruntime-node'), io: GraphIo, latents: Float32Array, h: number, w: number): Promise<Float32Array> {
+  const result = await io.session.run({ latent_sample: floatTensor(ort, io.inputs.get('latent_sample')!.type, latents, [1, 4, h, w]) });
+  return floatData(result.sample ?? result[io.outputs[0]]);
+}
+
+function previewOf(x: Float32Array, w: number, h: number): { width: number; height: number; rgb: Uint8Array } {
+  const plane = w * h;
+  const rgb = new Uint8Array(plane * 3);
+  for (let k = 0; k < plane; k++) {
+    for (let c = 0; c < 3; c++) {
+      let v = 0;
+      for (let l = 0; l < 4; l++) v += x[l * plane + k] * PREVIEW_COEFFICIENTS[l][c];
+      rgb[k * 3 + c] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
+    }
+  }
+  return { width: w, height: h, rgb };
+}
