@@ -1,0 +1,98 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { openModelFolder } from '../../../server/src/render/model/modelFolder';
+import { loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
+import { readPngInfo } from '../../../server/src/render/pipeline/png';
+import { RenderCancelled, RenderParameters, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { parsePromptDocument } from '../../../server/src/service/syntax/document';
+import { FIXTURES } from '../fixtures';
+
+describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
+  this.timeout(60000);
+  let root: string;
+  let sessions: ModelSessions;
+  const params: RenderParameters = {
+    prompt: 'a (cat:1.2) AND a dog:0.5, [day:night:3]',
+    negativePrompt: 'lowres',
+    steps: 6,
+    sampler: 'Euler a',
+    cfgScale: 7,
+    seed: 1234,
+    width: 64,
+    height: 64,
+    modelName: 'tiny-sd15',
+  };
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-tiny-'));
+    generateTinyPipeline(root, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
+    sessions = await loadSessions(openModelFolder(root), 'cpu', ort);
+  });
+  after(async () => {
+    await sessions?.release();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('renders a PNG whose infotext reads back as the same prompt and parameters', async () => {
+    const steps: number[] = [];
+    const previews: number[] = [];
+    const result = await renderTxt2Img(ort, openModelFolder(root), sessions, params, {
+      previewEvery: 3,
+      onProgress: (p) => {
+        steps.push(p.step);
+        if (p.preview) previews.push(p.preview.rgb.length);
+      },
+    });
+    assert.deepStrictEqual(steps, [1, 2, 3, 4, 5, 6]);
+    assert.deepStrictEqual(previews, [8 * 8 * 3, 8 * 8 * 3]);
+    const info = readPngInfo(result.png);
+    assert.deepStrictEqual([info.width, info.height], [64, 64]);
+    assert.strictEqual(info.text.parameters, result.infotext);
+    const doc = parsePromptDocument(info.text.parameters);
+    assert.strictEqual(doc.text.slice(doc.positive.part.content.start, doc.positive.part.content.end), params.prompt);
+    assert.strictEqual(doc.negative!.prompt.text, 'lowres');
+    assert.deepStrictEqual(
+      doc.sections.parameters!.entries.map((e) => `${e.key}: ${e.value}`),
+      ['Steps: 6', 'Sampler: Euler a', 'Schedule type: Automatic', 'CFG scale: 7', 'Seed: 1234', 'Size: 64x64', 'Model: tiny-sd15', 'Version: sd-prompt'],
+    );
+    assert.strictEqual(sessions.device, 'cpu');
+  });
+
+  it('the same seed gives identical PNG bytes; another seed does not', async () => {
+    const folder = openModelFolder(root);
+    const a = await renderTxt2Img(ort, folder, sessions, params);
+    const b = await renderTxt2Img(ort, folder, sessions, params);
+    const c = await renderTxt2Img(ort, folder, sessions, { ...params, seed: 99 });
+    assert.ok(a.png.equals(b.png));
+    assert.ok(!a.png.equals(c.png));
+  });
+
+  it('every sampler runs; an unknown one is an error naming the known ones', async () => {
+    const folder = openModelFolder(root);
+    for (const sampler of ['Euler', 'Euler a', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'LCM']) {
+      const r = await renderTxt2Img(ort, folder, sessions, { ...params, sampler, steps: 4 });
+      assert.strictEqual(readPngInfo(r.png).width, 64, sampler);
+    }
+    await assert.rejects(renderTxt2Img(ort, folder, sessions, { ...params, sampler: 'Foo' }), /Unknown sampler 'Foo'\. Known: Euler a, Euler, DDIM, DPM\+\+ 2M, DPM\+\+ 2M Karras, LCM/);
+  });
+
+  it('cancellation takes effect within one step', async () => {
+    const controller = new AbortController();
+    let seen = 0;
+    await assert.rejects(
+      renderTxt2Img(ort, openModelFolder(root), sessions, { ...params, steps: 20 }, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          seen = p.step;
+          if (p.step === 2) controller.abort();
+        },
+      }),
+      RenderCancelled,
+    );
+    assert.strictEqual(seen, 2);
+  });
+});
