@@ -13,8 +13,9 @@ const common = {
 };
 const builds = [
   { ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client.js', external: ['vscode'] },
-  { ...common, entryPoints: ['server/src/node/main.ts'], outfile: 'dist/server.js' },
-  { ...common, entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js' },
+  // onnxruntime-node is a native module: loaded from node_modules at run time, never bundled.
+  { ...common, entryPoints: ['server/src/node/main.ts'], outfile: 'dist/server.js', external: ['onnxruntime-node'] },
+  { ...common, entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', external: ['onnxruntime-node'] },
 ];
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

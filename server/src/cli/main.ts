@@ -11,6 +11,7 @@ import { NodeFileSystem } from '../node/nodeFileSystem';
 import { loadTokenizer } from '../service/tokens/tokenizerFiles';
 import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
+import { parseRenderArgs, RenderUsageError, runRender } from './render';
 
 /**
  * `sd-prompt`: the language service for terminals and CI.
@@ -21,7 +22,9 @@ import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 const USAGE = `usage:
   sd-prompt check [--format text|json] FILE...
   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
-  sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)`;
+  sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)
+  sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
+                   [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]`;
 
 class UsageError extends Error {}
 
@@ -40,6 +43,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'check') return check(args, io);
     if (command === 'explain') return explain(args, io);
     if (command === 'tokens') return await tokens(args, io);
+    if (command === 'render') {
+      let options;
+      try {
+        options = parseRenderArgs(args);
+      } catch (e) {
+        if (e instanceof RenderUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+      return await runRender(options, io);
+    }
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
       return 0;
@@ -51,7 +64,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     io.stderr(`sd-prompt: ${(e as Error).message}\n`);
-    return 2;
+    return errorExitCode(e);
   }
 }
 
@@ -177,3 +190,8 @@ export async function runCli(): Promise<void> {
 }
 
 if (require.main === module) void runCli();
+
+/** Bad input files and failed renders exit 1; 2 stays for bad usage and unreadable input. */
+function errorExitCode(e: unknown): number {
+  return (e as Error)?.message?.startsWith('cannot read ') ? 2 : 1;
+}

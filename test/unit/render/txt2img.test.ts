@@ -80,6 +80,33 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     await assert.rejects(renderTxt2Img(ort, folder, sessions, { ...params, sampler: 'Foo' }), /Unknown sampler 'Foo'\. Known: Euler a, Euler, DDIM, DPM\+\+ 2M, DPM\+\+ 2M Karras, LCM/);
   });
 
+  it('the WebGPU EP agrees with the CPU EP', async function () {
+    let gpu: ModelSessions;
+    try {
+      gpu = await loadSessions(openModelFolder(root), 'webgpu', ort);
+    } catch (e) {
+      // CI installs Mesa's lavapipe (bookworm-backports) so this runs there; say why when it cannot.
+      console.log(`      skipped: no WebGPU adapter here (${(e as Error).message.slice(0, 160)})`);
+      this.skip();
+    }
+    try {
+      const folder = openModelFolder(root);
+      // No emphasis here: A1111 rescales emphasized chunks by original/new mean, and the random
+      // tiny encoder's hidden states average near 0, which turns 1e-7 EP differences into large
+      // ones. Real CLIP states have a mean well away from 0.
+      const agreeing = { ...params, prompt: 'a cat AND a dog:0.5, [day:night:3]', steps: 4 };
+      const cpu = await renderTxt2Img(ort, folder, sessions, agreeing);
+      const web = await renderTxt2Img(ort, folder, gpu!, agreeing);
+      let worst = 0;
+      for (let i = 0; i < cpu.rgb.length; i++) worst = Math.max(worst, Math.abs(cpu.rgb[i] - web.rgb[i]));
+      // Float differences between the EPs (≈1e-4 in the latents) may move a pixel by a level or two.
+      assert.ok(worst <= 3, `largest pixel difference ${worst}`);
+      assert.strictEqual(gpu!.device, 'webgpu');
+    } finally {
+      await gpu!.release();
+    }
+  });
+
   it('cancellation takes effect within one step', async () => {
     const controller = new AbortController();
     let seen = 0;

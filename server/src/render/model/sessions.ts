@@ -56,7 +56,8 @@ function check(io: GraphIo, file: string, role: keyof typeof REQUIRED): void {
 /** Creates the sessions on the first working device for `setting`. */
 export async function loadSessions(folder: ModelFolder, setting: DeviceSetting, ort: Ort = require('onnxruntime-node')): Promise<ModelSessions> {
   const { value, device, attempts } = await onFirstWorkingDevice(setting, process.platform, async (ep) => {
-    const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
+    // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
+    const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
     const created: InferenceSession[] = [];
     try {
       const open = async (file: string) => {

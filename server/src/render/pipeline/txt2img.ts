@@ -46,6 +46,8 @@ export interface RenderProgress {
 
 export interface RenderOutcome {
   png: Buffer;
+  /** The image's RGB bytes (what the PNG holds). */
+  rgb: Uint8Array;
   infotext: string;
   timings: { encode: number; denoise: number; decode: number };
 }
@@ -174,7 +176,7 @@ export async function renderTxt2Img(
     ],
   });
   const png = encodePng(p.width, p.height, rgb, { parameters: infotext });
-  return { png, infotext, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
+  return { png, rgb, infotext, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
 }
 
 
