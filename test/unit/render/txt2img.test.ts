@@ -10,6 +10,7 @@ import { RenderCancelled, RenderParameters, renderTxt2Img } from '../../../serve
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
+import { main } from '../../../server/src/cli/main';
 
 describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
   this.timeout(60000);
@@ -121,5 +122,31 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
       RenderCancelled,
     );
     assert.strictEqual(seen, 2);
+  });
+
+  it('sd-prompt render: parameters from the file, options over them, a JSON summary, a PNG', async () => {
+    const file = path.join(root, 'cat.prompt');
+    fs.writeFileSync(file, 'a cat, (sunset:1.1)\nNegative prompt: blurry\nSteps: 5, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6, Seed: 42, Size: 64x64\n');
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+    const code = await main(['render', file, '--model', root, '--device', 'cpu', '--steps', '3', '--json'], io);
+    assert.strictEqual(code, 0, stderr);
+    const summary = JSON.parse(stdout);
+    assert.deepStrictEqual(
+      { ...summary, timings: Object.keys(summary.timings) },
+      { out: path.join(root, 'cat.png'), device: 'cpu', seed: 42, steps: 3, sampler: 'DPM++ 2M', width: 64, height: 64, timings: ['load', 'encode', 'denoise', 'decode'], loras: [] },
+    );
+    assert.match(stderr, /\[#{30}\] step 3\/3 on cpu/);
+    const info = readPngInfo(fs.readFileSync(summary.out));
+    assert.match(info.text.parameters, /^a cat, \(sunset:1\.1\)\nNegative prompt: blurry\nSteps: 3, Sampler: DPM\+\+ 2M, Schedule type: Karras, CFG scale: 6, Seed: 42, Size: 64x64/);
+
+    stderr = '';
+    assert.strictEqual(await main(['render', file, '--model', path.join(root, 'missing')], io), 1);
+    assert.match(stderr, /missing is not a folder: set sdPrompt\.model \(or --model\)/);
+    stderr = '';
+    assert.strictEqual(await main(['render', file, '--model', root, '--device', 'tpu'], io), 2);
+    assert.match(stderr, /--device takes one of auto, webgpu, cuda, dml, coreml, cpu, not 'tpu'/);
+    assert.strictEqual(await main(['render', file], io), 2);
   });
 });
