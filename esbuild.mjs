@@ -16,6 +16,7 @@ const builds = [
   // onnxruntime-node is a native module: loaded from node_modules at run time, never bundled.
   { ...common, entryPoints: ['server/src/node/main.ts'], outfile: 'dist/server.js', external: ['onnxruntime-node'] },
   { ...common, entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', external: ['onnxruntime-node'] },
+  { ...common, entryPoints: ['server/src/render/worker.ts'], outfile: 'dist/renderWorker.js', external: ['onnxruntime-node'] },
 ];
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

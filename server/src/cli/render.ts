@@ -1,10 +1,9 @@
 import * as fs from 'fs';
-import * as path from 'path';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/model/devices';
 import { openModelFolder } from '../render/model/modelFolder';
 import { loadSessions } from '../render/model/sessions';
-import { RenderParameters, renderTxt2Img } from '../render/pipeline/txt2img';
-import { resolveSeed } from '../render/pipeline/random';
+import { renderTxt2Img } from '../render/pipeline/txt2img';
+import { renderParameters } from '../render/parameters';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 
@@ -67,25 +66,6 @@ export function parseRenderArgs(args: string[]): RenderOptions {
   if (!o.file) throw new RenderUsageError('render needs a FILE.prompt');
   if (!o.model) throw new RenderUsageError('render needs --model DIR (a diffusers ONNX model folder)');
   return o as RenderOptions;
-}
-
-/** The file's parameters under the options: `Steps`, `Sampler`, `Schedule type`, `CFG scale`, `Seed`, `Size`. */
-export function renderParameters(text: string, o: RenderOptions): RenderParameters {
-  const doc = parsePromptDocument(text);
-  const param = (key: string) => doc.sections.parameters?.entries.find((e) => e.key === key)?.value;
-  const size = /^(\d+)x(\d+)$/.exec(param('Size') ?? '');
-  return {
-    prompt: text.slice(doc.positive.part.content.start, doc.positive.part.content.end),
-    negativePrompt: doc.negative ? text.slice(doc.negative.part.content.start, doc.negative.part.content.end) : '',
-    steps: o.steps ?? pyInt(param('Steps') ?? '') ?? 20,
-    sampler: o.sampler ?? param('Sampler') ?? 'Euler a',
-    scheduleType: o.sampler ? undefined : param('Schedule type'),
-    cfgScale: o.cfg ?? pyFloat(param('CFG scale') ?? '') ?? 7,
-    seed: resolveSeed(o.seed ?? pyInt(param('Seed') ?? '')),
-    width: o.width ?? (size ? Number(size[1]) : 512),
-    height: o.height ?? (size ? Number(size[2]) : 512),
-    modelName: path.basename(path.resolve(o.model)),
-  };
 }
 
 export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {

@@ -1,0 +1,37 @@
+import { ExecutionProvider, DeviceSetting } from './model/devices';
+
+/** Messages between the render host (language server side) and its worker thread. */
+export interface RenderRequest {
+  /** The whole .prompt text (prompt, negative prompt, parameter line). */
+  promptText: string;
+  model: string;
+  device: DeviceSetting;
+  overrides?: { steps?: number; seed?: number; sampler?: string; cfg?: number; width?: number; height?: number };
+  previewEvery?: number;
+  /** Release the sessions after this long without a render (default 5 minutes). */
+  idleReleaseMs?: number;
+}
+
+export interface RenderResult {
+  png: ArrayBuffer;
+  infotext: string;
+  device: ExecutionProvider;
+  attempts: { device: ExecutionProvider; error: string }[];
+  seed: number;
+  steps: number;
+  sampler: string;
+  width: number;
+  height: number;
+  timings: { load: number; encode: number; denoise: number; decode: number };
+}
+
+export type RenderMessage =
+  | { type: 'render'; id: number; request: RenderRequest }
+  | { type: 'cancel'; id: number }
+  | { type: 'release' };
+
+export type WorkerMessage =
+  | { type: 'progress'; id: number; step: number; steps: number; preview?: { width: number; height: number; rgb: Uint8Array } }
+  | { type: 'done'; id: number; result: RenderResult }
+  | { type: 'error'; id: number; message: string; cancelled: boolean }
+  | { type: 'released' };

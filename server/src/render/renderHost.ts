@@ -1,0 +1,90 @@
+import { Worker } from 'worker_threads';
+import { RenderMessage, RenderRequest, RenderResult, WorkerMessage } from './messages';
+
+export class RenderError extends Error {
+  constructor(
+    message: string,
+    readonly cancelled: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The language server's handle on the render worker: starts it on first use, sends renders,
+ * relays progress, cancels (taking effect within one step), and stops it on dispose.
+ */
+export class RenderHost {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: RenderResult) => void; reject: (e: Error) => void; onProgress?: (m: Extract<WorkerMessage, { type: 'progress' }>) => void }
+  >();
+  private releaseWaiters: (() => void)[] = [];
+
+  constructor(private readonly workerPath: string) {}
+
+  render(
+    request: RenderRequest,
+    options: { onProgress?: (m: { step: number; steps: number; preview?: { width: number; height: number; rgb: Uint8Array } }) => void; signal?: AbortSignal } = {},
+  ): Promise<RenderResult> {
+    const id = this.nextId++;
+    const worker = this.ensureWorker();
+    return new Promise<RenderResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress: options.onProgress });
+      options.signal?.addEventListener('abort', () => worker.postMessage({ type: 'cancel', id } satisfies RenderMessage), { once: true });
+      worker.postMessage({ type: 'render', id, request } satisfies RenderMessage);
+    });
+  }
+
+  /** Frees the model's sessions now (a setting changed); the next render loads them again. */
+  release(): Promise<void> {
+    if (!this.worker) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.releaseWaiters.push(resolve);
+      this.worker!.postMessage({ type: 'release' } satisfies RenderMessage);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    for (const p of this.pending.values()) p.reject(new RenderError('the renderer stopped', true));
+    this.pending.clear();
+    await worker?.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.workerPath);
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'released') {
+        for (const w of this.releaseWaiters.splice(0)) w();
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      if (m.type === 'progress') p.onProgress?.(m);
+      else {
+        this.pending.delete(m.id);
+        if (m.type === 'done') p.resolve(m.result);
+        else p.reject(new RenderError(m.message, m.cancelled));
+      }
+    });
+    worker.on('error', (e) => this.failAll(`the renderer crashed: ${e.message}`));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) {
+        this.worker = undefined;
+        this.failAll(`the renderer exited (code ${code})`);
+      }
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private failAll(message: string): void {
+    for (const p of this.pending.values()) p.reject(new RenderError(message, false));
+    this.pending.clear();
+  }
+}

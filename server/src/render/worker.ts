@@ -1,0 +1,87 @@
+import { parentPort } from 'worker_threads';
+import { DeviceSetting } from './model/devices';
+import { openModelFolder } from './model/modelFolder';
+import { loadSessions, ModelSessions } from './model/sessions';
+import { ParameterOverrides, renderParameters } from './parameters';
+import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
+import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
+
+/**
+ * The render worker: `session.run` blocks its thread, so the pipeline runs here and the
+ * language server stays responsive. Sessions are kept between renders and released after an
+ * idle time, when another model or device is asked for, or on request.
+ */
+type Ort = typeof import('onnxruntime-node');
+let ort: Ort | undefined;
+let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined;
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+const cancelled = new Map<number, AbortController>();
+let queue: Promise<void> = Promise.resolve();
+
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
+
+async function release(): Promise<void> {
+  clearTimeout(idleTimer);
+  const old = cached;
+  cached = undefined;
+  await old?.sessions.release();
+}
+
+async function sessionsFor(model: string, device: DeviceSetting): Promise<{ sessions: ModelSessions; loadMs: number }> {
+  const key = `${model}\u0000${device}`;
+  if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
+  await release();
+  ort ??= require('onnxruntime-node') as Ort;
+  const t0 = Date.now();
+  const sessions = await loadSessions(openModelFolder(model), device, ort);
+  cached = { key, sessions, loadMs: Date.now() - t0 };
+  return cached;
+}
+
+async function render(id: number, request: RenderRequest): Promise<void> {
+  const controller = new AbortController();
+  cancelled.set(id, controller);
+  clearTimeout(idleTimer);
+  try {
+    const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
+    const params = renderParameters(request.promptText, overrides);
+    const { sessions, loadMs } = await sessionsFor(request.model, request.device);
+    const result = await renderTxt2Img(ort!, openModelFolder(request.model), sessions, params, {
+      signal: controller.signal,
+      previewEvery: request.previewEvery,
+      onProgress: (p) => post({ type: 'progress', id, step: p.step, steps: p.steps, preview: p.preview }),
+    });
+    const png = result.png.buffer.slice(result.png.byteOffset, result.png.byteOffset + result.png.byteLength) as ArrayBuffer;
+    post(
+      {
+        type: 'done',
+        id,
+        result: {
+          png,
+          infotext: result.infotext,
+          device: sessions.device,
+          attempts: sessions.attempts,
+          seed: params.seed,
+          steps: params.steps,
+          sampler: params.sampler,
+          width: params.width,
+          height: params.height,
+          timings: { load: loadMs, ...result.timings },
+        },
+      },
+      [png],
+    );
+  } catch (e) {
+    post({ type: 'error', id, message: (e as Error).message, cancelled: e instanceof RenderCancelled });
+  } finally {
+    cancelled.delete(id);
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => void release(), request.idleReleaseMs ?? 5 * 60_000);
+  }
+}
+
+parentPort!.on('message', (m: RenderMessage) => {
+  if (m.type === 'render') queue = queue.then(() => render(m.id, m.request));
+  else if (m.type === 'cancel') cancelled.get(m.id)?.abort();
+  else if (m.type === 'release') queue = queue.then(release).then(() => post({ type: 'released' }));
+});

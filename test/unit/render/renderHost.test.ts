@@ -1,0 +1,57 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RenderError, RenderHost } from '../../../server/src/render/renderHost';
+import { readPngInfo } from '../../../server/src/render/pipeline/png';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { FIXTURES } from '../fixtures';
+
+describe('render worker', function () {
+  this.timeout(60000);
+  let root: string;
+  let host: RenderHost;
+  const promptText = 'a cat, (sunset:1.1)\nNegative prompt: blurry\nSteps: 4, Sampler: Euler a, CFG scale: 6, Seed: 42, Size: 64x64';
+
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-worker-'));
+    generateTinyPipeline(root, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
+    host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+  });
+  after(async () => {
+    await host.dispose();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('renders off the main thread with progress, and keeps the sessions for the next render', async () => {
+    const steps: number[] = [];
+    const first = await host.render({ promptText, model: root, device: 'cpu', previewEvery: 2 }, { onProgress: (p) => steps.push(p.step) });
+    assert.deepStrictEqual(steps, [1, 2, 3, 4]);
+    assert.deepStrictEqual([first.device, first.seed, first.steps, first.width], ['cpu', 42, 4, 64]);
+    assert.ok(first.timings.load > 0);
+    assert.strictEqual(readPngInfo(new Uint8Array(first.png)).text.parameters, first.infotext);
+    const second = await host.render({ promptText, model: root, device: 'cpu', overrides: { seed: 7 } });
+    assert.strictEqual(second.timings.load, 0, 'sessions reused');
+    assert.strictEqual(second.seed, 7);
+    await host.release();
+    const third = await host.render({ promptText, model: root, device: 'cpu' });
+    assert.ok(third.timings.load > 0, 'sessions loaded again after release');
+  });
+
+  it('cancels within a step; a broken model folder is one clear error', async () => {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    await assert.rejects(
+      host.render({ promptText, model: root, device: 'cpu', overrides: { steps: 30 } }, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          seen.push(p.step);
+          if (p.step === 2) controller.abort();
+        },
+      }),
+      (e: RenderError) => e.cancelled && e.message === 'render cancelled',
+    );
+    assert.ok(seen.length <= 3, `steps after cancel: ${seen.join(',')}`);
+    await assert.rejects(host.render({ promptText, model: path.join(root, 'nope'), device: 'cpu' }), (e: RenderError) => !e.cancelled && /nope is not a folder/.test(e.message));
+  });
+});
