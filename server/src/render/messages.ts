@@ -26,7 +26,8 @@ export interface RenderResult {
 }
 
 export type RenderMessage =
-  | { type: 'render'; id: number; request: RenderRequest }
+  /** `cancel`: a shared Int32 flag the host sets to 1; the worker reads it before every step. */
+  | { type: 'render'; id: number; request: RenderRequest; cancel: SharedArrayBuffer }
   | { type: 'cancel'; id: number }
   | { type: 'release' };
 

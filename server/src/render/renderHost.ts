@@ -31,10 +31,19 @@ export class RenderHost {
   ): Promise<RenderResult> {
     const id = this.nextId++;
     const worker = this.ensureWorker();
+    const cancel = new SharedArrayBuffer(4);
     return new Promise<RenderResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress: options.onProgress });
-      options.signal?.addEventListener('abort', () => worker.postMessage({ type: 'cancel', id } satisfies RenderMessage), { once: true });
-      worker.postMessage({ type: 'render', id, request } satisfies RenderMessage);
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          // The flag is read by the busy worker before its next step; the message covers a render still queued.
+          Atomics.store(new Int32Array(cancel), 0, 1);
+          worker.postMessage({ type: 'cancel', id } satisfies RenderMessage);
+        },
+        { once: true },
+      );
+      worker.postMessage({ type: 'render', id, request, cancel } satisfies RenderMessage);
     });
   }
 

@@ -16,6 +16,16 @@ let ort: Ort | undefined;
 let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
+
+/**
+ * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
+ * so a cancel takes effect at the next step even while this thread is busy running the model.
+ */
+function sharedSignal(flag: Int32Array, controller: AbortController): AbortSignal {
+  return new Proxy(controller.signal, {
+    get: (target, prop) => (prop === 'aborted' ? target.aborted || Atomics.load(flag, 0) === 1 : Reflect.get(target, prop, target)),
+  });
+}
 let queue: Promise<void> = Promise.resolve();
 
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
@@ -38,8 +48,9 @@ async function sessionsFor(model: string, device: DeviceSetting): Promise<{ sess
   return cached;
 }
 
-async function render(id: number, request: RenderRequest): Promise<void> {
+async function render(id: number, request: RenderRequest, cancel: SharedArrayBuffer): Promise<void> {
   const controller = new AbortController();
+  const flag = new Int32Array(cancel);
   cancelled.set(id, controller);
   clearTimeout(idleTimer);
   try {
@@ -47,7 +58,7 @@ async function render(id: number, request: RenderRequest): Promise<void> {
     const params = renderParameters(request.promptText, overrides);
     const { sessions, loadMs } = await sessionsFor(request.model, request.device);
     const result = await renderTxt2Img(ort!, openModelFolder(request.model), sessions, params, {
-      signal: controller.signal,
+      signal: sharedSignal(flag, controller),
       previewEvery: request.previewEvery,
       onProgress: (p) => post({ type: 'progress', id, step: p.step, steps: p.steps, preview: p.preview }),
     });
@@ -81,7 +92,7 @@ async function render(id: number, request: RenderRequest): Promise<void> {
 }
 
 parentPort!.on('message', (m: RenderMessage) => {
-  if (m.type === 'render') queue = queue.then(() => render(m.id, m.request));
+  if (m.type === 'render') queue = queue.then(() => render(m.id, m.request, m.cancel));
   else if (m.type === 'cancel') cancelled.get(m.id)?.abort();
   else if (m.type === 'release') queue = queue.then(release).then(() => post({ type: 'released' }));
 });

@@ -42,7 +42,7 @@ describe('render worker', function () {
     const controller = new AbortController();
     const seen: number[] = [];
     await assert.rejects(
-      host.render({ promptText, model: root, device: 'cpu', overrides: { steps: 30 } }, {
+      host.render({ promptText, model: root, device: 'cpu', overrides: { steps: 30, width: 256, height: 256 } }, {
         signal: controller.signal,
         onProgress: (p) => {
           seen.push(p.step);
