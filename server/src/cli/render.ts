@@ -1,9 +1,8 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/model/devices';
-import { openModelFolder } from '../render/model/modelFolder';
-import { loadSessions } from '../render/model/sessions';
-import { renderTxt2Img } from '../render/pipeline/txt2img';
-import { renderParameters } from '../render/parameters';
+import { ParameterOverrides } from '../render/parameters';
+import { RenderHost } from '../render/renderHost';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 
@@ -12,18 +11,11 @@ import { parsePromptDocument } from '../service/syntax/document';
  * [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]`. Parameters come from the
  * options, then the file's parameter line, then A1111's defaults.
  */
-export interface RenderOptions {
+export interface RenderOptions extends ParameterOverrides {
   file: string;
-  model: string;
   loraDirs: string[];
   out?: string;
   device: DeviceSetting;
-  steps?: number;
-  seed?: number;
-  sampler?: string;
-  cfg?: number;
-  width?: number;
-  height?: number;
   json: boolean;
 }
 
@@ -68,43 +60,39 @@ export function parseRenderArgs(args: string[]): RenderOptions {
   return o as RenderOptions;
 }
 
+/** The worker bundle next to the CLI bundle (dist/), or the compiled module (out/, in tests). */
+function workerPath(): string {
+  const bundled = path.join(__dirname, 'renderWorker.js');
+  return fs.existsSync(bundled) ? bundled : path.join(__dirname, '../render/worker.js');
+}
+
 export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   const text = fs.readFileSync(o.file, 'utf8');
-  const params = renderParameters(text, o);
   const doc = parsePromptDocument(text);
   const loraTags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
   if (loraTags.length) io.stderr(`sd-prompt: LoRA merging is not available yet: ${loraTags.length} LoRA tag(s) rendered without their LoRA.\n`);
-  const t0 = Date.now();
-  const folder = openModelFolder(o.model);
-  const sessions = await loadSessions(folder, o.device, ort);
-  const loadMs = Date.now() - t0;
-  for (const a of sessions.attempts) io.stderr(`sd-prompt: ${a.device} unavailable (${a.error})\n`);
+  const host = new RenderHost(workerPath());
   try {
-    const result = await renderTxt2Img(ort, folder, sessions, params, {
-      onProgress: (p) => {
-        const width = 30;
-        const done = Math.round((p.step / p.steps) * width);
-        io.stderr(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] step ${p.step}/${p.steps} on ${sessions.device}`);
-        if (p.step === p.steps) io.stderr('\n');
+    const { model, steps, seed, sampler, cfg, width, height } = o;
+    const result = await host.render(
+      { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, idleReleaseMs: 0 },
+      {
+        onProgress: (p) => {
+          const bar = 30;
+          const done = Math.round((p.step / p.steps) * bar);
+          io.stderr(`\r[${'#'.repeat(done)}${'.'.repeat(bar - done)}] step ${p.step}/${p.steps}`);
+          if (p.step === p.steps) io.stderr('\n');
+        },
       },
-    });
+    );
+    for (const a of result.attempts) io.stderr(`sd-prompt: ${a.device} unavailable (${a.error})\n`);
     const out = o.out ?? o.file.replace(/\.prompt$/i, '') + '.png';
-    fs.writeFileSync(out, result.png);
-    const summary = {
-      out,
-      device: sessions.device,
-      seed: params.seed,
-      steps: params.steps,
-      sampler: params.sampler,
-      width: params.width,
-      height: params.height,
-      timings: { load: loadMs, ...result.timings },
-      loras: [] as unknown[],
-    };
-    io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${params.width}x${params.height}, ${params.steps} steps of ${params.sampler}, seed ${params.seed}, on ${sessions.device}\n`);
+    fs.writeFileSync(out, new Uint8Array(result.png));
+    const { device, width: w, height: h, timings } = result;
+    const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: [] as unknown[] };
+    io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${w}x${h}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${device}\n`);
     return 0;
   } finally {
-    await sessions.release();
+    await host.dispose();
   }
 }
