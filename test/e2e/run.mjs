@@ -135,11 +135,13 @@ const holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-hold-'));
 const holdFile = path.join(holdDir, 'screenshot-taken');
 process.on('exit', () => fs.rmSync(holdDir, { recursive: true, force: true }));
 
-const overallTimer = setTimeout(() => {
+// The limit covers the tests, not the one-time install (which can take minutes on a cold cache).
+let overallTimer;
+const startTimer = () => (overallTimer = setTimeout(() => {
     const tail = server ? lastLines(server.getOutput(), 15) : '';
     void finish(1, `TIMEOUT: the extension-host tests did not finish within ${TIMEOUT_S} s (set SD_PROMPT_E2E_TIMEOUT_S to change); ` +
         `killing code-server and chromium.${tail ? `\n[e2e] last code-server output:\n${tail}` : ''}`);
-}, TIMEOUT_S * 1000);
+}, TIMEOUT_S * 1000));
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => void finish(130, `interrupted (${sig})`));
@@ -183,6 +185,7 @@ function handleLogLine(type, line, fromSuite) {
 
 async function main() {
     const install = ensureInstalled();
+    startTimer();
 
     if (!fs.existsSync(testsEntry)) {
         return finish(1, `${path.relative(repoRoot, testsEntry)} is missing: run \`npm run build\` first`);
