@@ -7,7 +7,7 @@ import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { RenderCancelled, RenderParameters, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
-import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { generateTinyPipeline, TINY_SD15, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
@@ -148,5 +148,27 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     assert.strictEqual(await main(['render', file, '--model', root, '--device', 'tpu'], io), 2);
     assert.match(stderr, /--device takes one of auto, webgpu, cuda, dml, coreml, cpu, not 'tpu'/);
     assert.strictEqual(await main(['render', file], io), 2);
+  });
+
+  it('SDXL: two text encoders, pooled embeddings and size ids; an empty negative prompt is zeros', async () => {
+    const xl = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-tiny-xl-'));
+    try {
+      generateTinyPipeline(xl, { ...TINY_SDXL, tokenizerFrom: path.join(FIXTURES, 'clip') });
+      const folder = openModelFolder(xl);
+      assert.strictEqual(folder.kind, 'sdxl');
+      const xlSessions = await loadSessions(folder, 'cpu', ort);
+      try {
+        const withNegative = await renderTxt2Img(ort, folder, xlSessions, { ...params, steps: 3 });
+        const withoutNegative = await renderTxt2Img(ort, folder, xlSessions, { ...params, steps: 3, negativePrompt: '' });
+        assert.deepStrictEqual([readPngInfo(withNegative.png).width, readPngInfo(withNegative.png).height], [64, 64]);
+        assert.ok(!withNegative.png.equals(withoutNegative.png));
+        const again = await renderTxt2Img(ort, folder, xlSessions, { ...params, steps: 3 });
+        assert.ok(withNegative.png.equals(again.png));
+      } finally {
+        await xlSessions.release();
+      }
+    } finally {
+      fs.rmSync(xl, { recursive: true, force: true });
+    }
   });
 });

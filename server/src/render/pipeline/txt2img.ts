@@ -77,33 +77,53 @@ export async function renderTxt2Img(
 ): Promise<RenderOutcome> {
   const choice = resolveSamplerName(p.sampler, p.scheduleType);
   if (p.width % 8 || p.height % 8) throw new Error(`Size ${p.width}x${p.height} must be a multiple of 8 in both directions.`);
-  const tokenizerResult = ClipTokenizer.fromText(fs.readFileSync(folder.tokenizer.vocab, 'utf8'), fs.readFileSync(folder.tokenizer.merges, 'utf8'));
-  if ('problem' in tokenizerResult) throw new Error(`${path.dirname(folder.tokenizer.vocab)}: ${tokenizerResult.problem}`);
-  const tokenizer = tokenizerResult.tokenizer;
+  const loadTokenizer = (files: { vocab: string; merges: string }) => {
+    const r = ClipTokenizer.fromText(fs.readFileSync(files.vocab, 'utf8'), fs.readFileSync(files.merges, 'utf8'));
+    if ('problem' in r) throw new Error(`${path.dirname(files.vocab)}: ${r.problem}`);
+    return r.tokenizer;
+  };
+  const tokenizer = loadTokenizer(folder.tokenizer);
+  const sdxl = folder.kind === 'sdxl' && !!sessions.textEncoder2;
+  const tokenizer2 = sdxl ? loadTokenizer(folder.tokenizer2 ?? folder.tokenizer) : undefined;
   const checkCancel = () => {
     if (options.signal?.aborted) throw new RenderCancelled();
   };
 
   // ---- conditioning ----
   const t0 = Date.now();
-  const encodeCache = new Map<string, Float32Array[]>();
-  const encodeText = async (text: string): Promise<Float32Array[]> => {
+  /**
+   * One text's chunks as the UNet's context. SD1/SD2: the text encoder's last hidden state.
+   * SDXL: both encoders' penultimate hidden states (each with its own emphasis), side by side,
+   * and encoder 2's pooled output of the first chunk (A1111 returns `zs[0].pooled`).
+   */
+  const encodeCache = new Map<string, Conditioning>();
+  const encodeText = async (text: string): Promise<Conditioning> => {
     const hit = encodeCache.get(text);
     if (hit) return hit;
-    const chunks = chunkPrompt(weightedTexts(parseAttention(text).segments), tokenizer).chunks;
-    const out: Float32Array[] = [];
+    const segments = weightedTexts(parseAttention(text).segments);
+    const chunks = chunkPrompt(segments, tokenizer).chunks;
+    const out: Conditioning = { chunks: [] };
     for (const chunk of chunks) {
       const input = chunkInput(chunk, { bos: tokenizer.bosId, eos: tokenizer.eosId, pad: folder.kind === 'sd2' ? 0 : tokenizer.eosId });
-      const hidden = await runTextEncoder(ort, sessions.textEncoder, input.ids);
-      out.push(applyEmphasis(hidden.values, input.multipliers, hidden.width));
+      const first = await runTextEncoder(ort, sessions.textEncoder, input.ids, sdxl ? 'penultimate' : 'last');
+      const context = applyEmphasis(first.values, input.multipliers, first.width);
+      if (!sdxl) {
+        out.chunks.push(context);
+        continue;
+      }
+      // OpenCLIP (encoder 2) pads with 0 after the end token.
+      const input2 = chunkInput(chunk, { bos: tokenizer2!.bosId, eos: tokenizer2!.eosId, pad: 0 });
+      const second = await runTextEncoder(ort, sessions.textEncoder2!, input2.ids, 'penultimate');
+      out.chunks.push(sideBySide(context, first.width, applyEmphasis(second.values, input2.multipliers, second.width), second.width));
+      out.pooled ??= second.pooled;
     }
     encodeCache.set(text, out);
     return out;
   };
   const scheduleOf = async (text: string) => {
     const variants = scheduleVariants(text, { baseSteps: p.steps }, parseSchedule(text));
-    const entries: { endAtStep: number; chunks: Float32Array[] }[] = [];
-    for (const v of variants) entries.push({ endAtStep: v.step, chunks: await encodeText(v.text) });
+    const entries: { endAtStep: number; cond: Conditioning }[] = [];
+    for (const v of variants) entries.push({ endAtStep: v.step, cond: await encodeText(v.text) });
     return entries;
   };
   const cleaned = parseExtraNetworks(MappedText.identity(stripCommentsText(p.prompt), 0)).prompt.text;
@@ -113,8 +133,16 @@ export async function renderTxt2Img(
     condSchedules.push({ weight, schedule: await scheduleOf(multicond.prompt_flat_list[index]) });
     checkCancel();
   }
-  const uncondSchedule = await scheduleOf(stripCommentsText(p.negativePrompt));
-  const empty = (await encodeText(''))[0];
+  const negative = stripCommentsText(p.negativePrompt);
+  let uncondSchedule = await scheduleOf(negative);
+  if (sdxl && negative === '') {
+    // A1111 (sd_models_xl): an empty negative prompt on SDXL is all zeros, context and pooled.
+    uncondSchedule = uncondSchedule.map((e) => ({
+      endAtStep: e.endAtStep,
+      cond: { chunks: e.cond.chunks.map((c) => new Float32Array(c.length)), pooled: e.cond.pooled && new Float32Array(e.cond.pooled.length) },
+    }));
+  }
+  const empty = (await encodeText('')).chunks[0];
   const encodeMs = Date.now() - t0;
 
   // ---- denoising ----
@@ -127,22 +155,28 @@ export async function renderTxt2Img(
   let x: Float32Array = new Float32Array(4 * h * w);
   randn(x);
   for (let i = 0; i < x.length; i++) x[i] *= sampler.initNoiseSigma;
-  const at = (entries: { endAtStep: number; chunks: Float32Array[] }[], step: number) =>
-    (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).chunks;
+  const at = (entries: { endAtStep: number; cond: Conditioning }[], step: number) =>
+    (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).cond;
+  // SDXL's size conditioning: original size, crop top-left, target size (A1111 uses the image size).
+  const timeIds = Float32Array.of(p.height, p.width, 0, 0, p.height, p.width);
   for (let i = 0; i < sampler.steps; i++) {
     checkCancel();
     // A1111 looks schedules up with the 0-based step counter (reconstruct_cond_batch).
     const input = sampler.scaleModelInput(x, i);
+    const condsNow = condSchedules.map((c) => at(c.schedule, i));
+    const uncondNow = at(uncondSchedule, i);
     const { conds, uncond } = alignContexts(
-      condSchedules.map((c) => concat(at(c.schedule, i))),
-      concat(at(uncondSchedule, i)),
+      condsNow.map((c) => concat(c.chunks)),
+      concat(uncondNow.chunks),
       empty,
     );
+    const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds } : undefined);
     const outputs: { output: Float32Array; weight: number }[] = [];
     for (const [k, context] of conds.entries()) {
-      outputs.push({ output: await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], context), weight: condSchedules[k].weight });
+      const output = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], context, extra(condsNow[k]));
+      outputs.push({ output, weight: condSchedules[k].weight });
     }
-    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], uncond);
+    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], uncond, extra(uncondNow));
     const guided = combineGuidance(uncondOut, outputs, p.cfgScale);
     x = sampler.step(guided, i, x, randn).x;
     const every = options.previewEvery ?? 5;
@@ -189,12 +223,46 @@ function floatData(t: Tensor): Float32Array {
   return t.type === 'float16' ? fromFloat16(t.data as Uint16Array) : Float32Array.from(t.data as Float32Array);
 }
 
-async function runTextEncoder(ort: typeof import('onnxruntime-node'), io: GraphIo, ids: Int32Array): Promise<{ values: Float32Array; width: number }> {
+interface Conditioning {
+  /** Per chunk: 77 × context width. */
+  chunks: Float32Array[];
+  /** SDXL: encoder 2's pooled output (`text_embeds`). */
+  pooled?: Float32Array;
+}
+
+/**
+ * One chunk through a text encoder. `penultimate` takes `hidden_states.{N-1}` of an export
+ * with hidden-state outputs (what SDXL conditions on); `last` takes `last_hidden_state`.
+ */
+async function runTextEncoder(
+  ort: typeof import('onnxruntime-node'),
+  io: GraphIo,
+  ids: Int32Array,
+  layer: 'last' | 'penultimate',
+): Promise<{ values: Float32Array; width: number; pooled?: Float32Array }> {
   const type = io.inputs.get('input_ids')!.type;
   const tensor = type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, CONTEXT_LENGTH]) : new ort.Tensor('int32', ids, [1, CONTEXT_LENGTH]);
   const result = await io.session.run({ input_ids: tensor });
-  const out = result.last_hidden_state ?? result[io.outputs[0]];
-  return { values: floatData(out), width: out.dims[2] };
+  let name = 'last_hidden_state';
+  if (layer === 'penultimate') {
+    const layers = io.outputs.map((n) => /^hidden_states\.(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+    if (layers.length < 2) throw new Error('an SDXL text encoder must output its hidden states (hidden_states.N): export it with optimum, which adds them');
+    name = `hidden_states.${Math.max(...layers) - 1}`;
+  }
+  const out = result[name] ?? result[io.outputs[0]];
+  const pooled = result.text_embeds ?? result.pooler_output;
+  return { values: floatData(out), width: out.dims[2], pooled: pooled && floatData(pooled) };
+}
+
+/** Two [tokens × a] and [tokens × b] matrices joined along the feature axis. */
+function sideBySide(left: Float32Array, a: number, right: Float32Array, b: number): Float32Array {
+  const tokens = left.length / a;
+  const out = new Float32Array(tokens * (a + b));
+  for (let t = 0; t < tokens; t++) {
+    out.set(left.subarray(t * a, (t + 1) * a), t * (a + b));
+    out.set(right.subarray(t * b, (t + 1) * b), t * (a + b) + a);
+  }
+  return out;
 }
 
 async function runUnet(
@@ -205,6 +273,7 @@ async function runUnet(
   w: number,
   timestep: number,
   context: Float32Array,
+  sdxl?: { textEmbeds: Float32Array; timeIds: Float32Array },
 ): Promise<Float32Array> {
   const ts = io.inputs.get('timestep')!;
   const tsDims = ts.shape.length === 0 ? [] : [1];
@@ -218,6 +287,10 @@ async function runUnet(
     timestep: timestepTensor,
     encoder_hidden_states: floatTensor(ort, io.inputs.get('encoder_hidden_states')!.type, context, [1, context.length / width, width]),
   };
+  if (sdxl && io.inputs.has('text_embeds')) {
+    feeds.text_embeds = floatTensor(ort, io.inputs.get('text_embeds')!.type, sdxl.textEmbeds, [1, sdxl.textEmbeds.length]);
+    feeds.time_ids = floatTensor(ort, io.inputs.get('time_ids')!.type, sdxl.timeIds, [1, sdxl.timeIds.length]);
+  }
   const result = await io.session.run(feeds);
   return floatData(result.out_sample ?? result[io.outputs[0]]);
 }
