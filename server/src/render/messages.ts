@@ -1,4 +1,5 @@
 import { ExecutionProvider, DeviceSetting } from './model/devices';
+import type { ParameterDefaults } from './parameters';
 
 /** Messages between the render host (language server side) and its worker thread. */
 export interface RenderRequest {
@@ -7,6 +8,8 @@ export interface RenderRequest {
   model: string;
   device: DeviceSetting;
   overrides?: { steps?: number; seed?: number; sampler?: string; cfg?: number; width?: number; height?: number };
+  /** Settings used where the file says nothing (`sdPrompt.render.*`). */
+  defaults?: ParameterDefaults;
   previewEvery?: number;
   /** Release the sessions after this long without a render (default 5 minutes). */
   idleReleaseMs?: number;

@@ -4,6 +4,15 @@ import { parsePromptDocument } from '../service/syntax/document';
 import { RenderParameters } from './pipeline/txt2img';
 import { resolveSeed } from './pipeline/random';
 
+/** Defaults from settings (`sdPrompt.render.*`): used where the file's parameter line says nothing. */
+export interface ParameterDefaults {
+  steps?: number;
+  sampler?: string;
+  cfgScale?: number;
+  width?: number;
+  height?: number;
+}
+
 /** What a caller may set over the file's own parameters. */
 export interface ParameterOverrides {
   model: string;
@@ -15,21 +24,24 @@ export interface ParameterOverrides {
   height?: number;
 }
 
-/** The file's parameters under the options: `Steps`, `Sampler`, `Schedule type`, `CFG scale`, `Seed`, `Size`. */
-export function renderParameters(text: string, o: ParameterOverrides): RenderParameters {
+/**
+ * The render's parameters: explicit options first, then the file's parameter line (`Steps`,
+ * `Sampler`, `Schedule type`, `CFG scale`, `Seed`, `Size`), then settings, then A1111's defaults.
+ */
+export function renderParameters(text: string, o: ParameterOverrides, defaults: ParameterDefaults = {}): RenderParameters {
   const doc = parsePromptDocument(text);
   const param = (key: string) => doc.sections.parameters?.entries.find((e) => e.key === key)?.value;
   const size = /^(\d+)x(\d+)$/.exec(param('Size') ?? '');
   return {
     prompt: text.slice(doc.positive.part.content.start, doc.positive.part.content.end),
     negativePrompt: doc.negative ? text.slice(doc.negative.part.content.start, doc.negative.part.content.end) : '',
-    steps: o.steps ?? pyInt(param('Steps') ?? '') ?? 20,
-    sampler: o.sampler ?? param('Sampler') ?? 'Euler a',
+    steps: o.steps ?? pyInt(param('Steps') ?? '') ?? defaults.steps ?? 20,
+    sampler: o.sampler ?? param('Sampler') ?? defaults.sampler ?? 'Euler a',
     scheduleType: o.sampler ? undefined : param('Schedule type'),
-    cfgScale: o.cfg ?? pyFloat(param('CFG scale') ?? '') ?? 7,
+    cfgScale: o.cfg ?? pyFloat(param('CFG scale') ?? '') ?? defaults.cfgScale ?? 7,
     seed: resolveSeed(o.seed ?? pyInt(param('Seed') ?? '')),
-    width: o.width ?? (size ? Number(size[1]) : 512),
-    height: o.height ?? (size ? Number(size[2]) : 512),
+    width: o.width ?? (size ? Number(size[1]) : (defaults.width ?? 512)),
+    height: o.height ?? (size ? Number(size[2]) : (defaults.height ?? 512)),
     modelName: path.basename(path.resolve(o.model)),
   };
 }

@@ -55,7 +55,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
   clearTimeout(idleTimer);
   try {
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
-    const params = renderParameters(request.promptText, overrides);
+    const params = renderParameters(request.promptText, overrides, request.defaults);
     const { sessions, loadMs } = await sessionsFor(request.model, request.device);
     const result = await renderTxt2Img(ort!, openModelFolder(request.model), sessions, params, {
       signal: sharedSignal(flag, controller),
