@@ -58,6 +58,14 @@ export async function loadSessions(folder: ModelFolder, setting: DeviceSetting, 
   const { value, device, attempts } = await onFirstWorkingDevice(setting, process.platform, async (ep) => {
     // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
     const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    if (ep === 'cpu') {
+      // Measured on the SD1.5-sized UNet (3.3 GB of weights): ORT's arena and pre-packed weight copies
+      // take peak memory to 5.6 GB (1.7×); without them 3.5 GB (1.07×) for ~17% slower steps.
+      // A CPU render is the fallback on machines without a GPU, where memory is what runs out.
+      options.enableCpuMemArena = false;
+      options.enableMemPattern = false;
+      options.extra = { session: { disable_prepacking: '1' } };
+    }
     const created: InferenceSession[] = [];
     try {
       const open = async (file: string) => {
