@@ -7,7 +7,7 @@ import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { RenderCancelled, RenderParameters, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
-import { generateTinyPipeline, TINY_SD15, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
+import { generateTinyPipeline, TINY_SD15, TINY_SD2, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
@@ -170,5 +170,44 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     } finally {
       fs.rmSync(xl, { recursive: true, force: true });
     }
+  });
+
+  it('other exports: SD2, and fp16 graphs with int64 ids and timestep', async () => {
+    for (const [name, config] of [
+      ['sd2', TINY_SD2],
+      ['fp16', { ...TINY_SD15, dtype: 'fp16', inputIdsType: 'int64', timestepType: 'int64' }],
+    ] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sd-tiny-${name}-`));
+      try {
+        generateTinyPipeline(dir, { ...config, tokenizerFrom: path.join(FIXTURES, 'clip') });
+        const folder = openModelFolder(dir);
+        const s = await loadSessions(folder, 'cpu', ort);
+        try {
+          const r = await renderTxt2Img(ort, folder, s, { ...params, steps: 3, sampler: 'DDIM' });
+          assert.strictEqual(readPngInfo(r.png).width, 64, name);
+          if (name === 'fp16') assert.deepStrictEqual([s.unet.inputs.get('sample')!.type, s.unet.inputs.get('timestep')!.type, s.textEncoder.inputs.get('input_ids')!.type], ['float16', 'int64', 'int64']);
+        } finally {
+          await s.release();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('a graph that is not what its folder says, and a size A1111 cannot use, are clear errors', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-tiny-wrong-'));
+    try {
+      generateTinyPipeline(dir, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
+      fs.copyFileSync(path.join(dir, 'vae_decoder/model.onnx'), path.join(dir, 'unet/model.onnx'));
+      await assert.rejects(
+        loadSessions(openModelFolder(dir), 'cpu', ort),
+        (e: Error) =>
+          e.message.startsWith(`${path.join(dir, 'unet/model.onnx')} is not a diffusers unet graph: it lacks input 'sample', input 'timestep', input 'encoder_hidden_states', output 'out_sample' (it has inputs latent_sample; outputs sample).`),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(renderTxt2Img(ort, openModelFolder(root), sessions, { ...params, width: 60 }), /Size 60x64 must be a multiple of 8 in both directions\./);
   });
 });
