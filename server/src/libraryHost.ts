@@ -141,7 +141,7 @@ export class LibraryHost {
   private async describeEmbedding(path: string): Promise<EntryDetails> {
     const header = await this.headers.read(this.fs, path);
     if ('error' in header) return { error: header.error };
-    const named = ['emb_params', 'clip_l', 'clip_g', 'string_to_param.*'];
+    const named = ['emb_params', 'clip_l', 'clip_g'];
     const tensor =
       named.map((n) => header.tensors.find((t) => t.name === n)).find((t) => t && t.shape.length === 2) ??
       header.tensors.find((t) => t.shape.length === 2);
