@@ -1,0 +1,128 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
+import { isLoraKeyMapError, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
+import { readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
+import { mergeIntoGraph } from '../../../server/src/render/lora/merge';
+import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+
+/** A real F32 safetensors file from named arrays. */
+function writeSafetensors(file: string, tensors: Record<string, { dims: number[]; data: Float32Array }>): void {
+  const header: Record<string, unknown> = { __metadata__: { ss_network_dim: '2', ss_network_alpha: '1' } };
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype: 'F32', shape: t.dims, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([prefix, json, ...parts]));
+}
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648 - 0.5) * 0.2;
+  });
+}
+
+describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
+  this.timeout(30000);
+  let root: string;
+
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-merge-'));
+    generateTinyPipeline(root, TINY_SD15);
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('a kohya LoRA (a MatMul stored transposed, a 3×3 LoCon conv) equals base + scale·up·down, computed independently', async () => {
+    const rank = 2;
+    // attn2.to_k: torch Linear [out 16, in 32]; conv1: [16, 16, 3, 3].
+    const lora = {
+      'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': { dims: [rank, 32], data: random(rank * 32, 1) },
+      'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight': { dims: [16, rank], data: random(16 * rank, 2) },
+      'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.alpha': { dims: [], data: Float32Array.of(1) },
+      'lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight': { dims: [rank, 16, 3, 3], data: random(rank * 16 * 9, 3) },
+      'lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight': { dims: [16, rank, 1, 1], data: random(16 * rank, 4) },
+      'lora_unet_down_blocks_0_resnets_0_conv1.alpha': { dims: [], data: Float32Array.of(1) },
+      'lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight': { dims: [rank, 16], data: random(rank * 16, 5) },
+      'lora_unet_down_blocks_9_attentions_0_proj_in.lora_up.weight': { dims: [16, rank], data: random(16 * rank, 6) },
+    };
+    const file = path.join(root, 'test_lora.safetensors');
+    writeSafetensors(file, lora);
+
+    const read = await readLoraTensors(new NodeFileSystem(), file);
+    assert.ok(!('error' in read));
+    const keys = mapLoraKeys(read.tensors.keys());
+    assert.ok(!isLoraKeyMapError(keys));
+    const modules = keys.modules.map((m) => {
+      const resolved = resolveModule(m, read.tensors);
+      if ('error' in resolved) throw new Error(resolved.error);
+      return resolved;
+    });
+    const unet = path.join(root, 'unet/model.onnx');
+    const merged = mergeIntoGraph(unet, 'unet', [{ name: 'test_lora', modules, te: 1, unet: 0.7 }]);
+    assert.deepStrictEqual(merged.reports, [{ name: 'test_lora', matched: 2, unmatched: ['down_blocks.9.attentions.0.proj_in'], mismatched: [] }]);
+
+    // Independent reference: W' = W + 0.7 · (alpha/rank) · up @ down, in torch layout, then stored.
+    const scale = 0.7 * (1 / rank);
+    const model = readOnnxModel(unet);
+    const original = fs.readFileSync(path.join(root, 'unet/model.onnx_data'));
+    const patched = merged.externalData[0].data;
+    const check = (initializer: string, expectedAt: (stored: number) => number) => {
+      const init = model.graph.initializers.find((i) => i.name === initializer)!;
+      const loc = init.location as { offset: number; length: number };
+      const base = new Float32Array(original.buffer.slice(original.byteOffset + loc.offset, original.byteOffset + loc.offset + loc.length));
+      const got = new Float32Array(patched.buffer.slice(patched.byteOffset + loc.offset, patched.byteOffset + loc.offset + loc.length));
+      let worst = 0;
+      for (let s = 0; s < base.length; s++) worst = Math.max(worst, Math.abs(got[s] - (base[s] + expectedAt(s))));
+      assert.ok(worst < 1e-6, `${initializer}: largest error ${worst}`);
+    };
+    const up = lora['lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight'].data;
+    const down = lora['lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight'].data;
+    // The MatMul initializer is [in 32, out 16]: stored index s = i·16 + o.
+    check('onnx::MatMul_1021', (s) => {
+      const i = Math.floor(s / 16);
+      const o = s % 16;
+      let v = 0;
+      for (let r = 0; r < rank; r++) v += up[o * rank + r] * down[r * 32 + i];
+      return scale * v;
+    });
+    const cup = lora['lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight'].data;
+    const cdown = lora['lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight'].data;
+    // Conv [out 16, in 16, 3, 3]: ΔW[o, c, y, x] = Σr up[o, r] · down[r, c, y, x].
+    check('down_blocks.0.resnets.0.conv1.weight', (s) => {
+      const o = Math.floor(s / (16 * 9));
+      const rest = s % (16 * 9);
+      let v = 0;
+      for (let r = 0; r < rank; r++) v += cup[o * rank + r] * cdown[r * 16 * 9 + rest];
+      return scale * v;
+    });
+    // The user's files are untouched, and the merged graph runs and differs from the base.
+    assert.ok(fs.readFileSync(path.join(root, 'unet/model.onnx_data')).equals(original));
+    const feeds = {
+      sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
+    };
+    const baseSession = await ort.InferenceSession.create(unet);
+    const mergedSession = await ort.InferenceSession.create(merged.modelBytes, {
+      externalData: merged.externalData.map((e) => ({ path: e.path, data: e.data })),
+    });
+    const a = (await baseSession.run(feeds)).out_sample.data as Float32Array;
+    const b = (await mergedSession.run(feeds)).out_sample.data as Float32Array;
+    assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-6));
+    await baseSession.release();
+    await mergedSession.release();
+  });
+});
