@@ -3,6 +3,12 @@ import * as path from 'path';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/model/devices';
 import { ParameterOverrides } from '../render/parameters';
 import { RenderHost } from '../render/renderHost';
+import { LoraSpec } from '../render/lora/prepare';
+import { NodeFileSystem } from '../node/nodeFileSystem';
+import { LoraCatalog } from '../service/library/catalog';
+import { quickScan } from '../service/library/quickHeader';
+import { isActivationError, loraActivation } from '../service/semantics/extraNetworks';
+import { PromptDocument } from '../service/syntax/document';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 
@@ -69,13 +75,12 @@ function workerPath(): string {
 export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
   const text = fs.readFileSync(o.file, 'utf8');
   const doc = parsePromptDocument(text);
-  const loraTags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
-  if (loraTags.length) io.stderr(`sd-prompt: LoRA merging is not available yet: ${loraTags.length} LoRA tag(s) rendered without their LoRA.\n`);
+  const loras = await resolveLoraTags(doc, o.loraDirs, io);
   const host = new RenderHost(workerPath());
   try {
     const { model, steps, seed, sampler, cfg, width, height } = o;
     const result = await host.render(
-      { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, idleReleaseMs: 0 },
+      { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, loras, idleReleaseMs: 0 },
       {
         onProgress: (p) => {
           const bar = 30;
@@ -89,10 +94,49 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
     const out = o.out ?? o.file.replace(/\.prompt$/i, '') + '.png';
     fs.writeFileSync(out, new Uint8Array(result.png));
     const { device, width: w, height: h, timings } = result;
-    const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: [] as unknown[] };
+    for (const l of result.loras) {
+      if (l.error) io.stderr(`sd-prompt: LoRA '${l.name}' not merged: ${l.error}\n`);
+      else if (l.unmatched.length || l.mismatched.length) {
+        io.stderr(`sd-prompt: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
+      }
+    }
+    const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: result.loras };
     io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${w}x${h}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${device}\n`);
     return 0;
   } finally {
     await host.dispose();
   }
+}
+
+/**
+ * The prompt's LoRA tags as A1111 resolves them: names looked up in the LoRA folders (file name or
+ * alias, last file wins), multipliers from the tag; a tag whose weight A1111 cannot parse makes it
+ * drop every LoRA of the generation, and so do we.
+ */
+async function resolveLoraTags(doc: PromptDocument, folders: string[], io: { stderr: (s: string) => void }): Promise<LoraSpec[]> {
+  const tags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
+  if (tags.length === 0) return [];
+  const activations = tags.map((t) => loraActivation(t));
+  const failed = activations.find(isActivationError);
+  if (failed) {
+    io.stderr(`sd-prompt: ${failed.error}: A1111 applies no LoRA in this generation, and neither does this render\n`);
+    return [];
+  }
+  if (folders.length === 0) {
+    io.stderr(`sd-prompt: ${tags.length} LoRA tag(s) but no --lora-dir: rendering without them\n`);
+    return [];
+  }
+  const fileSystem = new NodeFileSystem();
+  const catalog = new LoraCatalog(fileSystem, (e) => quickScan(fileSystem, e.path, e.size));
+  await catalog.setRoots({ lora: folders.map((f) => path.resolve(f)), embedding: [], hypernet: [] });
+  catalog.dispose();
+  const specs: LoraSpec[] = [];
+  for (const a of activations) {
+    if (isActivationError(a)) continue;
+    const entry = catalog.resolveLora(a.name);
+    if (!entry) io.stderr(`sd-prompt: LoRA '${a.name}' not found in ${folders.join(', ')}: rendering without it\n`);
+    else if (entry.pickle) io.stderr(`sd-prompt: LoRA '${a.name}' is a pickle (${entry.extension}): never opened\n`);
+    else specs.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet });
+  }
+  return specs;
 }

@@ -1,5 +1,7 @@
 import { ExecutionProvider, DeviceSetting } from './model/devices';
 import type { ParameterDefaults } from './parameters';
+import type { LoraSpec } from './lora/prepare';
+import type { LoraMergeReport } from './model/sessions';
 
 /** Messages between the render host (language server side) and its worker thread. */
 export interface RenderRequest {
@@ -11,6 +13,8 @@ export interface RenderRequest {
   /** Settings used where the file says nothing (`sdPrompt.render.*`). */
   defaults?: ParameterDefaults;
   previewEvery?: number;
+  /** The prompt's LoRAs, resolved to files with their tag's multipliers (merged into the model). */
+  loras?: LoraSpec[];
   /** Release the sessions after this long without a render (default 5 minutes). */
   idleReleaseMs?: number;
 }
@@ -26,6 +30,7 @@ export interface RenderResult {
   width: number;
   height: number;
   timings: { load: number; encode: number; denoise: number; decode: number };
+  loras: LoraMergeReport[];
 }
 
 export type RenderMessage =

@@ -5,6 +5,7 @@ import { loadSessions, ModelSessions } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
+import { LoraSpec, prepareLoras } from './lora/prepare';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and the
@@ -37,13 +38,15 @@ async function release(): Promise<void> {
   await old?.sessions.release();
 }
 
-async function sessionsFor(model: string, device: DeviceSetting): Promise<{ sessions: ModelSessions; loadMs: number }> {
-  const key = `${model}\u0000${device}`;
+/** Sessions for a model, device and set of LoRAs with their weights: reused while all three stay the same. */
+async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
+  const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet])]);
   if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
   await release();
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
-  const sessions = await loadSessions(openModelFolder(model), device, ort);
+  const prepared = await prepareLoras(loras);
+  const sessions = await loadSessions(openModelFolder(model), device, ort, prepared);
   cached = { key, sessions, loadMs: Date.now() - t0 };
   return cached;
 }
@@ -56,7 +59,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
   try {
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
     const params = renderParameters(request.promptText, overrides, request.defaults);
-    const { sessions, loadMs } = await sessionsFor(request.model, request.device);
+    const { sessions, loadMs } = await sessionsFor(request.model, request.device, request.loras ?? []);
     const result = await renderTxt2Img(ort!, openModelFolder(request.model), sessions, params, {
       signal: sharedSignal(flag, controller),
       previewEvery: request.previewEvery,
@@ -78,6 +81,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
           width: params.width,
           height: params.height,
           timings: { load: loadMs, ...result.timings },
+          loras: sessions.loras,
         },
       },
       [png],

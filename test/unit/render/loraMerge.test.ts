@@ -9,31 +9,7 @@ import { readLoraTensors, resolveModule } from '../../../server/src/render/lora/
 import { mergeIntoGraph } from '../../../server/src/render/lora/merge';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
-
-/** A real F32 safetensors file from named arrays. */
-function writeSafetensors(file: string, tensors: Record<string, { dims: number[]; data: Float32Array }>): void {
-  const header: Record<string, unknown> = { __metadata__: { ss_network_dim: '2', ss_network_alpha: '1' } };
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (const [name, t] of Object.entries(tensors)) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype: 'F32', shape: t.dims, data_offsets: [offset, offset + bytes.length] };
-    parts.push(bytes);
-    offset += bytes.length;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([prefix, json, ...parts]));
-}
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648 - 0.5) * 0.2;
-  });
-}
+import { random, writeSafetensors } from './loraFiles';
 
 describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
   this.timeout(30000);

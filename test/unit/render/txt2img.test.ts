@@ -11,6 +11,7 @@ import { generateTinyPipeline, TINY_SD15, TINY_SD2, TINY_SDXL } from '../../../s
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
+import { tinyKohyaLora, writeSafetensors } from './loraFiles';
 
 describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
   this.timeout(60000);
@@ -209,5 +210,45 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     await assert.rejects(renderTxt2Img(ort, openModelFolder(root), sessions, { ...params, width: 60 }), /Size 60x64 must be a multiple of 8 in both directions\./);
+  });
+
+  it('sd-prompt render merges the prompt\'s LoRAs from --lora-dir and reports each', async () => {
+    const loraDir = path.join(root, 'loras');
+    fs.mkdirSync(loraDir, { recursive: true });
+    writeSafetensors(path.join(loraDir, 'style.safetensors'), tinyKohyaLora());
+    fs.writeFileSync(path.join(loraDir, 'old_format.safetensors'), fs.readFileSync(path.join(FIXTURES, 'lora/cloneofsimo/lora_disney.safetensors')));
+    const run = async (prompt: string) => {
+      const file = path.join(root, 'lora.prompt');
+      fs.writeFileSync(file, `${prompt}\nSteps: 3, Sampler: Euler, CFG scale: 6, Seed: 5, Size: 64x64`);
+      let stdout = '';
+      let stderr = '';
+      const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+      const code = await main(['render', file, '--model', root, '--device', 'cpu', '--lora-dir', loraDir, '--json'], io);
+      assert.strictEqual(code, 0, stderr);
+      return { summary: JSON.parse(stdout), stderr, png: fs.readFileSync(path.join(root, 'lora.png')) };
+    };
+    const plain = await run('a cat');
+    const styled = await run('a cat <lora:style:0.8:0.5> <lora:old_format:1> <lora:missing:1>');
+    assert.deepStrictEqual(plain.summary.loras, []);
+    assert.deepStrictEqual(styled.summary.loras, [
+      { name: 'style', file: path.join(loraDir, 'style.safetensors'), te: 0.8, unet: 0.5, matched: 2, unmatched: [], mismatched: [] },
+      {
+        name: 'old_format',
+        file: path.join(loraDir, 'old_format.safetensors'),
+        te: 0,
+        unet: 0,
+        matched: 0,
+        unmatched: [],
+        mismatched: [],
+        error: styled.summary.loras[1].error,
+      },
+    ]);
+    assert.match(styled.summary.loras[1].error, /cloneofsimo/);
+    assert.match(styled.stderr, /LoRA 'missing' not found/);
+    assert.ok(!plain.png.equals(styled.png));
+    // A weight A1111 cannot read drops every LoRA, as in the webui.
+    const dropped = await run('a cat <lora:style:abc>');
+    assert.deepStrictEqual(dropped.summary.loras, []);
+    assert.match(dropped.stderr, /could not convert string to float: 'abc': A1111 applies no LoRA/);
   });
 });
