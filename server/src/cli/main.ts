@@ -12,6 +12,7 @@ import { loadTokenizer } from '../service/tokens/tokenizerFiles';
 import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, RenderUsageError, runRender } from './render';
+import { MergeUsageError, parseMergeArgs, runMerge } from './merge';
 
 /**
  * `sd-prompt`: the language service for terminals and CI.
@@ -24,7 +25,8 @@ const USAGE = `usage:
   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
   sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
-                   [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]`;
+                   [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
+  sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`;
 
 class UsageError extends Error {}
 
@@ -43,6 +45,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'check') return check(args, io);
     if (command === 'explain') return explain(args, io);
     if (command === 'tokens') return await tokens(args, io);
+    if (command === 'merge') {
+      let options;
+      try {
+        options = parseMergeArgs(args);
+      } catch (e) {
+        if (e instanceof MergeUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+      return await runMerge(options, io);
+    }
     if (command === 'render') {
       let options;
       try {

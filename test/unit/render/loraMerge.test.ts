@@ -9,7 +9,10 @@ import { readLoraTensors, resolveModule } from '../../../server/src/render/lora/
 import { mergeIntoGraph } from '../../../server/src/render/lora/merge';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
-import { random, writeSafetensors } from './loraFiles';
+import { random, tinyKohyaLora, writeSafetensors } from './loraFiles';
+import { FIXTURES } from '../fixtures';
+import { main } from '../../../server/src/cli/main';
+import { RenderHost } from '../../../server/src/render/renderHost';
 
 describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
   this.timeout(30000);
@@ -17,7 +20,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
 
   before(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-merge-'));
-    generateTinyPipeline(root, TINY_SD15);
+    generateTinyPipeline(root, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -100,5 +103,53 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-6));
     await baseSession.release();
     await mergedSession.release();
+  });
+
+  it('sd-prompt merge writes a complete folder that renders like the LoRA applied at render time', async () => {
+    const loraFile = path.join(root, 'style.safetensors');
+    writeSafetensors(loraFile, tinyKohyaLora());
+    const out = path.join(os.tmpdir(), `sd-merged-${process.pid}`);
+    fs.rmSync(out, { recursive: true, force: true });
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+    try {
+      assert.strictEqual(await main(['merge', '--model', root, '--lora', `${loraFile}:0.8:0.5`, '--out', out, '--json'], io), 0, stderr);
+      assert.deepStrictEqual(JSON.parse(stdout), {
+        out,
+        loras: [{ name: 'style', file: loraFile, te: 0.8, unet: 0.5, matched: 2, unmatched: [], mismatched: [] }],
+      });
+      const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name])).sort();
+      assert.deepStrictEqual(files(out), files(root));
+      // The source folder is never written, and an existing output needs --force.
+      stderr = '';
+      assert.strictEqual(await main(['merge', '--model', root, '--lora', loraFile, '--out', path.join(root, 'inside')], io), 1);
+      assert.match(stderr, /is inside the model folder/);
+      stderr = '';
+      assert.strictEqual(await main(['merge', '--model', root, '--lora', loraFile, '--out', out], io), 1);
+      assert.match(stderr, /already exists: pass --force to replace it/);
+      assert.strictEqual(await main(['merge', '--model', root, '--out', out], io), 2);
+
+      // Rendering the merged folder without LoRA = rendering the source with the LoRA tag.
+      const host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+      try {
+        const text = 'a cat\nSteps: 3, Sampler: Euler, CFG scale: 6, Seed: 5, Size: 64x64';
+        const baked = await host.render({ promptText: text, model: out, device: 'cpu' });
+        const live = await host.render({ promptText: text, model: root, device: 'cpu', loras: [{ name: 'style', path: loraFile, te: 0.8, unet: 0.5 }] });
+        // Same pixels (the infotext differs only in the model's folder name).
+        const idat = (png: ArrayBuffer) => {
+          const b = Buffer.from(png);
+          const at = b.indexOf('IDAT');
+          return b.subarray(at, at + 4 + b.readUInt32BE(at - 4));
+        };
+        assert.ok(idat(baked.png).equals(idat(live.png)));
+        assert.strictEqual(baked.infotext.replace(/Model: [^,]+/, ''), live.infotext.replace(/Model: [^,]+/, ''));
+        assert.deepStrictEqual(live.loras.map((l) => [l.name, l.matched]), [['style', 2]]);
+      } finally {
+        await host.dispose();
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

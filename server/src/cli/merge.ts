@@ -1,0 +1,127 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { openModelFolder } from '../render/model/modelFolder';
+import { LoraComponent } from '../render/lora/loraKeys';
+import { mergeIntoGraph } from '../render/lora/merge';
+import { LoraSpec, prepareLoras } from '../render/lora/prepare';
+import { LoraMergeReport } from '../render/model/sessions';
+import { pyFloat } from '../service/semantics/pyNumbers';
+
+/**
+ * `sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`: a complete
+ * model folder with the LoRAs baked in, readable by any ONNX Runtime diffusers pipeline. The source
+ * folder is never written; an existing output folder only with --force.
+ */
+export class MergeUsageError extends Error {}
+
+export interface MergeOptions {
+  model: string;
+  loras: LoraSpec[];
+  out: string;
+  json: boolean;
+  force: boolean;
+}
+
+/** `FILE[:TE[:UNET]]`, numbers taken from the right so paths with colons still work. */
+export function parseLoraSpec(spec: string): LoraSpec {
+  const parts = spec.split(':');
+  const numbers: number[] = [];
+  while (parts.length > 1 && numbers.length < 2) {
+    const v = pyFloat(parts[parts.length - 1]);
+    if (v === undefined) break;
+    numbers.unshift(v);
+    parts.pop();
+  }
+  const file = parts.join(':');
+  if (!file) throw new MergeUsageError(`--lora needs a file: '${spec}'`);
+  const te = numbers[0] ?? 1;
+  const unet = numbers[1] ?? te;
+  return { name: path.basename(file).replace(/\.[^.]+$/, ''), path: path.resolve(file), te, unet };
+}
+
+export function parseMergeArgs(args: string[]): MergeOptions {
+  const o: Partial<MergeOptions> & { loras: LoraSpec[] } = { loras: [], json: false, force: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('--')) throw new MergeUsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--model') o.model = value();
+    else if (a === '--lora') o.loras.push(parseLoraSpec(value()));
+    else if (a === '--out') o.out = value();
+    else if (a === '--json') o.json = true;
+    else if (a === '--force') o.force = true;
+    else throw new MergeUsageError(`unknown option '${a}'`);
+  }
+  if (!o.model) throw new MergeUsageError('merge needs --model DIR');
+  if (!o.out) throw new MergeUsageError('merge needs --out DIR2');
+  if (o.loras.length === 0) throw new MergeUsageError('merge needs at least one --lora FILE[:TE[:UNET]]');
+  return o as MergeOptions;
+}
+
+export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+  const source = path.resolve(o.model);
+  const out = path.resolve(o.out);
+  if (out === source || out.startsWith(source + path.sep)) throw new Error(`--out ${o.out} is inside the model folder ${o.model}: choose another folder (the source is never written)`);
+  if (fs.existsSync(out) && !o.force) throw new Error(`${o.out} already exists: pass --force to replace it`);
+  const folder = openModelFolder(source);
+  const prepared = await prepareLoras(o.loras);
+  const reports = new Map<string, LoraMergeReport>(
+    prepared.inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
+  );
+  const replaced = new Map<string, { model: Uint8Array; external: { path: string; data: Uint8Array }[] }>();
+  const components: [LoraComponent, string | undefined][] = [
+    ['text_encoder', folder.textEncoder],
+    ['text_encoder_2', folder.textEncoder2],
+    ['unet', folder.unet],
+  ];
+  for (const [component, file] of components) {
+    if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
+    const merged = mergeIntoGraph(file, component, prepared.inputs);
+    replaced.set(path.relative(source, file), { model: merged.modelBytes, external: merged.externalData });
+    for (const r of merged.reports) {
+      const report = reports.get(r.name)!;
+      report.matched += r.matched;
+      report.unmatched.push(...r.unmatched.map((m) => `${component}:${m}`));
+      report.mismatched.push(...r.mismatched);
+    }
+  }
+  if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
+  copyFolder(source, out, replaced);
+  const loras = [...reports.values(), ...prepared.problems.map((p) => ({ name: p.name, file: p.path, te: 0, unet: 0, matched: 0, unmatched: [], mismatched: [], error: p.error }))];
+  if (o.json) io.stdout(JSON.stringify({ out, loras }) + '\n');
+  else {
+    for (const l of loras) {
+      io.stdout(l.error ? `${l.name}: not merged: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
+      for (const u of l.unmatched.slice(0, 20)) io.stdout(`  unmatched: ${u}\n`);
+      for (const m of l.mismatched.slice(0, 20)) io.stdout(`  mismatched: ${m}\n`);
+    }
+    io.stdout(`wrote ${out}\n`);
+  }
+  return loras.some((l) => l.error) ? 1 : 0;
+}
+
+/** Copies the model folder, writing merged graphs and their patched external data where they changed. */
+function copyFolder(from: string, to: string, replaced: Map<string, { model: Uint8Array; external: { path: string; data: Uint8Array }[] }>, rel = ''): void {
+  fs.mkdirSync(path.join(to, rel), { recursive: true });
+  for (const entry of fs.readdirSync(path.join(from, rel), { withFileTypes: true })) {
+    const relPath = path.join(rel, entry.name);
+    if (entry.isDirectory()) {
+      copyFolder(from, to, replaced, relPath);
+      continue;
+    }
+    const merged = replaced.get(relPath);
+    if (merged) {
+      fs.writeFileSync(path.join(to, relPath), merged.model);
+      continue;
+    }
+    const patchedData = [...replaced.entries()].find(([model, m]) => path.dirname(model) === rel && m.external.some((e) => e.path === entry.name));
+    if (patchedData) {
+      fs.writeFileSync(path.join(to, relPath), patchedData[1].external.find((e) => e.path === entry.name)!.data);
+      continue;
+    }
+    fs.copyFileSync(path.join(from, relPath), path.join(to, relPath));
+  }
+}
