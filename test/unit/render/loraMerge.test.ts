@@ -152,4 +152,50 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+
+  it('PEFT keys (no alpha) and LoKr merge too; a key style A1111 ignores still lands', async () => {
+    const unet = path.join(root, 'unet/model.onnx');
+    const model = readOnnxModel(unet);
+    const init = model.graph.initializers.find((i) => i.name === 'onnx::MatMul_1021')!;
+    const loc = init.location as { offset: number; length: number };
+    const original = fs.readFileSync(path.join(root, 'unet/model.onnx_data'));
+    const base = new Float32Array(original.buffer.slice(original.byteOffset + loc.offset, original.byteOffset + loc.offset + loc.length));
+    const merge = async (tensors: Record<string, { dims: number[]; data: Float32Array }>, expected: (o: number, i: number) => number) => {
+      const file = path.join(root, 'peft_or_lokr.safetensors');
+      writeSafetensors(file, tensors);
+      const read = await readLoraTensors(new NodeFileSystem(), file);
+      assert.ok(!('error' in read));
+      const keys = mapLoraKeys(read.tensors.keys());
+      assert.ok(!isLoraKeyMapError(keys));
+      assert.deepStrictEqual(keys.unmatched, []);
+      const modules = keys.modules.map((m) => resolveModule(m, read.tensors) as Exclude<ReturnType<typeof resolveModule>, { error: string }>);
+      const merged = mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 0.5 }]);
+      assert.deepStrictEqual(merged.reports, [{ name: 'x', matched: 1, unmatched: [], mismatched: [] }]);
+      const data = merged.externalData[0].data;
+      const got = new Float32Array(data.buffer.slice(data.byteOffset + loc.offset, data.byteOffset + loc.offset + loc.length));
+      let worst = 0;
+      for (let i = 0; i < 32; i++) for (let o = 0; o < 16; o++) worst = Math.max(worst, Math.abs(got[i * 16 + o] - base[i * 16 + o] - 0.5 * expected(o, i)));
+      assert.ok(worst < 1e-6, `largest error ${worst}`);
+    };
+    // PEFT: B [16, 2] @ A [2, 32], scale 1 (no alpha).
+    const A = random(64, 21);
+    const B = random(32, 22);
+    await merge(
+      {
+        'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight': { dims: [2, 32], data: A },
+        'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.lora_B.weight': { dims: [16, 2], data: B },
+      },
+      (o, i) => B[o * 2] * A[i] + B[o * 2 + 1] * A[32 + i],
+    );
+    // LoKr: kron(w1 [4, 4], w2 [4, 8]) = [16, 32], scale 1 without alpha.
+    const w1 = random(16, 23);
+    const w2 = random(32, 24);
+    await merge(
+      {
+        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lokr_w1': { dims: [4, 4], data: w1 },
+        'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lokr_w2': { dims: [4, 8], data: w2 },
+      },
+      (o, i) => w1[Math.floor(o / 4) * 4 + Math.floor(i / 8)] * w2[(o % 4) * 8 + (i % 8)],
+    );
+  });
 });

@@ -49,6 +49,14 @@ export function mergeIntoGraph(modelFile: string, component: LoraComponent, lora
   const model = readOnnxModel(modelFile);
   const index = indexWeights(model);
   if (index.fused) throw new Error(index.fused.message);
+  const modelBytes = new Uint8Array(fs.readFileSync(modelFile));
+  const external = new Map<string, { path: string; data: Uint8Array }>();
+  const bytesOf = (entry: WeightEntry): { bytes: Uint8Array; offset: number } => {
+    if (entry.location.kind === 'inline') return { bytes: modelBytes, offset: entry.location.offset };
+    let file = external.get(entry.location.file);
+    if (!file) external.set(entry.location.file, (file = { path: entry.location.location, data: new Uint8Array(fs.readFileSync(entry.location.file)) }));
+    return { bytes: file.data, offset: entry.location.offset };
+  };
   const deltas = new Map<string, { entry: WeightEntry; sum: Float32Array }>();
   const reports: ComponentMergeReport[] = [];
   for (const lora of loras) {
@@ -62,7 +70,9 @@ export function mergeIntoGraph(modelFile: string, component: LoraComponent, lora
         continue;
       }
       const shape = torchShape(entry);
-      const delta = deltaWeight(module, multiplier, shape);
+      // DoRA normalises W + ΔW, so it needs the module's current weight (torch layout).
+      const baseWeight = module.tensors.doraScale ? readTorchWeight(bytesOf(entry), entry) : undefined;
+      const delta = deltaWeight(module, multiplier, shape, { baseWeight });
       if (isLoraMathError(delta)) {
         report.mismatched.push(delta.error);
         continue;
@@ -75,31 +85,36 @@ export function mergeIntoGraph(modelFile: string, component: LoraComponent, lora
     reports.push(report);
   }
 
-  const modelBytes = new Uint8Array(fs.readFileSync(modelFile));
-  const external = new Map<string, { path: string; data: Uint8Array }>();
   for (const { entry, sum } of deltas.values()) {
-    let target: Uint8Array;
-    let offset: number;
-    if (entry.location.kind === 'inline') {
-      target = modelBytes;
-      offset = entry.location.offset;
-    } else {
-      let file = external.get(entry.location.file);
-      if (!file) external.set(entry.location.file, (file = { path: entry.location.location, data: new Uint8Array(fs.readFileSync(entry.location.file)) }));
-      target = file.data;
-      offset = entry.location.offset;
-    }
-    addInPlace(target, offset, entry, sum);
+    const { bytes, offset } = bytesOf(entry);
+    addInPlace(bytes, offset, entry, sum);
   }
   return { modelBytes, externalData: [...external.values()], reports, patched: [...deltas.keys()] };
+}
+
+/** In an in_out initializer (Wᵀ), torch element k = o·in + i sits at i·out + o. */
+function storedIndex(entry: WeightEntry): (k: number) => number {
+  const [inputs, outputs] = entry.dims;
+  return entry.layout === 'in_out' ? (k) => (k % inputs) * outputs + Math.floor(k / inputs) : (k) => k;
+}
+
+/** The weight as fp32 in torch layout. */
+function readTorchWeight({ bytes, offset }: { bytes: Uint8Array; offset: number }, entry: WeightEntry): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
+  const count = entry.dims.reduce((a, b) => a * b, 1);
+  const stored = storedIndex(entry);
+  const out = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const s = stored(k);
+    out[k] = entry.dtype === 'float16' ? halfToFloat(view.getUint16(s * 2, true)) : view.getFloat32(s * 4, true);
+  }
+  return out;
 }
 
 /** base += delta at `offset`, delta given in torch layout, computed in fp32 and rounded once. */
 function addInPlace(bytes: Uint8Array, offset: number, entry: WeightEntry, delta: Float32Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
-  const [inputs, outputs] = entry.dims;
-  // in_out initializers hold Wᵀ: torch element (o, i), index o·in + i, sits at i·out + o.
-  const stored = entry.layout === 'in_out' ? (k: number) => (k % inputs) * outputs + Math.floor(k / inputs) : (k: number) => k;
+  const stored = storedIndex(entry);
   for (let k = 0; k < delta.length; k++) {
     const s = stored(k);
     if (entry.dtype === 'float32') view.setFloat32(s * 4, view.getFloat32(s * 4, true) + delta[k], true);
