@@ -54,7 +54,7 @@ export function mergeIntoGraph(modelFile: string, component: LoraComponent, lora
   const bytesOf = (entry: WeightEntry): { bytes: Uint8Array; offset: number } => {
     if (entry.location.kind === 'inline') return { bytes: modelBytes, offset: entry.location.offset };
     let file = external.get(entry.location.file);
-    if (!file) external.set(entry.location.file, (file = { path: entry.location.location, data: new Uint8Array(fs.readFileSync(entry.location.file)) }));
+    if (!file) external.set(entry.location.file, (file = { path: entry.location.location, data: readWhole(entry.location.file) }));
     return { bytes: file.data, offset: entry.location.offset };
   };
   const deltas = new Map<string, { entry: WeightEntry; sum: Float32Array }>();
@@ -121,4 +121,28 @@ function addInPlace(bytes: Uint8Array, offset: number, entry: WeightEntry, delta
     else if (entry.dtype === 'float16') view.setUint16(s * 2, floatToHalf(halfToFloat(view.getUint16(s * 2, true)) + delta[k]), true);
     else throw new Error(`${entry.initializer}: cannot merge into a ${entry.dtype} weight`);
   }
+}
+
+/**
+ * A whole file in one array, read in chunks (`readFileSync` stops at 2 GiB; an SD1.5 fp32 UNet's
+ * data is 3.4 GB). One array holds at most `buffer.constants.MAX_LENGTH` bytes (4 GiB on Node 20).
+ */
+function readWhole(file: string): Uint8Array {
+  const size = fs.statSync(file).size;
+  const max = require('buffer').constants.MAX_LENGTH as number;
+  if (size > max) {
+    throw new Error(`${file} is ${(size / 2 ** 30).toFixed(1)} GiB: merging into weights this large needs more than one ${(max / 2 ** 30).toFixed(0)} GiB buffer, which is not supported yet`);
+  }
+  const out = new Uint8Array(size);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; at < size; ) {
+      const n = fs.readSync(fd, out, at, Math.min(256 * 2 ** 20, size - at), at);
+      if (n === 0) throw new Error(`${file} ended after ${at} of ${size} bytes`);
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return out;
 }

@@ -1,0 +1,71 @@
+/**
+ * LoRA merge speed (`node out/bench/merge.bench.js`): a rank-32 (and with MERGE_BENCH_RANKS=32,128 a
+ * rank-128) kohya LoRA over every attention, feed-forward and projection module of an SD1.5-sized
+ * UNet (~267 M weights), merged into its graph. Prints seconds, and the ratio to a memory floor
+ * measured in the same run: the bytes of the patched weights read and written ÷ copy bandwidth.
+ * Targets (issue 6): < 1.5 s for rank 32; re-merge after a weight change < 0.5 s.
+ *   MERGE_BENCH_MODEL   an SD1.5-sized model folder (default: generate SD15_SIZED into a temp folder)
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { isLoraKeyMapError, mapLoraKeys } from '../server/src/render/lora/loraKeys';
+import { LoraTensor } from '../server/src/render/lora/loraTensors';
+import { mergeIntoGraph } from '../server/src/render/lora/merge';
+import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
+import { generateTinyPipeline, SD15_SIZED } from '../server/src/render/testModel/generateModel';
+
+const TARGETS = /(attn[12]\.to_(q|k|v|out\.0)|ff\.net\.(0\.proj|2)|proj_(in|out))$/;
+
+function main() {
+  let model = process.env.MERGE_BENCH_MODEL;
+  let generated: string | undefined;
+  if (!model) {
+    generated = model = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-merge-bench-'));
+    generateTinyPipeline(model, SD15_SIZED);
+  }
+  try {
+    const unet = path.join(model, 'unet/model.onnx');
+    const index = indexWeights(readOnnxModel(unet));
+    const modules = index.weights.filter((w) => TARGETS.test(w.module));
+    const weights = modules.reduce((n, w) => n + w.dims.reduce((a, b) => a * b, 1), 0);
+    // Memory floor: read and write every patched weight once, at this machine's copy bandwidth.
+    const probe = Buffer.alloc(256 * 2 ** 20, 1);
+    const t0 = process.hrtime.bigint();
+    Buffer.from(probe);
+    const copySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const bandwidth = probe.length / copySeconds;
+    const floor = (2 * weights * 4) / bandwidth;
+    console.log(`${modules.length} modules, ${(weights / 1e6).toFixed(1)} M weights; copy bandwidth ${(bandwidth / 2 ** 30).toFixed(1)} GiB/s; memory floor ${floor.toFixed(2)} s`);
+    for (const rank of (process.env.MERGE_BENCH_RANKS ?? '32').split(',').map(Number)) {
+      const tensors = new Map<string, LoraTensor>();
+      let seed = 1;
+      const rnd = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.01);
+      for (const w of modules) {
+        const [out, inputs] = w.layout === 'in_out' ? [w.dims[1], w.dims[0]] : [w.dims[0], w.dims.slice(1).reduce((a, b) => a * b, 1)];
+        const key = `lora_unet_${w.module.replace(/\./g, '_')}`;
+        const conv = w.layout === 'conv';
+        tensors.set(`${key}.lora_down.weight`, { dims: conv ? [rank, inputs, 1, 1] : [rank, inputs], data: rnd(rank * inputs) });
+        tensors.set(`${key}.lora_up.weight`, { dims: conv ? [out, rank, 1, 1] : [out, rank], data: rnd(out * rank) });
+        tensors.set(`${key}.alpha`, { dims: [], data: Float32Array.of(rank / 2) });
+      }
+      const keys = mapLoraKeys(tensors.keys());
+      if (isLoraKeyMapError(keys)) throw new Error(keys.error);
+      const resolved = keys.modules.map((m) => ({
+        ...m,
+        tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, name]) => [role, tensors.get(name as string)!])),
+      }));
+      const started = process.hrtime.bigint();
+      const merged = mergeIntoGraph(unet, 'unet', [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: 0.8 }]);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const r = merged.reports[0];
+      console.log(
+        `rank ${rank}: merge ${seconds.toFixed(2)} s (${(seconds / floor).toFixed(1)}× the memory floor; target < 1.5 s for rank 32); ${r.matched} matched, ${r.unmatched.length} unmatched, ${r.mismatched.length} mismatched; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    if (generated) fs.rmSync(generated, { recursive: true, force: true });
+  }
+}
+
+main();
