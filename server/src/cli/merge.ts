@@ -1,10 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { openModelFolder } from '../render/model/modelFolder';
-import { LoraComponent } from '../render/lora/loraKeys';
-import { mergeIntoGraph } from '../render/lora/merge';
+import { mergeModel } from '../render/lora/mergeModel';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
-import { LoraMergeReport } from '../render/model/sessions';
 import { pyFloat } from '../service/semantics/pyNumbers';
 
 /**
@@ -68,29 +66,10 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   if (fs.existsSync(out) && !o.force) throw new Error(`${o.out} already exists: pass --force to replace it`);
   const folder = openModelFolder(source);
   const prepared = await prepareLoras(o.loras);
-  const reports = new Map<string, LoraMergeReport>(
-    prepared.inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
-  );
-  const replaced = new Map<string, { model: Uint8Array; external: { path: string; data: Uint8Array }[] }>();
-  const components: [LoraComponent, string | undefined][] = [
-    ['text_encoder', folder.textEncoder],
-    ['text_encoder_2', folder.textEncoder2],
-    ['unet', folder.unet],
-  ];
-  for (const [component, file] of components) {
-    if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
-    const merged = mergeIntoGraph(file, component, prepared.inputs);
-    replaced.set(path.relative(source, file), { model: merged.modelBytes, external: merged.externalData });
-    for (const r of merged.reports) {
-      const report = reports.get(r.name)!;
-      report.matched += r.matched;
-      report.unmatched.push(...r.unmatched.map((m) => `${component}:${m}`));
-      report.mismatched.push(...r.mismatched);
-    }
-  }
+  const { merged, loras } = mergeModel(folder, prepared);
+  const replaced = new Map([...merged].map(([file, m]) => [path.relative(source, file), { model: m.modelBytes, external: m.externalData }]));
   if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
   copyFolder(source, out, replaced);
-  const loras = [...reports.values(), ...prepared.problems.map((p) => ({ name: p.name, file: p.path, te: 0, unet: 0, matched: 0, unmatched: [], mismatched: [], error: p.error }))];
   if (o.json) io.stdout(JSON.stringify({ out, loras }) + '\n');
   else {
     for (const l of loras) {

@@ -1,8 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from './devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
-import { LoraComponent } from '../lora/loraKeys';
-import { mergeIntoGraph, MergedGraph } from '../lora/merge';
+import { LoraMergeReport, mergeModel } from '../lora/mergeModel';
 import { PreparedLoras } from '../lora/prepare';
 
 /**
@@ -17,21 +16,7 @@ export interface GraphIo {
   outputs: string[];
 }
 
-/** What merging the prompt's LoRAs did, per LoRA (the render summary and the editor report it). */
-export interface LoraMergeReport {
-  name: string;
-  file: string;
-  te: number;
-  unet: number;
-  /** Modules merged, over all components. */
-  matched: number;
-  /** LoRA keys or modules that landed on no weight of the model. */
-  unmatched: string[];
-  /** Modules whose shapes do not fit the model's weights. */
-  mismatched: string[];
-  /** Set when the LoRA could not be used at all. */
-  error?: string;
-}
+export type { LoraMergeReport } from '../lora/mergeModel';
 
 export interface ModelSessions {
   device: ExecutionProvider;
@@ -81,27 +66,7 @@ export async function loadSessions(
   prepared: PreparedLoras = { inputs: [], problems: [] },
 ): Promise<ModelSessions> {
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
-  const reports = new Map<string, LoraMergeReport>(
-    prepared.inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
-  );
-  const merged = new Map<string, MergedGraph>();
-  const components: [LoraComponent, string | undefined][] = [
-    ['text_encoder', folder.textEncoder],
-    ['text_encoder_2', folder.textEncoder2],
-    ['unet', folder.unet],
-  ];
-  for (const [component, file] of components) {
-    if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
-    const result = mergeIntoGraph(file, component, prepared.inputs);
-    merged.set(file, result);
-    for (const r of result.reports) {
-      const report = reports.get(r.name)!;
-      report.matched += r.matched;
-      report.unmatched.push(...r.unmatched.map((m) => `${component}:${m}`));
-      report.mismatched.push(...r.mismatched);
-    }
-  }
-  const loras = [...reports.values(), ...prepared.problems.map((p) => ({ name: p.name, file: p.path, te: 0, unet: 0, matched: 0, unmatched: [], mismatched: [], error: p.error }))];
+  const { merged, loras } = mergeModel(folder, prepared);
   const { value, device, attempts } = await onFirstWorkingDevice(setting, process.platform, async (ep) => {
     // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
     const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };

@@ -1,0 +1,49 @@
+import { ModelFolder } from '../model/modelFolder';
+import { LoraComponent } from './loraKeys';
+import { mergeIntoGraph, MergedGraph } from './merge';
+import { PreparedLoras } from './prepare';
+
+/** What merging the prompt's LoRAs did, per LoRA (the render summary, `merge` and the editor report it). */
+export interface LoraMergeReport {
+  name: string;
+  file: string;
+  te: number;
+  unet: number;
+  /** Modules merged, over all components. */
+  matched: number;
+  /** LoRA keys or modules that landed on no weight of the model. */
+  unmatched: string[];
+  /** Modules whose shapes do not fit the model's weights. */
+  mismatched: string[];
+  /** Set when the LoRA could not be used at all. */
+  error?: string;
+}
+
+/**
+ * Merges the prepared LoRAs into every component of the model they touch (text encoders with
+ * `te`, the UNet with `unet`), and reports per LoRA over all components.
+ */
+export function mergeModel(folder: ModelFolder, prepared: PreparedLoras): { merged: Map<string, MergedGraph>; loras: LoraMergeReport[] } {
+  const reports = new Map<string, LoraMergeReport>(
+    prepared.inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
+  );
+  const merged = new Map<string, MergedGraph>();
+  const components: [LoraComponent, string | undefined][] = [
+    ['text_encoder', folder.textEncoder],
+    ['text_encoder_2', folder.textEncoder2],
+    ['unet', folder.unet],
+  ];
+  for (const [component, file] of components) {
+    if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
+    const result = mergeIntoGraph(file, component, prepared.inputs);
+    merged.set(file, result);
+    for (const r of result.reports) {
+      const report = reports.get(r.name)!;
+      report.matched += r.matched;
+      report.unmatched.push(...r.unmatched.map((m) => `${component}:${m}`));
+      report.mismatched.push(...r.mismatched);
+    }
+  }
+  const failed = prepared.problems.map((p) => ({ name: p.name, file: p.path, te: 0, unet: 0, matched: 0, unmatched: [], mismatched: [], error: p.error }));
+  return { merged, loras: [...reports.values(), ...failed] };
+}
