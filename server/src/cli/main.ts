@@ -11,8 +11,9 @@ import { NodeFileSystem } from '../node/nodeFileSystem';
 import { loadTokenizer } from '../service/tokens/tokenizerFiles';
 import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
-import { parseRenderArgs, RenderUsageError, runRender } from './render';
-import { MergeUsageError, parseMergeArgs, runMerge } from './merge';
+import { parseRenderArgs, runRender } from './render';
+import { parseMergeArgs, runMerge } from './merge';
+import { UsageError } from './usage';
 
 /**
  * `sd-prompt`: the language service for terminals and CI.
@@ -28,7 +29,6 @@ const USAGE = `usage:
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`;
 
-class UsageError extends Error {}
 
 export interface Io {
   stdout: (s: string) => void;
@@ -45,26 +45,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'check') return check(args, io);
     if (command === 'explain') return explain(args, io);
     if (command === 'tokens') return await tokens(args, io);
-    if (command === 'merge') {
-      let options;
-      try {
-        options = parseMergeArgs(args);
-      } catch (e) {
-        if (e instanceof MergeUsageError) throw new UsageError(e.message);
-        throw e;
-      }
-      return await runMerge(options, io);
-    }
-    if (command === 'render') {
-      let options;
-      try {
-        options = parseRenderArgs(args);
-      } catch (e) {
-        if (e instanceof RenderUsageError) throw new UsageError(e.message);
-        throw e;
-      }
-      return await runRender(options, io);
-    }
+    if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
+    if (command === 'render') return await runRender(parseRenderArgs(args), io);
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
       return 0;

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelFolder } from '../render/model/modelFolder';
 import { mergeModel } from '../render/lora/mergeModel';
@@ -10,7 +11,6 @@ import { pyFloat } from '../service/semantics/pyNumbers';
  * model folder with the LoRAs baked in, readable by any ONNX Runtime diffusers pipeline. The source
  * folder is never written; an existing output folder only with --force.
  */
-export class MergeUsageError extends Error {}
 
 export interface MergeOptions {
   model: string;
@@ -31,7 +31,7 @@ export function parseLoraSpec(spec: string): LoraSpec {
     parts.pop();
   }
   const file = parts.join(':');
-  if (!file) throw new MergeUsageError(`--lora needs a file: '${spec}'`);
+  if (!file) throw new UsageError(`--lora needs a file: '${spec}'`);
   const te = numbers[0] ?? 1;
   const unet = numbers[1] ?? te;
   return { name: path.basename(file).replace(/\.[^.]+$/, ''), path: path.resolve(file), te, unet };
@@ -43,7 +43,7 @@ export function parseMergeArgs(args: string[]): MergeOptions {
     const a = args[i];
     const value = () => {
       const v = args[++i];
-      if (v === undefined || v.startsWith('--')) throw new MergeUsageError(`${a} needs a value`);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === '--model') o.model = value();
@@ -51,11 +51,11 @@ export function parseMergeArgs(args: string[]): MergeOptions {
     else if (a === '--out') o.out = value();
     else if (a === '--json') o.json = true;
     else if (a === '--force') o.force = true;
-    else throw new MergeUsageError(`unknown option '${a}'`);
+    else throw new UsageError(`unknown option '${a}'`);
   }
-  if (!o.model) throw new MergeUsageError('merge needs --model DIR');
-  if (!o.out) throw new MergeUsageError('merge needs --out DIR2');
-  if (o.loras.length === 0) throw new MergeUsageError('merge needs at least one --lora FILE[:TE[:UNET]]');
+  if (!o.model) throw new UsageError('merge needs --model DIR');
+  if (!o.out) throw new UsageError('merge needs --out DIR2');
+  if (o.loras.length === 0) throw new UsageError('merge needs at least one --lora FILE[:TE[:UNET]]');
   return o as MergeOptions;
 }
 

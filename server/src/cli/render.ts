@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { UsageError } from './usage';
 import * as path from 'path';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/model/devices';
 import { ParameterOverrides } from '../render/parameters';
@@ -25,17 +26,16 @@ export interface RenderOptions extends ParameterOverrides {
   json: boolean;
 }
 
-export class RenderUsageError extends Error {}
 
 export function parseRenderArgs(args: string[]): RenderOptions {
   const o: Partial<RenderOptions> & { loraDirs: string[]; json: boolean; device: DeviceSetting } = { loraDirs: [], json: false, device: 'auto' };
   const value = (flag: string, v: string | undefined) => {
-    if (v === undefined || v.startsWith('--')) throw new RenderUsageError(`${flag} needs a value`);
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return v;
   };
   const int = (flag: string, v: string | undefined, min: number) => {
     const n = pyInt(value(flag, v));
-    if (n === undefined || n < min) throw new RenderUsageError(`${flag} takes a whole number of at least ${min}, not '${v}'`);
+    if (n === undefined || n < min) throw new UsageError(`${flag} takes a whole number of at least ${min}, not '${v}'`);
     return n;
   };
   for (let i = 0; i < args.length; i++) {
@@ -45,24 +45,24 @@ export function parseRenderArgs(args: string[]): RenderOptions {
     else if (a === '--out') o.out = value(a, args[++i]);
     else if (a === '--device') {
       const d = value(a, args[++i]) as DeviceSetting;
-      if (!DEVICE_SETTINGS.includes(d)) throw new RenderUsageError(`--device takes one of ${DEVICE_SETTINGS.join(', ')}, not '${d}'`);
+      if (!DEVICE_SETTINGS.includes(d)) throw new UsageError(`--device takes one of ${DEVICE_SETTINGS.join(', ')}, not '${d}'`);
       o.device = d;
     } else if (a === '--steps') o.steps = int(a, args[++i], 1);
     else if (a === '--seed') o.seed = int(a, args[++i], -1);
     else if (a === '--sampler') o.sampler = value(a, args[++i]);
     else if (a === '--cfg') {
       const v = pyFloat(value(a, args[++i]));
-      if (v === undefined || !Number.isFinite(v)) throw new RenderUsageError(`--cfg takes a number, not '${args[i]}'`);
+      if (v === undefined || !Number.isFinite(v)) throw new UsageError(`--cfg takes a number, not '${args[i]}'`);
       o.cfg = v;
     } else if (a === '--width') o.width = int(a, args[++i], 8);
     else if (a === '--height') o.height = int(a, args[++i], 8);
     else if (a === '--json') o.json = true;
-    else if (a.startsWith('-')) throw new RenderUsageError(`unknown option '${a}'`);
-    else if (o.file !== undefined) throw new RenderUsageError('render takes one FILE.prompt');
+    else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
+    else if (o.file !== undefined) throw new UsageError('render takes one FILE.prompt');
     else o.file = a;
   }
-  if (!o.file) throw new RenderUsageError('render needs a FILE.prompt');
-  if (!o.model) throw new RenderUsageError('render needs --model DIR (a diffusers ONNX model folder)');
+  if (!o.file) throw new UsageError('render needs a FILE.prompt');
+  if (!o.model) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder)');
   return o as RenderOptions;
 }
 
