@@ -3,6 +3,9 @@ import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelFolder } from '../render/model/modelFolder';
 import { mergeModel } from '../render/lora/mergeModel';
+import { MergeKernel } from '../render/lora/mergeKernel';
+import { writeMergedModel } from '../render/lora/mergedModelFiles';
+import { MergedGraph } from '../render/lora/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
 import { pyFloat } from '../service/semantics/pyNumbers';
 
@@ -66,10 +69,11 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   if (fs.existsSync(out) && !o.force) throw new Error(`${o.out} already exists: pass --force to replace it`);
   const folder = openModelFolder(source);
   const prepared = await prepareLoras(o.loras);
-  const { merged, loras } = mergeModel(folder, prepared);
-  const replaced = new Map([...merged].map(([file, m]) => [path.relative(source, file), { model: m.modelBytes, external: m.externalData }]));
+  const kernel = new MergeKernel(require('onnxruntime-node'));
+  const { merged, loras } = await mergeModel(folder, prepared, { kernel }).finally(() => kernel.release());
+  const replaced = new Map([...merged].map(([file, m]) => [path.relative(source, file), m]));
   if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
-  copyFolder(source, out, replaced);
+  await copyFolder(source, out, replaced);
   if (o.json) io.stdout(JSON.stringify({ out, loras }) + '\n');
   else {
     for (const l of loras) {
@@ -82,25 +86,20 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   return loras.some((l) => l.error) ? 1 : 0;
 }
 
-/** Copies the model folder, writing merged graphs and their patched external data where they changed. */
-function copyFolder(from: string, to: string, replaced: Map<string, { model: Uint8Array; external: { path: string; data: Uint8Array }[] }>, rel = ''): void {
+/**
+ * Copies the model folder; a merged graph is written as its model file plus `<model>.lora.bin`
+ * with the patched weights, and keeps reading every other weight from the copied data file.
+ */
+async function copyFolder(from: string, to: string, replaced: Map<string, MergedGraph>, rel = ''): Promise<void> {
   fs.mkdirSync(path.join(to, rel), { recursive: true });
   for (const entry of fs.readdirSync(path.join(from, rel), { withFileTypes: true })) {
     const relPath = path.join(rel, entry.name);
     if (entry.isDirectory()) {
-      copyFolder(from, to, replaced, relPath);
+      await copyFolder(from, to, replaced, relPath);
       continue;
     }
     const merged = replaced.get(relPath);
-    if (merged) {
-      fs.writeFileSync(path.join(to, relPath), merged.model);
-      continue;
-    }
-    const patchedData = [...replaced.entries()].find(([model, m]) => path.dirname(model) === rel && m.external.some((e) => e.path === entry.name));
-    if (patchedData) {
-      fs.writeFileSync(path.join(to, relPath), patchedData[1].external.find((e) => e.path === entry.name)!.data);
-      continue;
-    }
-    fs.copyFileSync(path.join(from, relPath), path.join(to, relPath));
+    if (merged) await writeMergedModel(merged, path.join(to, relPath));
+    else fs.copyFileSync(path.join(from, relPath), path.join(to, relPath));
   }
 }

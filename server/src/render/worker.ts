@@ -6,6 +6,8 @@ import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
+import { MergeKernel } from './lora/mergeKernel';
+import { DeltaCache } from './lora/deltaCache';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and the
@@ -17,6 +19,8 @@ let ort: Ort | undefined;
 let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
+/** Kept across renders: the merge Gemm sessions, and JS-computed LoRA deltas so a weight change only re-adds them. */
+let merging: { kernel: MergeKernel; cache: DeltaCache } | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -38,6 +42,15 @@ async function release(): Promise<void> {
   await old?.sessions.release();
 }
 
+/** Sessions and everything kept for merging: what an idle worker gives back. */
+async function releaseAll(): Promise<void> {
+  await release();
+  const old = merging;
+  merging = undefined;
+  old?.cache.clear();
+  await old?.kernel.release();
+}
+
 /** Sessions for a model, device and set of LoRAs with their weights: reused while all three stay the same. */
 async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
   const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet])]);
@@ -46,7 +59,8 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
-  const sessions = await loadSessions(openModelFolder(model), device, ort, prepared);
+  merging ??= { kernel: new MergeKernel(ort), cache: new DeltaCache() };
+  const sessions = await loadSessions(openModelFolder(model), device, ort, prepared, merging);
   cached = { key, sessions, loadMs: Date.now() - t0 };
   return cached;
 }
@@ -91,12 +105,12 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
   } finally {
     cancelled.delete(id);
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => void release(), request.idleReleaseMs ?? 5 * 60_000);
+    idleTimer = setTimeout(() => void releaseAll(), request.idleReleaseMs ?? 5 * 60_000);
   }
 }
 
 parentPort!.on('message', (m: RenderMessage) => {
   if (m.type === 'render') queue = queue.then(() => render(m.id, m.request, m.cancel));
   else if (m.type === 'cancel') cancelled.get(m.id)?.abort();
-  else if (m.type === 'release') queue = queue.then(release).then(() => post({ type: 'released' }));
+  else if (m.type === 'release') queue = queue.then(releaseAll).then(() => post({ type: 'released' }));
 });

@@ -1,13 +1,39 @@
 import * as fs from 'fs';
+import { fromFloat16, toFloat16 } from '../../../server/src/render/half';
 
-/** A real F32 safetensors file from named arrays. */
-export function writeSafetensors(file: string, tensors: Record<string, { dims: number[]; data: Float32Array }>): void {
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
+
+/** A value as the file's dtype stores it, read back as a float (what a merge sees). */
+export function storedAs(dtype: SafetensorsDType, data: Float32Array): Float32Array {
+  if (dtype === 'F32') return data;
+  if (dtype === 'F16') return fromFloat16(toFloat16(data));
+  return Float32Array.from(data, (v) => bf16ToFloat(floatToBf16(v)));
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** bfloat16 bits of a float, rounded to nearest even (torch's conversion). */
+function floatToBf16(v: number): number {
+  F32[0] = v;
+  const x = U32[0];
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function bf16ToFloat(bits: number): number {
+  U32[0] = bits << 16;
+  return F32[0];
+}
+
+/** A real safetensors file from named arrays, stored as `dtype` (F32 by default). */
+export function writeSafetensors(file: string, tensors: Record<string, { dims: number[]; data: Float32Array }>, dtype: SafetensorsDType = 'F32'): void {
   const header: Record<string, unknown> = { __metadata__: { ss_network_dim: '2', ss_network_alpha: '1' } };
   const parts: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype: 'F32', shape: t.dims, data_offsets: [offset, offset + bytes.length] };
+    const encoded = dtype === 'F32' ? t.data : dtype === 'F16' ? toFloat16(t.data) : Uint16Array.from(t.data, floatToBf16);
+    const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+    header[name] = { dtype, shape: t.dims, data_offsets: [offset, offset + bytes.length] };
     parts.push(bytes);
     offset += bytes.length;
   }

@@ -6,7 +6,9 @@ import * as ort from 'onnxruntime-node';
 import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
 import { isLoraKeyMapError, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
 import { readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
-import { mergeIntoGraph } from '../../../server/src/render/lora/merge';
+import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
+import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
+import { sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { random, tinyKohyaLora, writeSafetensors } from './loraFiles';
@@ -14,9 +16,13 @@ import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
 import { RenderHost } from '../../../server/src/render/renderHost';
 
+const asFloats = (bytes: Uint8Array) => new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+
 describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
   this.timeout(30000);
   let root: string;
+  const kernel = new MergeKernel(ort);
+  after(() => kernel.release());
 
   before(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-merge-'));
@@ -50,19 +56,19 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
       return resolved;
     });
     const unet = path.join(root, 'unet/model.onnx');
-    const merged = mergeIntoGraph(unet, 'unet', [{ name: 'test_lora', modules, te: 1, unet: 0.7 }]);
+    const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'test_lora', modules, te: 1, unet: 0.7 }], { kernel });
     assert.deepStrictEqual(merged.reports, [{ name: 'test_lora', matched: 2, unmatched: ['down_blocks.9.attentions.0.proj_in'], mismatched: [] }]);
 
     // Independent reference: W' = W + 0.7 · (alpha/rank) · up @ down, in torch layout, then stored.
     const scale = 0.7 * (1 / rank);
     const model = readOnnxModel(unet);
     const original = fs.readFileSync(path.join(root, 'unet/model.onnx_data'));
-    const patched = merged.externalData[0].data;
+    const patched = await computeAll(merged);
     const check = (initializer: string, expectedAt: (stored: number) => number) => {
       const init = model.graph.initializers.find((i) => i.name === initializer)!;
       const loc = init.location as { offset: number; length: number };
       const base = new Float32Array(original.buffer.slice(original.byteOffset + loc.offset, original.byteOffset + loc.offset + loc.length));
-      const got = new Float32Array(patched.buffer.slice(patched.byteOffset + loc.offset, patched.byteOffset + loc.offset + loc.length));
+      const got = asFloats(patched.get(initializer)!);
       let worst = 0;
       for (let s = 0; s < base.length; s++) worst = Math.max(worst, Math.abs(got[s] - (base[s] + expectedAt(s))));
       assert.ok(worst < 1e-6, `${initializer}: largest error ${worst}`);
@@ -95,9 +101,8 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
       encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
     };
     const baseSession = await ort.InferenceSession.create(unet);
-    const mergedSession = await ort.InferenceSession.create(merged.modelBytes, {
-      externalData: merged.externalData.map((e) => ({ path: e.path, data: e.data })),
-    });
+    const mergedModel = await sessionModel(merged);
+    const mergedSession = await ort.InferenceSession.create(mergedModel.bytes, { extra: { session: { model_external_initializers_file_folder_path: mergedModel.folder } } });
     const a = (await baseSession.run(feeds)).out_sample.data as Float32Array;
     const b = (await mergedSession.run(feeds)).out_sample.data as Float32Array;
     assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-6));
@@ -120,7 +125,8 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
         loras: [{ name: 'style', file: loraFile, te: 0.8, unet: 0.5, matched: 2, unmatched: [], mismatched: [] }],
       });
       const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name])).sort();
-      assert.deepStrictEqual(files(out), files(root));
+      // The same files, plus the patched weights of each merged graph beside it.
+      assert.deepStrictEqual(files(out), [...files(root), 'text_encoder/model.onnx.lora.bin', 'unet/model.onnx.lora.bin'].sort());
       // The source folder is never written, and an existing output needs --force.
       stderr = '';
       assert.strictEqual(await main(['merge', '--model', root, '--lora', loraFile, '--out', path.join(root, 'inside')], io), 1);
@@ -169,10 +175,10 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
       assert.ok(!isLoraKeyMapError(keys));
       assert.deepStrictEqual(keys.unmatched, []);
       const modules = keys.modules.map((m) => resolveModule(m, read.tensors) as Exclude<ReturnType<typeof resolveModule>, { error: string }>);
-      const merged = mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 0.5 }]);
+      const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 0.5 }], { kernel });
       assert.deepStrictEqual(merged.reports, [{ name: 'x', matched: 1, unmatched: [], mismatched: [] }]);
-      const data = merged.externalData[0].data;
-      const got = new Float32Array(data.buffer.slice(data.byteOffset + loc.offset, data.byteOffset + loc.offset + loc.length));
+      const got = asFloats((await computeAll(merged)).get('onnx::MatMul_1021')!);
+      assert.strictEqual(got.length * 4, loc.length);
       let worst = 0;
       for (let i = 0; i < 32; i++) for (let o = 0; o < 16; o++) worst = Math.max(worst, Math.abs(got[i * 16 + o] - base[i * 16 + o] - 0.5 * expected(o, i)));
       assert.ok(worst < 1e-6, `largest error ${worst}`);

@@ -240,10 +240,10 @@ export function moduleScale(module: LoraModule<LoraTensor>): number {
   return alpha !== undefined && rank !== undefined && rank > 0 ? alpha / rank : 1;
 }
 
-function fitsTarget(core: Core, target: readonly number[]): boolean {
-  if (target.length === 0 || core.dims[0] !== target[0] || core.data.length !== product(target)) return false;
+function fitsTarget(dims: readonly number[], count: number, target: readonly number[]): boolean {
+  if (target.length === 0 || dims[0] !== target[0] || count !== product(target)) return false;
   // An explicit kernel must be the target's: a 3×3 LoCon never lands on a 1×1 conv by reshaping.
-  if (core.dims.length === 4 && target.length === 4) return core.dims.every((size, i) => size === target[i]);
+  if (dims.length === 4 && target.length === 4) return dims.every((size, i) => size === target[i]);
   return true;
 }
 
@@ -319,7 +319,7 @@ export function deltaWeight(
     }
   }
   if (typeof core === 'string') return { error: `${name} (${module.kind}): ${core}` };
-  if (!fitsTarget(core, targetShape)) {
+  if (!fitsTarget(core.dims, core.data.length, targetShape)) {
     return { error: `${name}: the ${module.kind} module gives ${shapeText(core.dims)} but the model's weight is ${shapeText(targetShape)}` };
   }
   const scale = moduleScale(module);
@@ -335,6 +335,39 @@ export function deltaWeight(
   const factor = scale * multiplier;
   for (let i = 0; i < data.length; i++) data[i] *= factor;
   return data;
+}
+
+/** A plain LoRA/LoCon module as its two factors: ΔW = scale · up · down, with up [out × rank] and down [rank × cols]. */
+export interface LowRankFactors {
+  up: Float32Array;
+  down: Float32Array;
+  rank: number;
+  /** alpha/rank (or the file's scale); the tag's multiplier is not in it. */
+  scale: number;
+}
+
+/**
+ * The factors of a plain LoRA or LoCon module (no Tucker mid, no DoRA), so that the product can be
+ * computed by a GEMM fused with the add; undefined for every other kind (their ΔW comes from
+ * `deltaWeight`), an error when the module does not fit the target. `dyn` keeps the first ranks.
+ */
+export function lowRankFactors(module: LoraModule<LoraTensor>, targetShape: readonly number[], dyn?: number): LowRankFactors | LoraMathError | undefined {
+  const t = module.tensors;
+  if (module.kind !== 'lora' || t.mid !== undefined || t.doraScale !== undefined || !t.up || !t.down) return undefined;
+  const u = asMatrix(t.up);
+  const d = asMatrix(t.down);
+  const name = `${module.component}:${module.module}`;
+  if (u.cols !== d.rows) return { error: `${name} (lora): up ${shapeText(t.up.dims)} and down ${shapeText(t.down.dims)} have different ranks` };
+  const dims = t.down.dims.length === 4 ? [u.rows, t.down.dims[1], t.down.dims[2], t.down.dims[3]] : [u.rows, d.cols];
+  if (!fitsTarget(dims, u.rows * d.cols, targetShape)) {
+    return { error: `${name}: the lora module gives ${shapeText(dims)} but the model's weight is ${shapeText(targetShape)}` };
+  }
+  const scale = moduleScale(module);
+  if (dyn === undefined || dyn <= 0 || dyn >= u.cols) return { up: u.data, down: d.data, rank: u.cols, scale };
+  // A1111 rebuild_conventional: up[:, :dyn] @ down[:dyn, :].
+  const up = new Float32Array(u.rows * dyn);
+  for (let i = 0; i < u.rows; i++) up.set(u.data.subarray(i * u.cols, i * u.cols + dyn), i * dyn);
+  return { up, down: d.data.subarray(0, dyn * d.cols), rank: dyn, scale };
 }
 
 /** The bias delta of a `full` module with `diff_b` (A1111 passes it through times the multiplier only). */

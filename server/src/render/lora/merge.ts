@@ -1,25 +1,31 @@
 import * as fs from 'fs';
 import { LoraComponent, LoraModule } from './loraKeys';
-import { deltaWeight, isLoraMathError } from './loraMath';
+import { deltaWeight, isLoraMathError, lowRankFactors } from './loraMath';
 import { LoraTensor } from './loraTensors';
+import { DeltaCache } from './deltaCache';
+import { MergeKernel } from './mergeKernel';
 import { indexWeights, readOnnxModel, WeightEntry } from './onnxIndex';
-import { floatToHalf, halfToFloat } from '../half';
+import { halfToFloat } from '../half';
 
 /**
- * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of
- * its diffusers module path; deltas of all LoRAs are summed in fp32 in torch's layout, turned
- * into the initializer's layout by its op (never by its shape), added to the base weight and
- * rounded once into the initializer's dtype. The user's files are never written: the result is
- * the model bytes and patched copies of its external data, for `InferenceSession.create(bytes,
- * { externalData })`.
+ * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
+ * diffusers module path, in the initializer's own layout (from its op, never its shape). Per
+ * weight, the low-rank products of every LoRA on it and the JS-computed deltas of the other kinds
+ * are added to the base weight in fp32 and rounded once into its dtype (MergeKernel's Gemm). Only
+ * the patched weights are read and written: the result is their new bytes, which
+ * mergedModelFiles.ts points the model at while every other weight stays in the user's files.
  */
 export interface LoraInput {
   name: string;
+  /** Identifies the file's contents for the delta cache (path, size, mtime); `name` when absent. */
+  id?: string;
   /** Modules with their tensors resolved (loraKeys + loraTensors). */
   modules: LoraModule<LoraTensor>[];
   /** The tag's multipliers: te for the text encoders, unet for the UNet. */
   te: number;
   unet: number;
+  /** A1111's `dyn`: only the first `dyn` ranks of plain LoRA modules. */
+  dyn?: number;
 }
 
 export interface ComponentMergeReport {
@@ -32,12 +38,31 @@ export interface ComponentMergeReport {
   mismatched: string[];
 }
 
+/** A weight the merge changes: its initializer and how many bytes it has. */
+export interface PatchedWeight {
+  initializer: string;
+  length: number;
+}
+
+/**
+ * What merging LoRAs into one graph does, worked out but not yet computed: the reports, and for
+ * each patched weight its factors and deltas. `compute` then produces the new weights one at a
+ * time into a reused buffer, so the caller writes them where they go (into model bytes for a
+ * session, or a file) and no second copy of them is ever held.
+ */
 export interface MergedGraph {
-  modelBytes: Uint8Array;
-  externalData: { path: string; data: Uint8Array }[];
+  /** The model file the merge read; its other weights stay where they are. */
+  modelFile: string;
+  patches: PatchedWeight[];
   reports: ComponentMergeReport[];
-  /** Initializers that were changed. */
-  patched: string[];
+  /** Calls `sink` with each patched weight's new bytes, in `patches` order; the bytes are valid until `sink` returns. */
+  compute(sink: (patch: PatchedWeight, bytes: Uint8Array) => void): Promise<void>;
+}
+
+export interface MergeContext {
+  kernel: MergeKernel;
+  /** Keeps JS-computed deltas between merges (a weight change then only re-adds them). */
+  cache?: DeltaCache;
 }
 
 /** The torch layout [out, in(, kh, kw)] of a weight, from how its op uses it. */
@@ -45,104 +70,206 @@ export function torchShape(entry: WeightEntry): number[] {
   return entry.layout === 'in_out' ? [entry.dims[1], entry.dims[0]] : entry.dims;
 }
 
-export function mergeIntoGraph(modelFile: string, component: LoraComponent, loras: LoraInput[]): MergedGraph {
+/** What goes onto one weight: low-rank factors (times their multiplier) and full deltas in its layout. */
+interface WeightPlan {
+  entry: WeightEntry;
+  factors: { up: Float32Array; down: Float32Array; rank: number; factor: number }[];
+  deltas: { delta: Float32Array; factor: number }[];
+}
+
+export async function mergeIntoGraph(modelFile: string, component: LoraComponent, loras: LoraInput[], context: MergeContext): Promise<MergedGraph> {
   const model = readOnnxModel(modelFile);
   const index = indexWeights(model);
   if (index.fused) throw new Error(index.fused.message);
-  const modelBytes = new Uint8Array(fs.readFileSync(modelFile));
-  const external = new Map<string, { path: string; data: Uint8Array }>();
-  const bytesOf = (entry: WeightEntry): { bytes: Uint8Array; offset: number } => {
-    if (entry.location.kind === 'inline') return { bytes: modelBytes, offset: entry.location.offset };
-    let file = external.get(entry.location.file);
-    if (!file) external.set(entry.location.file, (file = { path: entry.location.location, data: readWhole(entry.location.file) }));
-    return { bytes: file.data, offset: entry.location.offset };
-  };
-  const deltas = new Map<string, { entry: WeightEntry; sum: Float32Array }>();
+  const plans = new Map<string, WeightPlan>();
   const reports: ComponentMergeReport[] = [];
-  for (const lora of loras) {
-    const report: ComponentMergeReport = { name: lora.name, matched: 0, unmatched: [], mismatched: [] };
-    const multiplier = component === 'unet' ? lora.unet : lora.te;
-    for (const module of lora.modules) {
-      if (module.component !== component) continue;
-      const entry = index.byModule.get(module.module);
-      if (!entry) {
-        report.unmatched.push(module.module);
-        continue;
+  const reader = new WeightReader(modelFile);
+  try {
+    for (const lora of loras) {
+      const report: ComponentMergeReport = { name: lora.name, matched: 0, unmatched: [], mismatched: [] };
+      reports.push(report);
+      const multiplier = component === 'unet' ? lora.unet : lora.te;
+      for (const module of lora.modules) {
+        if (module.component !== component) continue;
+        const entry = index.byModule.get(module.module);
+        if (!entry) {
+          report.unmatched.push(module.module);
+          continue;
+        }
+        if (entry.dtype !== 'float32' && entry.dtype !== 'float16') {
+          report.mismatched.push(`${component}:${module.module}: cannot merge into its ${entry.dtype} weight ${entry.initializer}`);
+          continue;
+        }
+        const shape = torchShape(entry);
+        const planFor = () => {
+          let plan = plans.get(entry.initializer);
+          if (!plan) plans.set(entry.initializer, (plan = { entry, factors: [], deltas: [] }));
+          return plan;
+        };
+        const factors = lowRankFactors(module, shape, lora.dyn);
+        if (isLoraMathError(factors)) {
+          report.mismatched.push(factors.error);
+          continue;
+        }
+        if (factors) {
+          report.matched++;
+          if (multiplier !== 0) planFor().factors.push({ ...factors, factor: factors.scale * multiplier });
+          continue;
+        }
+        // Every other kind: ΔW at multiplier 1 (linear in it, DoRA included), in the weight's layout.
+        const key = `${lora.id ?? lora.name}|${modelFile}|${module.module}`;
+        let delta = context.cache?.get(key);
+        if (!delta) {
+          // DoRA normalises W + ΔW, so it needs the module's current weight (torch layout).
+          const baseWeight = module.tensors.doraScale ? toTorchLayout(reader.float32(entry), entry) : undefined;
+          const computed = deltaWeight(module, 1, shape, { baseWeight, dyn: lora.dyn });
+          if (isLoraMathError(computed)) {
+            report.mismatched.push(computed.error);
+            continue;
+          }
+          delta = entry.layout === 'in_out' ? transpose(computed, shape[0], shape[1]) : computed;
+          context.cache?.set(key, delta);
+        }
+        report.matched++;
+        if (multiplier !== 0) planFor().deltas.push({ delta, factor: multiplier });
       }
-      const shape = torchShape(entry);
-      // DoRA normalises W + ΔW, so it needs the module's current weight (torch layout).
-      const baseWeight = module.tensors.doraScale ? readTorchWeight(bytesOf(entry), entry) : undefined;
-      const delta = deltaWeight(module, multiplier, shape, { baseWeight });
-      if (isLoraMathError(delta)) {
-        report.mismatched.push(delta.error);
-        continue;
-      }
-      let slot = deltas.get(entry.initializer);
-      if (!slot) deltas.set(entry.initializer, (slot = { entry, sum: new Float32Array(delta.length) }));
-      for (let i = 0; i < delta.length; i++) slot.sum[i] += delta[i];
-      report.matched++;
     }
-    reports.push(report);
+  } finally {
+    reader.close();
   }
-
-  for (const { entry, sum } of deltas.values()) {
-    const { bytes, offset } = bytesOf(entry);
-    addInPlace(bytes, offset, entry, sum);
-  }
-  return { modelBytes, externalData: [...external.values()], reports, patched: [...deltas.keys()] };
+  const planned = [...plans.values()];
+  return {
+    modelFile,
+    reports,
+    patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
+    compute: async (sink) => {
+      const weights = new WeightReader(modelFile);
+      // Two buffers for every weight: the base is read into one while ORT's threads run the Gemm
+      // (in place) on the other, which overlaps the reading with the arithmetic.
+      const largest = Math.max(0, ...planned.map((p) => p.entry.location.length));
+      const scratch = [new ArrayBuffer(largest), new ArrayBuffer(largest)];
+      let running: { plan: WeightPlan; bytes: Uint8Array; done: Promise<void> } | undefined;
+      const finish = async () => {
+        if (!running) return;
+        const { plan, bytes, done } = running;
+        running = undefined;
+        await done;
+        sink({ initializer: plan.entry.initializer, length: bytes.length }, bytes);
+      };
+      try {
+        for (let i = 0; i < planned.length; i++) {
+          const plan = planned[i];
+          const bytes = new Uint8Array(scratch[i % 2], 0, plan.entry.location.length);
+          weights.readInto(plan.entry, bytes);
+          await finish();
+          running = { plan, bytes, done: mergeWeight(plan, bytes, context.kernel) };
+        }
+        await finish();
+      } finally {
+        await running?.done.catch(() => undefined);
+        weights.close();
+      }
+    },
+  };
 }
 
-/** In an in_out initializer (Wᵀ), torch element k = o·in + i sits at i·out + o. */
-function storedIndex(entry: WeightEntry): (k: number) => number {
-  const [inputs, outputs] = entry.dims;
-  return entry.layout === 'in_out' ? (k) => (k % inputs) * outputs + Math.floor(k / inputs) : (k) => k;
+/** Rows × columns of a weight as stored: [in, out] for MatMul, [out, in·k] for Gemm and Conv. */
+function storedMatrix(entry: WeightEntry): { rows: number; cols: number } {
+  const rows = entry.dims[0];
+  return { rows, cols: entry.dims.slice(1).reduce((a, b) => a * b, 1) };
 }
 
-/** The weight as fp32 in torch layout. */
-function readTorchWeight({ bytes, offset }: { bytes: Uint8Array; offset: number }, entry: WeightEntry): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
-  const count = entry.dims.reduce((a, b) => a * b, 1);
-  const stored = storedIndex(entry);
-  const out = new Float32Array(count);
-  for (let k = 0; k < count; k++) {
-    const s = stored(k);
-    out[k] = entry.dtype === 'float16' ? halfToFloat(view.getUint16(s * 2, true)) : view.getFloat32(s * 4, true);
+/** `bytes` holds the base weight and receives the merged one. */
+async function mergeWeight(plan: WeightPlan, bytes: Uint8Array, kernel: MergeKernel): Promise<void> {
+  const { entry } = plan;
+  const { rows, cols } = storedMatrix(entry);
+  const out = entry.dtype === 'float32' ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+  let base: Float32Array | Uint16Array = out;
+  if (plan.deltas.length) {
+    const sum = out instanceof Float32Array ? out : Float32Array.from(out, halfToFloat);
+    for (const { delta, factor } of plan.deltas) for (let i = 0; i < sum.length; i++) sum[i] += factor * delta[i];
+    base = sum;
   }
+  // The factors side by side along the rank: Σ fᵢ·upᵢ·downᵢ = [f₁up₁ | f₂up₂] · [down₁; down₂].
+  const rank = Math.max(1, plan.factors.reduce((n, f) => n + f.rank, 0));
+  const a = new Float32Array(rows * rank);
+  const b = new Float32Array(rank * cols);
+  let at = 0;
+  for (const { up, down, rank: r, factor } of plan.factors) {
+    if (entry.layout === 'in_out') {
+      // Stored Wᵀ [in, out] = downᵀ · upᵀ: a = f·downᵀ [in × r], b = upᵀ [r × out].
+      for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * rank + at + k] = factor * down[k * rows + i];
+      for (let k = 0; k < r; k++) for (let j = 0; j < cols; j++) b[(at + k) * cols + j] = up[j * r + k];
+    } else {
+      for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * rank + at + k] = factor * up[i * r + k];
+      b.set(down.subarray(0, r * cols), at * cols);
+    }
+    at += r;
+  }
+  // In place: ORT's Gemm copies C into Y (here the same memory) before accumulating A·B into it.
+  await kernel.run(a, b, rows, rank, cols, base, out);
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
   return out;
 }
 
-/** base += delta at `offset`, delta given in torch layout, computed in fp32 and rounded once. */
-function addInPlace(bytes: Uint8Array, offset: number, entry: WeightEntry, delta: Float32Array): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
-  const stored = storedIndex(entry);
-  for (let k = 0; k < delta.length; k++) {
-    const s = stored(k);
-    if (entry.dtype === 'float32') view.setFloat32(s * 4, view.getFloat32(s * 4, true) + delta[k], true);
-    else if (entry.dtype === 'float16') view.setUint16(s * 2, floatToHalf(halfToFloat(view.getUint16(s * 2, true)) + delta[k]), true);
-    else throw new Error(`${entry.initializer}: cannot merge into a ${entry.dtype} weight`);
+/** A stored weight (fp32) as torch lays it out. */
+function toTorchLayout(stored: Float32Array, entry: WeightEntry): Float32Array {
+  return entry.layout === 'in_out' ? transpose(stored, entry.dims[0], entry.dims[1]) : stored;
+}
+
+/** Reads single weights from the model's bytes or its external data files, one open file each. */
+class WeightReader {
+  private model?: Buffer;
+  private readonly files = new Map<string, number>();
+
+  constructor(private readonly modelFile: string) {}
+
+  bytes(entry: WeightEntry): Uint8Array {
+    const out = new Uint8Array(entry.location.length);
+    this.readInto(entry, out);
+    return out;
+  }
+
+  readInto(entry: WeightEntry, out: Uint8Array): void {
+    const loc = entry.location;
+    if (loc.kind === 'inline') {
+      this.model ??= fs.readFileSync(this.modelFile);
+      out.set(this.model.subarray(loc.offset, loc.offset + loc.length));
+      return;
+    }
+    let fd = this.files.get(loc.file);
+    if (fd === undefined) this.files.set(loc.file, (fd = fs.openSync(loc.file, 'r')));
+    for (let at = 0; at < loc.length; ) {
+      const n = fs.readSync(fd, out, at, loc.length - at, loc.offset + at);
+      if (n === 0) throw new Error(`${loc.file} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
+      at += n;
+    }
+  }
+
+  float16(entry: WeightEntry): Uint16Array {
+    const bytes = this.bytes(entry);
+    return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+  }
+
+  float32(entry: WeightEntry): Float32Array {
+    if (entry.dtype === 'float16') return Float32Array.from(this.float16(entry), halfToFloat);
+    const bytes = this.bytes(entry);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+
+  close(): void {
+    for (const fd of this.files.values()) fs.closeSync(fd);
+    this.files.clear();
   }
 }
 
-/**
- * A whole file in one array, read in chunks (`readFileSync` stops at 2 GiB; an SD1.5 fp32 UNet's
- * data is 3.4 GB). One array holds at most `buffer.constants.MAX_LENGTH` bytes (4 GiB on Node 20).
- */
-function readWhole(file: string): Uint8Array {
-  const size = fs.statSync(file).size;
-  const max = require('buffer').constants.MAX_LENGTH as number;
-  if (size > max) {
-    throw new Error(`${file} is ${(size / 2 ** 30).toFixed(1)} GiB: merging into weights this large needs more than one ${(max / 2 ** 30).toFixed(0)} GiB buffer, which is not supported yet`);
-  }
-  const out = new Uint8Array(size);
-  const fd = fs.openSync(file, 'r');
-  try {
-    for (let at = 0; at < size; ) {
-      const n = fs.readSync(fd, out, at, Math.min(256 * 2 ** 20, size - at), at);
-      if (n === 0) throw new Error(`${file} ended after ${at} of ${size} bytes`);
-      at += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+/** Every patched weight's new bytes by initializer (tests and small graphs: this holds them all at once). */
+export async function computeAll(merged: MergedGraph): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  await merged.compute((patch, bytes) => out.set(patch.initializer, bytes.slice()));
   return out;
 }

@@ -1,6 +1,6 @@
 import { ModelFolder } from '../model/modelFolder';
 import { LoraComponent } from './loraKeys';
-import { mergeIntoGraph, MergedGraph } from './merge';
+import { MergeContext, mergeIntoGraph, MergedGraph } from './merge';
 import { PreparedLoras } from './prepare';
 
 /** What merging the prompt's LoRAs did, per LoRA (the render summary, `merge` and the editor report it). */
@@ -23,7 +23,7 @@ export interface LoraMergeReport {
  * Merges the prepared LoRAs into every component of the model they touch (text encoders with
  * `te`, the UNet with `unet`), and reports per LoRA over all components.
  */
-export function mergeModel(folder: ModelFolder, prepared: PreparedLoras): { merged: Map<string, MergedGraph>; loras: LoraMergeReport[] } {
+export async function mergeModel(folder: ModelFolder, prepared: PreparedLoras, context: MergeContext): Promise<{ merged: Map<string, MergedGraph>; loras: LoraMergeReport[] }> {
   const reports = new Map<string, LoraMergeReport>(
     prepared.inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
   );
@@ -35,7 +35,7 @@ export function mergeModel(folder: ModelFolder, prepared: PreparedLoras): { merg
   ];
   for (const [component, file] of components) {
     if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
-    const result = mergeIntoGraph(file, component, prepared.inputs);
+    const result = await mergeIntoGraph(file, component, prepared.inputs, context);
     merged.set(file, result);
     for (const r of result.reports) {
       const report = reports.get(r.name)!;

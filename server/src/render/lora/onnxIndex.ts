@@ -247,7 +247,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: false });
  * A cursor over [pos, end) of one shared buffer. Nested messages are read as sub-ranges of the
  * same buffer, so positions stay absolute: a raw_data field's position is its offset in the file.
  */
-class Reader {
+export class Reader {
   constructor(
     readonly buf: Uint8Array,
     public pos: number,

@@ -39,7 +39,10 @@ export async function prepareLoras(specs: LoraSpec[]): Promise<PreparedLoras> {
       if ('error' in resolved) unmatchedKeys.push(`${m.module}: ${resolved.error}`);
       else modules.push(resolved);
     }
-    out.inputs.push({ name: spec.name, path: spec.path, te: spec.te, unet: spec.unet, modules, unmatchedKeys });
+    // The delta cache must not serve a file's old deltas after it was replaced.
+    const stat = await fs.stat(spec.path).catch(() => undefined);
+    const id = `${spec.path}|${stat?.size ?? ''}|${stat?.mtimeMs ?? ''}`;
+    out.inputs.push({ name: spec.name, id, path: spec.path, te: spec.te, unet: spec.unet, modules, unmatchedKeys });
   }
   return out;
 }

@@ -3,6 +3,9 @@ import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from './device
 import { ModelFolder, ModelFolderError } from './modelFolder';
 import { LoraMergeReport, mergeModel } from '../lora/mergeModel';
 import { PreparedLoras } from '../lora/prepare';
+import { MergeContext } from '../lora/merge';
+import { MergeKernel } from '../lora/mergeKernel';
+import { SessionModel, sessionModel } from '../lora/mergedModelFiles';
 
 /**
  * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
@@ -64,10 +67,23 @@ export async function loadSessions(
   setting: DeviceSetting,
   ort: Ort = require('onnxruntime-node'),
   prepared: PreparedLoras = { inputs: [], problems: [] },
+  mergeContext?: MergeContext,
 ): Promise<ModelSessions> {
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
-  const { merged, loras } = mergeModel(folder, prepared);
-  const { value, device, attempts } = await onFirstWorkingDevice(setting, process.platform, async (ep) => {
+  const ownKernel = mergeContext ? undefined : new MergeKernel(ort);
+  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel! }).finally(() => ownKernel?.release());
+  const models = new Map<string, SessionModel>();
+  const disposeModels = () => {
+    for (const m of models.values()) m.dispose();
+    models.clear();
+  };
+  try {
+    for (const [file, m] of merged) models.set(file, await sessionModel(m));
+  } catch (e) {
+    disposeModels();
+    throw e;
+  }
+  const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
     // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
     const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
     if (ep === 'cpu') {
@@ -81,10 +97,10 @@ export async function loadSessions(
     const created: InferenceSession[] = [];
     try {
       const open = async (file: string) => {
-        const m = merged.get(file);
-        const s = m
-          ? await ort.InferenceSession.create(m.modelBytes, { ...options, externalData: m.externalData.map((e) => ({ path: e.path, data: e.data })) })
-          : await ort.InferenceSession.create(file, options);
+        const m = models.get(file);
+        // A merged graph comes as bytes; its untouched weights are read from `m.folder`.
+        const folderOption = m && { session: { ...(options.extra?.session ?? {}), model_external_initializers_file_folder_path: m.folder } };
+        const s = m ? await ort.InferenceSession.create(m.bytes, { ...options, extra: { ...options.extra, ...folderOption } }) : await ort.InferenceSession.create(file, options);
         created.push(s);
         return describe(ort, s);
       };
@@ -98,6 +114,9 @@ export async function loadSessions(
       throw e;
     }
   });
+  // ORT has read the weights (CPU) or uploaded them (GPU) once the sessions exist: the merged bytes
+  // and any temporary file are not needed any more, whatever happened.
+  const { value, device, attempts } = await opened.finally(disposeModels);
   check(value.textEncoder, folder.textEncoder, 'textEncoder');
   if (value.textEncoder2 && folder.textEncoder2) check(value.textEncoder2, folder.textEncoder2, 'textEncoder');
   check(value.unet, folder.unet, 'unet');

@@ -120,6 +120,26 @@ export const TINY_SDXL: PipelineConfig = {
   scheduler: 'EulerDiscreteScheduler',
 };
 
+/**
+ * SDXL base's shapes (CLIP-L 768 ×12 and OpenCLIP-bigG 1280 ×32, UNet 320·[1, 2, 4] with 0/2/10
+ * transformer blocks, head dim 64): for checking LoRA files against the graph with
+ * buildPipelineGraphs only. Written out it would be ~10 GB.
+ */
+export const SDXL_SIZED: PipelineConfig = {
+  ...SD15_SIZED,
+  base: 'sdxl',
+  hiddenSize2: 1280,
+  layers2: 32,
+  textHeads2: 20,
+  channelMult: [1, 2, 4],
+  crossAttention: [false, true, true],
+  transformerDepth: [0, 2, 10],
+  unetHeadDim: 64,
+  additionTimeEmbedDim: 256,
+  timestepType: 'float',
+  scheduler: 'EulerDiscreteScheduler',
+};
+
 export interface GeneratedModel {
   /** Path relative to the pipeline folder. */
   file: string;

@@ -120,6 +120,14 @@ export class PbMessage {
     return this.bytes(field, UTF8.encode(value));
   }
 
+  /** Bytes that are already encoded fields (copied through from another message). */
+  raw(encoded: Uint8Array): this {
+    this.flush();
+    this.parts.push(encoded);
+    this.length += encoded.length;
+    return this;
+  }
+
   message(field: number, msg: PbMessage): this {
     this.tag(field, WIRE_LEN);
     this.rawVarint(msg.byteLength());
@@ -134,12 +142,14 @@ export class PbMessage {
     return this.length;
   }
 
-  toBytes(): Uint8Array {
+  /** The encoded message; `onPart` learns where each part (e.g. a `bytes` payload) landed. */
+  toBytes(onPart?: (part: Uint8Array, offset: number) => void): Uint8Array {
     this.flush();
     const out = new Uint8Array(this.length);
     let at = 0;
     for (const part of this.parts) {
       out.set(part, at);
+      onPart?.(part, at);
       at += part.length;
     }
     return out;

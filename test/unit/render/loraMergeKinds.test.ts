@@ -1,0 +1,413 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
+import { fromFloat16, toFloat16 } from '../../../server/src/render/half';
+import { ModelBuilder } from '../../../server/src/render/testModel/onnxWriter';
+import { DeltaCache } from '../../../server/src/render/lora/deltaCache';
+import { isLoraKeyMapError, LoraModule, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
+import { LoraTensor, readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
+import { computeAll, LoraInput, MergedGraph, mergeIntoGraph, torchShape } from '../../../server/src/render/lora/merge';
+import { deltaWeight, isLoraMathError, lowRankFactors } from '../../../server/src/render/lora/loraMath';
+import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
+import { sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
+import { indexWeights, readOnnxModel, WeightEntry, WeightIndex } from '../../../server/src/render/lora/onnxIndex';
+import { buildPipelineGraphs, generateTinyPipeline, PipelineConfig, SD15_SIZED, SDXL_SIZED, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { modelFromBuilder } from './builderModel';
+import { FIXTURES } from '../fixtures';
+import { random, SafetensorsDType, storedAs, writeSafetensors } from './loraFiles';
+
+/**
+ * Every LoRA kind and file dtype merged into the tiny generated graphs, each checked against an
+ * independent fp64 computation of base + ΔW written here from the LyCORIS/A1111 formulas.
+ */
+const TO_K = 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k'; // torch [16, 32], MatMul [32, 16]
+const FF_2 = 'down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2'; // torch [16, 64]
+const KOHYA = (module: string) => `lora_unet_${module.replace(/\./g, '_')}`;
+
+type Tensors = Record<string, { dims: number[]; data: Float32Array }>;
+
+async function modulesOf(file: string): Promise<LoraModule<LoraTensor>[]> {
+  const read = await readLoraTensors(new NodeFileSystem(), file);
+  if ('error' in read) throw new Error(read.error);
+  const keys = mapLoraKeys(read.tensors.keys());
+  if (isLoraKeyMapError(keys)) throw new Error(keys.error);
+  assert.deepStrictEqual(keys.unmatched, []);
+  return keys.modules.map((m) => {
+    const r = resolveModule(m, read.tensors);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  });
+}
+
+/** A weight as stored (fp16 decoded), straight from the model's files. */
+function storedWeight(entry: WeightEntry, modelFile: string): Float32Array {
+  const loc = entry.location;
+  const file = loc.kind === 'external' ? loc.file : modelFile;
+  const bytes = fs.readFileSync(file).subarray(loc.offset, loc.offset + loc.length);
+  const copy = new Uint8Array(bytes);
+  return entry.dtype === 'float16' ? fromFloat16(new Uint16Array(copy.buffer)) : new Float32Array(copy.buffer);
+}
+
+/** One unit in the last place of the fp16 value nearest to x. */
+function halfUlp(x: number): number {
+  const a = Math.abs(x);
+  return a < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(a)) - 10);
+}
+
+describe('LoRA merge: every kind and file dtype against independent computations', function () {
+  this.timeout(60000);
+  let root: string;
+  let fp32: string;
+  let fp16: string;
+  const kernel = new MergeKernel(ort);
+
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-merge-kinds-'));
+    fp32 = path.join(root, 'fp32');
+    fp16 = path.join(root, 'fp16');
+    generateTinyPipeline(fp32, TINY_SD15);
+    generateTinyPipeline(fp16, { ...TINY_SD15, dtype: 'fp16' });
+  });
+  after(async () => {
+    await kernel.release();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  /**
+   * Merges `tensors` (written as `dtype`) into `pipeline`'s UNet and compares every patched value of
+   * `module` with base + Δ(o, i) (torch indices, fp64): within `tolerance` in fp32, within one fp16
+   * unit in the last place in fp16 (the sum is rounded once).
+   */
+  async function mergeAndCheck(
+    pipeline: string,
+    tensors: Tensors,
+    options: { dtype?: SafetensorsDType; multiplier: number; module?: string; tolerance?: number },
+    delta: (o: number, i: number, base: (o: number, i: number) => number) => number,
+  ): Promise<MergedGraph> {
+    const file = path.join(root, `lora-${Math.random().toString(36).slice(2)}.safetensors`);
+    writeSafetensors(file, tensors, options.dtype);
+    const unet = path.join(pipeline, 'unet/model.onnx');
+    const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'l', modules: await modulesOf(file), te: 1, unet: options.multiplier }], { kernel });
+    assert.deepStrictEqual(merged.reports, [{ name: 'l', matched: 1, unmatched: [], mismatched: [] }]);
+    const entry = indexWeights(readOnnxModel(unet)).byModule.get(options.module ?? TO_K)!;
+    const patched = (await computeAll(merged)).get(entry.initializer);
+    assert.ok(patched, `${entry.initializer} was not patched`);
+    const got = entry.dtype === 'float16' ? fromFloat16(new Uint16Array(patched.buffer, patched.byteOffset, patched.length / 2)) : new Float32Array(patched.buffer, patched.byteOffset, patched.length / 4);
+    const stored = storedWeight(entry, unet);
+    const [outs, ins] = entry.layout === 'in_out' ? [entry.dims[1], entry.dims[0]] : [entry.dims[0], entry.dims[1]];
+    const at = (o: number, i: number) => (entry.layout === 'in_out' ? i * outs + o : o * ins + i);
+    const base = (o: number, i: number) => stored[at(o, i)];
+    let worst = 0;
+    for (let o = 0; o < outs; o++) {
+      for (let i = 0; i < ins; i++) {
+        const expected = base(o, i) + delta(o, i, base);
+        const error = Math.abs(got[at(o, i)] - expected);
+        const allowed = entry.dtype === 'float16' ? halfUlp(expected) : (options.tolerance ?? 1e-6);
+        worst = Math.max(worst, error / allowed);
+      }
+    }
+    assert.ok(worst <= 1, `largest error is ${worst.toFixed(2)}× the tolerance`);
+    return merged;
+  }
+
+  const loraTensors = (module: string, out: number, inputs: number, rank: number, seed: number): Tensors => ({
+    [`${KOHYA(module)}.lora_down.weight`]: { dims: [rank, inputs], data: random(rank * inputs, seed) },
+    [`${KOHYA(module)}.lora_up.weight`]: { dims: [out, rank], data: random(out * rank, seed + 1) },
+    [`${KOHYA(module)}.alpha`]: { dims: [], data: Float32Array.of(rank / 2) },
+  });
+  const lowRank = (t: Tensors, module: string, dtype: SafetensorsDType, factor: number) => {
+    const up = storedAs(dtype, t[`${KOHYA(module)}.lora_up.weight`].data);
+    const down = storedAs(dtype, t[`${KOHYA(module)}.lora_down.weight`].data);
+    const [out, rank] = t[`${KOHYA(module)}.lora_up.weight`].dims;
+    const inputs = down.length / rank;
+    void out;
+    return (o: number, i: number) => {
+      let v = 0;
+      for (let r = 0; r < rank; r++) v += up[o * rank + r] * down[r * inputs + i];
+      return factor * v;
+    };
+  };
+
+  for (const [pipeline, dtype] of [
+    ['fp32', 'F32'],
+    ['fp16', 'F16'],
+    ['fp16', 'BF16'],
+    ['fp32', 'BF16'],
+  ] as const) {
+    it(`a ${dtype} kohya LoRA into the ${pipeline} UNet (MatMul stored transposed)`, async () => {
+      const t = loraTensors(TO_K, 16, 32, 4, 31);
+      // alpha/rank = 0.5, multiplier 0.9.
+      await mergeAndCheck(pipeline === 'fp32' ? fp32 : fp16, t, { dtype, multiplier: 0.9 }, lowRank(t, TO_K, dtype, 0.45));
+    });
+  }
+
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`a ${dtype} Linear's merged session = the base session plus the LoRA branch x·(s·up·down)ᵀ computed separately`, async () => {
+      // One torch.onnx-style Linear: MatMul(x, onnx::MatMul_1 [in 32, out 16]) under to_k's scope.
+      const builder = new ModelBuilder(17);
+      const g = builder.graph;
+      const weight = random(32 * 16, 91).map((v) => v * 5);
+      g.input('x', dtype, [4, 32]);
+      g.initializer('onnx::MatMul_1', dtype === 'float16' ? toFloat16(weight) : weight, [32, 16]);
+      g.node('MatMul', ['x', 'onnx::MatMul_1'], ['y'], {}, `/${TO_K.replace(/\./g, '/')}/MatMul`);
+      g.output('y', dtype, [4, 16]);
+      const folder = path.join(root, `linear-${dtype}`);
+      fs.mkdirSync(folder, { recursive: true });
+      const modelFile = path.join(folder, 'model.onnx');
+      builder.write(modelFile, { externalDataFile: 'model.onnx_data' });
+
+      const t = loraTensors(TO_K, 16, 32, 4, 93);
+      // Factors ~±1, so the branch (~±2) stands far above fp16's rounding of outputs ~±2–8.
+      for (const role of ['lora_up', 'lora_down']) t[`${KOHYA(TO_K)}.${role}.weight`].data.forEach((v, k, a) => (a[k] = v * 10));
+      const file = path.join(root, `linear-${dtype}.safetensors`);
+      writeSafetensors(file, t);
+      const merged = await mergeIntoGraph(modelFile, 'unet', [{ name: 'l', modules: await modulesOf(file), te: 1, unet: 0.8 }], { kernel });
+      const model = await sessionModel(merged);
+      const mergedSession = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
+      const baseSession = await ort.InferenceSession.create(modelFile);
+      const x = random(4 * 32, 95).map((v) => v * 10);
+      const feed = { x: dtype === 'float16' ? new ort.Tensor('float16', toFloat16(x), [4, 32]) : new ort.Tensor('float32', x, [4, 32]) };
+      const asFloat = (data: unknown) => (dtype === 'float16' ? fromFloat16(data as Uint16Array) : (data as Float32Array));
+      const got = asFloat((await mergedSession.run(feed)).y.data);
+      const base = asFloat((await baseSession.run(feed)).y.data);
+      await mergedSession.release();
+      await baseSession.release();
+      // The branch in fp64 from the (fp16-rounded, for fp16) input: 0.8 · alpha/rank · (x·downᵀ)·upᵀ.
+      const xs = dtype === 'float16' ? fromFloat16(toFloat16(x)) : x;
+      const up = t[`${KOHYA(TO_K)}.lora_up.weight`].data;
+      const down = t[`${KOHYA(TO_K)}.lora_down.weight`].data;
+      let worst = 0;
+      for (let n = 0; n < 4; n++) {
+        for (let o = 0; o < 16; o++) {
+          let branch = 0;
+          for (let r = 0; r < 4; r++) {
+            let h = 0;
+            for (let i = 0; i < 32; i++) h += xs[n * 32 + i] * down[r * 32 + i];
+            branch += h * up[o * 4 + r];
+          }
+          worst = Math.max(worst, Math.abs(got[n * 16 + o] - (base[n * 16 + o] + 0.8 * 0.5 * branch)));
+        }
+      }
+      // fp32: 1e-4, the issue's bound (measured 1e-6). fp16: 5e-3, about one fp16 ulp of outputs between 4
+      // and 8 (2⁻⁸), from rounding the merged weights and both outputs (measured 1.6e-3).
+      const tolerance = dtype === 'float32' ? 1e-4 : 5e-3;
+      assert.ok(worst <= tolerance, `largest difference ${worst} (tolerance ${tolerance})`);
+      assert.ok(Math.max(...base.map((v, k) => Math.abs(v - got[k]))) > 0.5, 'the LoRA changes the output');
+    });
+  }
+
+  it('LoHa: (w1a·w1b) ⊙ (w2a·w2b) · alpha/rank, into fp32 and fp16', async () => {
+    const r = 2;
+    const k = KOHYA(TO_K);
+    const t: Tensors = {
+      [`${k}.hada_w1_a`]: { dims: [16, r], data: random(16 * r, 41) },
+      [`${k}.hada_w1_b`]: { dims: [r, 32], data: random(r * 32, 42) },
+      [`${k}.hada_w2_a`]: { dims: [16, r], data: random(16 * r, 43) },
+      [`${k}.hada_w2_b`]: { dims: [r, 32], data: random(r * 32, 44) },
+      [`${k}.alpha`]: { dims: [], data: Float32Array.of(1) },
+    };
+    const expected = (o: number, i: number) => {
+      let p1 = 0;
+      let p2 = 0;
+      for (let x = 0; x < r; x++) {
+        p1 += t[`${k}.hada_w1_a`].data[o * r + x] * t[`${k}.hada_w1_b`].data[x * 32 + i];
+        p2 += t[`${k}.hada_w2_a`].data[o * r + x] * t[`${k}.hada_w2_b`].data[x * 32 + i];
+      }
+      return 0.7 * 0.5 * p1 * p2;
+    };
+    for (const pipeline of [fp32, fp16]) await mergeAndCheck(pipeline, t, { multiplier: 0.7 }, expected);
+  });
+
+  it('DoRA: m · (W + sΔ) / ‖W + sΔ‖ per input column, times the multiplier, from the base weight', async () => {
+    const t = loraTensors(FF_2, 16, 64, 2, 51);
+    const magnitude = Float32Array.from({ length: 64 }, (_, i) => 0.5 + i / 64);
+    t[`${KOHYA(FF_2)}.dora_scale`] = { dims: [1, 64], data: magnitude };
+    const scaled = lowRank(t, FF_2, 'F32', 0.5); // alpha/rank = 1/2
+    for (const pipeline of [fp32, fp16]) {
+      await mergeAndCheck(pipeline, t, { multiplier: 0.6, module: FF_2, tolerance: 2e-6 }, (o, i, base) => {
+        let norm = 0;
+        for (let q = 0; q < 16; q++) norm += (base(q, i) + scaled(q, i)) ** 2;
+        const merged = ((base(o, i) + scaled(o, i)) * magnitude[i]) / Math.sqrt(norm);
+        return 0.6 * (merged - base(o, i));
+      });
+    }
+  });
+
+  it('two LoRAs and a LoKr on one weight are summed before the single rounding; weight 0 patches nothing', async () => {
+    const unet = path.join(fp16, 'unet/model.onnx');
+    const a = loraTensors(TO_K, 16, 32, 2, 61);
+    const b = loraTensors(TO_K, 16, 32, 3, 63);
+    const k = KOHYA(TO_K);
+    const w1 = random(16, 65);
+    const w2 = random(32, 66);
+    const lokr: Tensors = { [`${k}.lokr_w1`]: { dims: [4, 4], data: w1 }, [`${k}.lokr_w2`]: { dims: [4, 8], data: w2 } };
+    const inputs: LoraInput[] = [];
+    for (const [name, tensors, weight] of [
+      ['a', a, 0.5],
+      ['b', b, -1],
+      ['lokr', lokr, 0.25],
+      ['off', loraTensors(FF_2, 16, 64, 2, 67), 0],
+    ] as const) {
+      const file = path.join(root, `${name}.safetensors`);
+      writeSafetensors(file, tensors);
+      inputs.push({ name, modules: await modulesOf(file), te: 1, unet: weight });
+    }
+    const merged = await mergeIntoGraph(unet, 'unet', inputs, { kernel });
+    assert.deepStrictEqual(
+      merged.reports.map((r) => [r.name, r.matched]),
+      [['a', 1], ['b', 1], ['lokr', 1], ['off', 1]],
+    );
+    const index = indexWeights(readOnnxModel(unet));
+    const entry = index.byModule.get(TO_K)!;
+    // The weight-0 LoRA is reported as matched but leaves ff.net.2 as it was.
+    assert.deepStrictEqual(merged.patches.map((p) => p.initializer), [entry.initializer]);
+    const got = fromFloat16(new Uint16Array((await computeAll(merged)).get(entry.initializer)!.slice().buffer));
+    const stored = storedWeight(entry, unet);
+    // Weight × alpha/rank: 0.5 × 1/2 and −1 × 1.5/3; LoKr without alpha has scale 1.
+    const da = lowRank(a, TO_K, 'F32', 0.5 * 0.5);
+    const db = lowRank(b, TO_K, 'F32', -1 * 0.5);
+    let worst = 0;
+    for (let o = 0; o < 16; o++) {
+      for (let i = 0; i < 32; i++) {
+        const kron = w1[Math.floor(o / 4) * 4 + Math.floor(i / 8)] * w2[(o % 4) * 8 + (i % 8)];
+        const expected = stored[i * 16 + o] + da(o, i) + db(o, i) + 0.25 * kron;
+        worst = Math.max(worst, Math.abs(got[i * 16 + o] - expected) / halfUlp(expected));
+      }
+    }
+    assert.ok(worst <= 1, `largest error is ${worst.toFixed(2)} fp16 ulps`);
+  });
+
+  it('a weight change re-merges from cached deltas: the same result as a fresh merge, nothing recomputed', async () => {
+    const unet = path.join(fp32, 'unet/model.onnx');
+    const k = KOHYA(TO_K);
+    const file = path.join(root, 'lokr-cache.safetensors');
+    writeSafetensors(file, { [`${k}.lokr_w1`]: { dims: [4, 4], data: random(16, 71) }, [`${k}.lokr_w2`]: { dims: [4, 8], data: random(32, 72) } });
+    const modules = await modulesOf(file);
+    const cache = new DeltaCache();
+    const at = async (weight: number, withCache?: DeltaCache) => {
+      const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'k', id: 'lokr-cache', modules, te: 1, unet: weight }], { kernel, cache: withCache });
+      return [...(await computeAll(merged)).values()][0];
+    };
+    await at(1, cache);
+    assert.strictEqual(cache.size, 1);
+    // Poison the cached delta: a re-merge that reads it shows the poison, proving it was not recomputed.
+    const key = `lokr-cache|${unet}|${TO_K}`;
+    const cached = cache.get(key)!;
+    const fresh = await at(0.3);
+    assert.ok(Buffer.from(await at(0.3, cache)).equals(Buffer.from(fresh)));
+    cached[0] += 1;
+    const poisoned = new Float32Array((await at(0.3, cache)).slice().buffer);
+    assert.ok(Math.abs(poisoned[0] - new Float32Array(fresh.slice().buffer)[0] - 0.3) < 1e-6);
+    assert.strictEqual(cache.size, 1);
+  });
+
+  it('past the in-memory limit the patched weights go to a temporary file; the session computes the same', async () => {
+    const unet = path.join(fp32, 'unet/model.onnx');
+    const file = path.join(root, 'big.safetensors');
+    writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 2, 81), ...loraTensors(FF_2, 16, 64, 2, 83) });
+    const modules = await modulesOf(file);
+    const feeds = {
+      sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
+    };
+    const run = async (inlineBytes: number) => {
+      const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 1 }], { kernel });
+      const model = await sessionModel(merged, { inlineBytes });
+      const temp = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-'));
+      const session = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
+      model.dispose();
+      const out = (await session.run(feeds)).out_sample.data as Float32Array;
+      await session.release();
+      return { out, folder: model.folder, temp };
+    };
+    const inline = await run(Infinity);
+    const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-')));
+    const onDisk = await run(0);
+    assert.strictEqual(inline.folder, path.join(fp32, 'unet'));
+    assert.strictEqual(onDisk.folder, path.parse(fp32).root);
+    assert.strictEqual(onDisk.temp.filter((f) => !before.has(f)).length, 1, 'one temporary folder while the session is created');
+    assert.deepStrictEqual(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-') && !before.has(f)), [], 'and none after dispose');
+    assert.deepStrictEqual(Array.from(onDisk.out), Array.from(inline.out));
+  });
+});
+
+/**
+ * Real files against graphs with SD1.5's and SDXL's real structure and shapes (built, not written:
+ * modelFromBuilder gives the index what the decoder would): every module must find its weight and
+ * fit its shape, as a merge into a real export would.
+ */
+describe('LoRA files against SD1.5- and SDXL-shaped graphs', function () {
+  this.timeout(60000);
+  const indexes = (config: PipelineConfig) => {
+    const { graphs } = buildPipelineGraphs(config);
+    const byComponent = new Map<string, WeightIndex>();
+    for (const [component, graph] of Object.entries(graphs)) {
+      if (component === 'vae_decoder') continue;
+      byComponent.set(component, indexWeights(modelFromBuilder(graph.model, `/virtual/${graph.file}`, graph.externalData)));
+    }
+    return byComponent;
+  };
+  const sd15 = indexes(SD15_SIZED);
+  const sdxl = indexes(SDXL_SIZED);
+
+  /** Modules whose weight is missing or whose shape does not fit, as `component:module: why`. */
+  const misfits = (modules: LoraModule<LoraTensor>[], graphs: Map<string, WeightIndex>, fits: (m: LoraModule<LoraTensor>, shape: number[]) => string | undefined) =>
+    modules.flatMap((m) => {
+      const entry = graphs.get(m.component)?.byModule.get(m.module);
+      if (!entry) return [`${m.component}:${m.module}: no weight`];
+      const why = fits(m, torchShape(entry));
+      return why ? [`${m.component}:${m.module}: ${why}`] : [];
+    });
+
+  for (const [prefix, graphs, counts] of [
+    ['sd15_kohya_', sd15, { text_encoder: 72, unet: 192 }],
+    ['sdxl_kohya_', sdxl, { text_encoder: 72, text_encoder_2: 192, unet: 722 }],
+  ] as const) {
+    for (const file of fs.readdirSync(path.join(FIXTURES, 'lora/key_manifests')).filter((f) => f.startsWith(prefix) && f.endsWith('.keys.json'))) {
+      it(`${file}: every module lands on a weight of its shape`, () => {
+        const manifest = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'lora/key_manifests', file), 'utf8')) as Record<string, { shape: number[] }>;
+        const keys = mapLoraKeys(Object.keys(manifest));
+        assert.ok(!isLoraKeyMapError(keys));
+        assert.deepStrictEqual(keys.unmatched, []);
+        // The manifest has shapes, not values: zeros of those shapes go through the merge's own shape check.
+        const modules = keys.modules.map((m) => ({
+          ...m,
+          tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, key]) => {
+            const dims = manifest[key as string].shape;
+            return [role, { dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) }];
+          })),
+        })) as LoraModule<LoraTensor>[];
+        const perComponent: Record<string, number> = {};
+        for (const m of modules) perComponent[m.component] = (perComponent[m.component] ?? 0) + 1;
+        assert.deepStrictEqual(perComponent, counts);
+        assert.deepStrictEqual(
+          misfits(modules, graphs, (m, shape) => {
+            const f = lowRankFactors(m, shape);
+            return f === undefined ? 'not a plain LoRA' : isLoraMathError(f) ? f.error : undefined;
+          }),
+          [],
+        );
+      });
+    }
+  }
+
+  for (const rank of [4, 8, 16]) {
+    it(`the LyCORIS LoKr file smart_falcon_${rank}: every module lands on an SD1.5 weight${rank === 4 ? ' and its ΔW has that shape' : ''}`, async () => {
+      const modules = await modulesOf(path.join(FIXTURES, `lora/lycoris/smart_falcon_${rank}_lokr.safetensors`));
+      assert.ok(modules.length > 200, `${modules.length} modules`);
+      // Computing every ΔW takes ~5 s per file here; the three files differ only in their factor ranks.
+      assert.deepStrictEqual(
+        misfits(modules, sd15, (m, shape) => {
+          if (rank !== 4) return undefined;
+          const delta = deltaWeight(m, 1, shape);
+          return isLoraMathError(delta) ? delta.error : undefined;
+        }),
+        [],
+      );
+    });
+  }
+});
