@@ -71,13 +71,15 @@ async function main() {
         ...m,
         tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, name]) => [role, tensors.get(name as string)!])),
       }));
-      const context = { kernel: new MergeKernel(ort), cache: new DeltaCache() };
+      // As the render worker keeps it: kernel sessions, cached deltas, the last model bytes to write over.
+      const context = { kernel: new MergeKernel(ort), cache: new DeltaCache(), spareModelBytes: new Map<string, Uint8Array>() };
       const lora = (unetWeight: number) => [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: unetWeight }];
       // What a render needs: the merged model's bytes for InferenceSession.create.
       const mergeFor = async (unetWeight: number) => {
         const started = process.hrtime.bigint();
         const merged = await mergeIntoGraph(unet, 'unet', lora(unetWeight), context);
-        const model = await sessionModel(merged);
+        const model = await sessionModel(merged, { reuse: context.spareModelBytes.get(unet) });
+        context.spareModelBytes.set(unet, model.bytes);
         model.dispose();
         return { seconds: seconds(started), report: merged.reports[0] };
       };

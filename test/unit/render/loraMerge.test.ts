@@ -159,6 +159,28 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     }
   });
 
+  it('the worker re-merges when only a weight changes, and going back gives the first image again', async () => {
+    // The worker keeps merge state between renders (cached deltas, the last model bytes written over):
+    // none of it may leak into a render with other weights.
+    const loraFile = path.join(root, 'weights.safetensors');
+    writeSafetensors(loraFile, tinyKohyaLora());
+    const host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+    try {
+      const text = 'a cat\nSteps: 2, Sampler: Euler, CFG scale: 6, Seed: 9, Size: 64x64';
+      const at = async (unet: number) => {
+        const r = await host.render({ promptText: text, model: root, device: 'cpu', loras: [{ name: 'w', path: loraFile, te: 1, unet }] });
+        return Buffer.from(r.png);
+      };
+      const half = await at(0.5);
+      const full = await at(1.5);
+      const again = await at(0.5);
+      assert.ok(!half.equals(full));
+      assert.ok(half.equals(again));
+    } finally {
+      await host.dispose();
+    }
+  });
+
   it('PEFT keys (no alpha) and LoKr merge too; a key style A1111 ignores still lands', async () => {
     const unet = path.join(root, 'unet/model.onnx');
     const model = readOnnxModel(unet);

@@ -63,6 +63,11 @@ export interface MergeContext {
   kernel: MergeKernel;
   /** Keeps JS-computed deltas between merges (a weight change then only re-adds them). */
   cache?: DeltaCache;
+  /**
+   * The last merged model bytes per model file, kept once the sessions are made so that the next
+   * merge of the same graph (a weight change) writes into memory that is already mapped.
+   */
+  spareModelBytes?: Map<string, Uint8Array>;
 }
 
 /** The torch layout [out, in(, kh, kw)] of a weight, from how its op uses it. */

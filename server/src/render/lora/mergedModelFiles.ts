@@ -31,7 +31,17 @@ function patchedBytes(m: MergedGraph): number {
   return m.patches.reduce((n, p) => n + p.length, 0);
 }
 
-export async function sessionModel(m: MergedGraph, options: { tempFolder?: string; inlineBytes?: number } = {}): Promise<SessionModel> {
+export interface SessionModelOptions {
+  tempFolder?: string;
+  inlineBytes?: number;
+  /**
+   * The bytes of an earlier session model of the same graph, written over when the new one has the
+   * same length (a weight change keeps the layout): no fresh memory, so no page faults.
+   */
+  reuse?: Uint8Array;
+}
+
+export async function sessionModel(m: MergedGraph, options: SessionModelOptions = {}): Promise<SessionModel> {
   const model = new Uint8Array(fs.readFileSync(m.modelFile));
   const folder = path.dirname(path.resolve(m.modelFile));
   if (patchedBytes(m) <= (options.inlineBytes ?? INLINE_BYTES)) {
@@ -45,10 +55,15 @@ export async function sessionModel(m: MergedGraph, options: { tempFolder?: strin
       moves.set(p.initializer, { data });
     }
     const offsets = new Map<string, number>();
-    const bytes = relocateInitializers(model, moves, (part, offset) => {
-      const name = placeholders.get(part);
-      if (name !== undefined) offsets.set(name, offset);
-    });
+    const bytes = relocateInitializers(
+      model,
+      moves,
+      (part, offset) => {
+        const name = placeholders.get(part);
+        if (name !== undefined) offsets.set(name, offset);
+      },
+      options.reuse,
+    );
     await m.compute((patch, data) => bytes.set(data, offsets.get(patch.initializer)!));
     return { bytes, folder, dispose: () => undefined };
   }

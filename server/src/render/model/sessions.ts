@@ -78,7 +78,7 @@ export async function loadSessions(
     models.clear();
   };
   try {
-    for (const [file, m] of merged) models.set(file, await sessionModel(m));
+    for (const [file, m] of merged) models.set(file, await sessionModel(m, { reuse: mergeContext?.spareModelBytes?.get(file) }));
   } catch (e) {
     disposeModels();
     throw e;
@@ -116,7 +116,13 @@ export async function loadSessions(
   });
   // ORT has read the weights (CPU) or uploaded them (GPU) once the sessions exist: the merged bytes
   // and any temporary file are not needed any more, whatever happened.
-  const { value, device, attempts } = await opened.finally(disposeModels);
+  const { value, device, attempts } = await opened.finally(() => {
+    if (mergeContext?.spareModelBytes) {
+      mergeContext.spareModelBytes.clear();
+      for (const [file, m] of models) mergeContext.spareModelBytes.set(file, m.bytes);
+    }
+    disposeModels();
+  });
   check(value.textEncoder, folder.textEncoder, 'textEncoder');
   if (value.textEncoder2 && folder.textEncoder2) check(value.textEncoder2, folder.textEncoder2, 'textEncoder');
   check(value.unet, folder.unet, 'unet');
