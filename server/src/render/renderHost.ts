@@ -19,7 +19,12 @@ export class RenderHost {
   private nextId = 1;
   private readonly pending = new Map<
     number,
-    { resolve: (r: RenderResult) => void; reject: (e: Error) => void; onProgress?: (m: Extract<WorkerMessage, { type: 'progress' }>) => void }
+    {
+      resolve: (r: RenderResult) => void;
+      reject: (e: Error) => void;
+      onProgress?: (m: Extract<WorkerMessage, { type: 'progress' }>) => void;
+      cancel: Int32Array;
+    }
   >();
   private releaseWaiters: (() => void)[] = [];
 
@@ -33,7 +38,7 @@ export class RenderHost {
     const worker = this.ensureWorker();
     const cancel = new SharedArrayBuffer(4);
     return new Promise<RenderResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress: options.onProgress });
+      this.pending.set(id, { resolve, reject, onProgress: options.onProgress, cancel: new Int32Array(cancel) });
       options.signal?.addEventListener(
         'abort',
         () => {
@@ -56,12 +61,29 @@ export class RenderHost {
     });
   }
 
-  async dispose(): Promise<void> {
+  /**
+   * Stops the worker. Its onnxruntime sessions are released first: terminating a thread while ORT
+   * is inside a native call (a release, a run) aborts the whole process. A render in flight is
+   * cancelled at its next step; after `graceMs` the worker is terminated regardless.
+   */
+  async dispose(graceMs = 10_000): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    for (const p of this.pending.values()) p.reject(new RenderError('the renderer stopped', true));
+    for (const p of this.pending.values()) {
+      Atomics.store(p.cancel, 0, 1);
+      p.reject(new RenderError('the renderer stopped', true));
+    }
     this.pending.clear();
-    await worker?.terminate();
+    if (!worker) return;
+    const released = new Promise<void>((resolve) => {
+      worker.on('message', (m: WorkerMessage) => m.type === 'released' && resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'release' } satisfies RenderMessage);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([released, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await worker.terminate();
   }
 
   private ensureWorker(): Worker {

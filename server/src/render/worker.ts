@@ -106,7 +106,8 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
   } finally {
     cancelled.delete(id);
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => void releaseAll(), request.idleReleaseMs ?? 5 * 60_000);
+    // Through the queue like every other use of the sessions: never beside a render or another release.
+    idleTimer = setTimeout(() => (queue = queue.then(releaseAll)), request.idleReleaseMs ?? 5 * 60_000);
   }
 }
 

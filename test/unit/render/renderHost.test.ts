@@ -23,6 +23,26 @@ describe('render worker', function () {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
+  it('dispose right after a render (the worker releasing its sessions) or during one stops the worker cleanly', async () => {
+    // Terminating the thread inside an ORT call can abort the whole process ("terminate called after
+    // throwing an instance of 'Napi::Error'", seen once from the CLI), so dispose lets the worker
+    // release first. The race is rare, so this guards the sequence rather than reproducing the abort.
+    for (let i = 0; i < 4; i++) {
+      const own = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+      const result = await own.render({ promptText, model: root, device: 'cpu', overrides: { steps: 1 }, idleReleaseMs: 0 });
+      assert.strictEqual(result.steps, 1);
+      await own.dispose();
+    }
+    // And during a render: it is cancelled, then the worker stops.
+    const busy = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+    const outcome = busy.render({ promptText, model: root, device: 'cpu' }).then(
+      () => 'finished',
+      (e: unknown) => (e instanceof RenderError && e.cancelled ? 'cancelled' : String(e)),
+    );
+    await busy.dispose();
+    assert.strictEqual(await outcome, 'cancelled');
+  });
+
   it('renders off the main thread with progress, and keeps the sessions for the next render', async () => {
     const steps: number[] = [];
     const first = await host.render({ promptText, model: root, device: 'cpu', previewEvery: 2 }, { onProgress: (p) => steps.push(p.step) });
