@@ -1,12 +1,37 @@
 import * as path from 'path';
-import { commands, ExtensionContext, Uri } from 'vscode';
+import { commands, Event, ExtensionContext, Uri, window, workspace } from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { copyGenerationData } from './commands/copyGenerationData';
+import { insertLora, InsertLoraArgs, onDidShowPicker, PickerShown } from './commands/insertLora';
+import { newPromptFile } from './commands/newPromptFile';
+import { openLoraFolder } from './commands/openLoraFolder';
+import { onDidRender, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
+import { selectModelFolder } from './commands/selectModelFolder';
+import { selectRenderDevice } from './commands/selectRenderDevice';
+import { startDeviceStatus } from './deviceStatus';
+import { ErrorReporter } from './log';
+import { PreviewPanels } from './preview/previewPanel';
+import { RenderService } from './preview/renderService';
 import { startTokenStatus } from './tokenStatus';
 
 let client: LanguageClient | undefined;
+let renderService: RenderService | undefined;
 
-/** Starts the sd-prompt language server for `.prompt` files. The client stays thin. */
-export async function activate(context: ExtensionContext): Promise<void> {
+/** What activate() returns: events the extension-host tests wait on (no feature depends on them). */
+export interface SdPromptTestApi {
+  onDidShowPicker: Event<PickerShown>;
+  onDidStartRender: typeof onDidStartRender;
+  onDidRender: typeof onDidRender;
+  onDidReportError: Event<string>;
+  outputFolder: Uri;
+}
+
+/** Starts the language server for `.prompt` files and registers the commands; each feature lives in its own file. */
+export async function activate(context: ExtensionContext): Promise<SdPromptTestApi> {
+  const log = window.createOutputChannel('SD Prompt', { log: true });
+  const errors = new ErrorReporter(log);
+  context.subscriptions.push(log, errors);
+
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
   const serverOptions: ServerOptions = {
     run: { module: serverModule, transport: TransportKind.ipc },
@@ -15,17 +40,42 @@ export async function activate(context: ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: 'sd-prompt' }],
     synchronize: { configurationSection: 'sdPrompt' },
-    outputChannelName: 'SD Prompt',
+    outputChannel: log,
   };
   client = new LanguageClient('sdPrompt', 'SD Prompt', serverOptions, clientOptions);
-  // The server's "Open LoRA file" action names files by URI string; VS Code's open needs a Uri.
-  context.subscriptions.push(commands.registerCommand('sdPrompt.openFile', (uri: string) => commands.executeCommand('vscode.open', Uri.parse(uri))));
-  context.subscriptions.push({ dispose: () => void client?.stop() });
+  const languageClient = client;
+
+  const service = new RenderService(context.asAbsolutePath(path.join('dist', 'renderWorker.js')), Uri.joinPath(context.globalStorageUri, 'renders'), log);
+  renderService = service;
+  const panels = new PreviewPanels(service, (source) => void commands.executeCommand('sdPrompt.renderPreview', source, { seed: -1 }));
+  const renderDeps = { client, service, panels, errors, log };
+  context.subscriptions.push(
+    panels,
+    // The server's "Open LoRA file" action names files by URI string; VS Code's open needs a Uri.
+    commands.registerCommand('sdPrompt.openFile', (uri: string) => commands.executeCommand('vscode.open', Uri.parse(uri))),
+    commands.registerCommand('sdPrompt.renderPreview', (target?: Uri, args?: RenderPreviewArgs) =>
+      renderPreview(renderDeps, target instanceof Uri ? target : undefined, args),
+    ),
+    commands.registerCommand('sdPrompt.insertLora', (args?: InsertLoraArgs) => insertLora(languageClient, args)),
+    commands.registerCommand('sdPrompt.selectModelFolder', selectModelFolder),
+    commands.registerCommand('sdPrompt.selectRenderDevice', selectRenderDevice),
+    commands.registerCommand('sdPrompt.openLoraFolder', () => openLoraFolder(languageClient)),
+    commands.registerCommand('sdPrompt.copyGenerationData', () => copyGenerationData(languageClient)),
+    commands.registerCommand('sdPrompt.newPromptFile', newPromptFile),
+    // A new model or device: the loaded sessions are for the old one.
+    workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('sdPrompt.model') || e.affectsConfiguration('sdPrompt.render.device')) void service.release();
+    }),
+    { dispose: () => void client?.stop() },
+  );
   await client.start();
-  context.subscriptions.push(startTokenStatus(client));
+  context.subscriptions.push(startTokenStatus(client), startDeviceStatus());
+  return { onDidShowPicker, onDidStartRender, onDidRender, onDidReportError: errors.onDidReport, outputFolder: service.outputFolder };
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  const stopping = [client?.stop(), renderService?.dispose()];
   client = undefined;
+  renderService = undefined;
+  await Promise.all(stopping);
 }

@@ -32,6 +32,8 @@ export function startTokenStatus(client: LanguageClient): Disposable {
       return;
     }
     item.text = `$(symbol-number) ${result.text}`;
+    // An approximate count needs tokenizer files: the click goes where they are set.
+    item.command = result.approximate ? { title: 'Set the tokenizer folder', command: 'workbench.action.openSettings', arguments: ['sdPrompt.tokenizerPath'] } : undefined;
     item.tooltip = `${result.section === 'positive' ? 'Prompt' : 'Negative prompt'}: ${result.count} CLIP tokens, ${
       result.target / 75
     } chunk(s) of 75 as AUTOMATIC1111 counts them${result.approximate ? ' (approximate: no tokenizer files found)' : ''}.\nTokenizer: ${result.tokenizer}`;

@@ -20,3 +20,62 @@ export interface TokenCountResult {
   /** Where the tokenizer came from (a folder, or why the count is approximate). */
   tokenizer: string;
 }
+
+/** The LoRA library for the Insert LoRA picker. */
+export const LORA_LIST_REQUEST = 'sdPrompt/loraList';
+
+export interface LoraListParams {
+  /** The document the LoRA goes into: resource settings (`sdPrompt.lora.defaultWeight`) are read for it. */
+  textDocument?: { uri: string };
+}
+
+export interface LoraListItem {
+  /** The file name without extension: what `<lora:NAME:...>` is inserted with. */
+  name: string;
+  /** `ss_output_name`, which A1111 also accepts. */
+  alias?: string;
+  subfolder: string;
+  /** The file on disk. */
+  path: string;
+  /** `SD1`, `SD2`, `SDXL` or `unknown` (see service/library/modelBase.ts). */
+  baseModel: string;
+  /** LoRA, LoCon, LoHa, ... */
+  kind: string;
+  triggerWords: string[];
+  /** The preferred weight of the LoRA's card, else `sdPrompt.lora.defaultWeight`. */
+  weight: number;
+  weightSource: 'preferred' | 'default';
+  previewPath?: string;
+  problem?: string;
+}
+
+export interface LoraListResult {
+  /** The LoRA folders the library scans (settings and webui layouts). */
+  folders: string[];
+  loras: LoraListItem[];
+}
+
+/** The prompt's LoRA tags resolved to files for a render, as A1111 resolves them. */
+export const RENDER_LORAS_REQUEST = 'sdPrompt/renderLoras';
+
+export interface RenderLorasParams {
+  /** The whole .prompt text being rendered. */
+  text: string;
+}
+
+export interface RenderLorasResult {
+  loras: { name: string; path: string; te: number; unet: number }[];
+  /** Tags left out, and why. */
+  warnings: string[];
+}
+
+/** The A1111 infotext ("generation data") of a .prompt text. */
+export const GENERATION_DATA_REQUEST = 'sdPrompt/generationData';
+
+export interface GenerationDataParams {
+  text: string;
+}
+
+export interface GenerationDataResult {
+  infotext: string;
+}

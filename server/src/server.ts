@@ -12,6 +12,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
   createPromptLanguageService,
   DEFAULT_SETTINGS,
+  libraryFolders,
   PromptSettings,
   resolveSettings,
   SEMANTIC_TOKEN_MODIFIERS,
@@ -19,7 +20,22 @@ import {
 } from './service';
 import { LibraryFileSystem } from './service/library/fileSystem';
 import { LibraryHost } from './libraryHost';
-import { TOKEN_COUNT_REQUEST, TokenCountParams, TokenCountResult } from './protocol';
+import {
+  GENERATION_DATA_REQUEST,
+  GenerationDataParams,
+  GenerationDataResult,
+  LORA_LIST_REQUEST,
+  LoraListParams,
+  LoraListResult,
+  RENDER_LORAS_REQUEST,
+  RenderLorasParams,
+  RenderLorasResult,
+  TOKEN_COUNT_REQUEST,
+  TokenCountParams,
+  TokenCountResult,
+} from './protocol';
+import { generationData, loraPickList, renderLoras } from './service/features/extensionRequests';
+import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
 
 export interface ServerOptions {
@@ -94,17 +110,25 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   });
 
   /** The library follows the window-level settings; a change of folders rescans once. */
-  const configureLibrary = async () => {
+  const configureLibraryNow = async () => {
     if (!host) return;
-    const settings = configurationCapability
-      ? resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined))
-      : DEFAULT_SETTINGS;
+    const settings = await windowSettings();
     if (await tokenizerHost?.configure(settings)) {
       refreshAll();
       if (inlayHintRefresh) connection.languages.inlayHint.refresh().catch(() => undefined);
     }
     await host.configure(settings);
   };
+  const windowSettings = async () =>
+    configurationCapability
+      ? resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined))
+      : DEFAULT_SETTINGS;
+  /**
+   * Configurations run one after the other, so a request that awaits `configureLibrary()` sees the
+   * library of the settings as they are now, scanned to the end.
+   */
+  let libraryConfigured: Promise<void> = Promise.resolve();
+  const configureLibrary = () => (libraryConfigured = libraryConfigured.catch(() => undefined).then(configureLibraryNow));
 
   const refreshAll = () => {
     if (pullDiagnostics) {
@@ -212,6 +236,24 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       const count = service.tokenCount(d, params.position, await settingsFor(d.uri));
       return count ? { ...count, tokenizer: tokenizerHost?.source ?? '' } : null;
     }),
+  );
+  // The extension's commands (Insert LoRA, Render Preview, Copy as Generation Data).
+  connection.onRequest(LORA_LIST_REQUEST, (params: LoraListParams, token) =>
+    runSafe<LoraListResult>(token, { folders: [], loras: [] }, async () => {
+      await configureLibrary();
+      const settings = params.textDocument ? await settingsFor(params.textDocument.uri) : await windowSettings();
+      const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).lora;
+      return { folders, loras: await loraPickList(host?.library, settings) };
+    }),
+  );
+  connection.onRequest(RENDER_LORAS_REQUEST, (params: RenderLorasParams, token) =>
+    runSafe<RenderLorasResult>(token, { loras: [], warnings: [] }, async () => {
+      await configureLibrary();
+      return renderLoras(parsePromptDocument(params.text), host?.catalog);
+    }),
+  );
+  connection.onRequest(GENERATION_DATA_REQUEST, (params: GenerationDataParams, token) =>
+    runSafe<GenerationDataResult>(token, { infotext: '' }, async () => ({ infotext: generationData(parsePromptDocument(params.text)) })),
   );
   connection.languages.semanticTokens.on((params, token) =>
     withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),

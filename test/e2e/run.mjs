@@ -30,6 +30,7 @@ const VERBOSE = /^(1|true)$/i.test(process.env.SD_PROMPT_E2E_VERBOSE ?? '');
 const SUITE_TAG = '\u2063'; // starts each console message of suite/index.ts
 const START_MARKER = 'sd-prompt e2e: '; // first line of suite/index.ts
 const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT '; // last line of suite/index.ts
+const SCREENSHOT_MARKER = 'SD_PROMPT_E2E_SCREENSHOT '; // suite/screenshot.ts: `SD_PROMPT_E2E_SCREENSHOT <name>`
 
 const workspaceDir = path.join(repoRoot, 'test', 'e2e', 'workspace');
 const extensionDir = path.resolve(process.env.SD_PROMPT_E2E_EXTENSION || repoRoot);
@@ -78,6 +79,26 @@ async function screenshot() {
         fs.writeFileSync(holdFile, ''); // lets the suite end (suite/index.ts holdForScreenshot)
     })();
     await screenshotTaken;
+}
+
+/**
+ * A screenshot a test asked for while it runs (the preview panel with its image): saved as
+ * test-results/e2e-<name>.png, then `<hold file>.<name>` tells the suite it may go on (suite/screenshot.ts).
+ */
+async function namedScreenshot(name) {
+    if (!/^[\w-]+$/.test(name)) {
+        say(`screenshot name ${JSON.stringify(name)} refused`);
+        return;
+    }
+    const file = path.join(resultsDir, `e2e-${name}.png`);
+    try {
+        fs.mkdirSync(resultsDir, { recursive: true });
+        await page?.screenshot({ path: file, timeout: 10_000 });
+        say(`screenshot: ${path.relative(repoRoot, file)}`);
+    } catch (err) {
+        say(`screenshot ${name} failed: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+    }
+    fs.writeFileSync(`${holdFile}.${name}`, '');
 }
 
 async function finish(code, reason) {
@@ -170,6 +191,10 @@ function handleLogLine(type, line, fromSuite) {
     if (line.startsWith(START_MARKER)) {
         testsStarted = true;
     }
+    if (line.startsWith(SCREENSHOT_MARKER)) {
+        void namedScreenshot(line.slice(SCREENSHOT_MARKER.length).trim());
+        return;
+    }
     if (line.startsWith(RESULT_MARKER)) {
         try {
             result = JSON.parse(line.slice(RESULT_MARKER.length));
@@ -214,6 +239,8 @@ async function main() {
     const { chromium } = createRequire(path.join(install.playwrightCoreDir, 'package.json'))('playwright-core');
     browser = await chromium.launch({ executablePath: install.chromiumPath, headless: true, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // Copy as Generation Data writes the clipboard; the tests read it back.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     page = await context.newPage();
 
     page.on('pageerror', err => console.error(`[browser] page error: ${err.message}`));

@@ -28,6 +28,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { kohyaSd15 } from '../unit/library/build';
 import { FIXTURES } from '../unit/fixtures';
+import {
+  GENERATION_DATA_REQUEST,
+  GenerationDataParams,
+  GenerationDataResult,
+  LORA_LIST_REQUEST,
+  LoraListParams,
+  LoraListResult,
+  RENDER_LORAS_REQUEST,
+  RenderLorasParams,
+  RenderLorasResult,
+} from '../../server/src/protocol';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 const URI = 'file:///work/example.prompt';
@@ -265,5 +276,58 @@ describe('language server over stdio', function () {
     const hover = await server.connection.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 165 } });
     assert.deepStrictEqual(hover!.range, { start: { line: 0, character: 163 }, end: { line: 0, character: 174 } });
     assert.strictEqual((hover!.contents as { value: string }).value, '**1 token**: `masterpiece` (ids 12066) · chunk 2, token 2 of 75');
+  });
+
+  it("extension requests: the LoRA list with cards, a render's LoRAs, the file as A1111's generation data", async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-lora-'));
+    try {
+      fs.mkdirSync(path.join(folder, 'styles'));
+      fs.writeFileSync(path.join(folder, 'add_detail.safetensors'), kohyaSd15());
+      fs.writeFileSync(path.join(folder, 'add_detail.json'), JSON.stringify({ 'activation text': 'detailed, intricate', 'preferred weight': 0.6 }));
+      fs.writeFileSync(path.join(folder, 'add_detail.preview.png'), '');
+      fs.writeFileSync(path.join(folder, 'styles', 'ink.safetensors'), kohyaSd15({ ss_output_name: 'inkStyle' }));
+      fs.writeFileSync(path.join(folder, 'old.pt'), '');
+      server = new ServerUnderTest();
+      server.settings = { lora: { directories: [folder], defaultWeight: 0.7 } };
+      await server.initialize(false);
+      await server.open();
+      // No waiting for the scan: the request waits for the library of the current settings.
+      const list = await server.connection.sendRequest<LoraListResult>(LORA_LIST_REQUEST, { textDocument: { uri: URI } } satisfies LoraListParams);
+      assert.deepStrictEqual(list.folders, [folder]);
+      assert.deepStrictEqual(
+        list.loras.map((l) => [l.name, l.alias, l.subfolder, l.baseModel, l.kind, l.triggerWords, l.weight, l.weightSource, l.previewPath, l.problem]).sort(),
+        [
+          ['add_detail', undefined, '', 'SD1', 'LoRA', ['detailed', 'intricate'], 0.6, 'preferred', path.join(folder, 'add_detail.preview.png'), undefined],
+          ['ink', 'inkStyle', 'styles', 'SD1', 'LoRA', [], 0.7, 'default', undefined, undefined],
+          ['old', undefined, '', 'unknown', 'unknown', [], 0.7, 'default', undefined, '.pt pickle: never opened'],
+        ],
+      );
+
+      const resolved = await server.connection.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, {
+        text: 'a <lora:inkStyle:0.5:0.25>, <lora:add_detail>, <lora:missing:1>, <lora:old:1>\nNegative prompt: <lora:add_detail:1>',
+      } satisfies RenderLorasParams);
+      assert.deepStrictEqual(resolved, {
+        loras: [
+          { name: 'inkStyle', path: path.join(folder, 'styles', 'ink.safetensors'), te: 0.5, unet: 0.25 },
+          { name: 'add_detail', path: path.join(folder, 'add_detail.safetensors'), te: 1, unet: 1 },
+        ],
+        warnings: ["LoRA 'missing' is not in the library: rendering without it", "LoRA 'old' is a pickle (.pt), never opened: rendering without it"],
+      });
+      const dropped = await server.connection.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, { text: '<lora:add_detail:abc>, <lora:ink:1>' });
+      assert.deepStrictEqual(dropped, {
+        loras: [],
+        warnings: ["ValueError: could not convert string to float: 'abc': A1111 applies no LoRA in this generation, and neither does this render"],
+      });
+
+      const data = await server.connection.sendRequest<GenerationDataResult>(GENERATION_DATA_REQUEST, {
+        text: '# a note\nmasterpiece, 1girl # pose\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, Seed: 1234\n',
+      } satisfies GenerationDataParams);
+      // strip_comments leaves the trailing comment's newline, so A1111 writes an empty line before the negative prompt.
+      assert.strictEqual(data.infotext, 'masterpiece, 1girl \n\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, Seed: 1234');
+      const plain = await server.connection.sendRequest<GenerationDataResult>(GENERATION_DATA_REQUEST, { text: TEXT });
+      assert.strictEqual(plain.infotext, TEXT.trim());
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

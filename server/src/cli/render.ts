@@ -8,7 +8,7 @@ import { LoraSpec } from '../render/lora/prepare';
 import { NodeFileSystem } from '../node/nodeFileSystem';
 import { LoraCatalog } from '../service/library/catalog';
 import { quickScan } from '../service/library/quickHeader';
-import { isActivationError, loraActivation } from '../service/semantics/extraNetworks';
+import { renderLoras } from '../service/features/extensionRequests';
 import { PromptDocument } from '../service/syntax/document';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
@@ -109,34 +109,18 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
 }
 
 /**
- * The prompt's LoRA tags as A1111 resolves them: names looked up in the LoRA folders (file name or
- * alias, last file wins), multipliers from the tag; a tag whose weight A1111 cannot parse makes it
- * drop every LoRA of the generation, and so do we.
+ * The prompt's LoRA tags as A1111 resolves them, in the LoRA folders given (the editor's Render
+ * Preview resolves them the same way, through the language server's library): renderLoras.
  */
 async function resolveLoraTags(doc: PromptDocument, folders: string[], io: { stderr: (s: string) => void }): Promise<LoraSpec[]> {
-  const tags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
-  if (tags.length === 0) return [];
-  const activations = tags.map((t) => loraActivation(t));
-  const failed = activations.find(isActivationError);
-  if (failed) {
-    io.stderr(`sd-prompt: ${failed.error}: A1111 applies no LoRA in this generation, and neither does this render\n`);
-    return [];
+  let catalog: LoraCatalog | undefined;
+  if (folders.length && doc.positive.tags.some((t) => t.type === 'lora' || t.type === 'lyco')) {
+    const fileSystem = new NodeFileSystem();
+    catalog = new LoraCatalog(fileSystem, (e) => quickScan(fileSystem, e.path, e.size));
+    await catalog.setRoots({ lora: folders.map((f) => path.resolve(f)), embedding: [], hypernet: [] });
+    catalog.dispose();
   }
-  if (folders.length === 0) {
-    io.stderr(`sd-prompt: ${tags.length} LoRA tag(s) but no --lora-dir: rendering without them\n`);
-    return [];
-  }
-  const fileSystem = new NodeFileSystem();
-  const catalog = new LoraCatalog(fileSystem, (e) => quickScan(fileSystem, e.path, e.size));
-  await catalog.setRoots({ lora: folders.map((f) => path.resolve(f)), embedding: [], hypernet: [] });
-  catalog.dispose();
-  const specs: LoraSpec[] = [];
-  for (const a of activations) {
-    if (isActivationError(a)) continue;
-    const entry = catalog.resolveLora(a.name);
-    if (!entry) io.stderr(`sd-prompt: LoRA '${a.name}' not found in ${folders.join(', ')}: rendering without it\n`);
-    else if (entry.pickle) io.stderr(`sd-prompt: LoRA '${a.name}' is a pickle (${entry.extension}): never opened\n`);
-    else specs.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet });
-  }
-  return specs;
+  const { loras, warnings } = renderLoras(doc, catalog);
+  for (const w of warnings) io.stderr(`sd-prompt: ${w}${catalog || w.includes('A1111 applies no LoRA') ? '' : ' (no --lora-dir)'}\n`);
+  return loras;
 }

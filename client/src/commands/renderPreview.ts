@@ -1,0 +1,143 @@
+import * as path from 'path';
+import { CancellationToken, commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
+import { LanguageClient } from 'vscode-languageclient/node';
+import { RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../server/src/protocol';
+import { RenderRequest } from '../../../server/src/render/messages';
+import { RenderError } from '../../../server/src/render/renderHost';
+import { ErrorReporter } from '../log';
+import { PreviewPanels } from '../preview/previewPanel';
+import { RenderRecord, RenderService } from '../preview/renderService';
+import { renderSettings } from '../settings';
+
+export interface RenderPreviewArgs {
+  /** Overrides the file's seed (`-1`: a new random seed, as Re-render does). */
+  seed?: number;
+}
+
+export interface RenderPreviewDeps {
+  client: LanguageClient;
+  service: RenderService;
+  panels: PreviewPanels;
+  errors: ErrorReporter;
+  log: LogOutputChannel;
+}
+
+/** Fires when a render ends: the record, or why not ('cancelled', 'failed', 'declined'). */
+export type RenderOutcome = { status: 'done'; record: RenderRecord } | { status: 'cancelled' | 'failed' | 'declined'; message?: string };
+const rendered = new EventEmitter<RenderOutcome & { source: string }>();
+export const onDidRender = rendered.event;
+/** Fires when a render has started (the tests cancel it from here). */
+const started = new EventEmitter<{ source: string; cancel: () => void }>();
+export const onDidStartRender = started.event;
+
+/** Renders in flight, by source URI: a new render of the same file replaces the running one. */
+const running = new Map<string, AbortController>();
+/** An untrusted workspace's file is rendered only after the person agreed once in this session. */
+let untrustedRenderAllowed = false;
+
+/**
+ * Render Preview: the active `.prompt` file (or its selection) rendered with `sdPrompt.model` on
+ * `sdPrompt.render.device`, its LoRA tags resolved by the language server as A1111 resolves them.
+ * Progress (with Cancel) in a notification, the image as it forms and when done in the preview panel,
+ * the PNG written to the output folder. Resolves with how it ended.
+ */
+export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args: RenderPreviewArgs = {}): Promise<RenderOutcome> {
+  const editor = window.activeTextEditor;
+  const document: TextDocument | undefined = target
+    ? workspace.textDocuments.find((d) => d.uri.toString() === target.toString()) ?? (await workspace.openTextDocument(target))
+    : editor?.document;
+  if (!document || document.languageId !== 'sd-prompt') {
+    void window.showInformationMessage('Render Preview works on a .prompt file: open one first.');
+    return { status: 'declined', message: 'no .prompt file' };
+  }
+  // The palette on a selection renders the selection; the title-bar button (which passes the file) the file.
+  const selection = !target && editor && editor.document === document && !editor.selection.isEmpty ? editor.selection : undefined;
+  const promptText = selection ? document.getText(selection) : document.getText();
+
+  if (!workspace.isTrusted && !untrustedRenderAllowed) {
+    const choice = await window.showWarningMessage(
+      'Render this prompt in a workspace you have not trusted?',
+      { modal: true, detail: 'Rendering runs the model from your user settings on this computer; workspace settings for the model and LoRA folders are ignored until you trust the workspace.' },
+      'Render',
+    );
+    if (choice !== 'Render') return { status: 'declined', message: 'untrusted workspace' };
+    untrustedRenderAllowed = true;
+  }
+
+  let settings = renderSettings(document.uri);
+  if (!settings.model) {
+    const choice = await window.showWarningMessage('No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with.', 'Select Model Folder');
+    if (choice) await commands.executeCommand('sdPrompt.selectModelFolder');
+    settings = renderSettings(document.uri);
+    if (!settings.model) return { status: 'declined', message: 'no model folder' };
+  }
+  const model = path.resolve(workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? '', settings.model);
+
+  const source = document.uri.toString();
+  running.get(source)?.abort();
+  const abort = new AbortController();
+  running.set(source, abort);
+  const end = (outcome: RenderOutcome): RenderOutcome => {
+    if (running.get(source) === abort) running.delete(source);
+    rendered.fire({ ...outcome, source });
+    return outcome;
+  };
+
+  const panel = await deps.panels.open(document.uri);
+  panel.startRender();
+  try {
+    const lorasParams: RenderLorasParams = { text: promptText };
+    const { loras, warnings } = await deps.client.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, lorasParams);
+    for (const w of warnings) deps.log.warn(`render: ${w}`);
+    const request: RenderRequest = {
+      promptText,
+      model,
+      device: settings.device,
+      overrides: args.seed !== undefined ? { seed: args.seed } : undefined,
+      defaults: settings.defaults,
+      previewEvery: 1,
+      loras,
+      idleReleaseMs: settings.releaseAfterSeconds * 1000,
+    };
+    deps.log.info(`render: ${path.basename(document.uri.path)} with ${model} on ${settings.device}${loras.length ? `, LoRAs ${loras.map((l) => l.name).join(', ')}` : ''}`);
+    started.fire({ source, cancel: () => abort.abort() });
+    const result = await window.withProgress(
+      { location: ProgressLocation.Notification, title: `Rendering ${path.basename(document.uri.path)}`, cancellable: true },
+      (progress, token: CancellationToken) => {
+        token.onCancellationRequested(() => abort.abort());
+        let reported = 0;
+        return deps.service.render(request, {
+          signal: abort.signal,
+          onProgress: (p) => {
+            const percent = (p.step / p.steps) * 100;
+            progress.report({ increment: percent - reported, message: `step ${p.step} of ${p.steps}` });
+            reported = percent;
+            panel.progress(p.step, p.steps, p.preview);
+          },
+        });
+      },
+    );
+    for (const a of result.attempts) deps.log.warn(`render: ${a.device} unavailable: ${a.error}`);
+    for (const l of result.loras) {
+      if (l.error) deps.log.warn(`render: LoRA '${l.name}' not merged: ${l.error}`);
+      else if (l.unmatched.length || l.mismatched.length) deps.log.warn(`render: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} keys unmatched, ${l.mismatched.length} of the wrong shape`);
+    }
+    const record = await deps.service.save(document.uri, result);
+    const t = result.timings;
+    deps.log.info(
+      `render: ${record.png}: ${result.width}x${result.height}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${result.device} (load ${t.load} ms, encode ${t.encode} ms, denoise ${t.denoise} ms, decode ${t.decode} ms)`,
+    );
+    panel.finished(record);
+    return end({ status: 'done', record });
+  } catch (e) {
+    if (e instanceof RenderError && e.cancelled) {
+      deps.log.info(`render: ${path.basename(document.uri.path)} cancelled`);
+      panel.cancelled();
+      return end({ status: 'cancelled' });
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    panel.failed(message);
+    deps.errors.report(`Render failed: ${message}`, e instanceof Error && !(e instanceof RenderError) ? e.stack : undefined);
+    return end({ status: 'failed', message });
+  }
+}

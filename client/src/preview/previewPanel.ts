@@ -1,0 +1,161 @@
+import * as path from 'path';
+import { commands, Disposable, env, EventEmitter, Uri, ViewColumn, WebviewPanel, window, workspace } from 'vscode';
+import { previewHtml } from './previewHtml';
+import { RenderRecord, RenderService } from './renderService';
+
+export const PREVIEW_VIEW_TYPE = 'sdPrompt.preview';
+
+/** What the page shows; sent whole on every change (and again when the page reloads). */
+interface ViewState {
+  title: string;
+  status: 'idle' | 'rendering' | 'done' | 'cancelled' | 'error';
+  step: number;
+  steps: number;
+  error?: string;
+  /** Newest first; `imageUri` is the PNG as the webview may load it. */
+  history: (RenderRecord & { imageUri: string })[];
+}
+
+type PageMessage = { type: 'ready' } | { type: 'rerender' } | { type: 'save' | 'copy' | 'open'; id: string };
+
+/**
+ * The render preview of one `.prompt` file: the image as it forms and when done, its parameters,
+ * merged LoRAs, device and timings, and the file's earlier renders. The page may load only files of
+ * the output folder (`localResourceRoots`).
+ */
+export class PreviewPanel {
+  private readonly disposed = new EventEmitter<void>();
+  readonly onDidDispose = this.disposed.event;
+  private state: ViewState;
+  private lastPreview: { width: number; height: number; rgb: string } | undefined;
+  private readonly rerenderRequested = new EventEmitter<void>();
+  /** The page's Re-render button: the command renders the file again with a new seed. */
+  readonly onDidRequestRerender = this.rerenderRequested.event;
+
+  constructor(
+    readonly source: Uri,
+    private readonly panel: WebviewPanel,
+    history: RenderRecord[],
+  ) {
+    this.state = { title: path.basename(source.path), status: 'idle', step: 0, steps: 0, history: history.map((r) => this.withImageUri(r)) };
+    panel.webview.html = previewHtml(panel.webview);
+    panel.webview.onDidReceiveMessage((m: PageMessage) => void this.onMessage(m));
+    panel.onDidDispose(() => {
+      this.disposed.fire();
+      this.disposed.dispose();
+      this.rerenderRequested.dispose();
+    });
+  }
+
+  get visible(): boolean {
+    return this.panel.visible;
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, true);
+  }
+
+  startRender(): void {
+    this.lastPreview = undefined;
+    this.update({ status: 'rendering', step: 0, steps: 0, error: undefined });
+  }
+
+  progress(step: number, steps: number, preview?: { width: number; height: number; rgb: Uint8Array }): void {
+    this.update({ step, steps });
+    if (preview) {
+      this.lastPreview = { width: preview.width, height: preview.height, rgb: Buffer.from(preview.rgb).toString('base64') };
+      void this.panel.webview.postMessage({ type: 'preview', ...this.lastPreview });
+    }
+  }
+
+  finished(record: RenderRecord): void {
+    this.update({ status: 'done', history: [this.withImageUri(record), ...this.state.history] });
+  }
+
+  cancelled(): void {
+    this.update({ status: 'cancelled' });
+  }
+
+  failed(message: string): void {
+    this.update({ status: 'error', error: message });
+  }
+
+  dispose(): void {
+    this.panel.dispose();
+  }
+
+  private update(change: Partial<ViewState>): void {
+    this.state = { ...this.state, ...change };
+    void this.panel.webview.postMessage({ type: 'state', state: this.state });
+  }
+
+  private withImageUri(record: RenderRecord): RenderRecord & { imageUri: string } {
+    return { ...record, imageUri: this.panel.webview.asWebviewUri(Uri.file(record.png)).toString() };
+  }
+
+  private async onMessage(m: PageMessage): Promise<void> {
+    if (m.type === 'ready') {
+      await this.panel.webview.postMessage({ type: 'state', state: this.state });
+      if (this.state.status === 'rendering' && this.lastPreview) await this.panel.webview.postMessage({ type: 'preview', ...this.lastPreview });
+      return;
+    }
+    if (m.type === 'rerender') {
+      this.rerenderRequested.fire();
+      return;
+    }
+    const record = this.state.history.find((r) => r.id === m.id);
+    if (!record) return;
+    if (m.type === 'copy') {
+      await env.clipboard.writeText(record.infotext);
+      window.setStatusBarMessage('$(check) Copied the generation data', 3000);
+    } else if (m.type === 'open') {
+      await commands.executeCommand('vscode.open', Uri.file(record.png));
+    } else if (m.type === 'save') {
+      // Next to the .prompt file when it is on disk; the PNG already carries the infotext.
+      const stem = path.basename(this.source.path).replace(/\.prompt$/i, '');
+      const near = this.source.scheme === 'file' ? Uri.file(path.join(path.dirname(this.source.fsPath), `${stem}-${record.seed}.png`)) : undefined;
+      const target = await window.showSaveDialog({ defaultUri: near, filters: { 'PNG image': ['png'] }, saveLabel: 'Save PNG' });
+      if (!target) return;
+      await workspace.fs.copy(Uri.file(record.png), target, { overwrite: true });
+      window.setStatusBarMessage(`$(check) Saved ${path.basename(target.path)}`, 3000);
+    }
+  }
+}
+
+/** One preview panel per `.prompt` file, opened beside the editor. */
+export class PreviewPanels implements Disposable {
+  private readonly panels = new Map<string, PreviewPanel>();
+
+  constructor(
+    private readonly service: RenderService,
+    private readonly onRerender: (source: Uri) => void,
+  ) {}
+
+  get(source: Uri): PreviewPanel | undefined {
+    return this.panels.get(source.toString());
+  }
+
+  async open(source: Uri): Promise<PreviewPanel> {
+    const known = this.panels.get(source.toString());
+    if (known) {
+      if (!known.visible) known.reveal();
+      return known;
+    }
+    const panel = window.createWebviewPanel(
+      PREVIEW_VIEW_TYPE,
+      `Preview ${path.basename(source.path)}`,
+      { viewColumn: ViewColumn.Beside, preserveFocus: true },
+      { enableScripts: true, localResourceRoots: [this.service.outputFolder], retainContextWhenHidden: false },
+    );
+    const preview = new PreviewPanel(source, panel, await this.service.history(source));
+    this.panels.set(source.toString(), preview);
+    preview.onDidDispose(() => this.panels.delete(source.toString()));
+    preview.onDidRequestRerender(() => this.onRerender(source));
+    return preview;
+  }
+
+  dispose(): void {
+    for (const p of [...this.panels.values()]) p.dispose();
+    this.panels.clear();
+  }
+}

@@ -1,0 +1,97 @@
+import { PromptLibrary } from '../library';
+import { CatalogEntry, LoraCatalog } from '../library/catalog';
+import { isActivationError, loraActivation } from '../semantics/extraNetworks';
+import { PromptSettings } from '../settings';
+import { PromptDocument } from '../syntax/document';
+
+/**
+ * What the extension's own commands ask of the language service beyond LSP: the LoRA library
+ * for the Insert LoRA picker, the prompt's LoRA tags resolved to files for a render, and the
+ * file as A1111's generation data. Shapes match server/src/protocol.ts.
+ */
+
+export interface LoraPickItem {
+  /** The file name without extension: what `<lora:NAME:...>` is inserted with (it always resolves). */
+  name: string;
+  /** `ss_output_name`, which A1111 also accepts. */
+  alias?: string;
+  /** Folder below the library root, '/'-separated ('' at the top). */
+  subfolder: string;
+  path: string;
+  baseModel: string;
+  kind: string;
+  triggerWords: string[];
+  /** The card's preferred weight when it has one, else `sdPrompt.lora.defaultWeight`. */
+  weight: number;
+  weightSource: 'preferred' | 'default';
+  previewPath?: string;
+  /** Why the file cannot be used (unreadable, a pickle that is never opened). */
+  problem?: string;
+}
+
+/** Every LoRA of the library with its card (read once per file version, so a second call is cheap). */
+export async function loraPickList(library: PromptLibrary | undefined, settings: PromptSettings): Promise<LoraPickItem[]> {
+  if (!library) return [];
+  const entries = library.catalog.list('lora');
+  const cards = await Promise.all(entries.map((e) => library.loadCard(e).catch(() => undefined)));
+  return entries.map((entry: CatalogEntry, i) => {
+    const card = cards[i];
+    const problem = entry.pickle ? `${entry.extension} pickle: never opened` : library.problem(entry);
+    return {
+      name: entry.name,
+      alias: entry.details.alias && entry.details.alias !== entry.name ? entry.details.alias : undefined,
+      subfolder: entry.subfolder,
+      path: entry.path,
+      baseModel: card?.baseModel ?? 'unknown',
+      kind: card?.kind ?? 'unknown',
+      triggerWords: card?.triggerWords.map((t) => t.word) ?? [],
+      weight: card?.preferredWeight ?? settings.lora.defaultWeight,
+      weightSource: card?.preferredWeight !== undefined ? 'preferred' : 'default',
+      previewPath: card?.previewPath,
+      problem,
+    };
+  });
+}
+
+/** A LoRA a render merges (the render worker's `LoraSpec`). */
+export interface RenderLora {
+  name: string;
+  path: string;
+  te: number;
+  unet: number;
+}
+
+/**
+ * The positive prompt's `<lora:>`/`<lyco:>` tags as A1111 resolves them: names looked up in the
+ * library (file name or alias, last file wins), multipliers from the tag. A tag whose weight A1111
+ * cannot parse makes it drop every LoRA of the generation, and so does the render.
+ */
+export function renderLoras(doc: PromptDocument, catalog: LoraCatalog | undefined): { loras: RenderLora[]; warnings: string[] } {
+  const tags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
+  if (tags.length === 0) return { loras: [], warnings: [] };
+  const activations = tags.map((t) => loraActivation(t));
+  const failed = activations.find(isActivationError);
+  if (failed) return { loras: [], warnings: [`${failed.error}: A1111 applies no LoRA in this generation, and neither does this render`] };
+  const loras: RenderLora[] = [];
+  const warnings: string[] = [];
+  for (const a of activations) {
+    if (isActivationError(a)) continue;
+    const entry = catalog?.resolveLora(a.name);
+    if (!entry) warnings.push(`LoRA '${a.name}' is not in the library: rendering without it`);
+    else if (entry.pickle) warnings.push(`LoRA '${a.name}' is a pickle (${entry.extension}), never opened: rendering without it`);
+    else loras.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet });
+  }
+  return { loras, warnings };
+}
+
+/**
+ * The file as A1111 writes its infotext (`processing.create_infotext`): the prompt after
+ * `strip_comments` (A1111 writes the stripped prompts), `Negative prompt: ...` when there is one,
+ * and the parameter line as the file has it; the whole trimmed as A1111 trims it.
+ */
+export function generationData(doc: PromptDocument): string {
+  const prompt = doc.positive.stripped.text.text;
+  const negative = doc.negative?.stripped.text.text ?? '';
+  const parameters = doc.sections.parameters ? doc.text.slice(doc.sections.parameters.span.start, doc.sections.parameters.span.end).trim() : '';
+  return `${prompt}${negative ? `\nNegative prompt: ${negative}` : ''}\n${parameters}`.trim();
+}

@@ -1,0 +1,38 @@
+// The extension under test, activated, with the events its activate() returns for tests.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { SdPromptTestApi } from '../../../client/src/extension';
+
+export const EXTENSION_ID = 'sd-prompt.sd-prompt';
+
+export async function activateExtension(): Promise<SdPromptTestApi> {
+    const ext = vscode.extensions.getExtension<SdPromptTestApi>(EXTENSION_ID);
+    assert.ok(ext, `extension ${EXTENSION_ID} is not loaded`);
+    return ext.activate();
+}
+
+/** User-level settings for a test (the throw-away profile's), restored by the returned function. */
+export async function withUserSettings(values: Record<string, unknown>): Promise<() => Promise<void>> {
+    const config = vscode.workspace.getConfiguration('sdPrompt');
+    const before = Object.keys(values).map(key => [key, config.inspect(key)?.globalValue] as const);
+    for (const [key, value] of Object.entries(values)) {
+        await config.update(key, value, vscode.ConfigurationTarget.Global);
+    }
+    return async () => {
+        for (const [key, value] of before) {
+            await vscode.workspace.getConfiguration('sdPrompt').update(key, value, vscode.ConfigurationTarget.Global);
+        }
+    };
+}
+
+/** Resolves with the first event that `match` accepts. */
+export function nextEvent<T>(event: vscode.Event<T>, match: (e: T) => boolean = () => true): Promise<T> {
+    return new Promise(resolve => {
+        const sub = event(e => {
+            if (match(e)) {
+                sub.dispose();
+                resolve(e);
+            }
+        });
+    });
+}

@@ -1,0 +1,139 @@
+// The commands of issue 7 in a real VS Code: contributed for .prompt files, Insert LoRA through its pickers,
+// Copy as Generation Data, New Prompt File.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { kohyaSd15 } from '../../unit/library/build';
+import { activateExtension, nextEvent, withUserSettings } from './api';
+
+const COMMANDS = [
+    'sdPrompt.renderPreview',
+    'sdPrompt.insertLora',
+    'sdPrompt.copyGenerationData',
+    'sdPrompt.selectModelFolder',
+    'sdPrompt.selectRenderDevice',
+    'sdPrompt.openLoraFolder',
+    'sdPrompt.newPromptFile',
+];
+
+async function openUntitled(content: string): Promise<vscode.TextEditor> {
+    const doc = await vscode.workspace.openTextDocument({ language: 'sd-prompt', content });
+    const editor = await vscode.window.showTextDocument(doc);
+    const end = doc.positionAt(content.length);
+    editor.selection = new vscode.Selection(end, end);
+    return editor;
+}
+
+async function closeWithoutSaving(): Promise<void> {
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+}
+
+describe('sd-prompt commands', () => {
+    let loraFolder: string;
+    let restoreSettings: () => Promise<void>;
+
+    before(async () => {
+        loraFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-lora-'));
+        fs.mkdirSync(path.join(loraFolder, 'styles'));
+        fs.writeFileSync(path.join(loraFolder, 'add_detail.safetensors'), kohyaSd15());
+        fs.writeFileSync(path.join(loraFolder, 'add_detail.json'), JSON.stringify({ 'activation text': 'detailed, intricate', 'preferred weight': 0.6 }));
+        fs.writeFileSync(path.join(loraFolder, 'styles', 'ink.safetensors'), kohyaSd15());
+        restoreSettings = await withUserSettings({ 'lora.directories': [loraFolder], 'lora.defaultWeight': 0.75 });
+    });
+
+    after(async () => {
+        await restoreSettings?.();
+        fs.rmSync(loraFolder, { recursive: true, force: true });
+    });
+
+    it('activates on a .prompt file and contributes its commands in category "SD Prompt"', async () => {
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'example.prompt'));
+        await vscode.window.showTextDocument(doc);
+        await activateExtension();
+        const registered = new Set(await vscode.commands.getCommands(true));
+        assert.deepStrictEqual(COMMANDS.filter(c => !registered.has(c)), []);
+        const contributed = vscode.extensions.getExtension('sd-prompt.sd-prompt')!.packageJSON.contributes.commands as { command: string; category: string; title: string }[];
+        assert.deepStrictEqual(
+            COMMANDS.map(c => contributed.find(x => x.command === c)).map(x => `${x?.category}: ${x?.title}`),
+            [
+                'SD Prompt: Render Preview',
+                'SD Prompt: Insert LoRA…',
+                'SD Prompt: Copy as Generation Data',
+                'SD Prompt: Select Model Folder…',
+                'SD Prompt: Select Render Device…',
+                'SD Prompt: Open LoRA Folder',
+                'SD Prompt: New Prompt File',
+            ],
+        );
+    });
+
+    it('Insert LoRA: picks from the library, inserts the preferred weight and the trigger words at the cursor', async () => {
+        const api = await activateExtension();
+        const editor = await openUntitled('masterpiece, ');
+        const seen: string[][] = [];
+        const sub = api.onDidShowPicker(async shown => {
+            seen.push([shown.step, ...shown.labels]);
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+        });
+        try {
+            const inserted = await vscode.commands.executeCommand<string>('sdPrompt.insertLora');
+            assert.deepStrictEqual(seen, [
+                ['lora', 'add_detail', 'ink'],
+                ['triggerWords', 'With trigger words', 'Tag only'],
+            ]);
+            assert.strictEqual(inserted, '<lora:add_detail:0.6> detailed, intricate');
+            assert.strictEqual(editor.document.getText(), 'masterpiece, <lora:add_detail:0.6> detailed, intricate');
+        } finally {
+            sub.dispose();
+            await closeWithoutSaving();
+        }
+    });
+
+    it('Insert LoRA: a filter narrows the picker; a LoRA without a preferred weight gets sdPrompt.lora.defaultWeight', async () => {
+        const api = await activateExtension();
+        const editor = await openUntitled('1girl, ');
+        const shown = nextEvent(api.onDidShowPicker);
+        const inserting = vscode.commands.executeCommand<string>('sdPrompt.insertLora', { filter: 'ink' });
+        assert.strictEqual((await shown).step, 'lora');
+        await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+        try {
+            assert.strictEqual(await inserting, '<lora:ink:0.75>');
+            assert.strictEqual(editor.document.getText(), '1girl, <lora:ink:0.75>');
+        } finally {
+            await closeWithoutSaving();
+        }
+    });
+
+    it('Copy as Generation Data: the infotext A1111 writes for the file, comments stripped', async () => {
+        await activateExtension();
+        await openUntitled('masterpiece, 1girl # pose\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512\n');
+        try {
+            const copied = await vscode.commands.executeCommand<string>('sdPrompt.copyGenerationData');
+            const expected = 'masterpiece, 1girl \n\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512';
+            assert.strictEqual(copied, expected);
+            assert.strictEqual(await vscode.env.clipboard.readText(), expected);
+        } finally {
+            await closeWithoutSaving();
+        }
+    });
+
+    it('New Prompt File: an untitled sd-prompt document from the template, cursor after the prompt', async () => {
+        await activateExtension();
+        await vscode.commands.executeCommand('sdPrompt.newPromptFile');
+        const editor = vscode.window.activeTextEditor;
+        try {
+            assert.ok(editor);
+            assert.strictEqual(editor.document.languageId, 'sd-prompt');
+            assert.strictEqual(editor.document.isUntitled, true);
+            assert.strictEqual(
+                editor.document.getText(),
+                'masterpiece, best quality, \nNegative prompt: lowres, bad anatomy, bad hands\nSteps: 20, Sampler: Euler a, CFG scale: 7, Size: 512x512\n',
+            );
+            assert.deepStrictEqual([editor.selection.active.line, editor.selection.active.character], [0, 27]);
+        } finally {
+            await closeWithoutSaving();
+        }
+    });
+});

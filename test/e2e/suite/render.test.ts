@@ -1,0 +1,116 @@
+// Render Preview in a real VS Code on a tiny generated SD1.5 pipeline: the render finishes, the preview panel
+// opens, the PNG in the output folder carries the file's infotext; cancel stops a render; a broken model folder
+// gives one clear error. Runs last (file order), so it also leaves example.prompt in front for the final screenshot.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { RenderOutcome } from '../../../client/src/commands/renderPreview';
+import { readPngInfo } from '../../../server/src/render/pipeline/png';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { FIXTURES } from '../../unit/fixtures';
+import { activateExtension, nextEvent, withUserSettings } from './api';
+import { requestScreenshot } from './screenshot';
+
+const PROMPT = 'a red apple on a table, (golden light:1.2)\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7, Seed: 42, Size: 64x64\n';
+
+function previewTabs(): vscode.Tab[] {
+    return vscode.window.tabGroups.all.flatMap(g => g.tabs).filter(t => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('sdPrompt.preview'));
+}
+
+describe('sd-prompt render preview', function () {
+    this.timeout(120_000);
+    let tmp: string;
+    let promptFile: string;
+    let restoreSettings: () => Promise<void>;
+
+    before(async () => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-render-'));
+        generateTinyPipeline(path.join(tmp, 'tiny'), { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
+        promptFile = path.join(tmp, 'apple.prompt');
+        fs.writeFileSync(promptFile, PROMPT);
+        restoreSettings = await withUserSettings({ model: path.join(tmp, 'tiny'), 'render.device': 'cpu' });
+    });
+
+    after(async () => {
+        await restoreSettings?.();
+        await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+        // Leave the example with its diagnostics in front for run.mjs's final editor screenshot.
+        const example = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'example.prompt');
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(example));
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('renders the file: the panel opens and the PNG in the output folder carries the infotext', async () => {
+        const api = await activateExtension();
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(promptFile));
+        const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
+        assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+        if (outcome.status !== 'done') return;
+        const { record } = outcome;
+        assert.strictEqual(path.dirname(record.png), api.outputFolder.fsPath);
+        const expected =
+            'a red apple on a table, (golden light:1.2)\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, Schedule type: Automatic, CFG scale: 7, Seed: 42, Size: 64x64, Model: tiny, Version: sd-prompt';
+        const png = readPngInfo(fs.readFileSync(record.png));
+        assert.deepStrictEqual([png.width, png.height, png.text.parameters], [64, 64, expected]);
+        assert.deepStrictEqual(
+            [record.infotext, record.seed, record.steps, record.sampler, record.device, record.loras],
+            [expected, 42, 3, 'Euler', 'cpu', []],
+        );
+        assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
+        // Let the page load the image, then run.mjs photographs the panel (test-results/e2e-preview.png).
+        await new Promise(r => setTimeout(r, 1500));
+        await requestScreenshot('preview');
+    });
+
+    it('Re-render with a new seed adds to the same panel and the history', async () => {
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(promptFile));
+        const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview', vscode.Uri.file(promptFile), { seed: -1 });
+        assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+        if (outcome.status !== 'done') return;
+        assert.notStrictEqual(outcome.record.seed, 42);
+        assert.match(outcome.record.infotext, new RegExp(`Seed: ${outcome.record.seed}, Size: 64x64`));
+        assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
+    });
+
+    it('cancel stops a render: no PNG is written', async () => {
+        const api = await activateExtension();
+        const long = path.join(tmp, 'long.prompt');
+        fs.writeFileSync(long, PROMPT.replace('Steps: 3', 'Steps: 2000'));
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(long));
+        const before = fs.readdirSync(api.outputFolder.fsPath).length;
+        const started = nextEvent(api.onDidStartRender);
+        const rendering = vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
+        const { cancel } = await started;
+        await new Promise(r => setTimeout(r, 300));
+        const t0 = Date.now();
+        cancel();
+        const outcome = await rendering;
+        assert.deepStrictEqual(outcome, { status: 'cancelled' });
+        assert.ok(Date.now() - t0 < 5000, `the render stopped ${Date.now() - t0} ms after cancel`);
+        assert.strictEqual(fs.readdirSync(api.outputFolder.fsPath).length, before);
+    });
+
+    it('a broken model folder gives one clear error notification', async () => {
+        const api = await activateExtension();
+        const broken = path.join(tmp, 'broken');
+        fs.mkdirSync(broken);
+        fs.writeFileSync(path.join(broken, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline' }));
+        const restore = await withUserSettings({ model: broken });
+        const errors: string[] = [];
+        const sub = api.onDidReportError(m => errors.push(m));
+        try {
+            await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(promptFile));
+            const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
+            const message =
+                `${path.join(broken, 'text_encoder', 'model.onnx')} is missing: the text_encoder graph is needed; ` +
+                'export the model with `optimum-cli export onnx --model <hub id or folder> <out>` (the diffusers ONNX layout).';
+            assert.deepStrictEqual(outcome, { status: 'failed', message });
+            assert.deepStrictEqual(errors, [`Render failed: ${message}`]);
+        } finally {
+            sub.dispose();
+            await restore();
+        }
+    });
+});
