@@ -71,15 +71,14 @@ async function main() {
         ...m,
         tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, name]) => [role, tensors.get(name as string)!])),
       }));
-      // As the render worker keeps it: kernel sessions, cached deltas, the last model bytes to write over.
-      const context = { kernel: new MergeKernel(ort), cache: new DeltaCache(), spareModelBytes: new Map<string, Uint8Array>() };
+      // As the render worker keeps it: kernel sessions and cached deltas.
+      const context = { kernel: new MergeKernel(ort), cache: new DeltaCache() };
       const lora = (unetWeight: number) => [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: unetWeight }];
       // What a render needs: the merged model's bytes for InferenceSession.create.
       const mergeFor = async (unetWeight: number) => {
         const started = process.hrtime.bigint();
         const merged = await mergeIntoGraph(unet, 'unet', lora(unetWeight), context);
-        const model = await sessionModel(merged, { reuse: context.spareModelBytes.get(unet) });
-        context.spareModelBytes.set(unet, model.bytes);
+        const model = await sessionModel(merged);
         model.dispose();
         return { seconds: seconds(started), report: merged.reports[0] };
       };
@@ -89,6 +88,23 @@ async function main() {
       const started = process.hrtime.bigint();
       await (await mergeIntoGraph(unet, 'unet', lora(0.3), context)).compute(() => undefined);
       const computeOnly = seconds(started);
+      if (rank === 32) {
+        // What a render waits for: a CPU session of the merged UNet against one of the plain UNet,
+        // with the render's CPU options (sessions.ts).
+        const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const, enableCpuMemArena: false, enableMemPattern: false };
+        let t0 = process.hrtime.bigint();
+        const merged = await mergeIntoGraph(unet, 'unet', lora(0.8), context);
+        const model = await sessionModel(merged);
+        const withLora = await ort.InferenceSession.create(model.bytes, { ...options, extra: { session: { disable_prepacking: '1', model_external_initializers_file_folder_path: model.folder } } });
+        const mergedLoad = seconds(t0);
+        model.dispose();
+        await withLora.release();
+        t0 = process.hrtime.bigint();
+        const plain = await ort.InferenceSession.create(unet, { ...options, extra: { session: { disable_prepacking: '1' } } });
+        const plainLoad = seconds(t0);
+        await plain.release();
+        console.log(`rank 32: merge + UNet session ${mergedLoad.toFixed(2)} s against ${plainLoad.toFixed(2)} s for the UNet session without LoRA (CPU provider)`);
+      }
       await context.kernel.release();
       console.log(
         `rank ${rank}: merge ${first.toFixed(2)} s (${(first / floor).toFixed(1)}× the memory floor; target < 1.5 s for rank 32); ` +

@@ -20,7 +20,7 @@ let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
 /** Kept across renders: the merge Gemm sessions, and JS-computed LoRA deltas so a weight change only re-adds them. */
-let merging: { kernel: MergeKernel; cache: DeltaCache; spareModelBytes: Map<string, Uint8Array> } | undefined;
+let merging: { kernel: MergeKernel; cache: DeltaCache } | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -48,7 +48,6 @@ async function releaseAll(): Promise<void> {
   const old = merging;
   merging = undefined;
   old?.cache.clear();
-  old?.spareModelBytes.clear();
   await old?.kernel.release();
 }
 
@@ -60,7 +59,7 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
-  merging ??= { kernel: new MergeKernel(ort), cache: new DeltaCache(), spareModelBytes: new Map() };
+  merging ??= { kernel: new MergeKernel(ort), cache: new DeltaCache() };
   const sessions = await loadSessions(openModelFolder(model), device, ort, prepared, merging);
   cached = { key, sessions, loadMs: Date.now() - t0 };
   return cached;

@@ -103,6 +103,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const baseSession = await ort.InferenceSession.create(unet);
     const mergedModel = await sessionModel(merged);
     const mergedSession = await ort.InferenceSession.create(mergedModel.bytes, { extra: { session: { model_external_initializers_file_folder_path: mergedModel.folder } } });
+    mergedModel.dispose();
     const a = (await baseSession.run(feeds)).out_sample.data as Float32Array;
     const b = (await mergedSession.run(feeds)).out_sample.data as Float32Array;
     assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-6));

@@ -167,6 +167,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
       const merged = await mergeIntoGraph(modelFile, 'unet', [{ name: 'l', modules: await modulesOf(file), te: 1, unet: 0.8 }], { kernel });
       const model = await sessionModel(merged);
       const mergedSession = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
+      model.dispose();
       const baseSession = await ort.InferenceSession.create(modelFile);
       const x = random(4 * 32, 95).map((v) => v * 10);
       const feed = { x: dtype === 'float16' ? new ort.Tensor('float16', toFloat16(x), [4, 32]) : new ort.Tensor('float32', x, [4, 32]) };
@@ -304,7 +305,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     assert.strictEqual(cache.size, 1);
   });
 
-  it('past the in-memory limit the patched weights go to a temporary file; the session computes the same', async () => {
+  it('patched weights in a temporary file (the default) or inside the model bytes: the session computes the same', async () => {
     const unet = path.join(fp32, 'unet/model.onnx');
     const file = path.join(root, 'big.safetensors');
     writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 2, 81), ...loraTensors(FF_2, 16, 64, 2, 83) });
@@ -314,19 +315,19 @@ describe('LoRA merge: every kind and file dtype against independent computations
       timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
       encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
     };
-    const run = async (inlineBytes: number) => {
+    const run = async (placement: 'inline' | 'file') => {
       const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 1 }], { kernel });
-      const model = await sessionModel(merged, { inlineBytes });
+      const model = await sessionModel(merged, { placement });
       const temp = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-'));
       const session = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
-      model.dispose();
+      assert.ok(model.dispose());
       const out = (await session.run(feeds)).out_sample.data as Float32Array;
       await session.release();
       return { out, folder: model.folder, temp };
     };
-    const inline = await run(Infinity);
+    const inline = await run('inline');
     const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-')));
-    const onDisk = await run(0);
+    const onDisk = await run('file');
     assert.strictEqual(inline.folder, path.join(fp32, 'unet'));
     assert.strictEqual(onDisk.folder, path.parse(fp32).root);
     assert.strictEqual(onDisk.temp.filter((f) => !before.has(f)).length, 1, 'one temporary folder while the session is created');

@@ -63,11 +63,6 @@ export interface MergeContext {
   kernel: MergeKernel;
   /** Keeps JS-computed deltas between merges (a weight change then only re-adds them). */
   cache?: DeltaCache;
-  /**
-   * The last merged model bytes per model file, kept once the sessions are made so that the next
-   * merge of the same graph (a weight change) writes into memory that is already mapped.
-   */
-  spareModelBytes?: Map<string, Uint8Array>;
 }
 
 /** The torch layout [out, in(, kh, kw)] of a weight, from how its op uses it. */
@@ -149,29 +144,26 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
     patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
     compute: async (sink) => {
       const weights = new WeightReader(modelFile);
-      // Two buffers for every weight: the base is read into one while ORT's threads run the Gemm
-      // (in place) on the other, which overlaps the reading with the arithmetic.
+      // Three buffers in turn: while ORT's threads run weight i's Gemm (in place), this thread hands
+      // weight i−1 to the sink and reads weight i+1's base, so reading and writing overlap the arithmetic.
       const largest = Math.max(0, ...planned.map((p) => p.entry.location.length));
-      const scratch = [new ArrayBuffer(largest), new ArrayBuffer(largest)];
-      let running: { plan: WeightPlan; bytes: Uint8Array; done: Promise<void> } | undefined;
-      const finish = async () => {
-        if (!running) return;
-        const { plan, bytes, done } = running;
-        running = undefined;
-        await done;
-        sink({ initializer: plan.entry.initializer, length: bytes.length }, bytes);
-      };
+      const scratch = [0, 1, 2].map(() => new ArrayBuffer(largest));
+      let running: Promise<void> = Promise.resolve();
+      let computed: { plan: WeightPlan; bytes: Uint8Array } | undefined;
       try {
-        for (let i = 0; i < planned.length; i++) {
-          const plan = planned[i];
-          const bytes = new Uint8Array(scratch[i % 2], 0, plan.entry.location.length);
-          weights.readInto(plan.entry, bytes);
-          await finish();
-          running = { plan, bytes, done: mergeWeight(plan, bytes, context.kernel) };
+        for (let i = 0; i <= planned.length; i++) {
+          const next = planned[i];
+          const bytes = next && new Uint8Array(scratch[i % 3], 0, next.entry.location.length);
+          if (next) weights.readInto(next.entry, bytes);
+          await running;
+          const previous = computed;
+          computed = next && { plan: next, bytes };
+          running = next ? mergeWeight(next, bytes, context.kernel) : Promise.resolve();
+          if (previous) sink({ initializer: previous.plan.entry.initializer, length: previous.bytes.length }, previous.bytes);
         }
-        await finish();
+        await running;
       } finally {
-        await running?.done.catch(() => undefined);
+        await running.catch(() => undefined);
         weights.close();
       }
     },

@@ -28,12 +28,7 @@ const TENSOR_VALUE_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11, 13, 14]);
  * original data file.
  * This is how a merge avoids copying the base weights: only the patched ones are written anew.
  */
-export function relocateInitializers(
-  model: Uint8Array,
-  moves: ReadonlyMap<string, InitializerSlot>,
-  onPart?: (part: Uint8Array, offset: number) => void,
-  into?: Uint8Array,
-): Uint8Array {
+export function relocateInitializers(model: Uint8Array, moves: ReadonlyMap<string, InitializerSlot>, onPart?: (part: Uint8Array, offset: number) => void): Uint8Array {
   const out = new PbMessage();
   const r = new Reader(model, 0, model.length);
   let moved = 0;
@@ -47,7 +42,7 @@ export function relocateInitializers(
     }
   });
   if (moved !== moves.size) throw new Error(`relocateInitializers: ${moves.size - moved} of ${moves.size} initializers are not in the graph`);
-  return out.toBytes(onPart, into);
+  return out.toBytes(onPart);
 }
 
 function relocateInGraph(r: Reader, moves: ReadonlyMap<string, InitializerSlot>, onMoved: () => void): PbMessage {

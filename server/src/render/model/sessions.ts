@@ -73,12 +73,14 @@ export async function loadSessions(
   const ownKernel = mergeContext ? undefined : new MergeKernel(ort);
   const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel! }).finally(() => ownKernel?.release());
   const models = new Map<string, SessionModel>();
+  // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
+  const leftover: SessionModel[] = [];
   const disposeModels = () => {
-    for (const m of models.values()) m.dispose();
+    for (const m of models.values()) if (!m.dispose()) leftover.push(m);
     models.clear();
   };
   try {
-    for (const [file, m] of merged) models.set(file, await sessionModel(m, { reuse: mergeContext?.spareModelBytes?.get(file) }));
+    for (const [file, m] of merged) models.set(file, await sessionModel(m));
   } catch (e) {
     disposeModels();
     throw e;
@@ -116,13 +118,7 @@ export async function loadSessions(
   });
   // ORT has read the weights (CPU) or uploaded them (GPU) once the sessions exist: the merged bytes
   // and any temporary file are not needed any more, whatever happened.
-  const { value, device, attempts } = await opened.finally(() => {
-    if (mergeContext?.spareModelBytes) {
-      mergeContext.spareModelBytes.clear();
-      for (const [file, m] of models) mergeContext.spareModelBytes.set(file, m.bytes);
-    }
-    disposeModels();
-  });
+  const { value, device, attempts } = await opened.finally(disposeModels);
   check(value.textEncoder, folder.textEncoder, 'textEncoder');
   if (value.textEncoder2 && folder.textEncoder2) check(value.textEncoder2, folder.textEncoder2, 'textEncoder');
   check(value.unet, folder.unet, 'unet');
@@ -135,6 +131,7 @@ export async function loadSessions(
     loras,
     release: async () => {
       await Promise.all(all.map((g) => g.session.release().catch(() => undefined)));
+      for (const m of leftover.splice(0)) m.dispose();
     },
   };
 }
