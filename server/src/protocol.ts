@@ -79,3 +79,16 @@ export interface GenerationDataParams {
 export interface GenerationDataResult {
   infotext: string;
 }
+
+/**
+ * After a preview render, what its merge did with each LoRA (client → server). The server shows it
+ * as diagnostics on the file's LoRA tags until the next render of the file or until it is closed.
+ */
+export const MERGE_REPORT_NOTIFICATION = 'sdPrompt/mergeReport';
+
+export interface MergeReportParams {
+  textDocument: { uri: string };
+  /** The model folder's name. */
+  model: string;
+  loras: { name: string; matched: number; unmatched: string[]; mismatched: string[]; error?: string }[];
+}

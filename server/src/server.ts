@@ -27,6 +27,8 @@ import {
   LORA_LIST_REQUEST,
   LoraListParams,
   LoraListResult,
+  MERGE_REPORT_NOTIFICATION,
+  MergeReportParams,
   RENDER_LORAS_REQUEST,
   RenderLorasParams,
   RenderLorasResult,
@@ -255,6 +257,14 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.onRequest(GENERATION_DATA_REQUEST, (params: GenerationDataParams, token) =>
     runSafe<GenerationDataResult>(token, { infotext: '' }, async () => ({ infotext: generationData(parsePromptDocument(params.text)) })),
   );
+  connection.onNotification(MERGE_REPORT_NOTIFICATION, (params: MergeReportParams) => {
+    service.setMergeReport(params.textDocument.uri, { model: params.model, loras: params.loras });
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return;
+    if (pullDiagnostics) {
+      if (diagnosticsRefresh) connection.languages.diagnostics.refresh().catch((e) => connection.console.warn(`diagnostics refresh failed: ${e}`));
+    } else scheduleDiagnostics(document, 0);
+  });
   connection.languages.semanticTokens.on((params, token) =>
     withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
   );

@@ -5,6 +5,7 @@ import {
   createProtocolConnection,
   DidChangeConfigurationNotification,
   DidChangeTextDocumentNotification,
+  DidCloseTextDocumentNotification,
   DidOpenTextDocumentNotification,
   DocumentDiagnosticRequest,
   DocumentFormattingRequest,
@@ -35,6 +36,8 @@ import {
   LORA_LIST_REQUEST,
   LoraListParams,
   LoraListResult,
+  MERGE_REPORT_NOTIFICATION,
+  MergeReportParams,
   RENDER_LORAS_REQUEST,
   RenderLorasParams,
   RenderLorasResult,
@@ -131,6 +134,53 @@ describe('language server over stdio', function () {
       second.map((d) => [d.code, d.range.start.character, d.range.end.character]),
       [['bracket-unmatched', 11, 12], ['tag-name-whitespace', 40, 52]],
     );
+  });
+
+  it("a render's merge report shows on the LoRA tags until the file is closed", async () => {
+    server = new ServerUnderTest();
+    await server.initialize(false);
+    const text = 'a cat <lora:flux_style:1> <lora:detail:0.5> <lora:old:1>\n';
+    await server.open(text);
+    assert.deepStrictEqual(await server.diagnosticsFor(1), []);
+    const before = server.publishCount;
+    const report: MergeReportParams = {
+      textDocument: { uri: URI },
+      model: 'sd15-onnx',
+      loras: [
+        { name: 'flux_style', matched: 0, unmatched: ['unet:transformer_blocks.0.attn.to_q', 'unet:transformer_blocks.0.attn.to_k', 'unet:a', 'unet:b'], mismatched: [] },
+        { name: 'detail', matched: 190, unmatched: ['unet:down_blocks.0.attentions.0.proj_in'], mismatched: ['unet:mid_block.x: the lora module gives [8, 4] but the model\'s weight is [4, 4]'] },
+        { name: 'old', matched: 0, unmatched: [], mismatched: [], error: 'a cloneofsimo LoRA (lora_unet keys with ...): this format is not supported' },
+      ],
+    };
+    await server.connection.sendNotification(MERGE_REPORT_NOTIFICATION, report);
+    const published = await server.publishAfter(before);
+    assert.deepStrictEqual(
+      published.diagnostics.map((d) => [d.code, d.severity, d.range.start.character, d.range.end.character, d.message]),
+      [
+        [
+          'lora-merge-unmatched',
+          2,
+          12,
+          22,
+          "In the last render with sd15-onnx, LoRA 'flux_style' changed nothing: none of its 4 modules has a weight in the model (is it for another base model?). Unmatched: unet:transformer_blocks.0.attn.to_q, unet:transformer_blocks.0.attn.to_k, unet:a and 1 more.",
+        ],
+        ['lora-merge-unmatched', 3, 32, 38, "In the last render with sd15-onnx, LoRA 'detail': 1 of its 192 modules have no weight in the model and were skipped: unet:down_blocks.0.attentions.0.proj_in."],
+        [
+          'lora-merge-mismatched',
+          2,
+          32,
+          38,
+          "In the last render with sd15-onnx, LoRA 'detail': 1 of its 192 modules do not fit the model's weights and were skipped: unet:mid_block.x: the lora module gives [8, 4] but the model's weight is [4, 4].",
+        ],
+        ['lora-merge-failed', 2, 50, 53, "In the last render with sd15-onnx, LoRA 'old' was not merged: a cloneofsimo LoRA (lora_unet keys with ...): this format is not supported"],
+      ],
+    );
+    // Closing the file forgets the report: reopened, the tags are clean again.
+    const closed = server.publishCount;
+    await server.connection.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri: URI } });
+    assert.deepStrictEqual((await server.publishAfter(closed)).diagnostics, []);
+    await server.connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: URI, languageId: 'sd-prompt', version: 2, text } });
+    assert.deepStrictEqual(await server.diagnosticsFor(2), []);
   });
 
   it('answers pull diagnostics and re-reads settings when they change', async () => {

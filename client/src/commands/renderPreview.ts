@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { CancellationToken, commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../server/src/protocol';
+import { MERGE_REPORT_NOTIFICATION, MergeReportParams, RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../server/src/protocol';
 import { RenderRequest } from '../../../server/src/render/messages';
 import { RenderError } from '../../../server/src/render/renderHost';
 import { ErrorReporter } from '../log';
@@ -118,6 +118,13 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
       },
     );
     for (const a of result.attempts) deps.log.warn(`render: ${a.device} unavailable: ${a.error}`);
+    // What the merge did shows on the file's LoRA tags (modules that matched nothing, files not merged).
+    const report: MergeReportParams = {
+      textDocument: { uri: document.uri.toString() },
+      model: path.basename(model),
+      loras: result.loras.map(({ name, matched, unmatched, mismatched, error }) => ({ name, matched, unmatched, mismatched, error })),
+    };
+    void deps.client.sendNotification(MERGE_REPORT_NOTIFICATION, report);
     for (const l of result.loras) {
       if (l.error) deps.log.warn(`render: LoRA '${l.name}' not merged: ${l.error}`);
       else if (l.unmatched.length || l.mismatched.length) deps.log.warn(`render: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} keys unmatched, ${l.mismatched.length} of the wrong shape`);

@@ -24,7 +24,9 @@ import { EmbeddingLookup } from './tokens/chunks';
 import { countTokens, SectionTokens } from './tokens/tokenCount';
 import { PromptTokenizer } from './tokens/tokenizer';
 export type { TokenCountSummary } from './features/tokens';
+export type { MergeReport, LoraMergeOutcome } from './features/checks/mergeChecks';
 import { findProblems, toDiagnostic } from './features/diagnostics';
+import { MergeReport } from './features/checks/mergeChecks';
 import { formatDocument } from './features/formatting';
 import { hoverAt } from './features/hover';
 import { semanticTokens, SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES } from './features/semanticTokens';
@@ -60,6 +62,8 @@ export interface PromptLanguageService {
   inlayHints(document: TextDocument, range: Range | undefined, settings: PromptSettings): InlayHint[];
   /** Both parts' tokens and chunks (undefined without a tokenizer). */
   tokens(document: TextDocument, settings: PromptSettings): SectionTokens[] | undefined;
+  /** What the last preview render merged for the document's LoRA tags (undefined clears it); shown as diagnostics. */
+  setMergeReport(uri: string, report: MergeReport | undefined): void;
   /** Forget a closed document. */
   forget(uri: string): void;
 }
@@ -107,6 +111,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
     });
   };
   const cache = new Map<string, { version: number; text: string; doc: PromptDocument }>();
+  const mergeReports = new Map<string, MergeReport>();
   const parse = (document: TextDocument): PromptDocument => {
     const hit = cache.get(document.uri);
     if (hit && hit.version === document.version && hit.text.length === document.getText().length) return hit.doc;
@@ -122,7 +127,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       const doc = parse(document);
       const sections = tokens(document, settings);
       const tokenInfo = sections ? { sections, triggerWords: triggerWords(doc) } : undefined;
-      return findProblems(doc, settings, library(), tokenInfo).map((p) => toDiagnostic(document, p));
+      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri)).map((p) => toDiagnostic(document, p));
     },
     hover: async (document, position, settings) => {
       const doc = parse(document);
@@ -161,7 +166,14 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       return found ? summary(found) : undefined;
     },
     inlayHints: (document, range, settings) => chunkInlayHints(document, tokens(document, settings) ?? [], range),
-    forget: (uri) => void cache.delete(uri),
+    setMergeReport: (uri, report) => {
+      if (report) mergeReports.set(uri, report);
+      else mergeReports.delete(uri);
+    },
+    forget: (uri) => {
+      cache.delete(uri);
+      mergeReports.delete(uri);
+    },
   };
 }
 

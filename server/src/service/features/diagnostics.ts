@@ -12,6 +12,7 @@ import { checkParameters, stepsOf } from './checks/parameterChecks';
 import { capPerCode, Fix, Problem, Severity } from './checks/problem';
 import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
+import { checkMergeReport, MergeReport } from './checks/mergeChecks';
 
 /** Every problem A1111 would have with the document, in document order. */
 export function findProblems(
@@ -19,8 +20,10 @@ export function findProblems(
   settings: PromptSettings,
   library?: PromptLibrary,
   tokens?: { sections: SectionTokens[]; triggerWords: string[] },
+  mergeReport?: MergeReport,
 ): Problem[] {
   const out: Problem[] = [];
+  checkMergeReport(doc, mergeReport, out);
   if (tokens) checkChunkBoundaries(doc, tokens.sections, tokens.triggerWords, out);
   checkTags(doc, settings, out);
   checkLibrary(doc, settings, library, out);
