@@ -76,6 +76,19 @@ export interface GenerationDataParams {
   text: string;
 }
 
+/** What Render Preview renders for a selection of a file (the selection with the file's negative prompt and parameters). */
+export const SELECTION_PROMPT_REQUEST = 'sdPrompt/selectionPrompt';
+
+export interface SelectionPromptParams {
+  /** The whole file. */
+  text: string;
+  selected: string;
+}
+
+export interface SelectionPromptResult {
+  promptText: string;
+}
+
 export interface GenerationDataResult {
   infotext: string;
 }

@@ -32,11 +32,14 @@ import {
   RENDER_LORAS_REQUEST,
   RenderLorasParams,
   RenderLorasResult,
+  SELECTION_PROMPT_REQUEST,
+  SelectionPromptParams,
+  SelectionPromptResult,
   TOKEN_COUNT_REQUEST,
   TokenCountParams,
   TokenCountResult,
 } from './protocol';
-import { generationData, loraPickList, renderLoras } from './service/features/extensionRequests';
+import { generationData, loraPickList, renderLoras, selectionPromptText } from './service/features/extensionRequests';
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
 
@@ -256,6 +259,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   );
   connection.onRequest(GENERATION_DATA_REQUEST, (params: GenerationDataParams, token) =>
     runSafe<GenerationDataResult>(token, { infotext: '' }, async () => ({ infotext: generationData(parsePromptDocument(params.text)) })),
+  );
+  connection.onRequest(SELECTION_PROMPT_REQUEST, (params: SelectionPromptParams, token) =>
+    runSafe<SelectionPromptResult>(token, { promptText: params.selected }, async () => ({
+      promptText: selectionPromptText(parsePromptDocument(params.text), params.selected),
+    })),
   );
   connection.onNotification(MERGE_REPORT_NOTIFICATION, (params: MergeReportParams) => {
     service.setMergeReport(params.textDocument.uri, { model: params.model, loras: params.loras });

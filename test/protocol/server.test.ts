@@ -41,6 +41,9 @@ import {
   RENDER_LORAS_REQUEST,
   RenderLorasParams,
   RenderLorasResult,
+  SELECTION_PROMPT_REQUEST,
+  SelectionPromptParams,
+  SelectionPromptResult,
 } from '../../server/src/protocol';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
@@ -376,6 +379,14 @@ describe('language server over stdio', function () {
       assert.strictEqual(data.infotext, 'masterpiece, 1girl \n\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, Seed: 1234');
       const plain = await server.connection.sendRequest<GenerationDataResult>(GENERATION_DATA_REQUEST, { text: TEXT });
       assert.strictEqual(plain.infotext, TEXT.trim());
+
+      // Render Preview of a selection: the fragment with the file's negative prompt and parameters,
+      // or the selection as it is when it has its own parameter line.
+      const fragment = await server.connection.sendRequest<SelectionPromptResult>(SELECTION_PROMPT_REQUEST, { text: TEXT, selected: ' 1girl BREAK night sky' } satisfies SelectionPromptParams);
+      assert.strictEqual(fragment.promptText, '1girl BREAK night sky\nNegative prompt: lowres, bad hands\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512');
+      const whole = 'a dog\nSteps: 5, Seed: 2';
+      const own = await server.connection.sendRequest<SelectionPromptResult>(SELECTION_PROMPT_REQUEST, { text: TEXT, selected: whole } satisfies SelectionPromptParams);
+      assert.strictEqual(own.promptText, whole);
     } finally {
       fs.rmSync(folder, { recursive: true, force: true });
     }

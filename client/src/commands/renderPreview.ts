@@ -1,7 +1,16 @@
 import * as path from 'path';
 import { CancellationToken, commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { MERGE_REPORT_NOTIFICATION, MergeReportParams, RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../server/src/protocol';
+import {
+  MERGE_REPORT_NOTIFICATION,
+  MergeReportParams,
+  RENDER_LORAS_REQUEST,
+  RenderLorasParams,
+  RenderLorasResult,
+  SELECTION_PROMPT_REQUEST,
+  SelectionPromptParams,
+  SelectionPromptResult,
+} from '../../../server/src/protocol';
 import { RenderRequest } from '../../../server/src/render/messages';
 import { RenderError } from '../../../server/src/render/renderHost';
 import { ErrorReporter } from '../log';
@@ -52,7 +61,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
   }
   // The palette on a selection renders the selection; the title-bar button (which passes the file) the file.
   const selection = !target && editor && editor.document === document && !editor.selection.isEmpty ? editor.selection : undefined;
-  const promptText = selection ? document.getText(selection) : document.getText();
+  let promptText = document.getText();
 
   if (!workspace.isTrusted && !untrustedRenderAllowed) {
     const choice = await window.showWarningMessage(
@@ -86,6 +95,11 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
   const panel = await deps.panels.open(document.uri);
   panel.startRender();
   try {
+    if (selection) {
+      // The selection as the positive prompt, with the file's negative prompt and parameters.
+      const params: SelectionPromptParams = { text: document.getText(), selected: document.getText(selection) };
+      promptText = (await deps.client.sendRequest<SelectionPromptResult>(SELECTION_PROMPT_REQUEST, params)).promptText;
+    }
     const lorasParams: RenderLorasParams = { text: promptText };
     const { loras, warnings } = await deps.client.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, lorasParams);
     for (const w of warnings) deps.log.warn(`render: ${w}`);

@@ -2,7 +2,7 @@ import { PromptLibrary } from '../library';
 import { CatalogEntry, LoraCatalog } from '../library/catalog';
 import { isActivationError, loraActivation } from '../semantics/extraNetworks';
 import { PromptSettings } from '../settings';
-import { PromptDocument } from '../syntax/document';
+import { parsePromptDocument, PromptDocument } from '../syntax/document';
 
 /**
  * What the extension's own commands ask of the language service beyond LSP: the LoRA library
@@ -94,4 +94,21 @@ export function generationData(doc: PromptDocument): string {
   const negative = doc.negative?.stripped.text.text ?? '';
   const parameters = doc.sections.parameters ? doc.text.slice(doc.sections.parameters.span.start, doc.sections.parameters.span.end).trim() : '';
   return `${prompt}${negative ? `\nNegative prompt: ${negative}` : ''}\n${parameters}`.trim();
+}
+
+/**
+ * What Render Preview renders for a selection: the selected text as the positive prompt with the
+ * file's `Negative prompt:` part and parameter line, so a fragment renders with the file's seed,
+ * size and steps. A selection that has a negative prompt or a parameter line of its own is
+ * rendered as it is.
+ */
+export function selectionPromptText(doc: PromptDocument, selected: string): string {
+  const own = parsePromptDocument(selected).sections;
+  if (own.negative || own.parameters) return selected;
+  const { negative, parameters } = doc.sections;
+  const slice = (span: { start: number; end: number }) => doc.text.slice(span.start, span.end);
+  const lines = [selected.trim()];
+  if (negative) lines.push(`Negative prompt: ${slice(negative.content).trim()}`);
+  if (parameters) lines.push(slice(parameters.span).trim());
+  return lines.join('\n');
 }
