@@ -8,6 +8,7 @@
 // The last line is `SD_PROMPT_E2E_RESULT {"passed":N,"failed":N,"pending":N}`, which run.mjs turns into
 // its summary line.
 import * as fs from 'fs';
+import { waitForFile } from './screenshot';
 import * as path from 'path';
 import { format } from 'util';
 
@@ -55,9 +56,8 @@ function hasSource(jsFile: string): boolean {
  */
 async function holdForScreenshot(): Promise<void> {
     const file = process.env.SD_PROMPT_E2E_HOLD_FILE;
-    const deadline = Date.now() + 10_000;
-    while (file && !fs.existsSync(file) && Date.now() < deadline) {
-        await new Promise(r => setTimeout(r, 50));
+    if (file) {
+        await waitForFile(file, 10_000);
     }
 }
 

@@ -2,6 +2,7 @@
 // test/e2e/workspace/example.prompt. Run with `npm run test:e2e` (see test/e2e/run.mjs).
 import * as assert from 'assert';
 import * as vscode from 'vscode';
+import { requestScreenshot } from './screenshot';
 
 const EXTENSION_ID = 'sd-prompt.sd-prompt';
 const LANGUAGE_ID = 'sd-prompt';
@@ -133,6 +134,12 @@ describe('sd-prompt language server', () => {
             [0, 39, 0, 51],
             `range of: ${describeDiagnostics([d])}`,
         );
+        // For the README: the warning's hover on the tag.
+        const editor = await vscode.window.showTextDocument(doc, { preview: false });
+        editor.selection = new vscode.Selection(0, 44, 0, 44);
+        await vscode.commands.executeCommand('editor.action.showHover');
+        await requestScreenshot('diagnostics');
+        await vscode.commands.executeCommand('editor.action.hideHover');
     });
 
     it('hovers a weighted tag with its weight', async () => {

@@ -2,6 +2,7 @@
 // taken when the suite ends). The suite logs `SD_PROMPT_E2E_SCREENSHOT <name>` and waits until run.mjs creates
 // `<SD_PROMPT_E2E_HOLD_FILE>.<name>` (at most 15 s); without run.mjs (no hold file) it returns at once.
 import * as fs from 'fs';
+import * as path from 'path';
 import { format } from 'util';
 
 /** Same prefix as index.ts's own lines: run.mjs reads only the suite's messages for markers. */
@@ -13,9 +14,23 @@ export async function requestScreenshot(name: string): Promise<void> {
         return;
     }
     console.log(SUITE_TAG + format('SD_PROMPT_E2E_SCREENSHOT %s', name));
-    const done = `${hold}.${name}`;
-    const deadline = Date.now() + 15_000;
-    while (!fs.existsSync(done) && Date.now() < deadline) {
-        await new Promise(r => setTimeout(r, 50));
-    }
+    await waitForFile(`${hold}.${name}`, 15_000);
+}
+
+/** Resolves once `file` exists (watching its folder, no polling), or after `timeoutMs`. */
+export function waitForFile(file: string, timeoutMs: number): Promise<void> {
+    return new Promise(resolve => {
+        let watcher: fs.FSWatcher | undefined;
+        const done = () => {
+            watcher?.close();
+            clearTimeout(timer);
+            resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        watcher = fs.watch(path.dirname(file), () => fs.existsSync(file) && done());
+        // Created before the watcher started.
+        if (fs.existsSync(file)) {
+            done();
+        }
+    });
 }
