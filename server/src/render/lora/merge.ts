@@ -55,8 +55,11 @@ export interface MergedGraph {
   modelFile: string;
   patches: PatchedWeight[];
   reports: ComponentMergeReport[];
-  /** Calls `sink` with each patched weight's new bytes, in `patches` order; the bytes are valid until `sink` returns. */
-  compute(sink: (patch: PatchedWeight, bytes: Uint8Array) => void): Promise<void>;
+  /**
+   * Calls `sink` with each patched weight's new bytes, in `patches` order; the bytes are valid until
+   * `sink` returns (or the promise it returns settles).
+   */
+  compute(sink: (patch: PatchedWeight, bytes: Uint8Array) => void | Promise<void>): Promise<void>;
 }
 
 export interface MergeContext {
@@ -135,7 +138,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       }
     }
   } finally {
-    reader.close();
+    await reader.close();
   }
   const planned = [...plans.values()];
   return {
@@ -144,27 +147,28 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
     patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
     compute: async (sink) => {
       const weights = new WeightReader(modelFile);
-      // Three buffers in turn: while ORT's threads run weight i's Gemm (in place), this thread hands
-      // weight i−1 to the sink and reads weight i+1's base, so reading and writing overlap the arithmetic.
+      // Three buffers in turn. onnxruntime-node runs a session on the calling thread, so the base of
+      // weight i+1 is read and weight i−1 is handed to the sink (a file write) on libuv's threads,
+      // while this thread and ORT's run weight i's Gemm in place.
       const largest = Math.max(0, ...planned.map((p) => p.entry.location.length));
       const scratch = [0, 1, 2].map(() => new ArrayBuffer(largest));
-      let running: Promise<void> = Promise.resolve();
-      let computed: { plan: WeightPlan; bytes: Uint8Array } | undefined;
+      const bufferFor = (i: number) => new Uint8Array(scratch[i % 3], 0, planned[i].entry.location.length);
+      let reading: Promise<void> = planned.length ? weights.read(planned[0].entry, bufferFor(0)) : Promise.resolve();
+      let sinking: Promise<void> = Promise.resolve();
       try {
-        for (let i = 0; i <= planned.length; i++) {
-          const next = planned[i];
-          const bytes = next && new Uint8Array(scratch[i % 3], 0, next.entry.location.length);
-          if (next) weights.readInto(next.entry, bytes);
-          await running;
-          const previous = computed;
-          computed = next && { plan: next, bytes };
-          running = next ? mergeWeight(next, bytes, context.kernel) : Promise.resolve();
-          if (previous) sink({ initializer: previous.plan.entry.initializer, length: previous.bytes.length }, previous.bytes);
+        for (let i = 0; i < planned.length; i++) {
+          const bytes = bufferFor(i);
+          await reading;
+          // Weight i+1 goes into the buffer weight i−2 used: its sink finished before this iteration.
+          reading = i + 1 < planned.length ? weights.read(planned[i + 1].entry, bufferFor(i + 1)) : Promise.resolve();
+          await mergeWeight(planned[i], bytes, context.kernel);
+          await sinking;
+          sinking = Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes));
         }
-        await running;
+        await sinking;
       } finally {
-        await running.catch(() => undefined);
-        weights.close();
+        await Promise.allSettled([reading, sinking]);
+        await weights.close();
       }
     },
   };
@@ -222,21 +226,16 @@ function toTorchLayout(stored: Float32Array, entry: WeightEntry): Float32Array {
 class WeightReader {
   private model?: Buffer;
   private readonly files = new Map<string, number>();
+  private readonly handles = new Map<string, Promise<fs.promises.FileHandle>>();
 
   constructor(private readonly modelFile: string) {}
 
   bytes(entry: WeightEntry): Uint8Array {
     const out = new Uint8Array(entry.location.length);
-    this.readInto(entry, out);
-    return out;
-  }
-
-  readInto(entry: WeightEntry, out: Uint8Array): void {
     const loc = entry.location;
     if (loc.kind === 'inline') {
-      this.model ??= fs.readFileSync(this.modelFile);
-      out.set(this.model.subarray(loc.offset, loc.offset + loc.length));
-      return;
+      out.set(this.inline(loc.offset, loc.length));
+      return out;
     }
     let fd = this.files.get(loc.file);
     if (fd === undefined) this.files.set(loc.file, (fd = fs.openSync(loc.file, 'r')));
@@ -245,6 +244,29 @@ class WeightReader {
       if (n === 0) throw new Error(`${loc.file} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
       at += n;
     }
+    return out;
+  }
+
+  /** Reads the weight into `out` on libuv's threads. */
+  async read(entry: WeightEntry, out: Uint8Array): Promise<void> {
+    const loc = entry.location;
+    if (loc.kind === 'inline') {
+      out.set(this.inline(loc.offset, loc.length));
+      return;
+    }
+    let handle = this.handles.get(loc.file);
+    if (!handle) this.handles.set(loc.file, (handle = fs.promises.open(loc.file, 'r')));
+    const file = await handle;
+    for (let at = 0; at < loc.length; ) {
+      const { bytesRead } = await file.read(out, at, loc.length - at, loc.offset + at);
+      if (bytesRead === 0) throw new Error(`${loc.file} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
+      at += bytesRead;
+    }
+  }
+
+  private inline(offset: number, length: number): Uint8Array {
+    this.model ??= fs.readFileSync(this.modelFile);
+    return this.model.subarray(offset, offset + length);
   }
 
   float16(entry: WeightEntry): Uint16Array {
@@ -258,15 +280,20 @@ class WeightReader {
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const fd of this.files.values()) fs.closeSync(fd);
     this.files.clear();
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(handles.map(async (h) => (await h.catch(() => undefined))?.close()));
   }
 }
 
 /** Every patched weight's new bytes by initializer (tests and small graphs: this holds them all at once). */
 export async function computeAll(merged: MergedGraph): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  await merged.compute((patch, bytes) => out.set(patch.initializer, bytes.slice()));
+  await merged.compute((patch, bytes) => {
+    out.set(patch.initializer, bytes.slice());
+  });
   return out;
 }

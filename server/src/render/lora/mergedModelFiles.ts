@@ -112,17 +112,19 @@ export async function writeMergedModel(m: MergedGraph, outModel: string): Promis
 /** Computes the patched weights into `file`, each at a page-aligned offset, and says where each went. */
 async function writePatches(m: MergedGraph, file: string, location: string): Promise<Map<string, InitializerSlot>> {
   const moves = new Map<string, InitializerSlot>();
-  const fd = fs.openSync(file, 'w');
+  const handle = await fs.promises.open(file, 'w');
   try {
     let at = 0;
-    await m.compute((patch: PatchedWeight, bytes) => {
+    await m.compute(async (patch: PatchedWeight, bytes) => {
       const offset = Math.ceil(at / 4096) * 4096;
-      fs.writeSync(fd, bytes, 0, bytes.length, offset);
-      moves.set(patch.initializer, { location, offset, length: patch.length });
       at = offset + patch.length;
+      moves.set(patch.initializer, { location, offset, length: patch.length });
+      for (let written = 0; written < bytes.length; ) {
+        written += (await handle.write(bytes, written, bytes.length - written, offset + written)).bytesWritten;
+      }
     });
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
   return moves;
 }
