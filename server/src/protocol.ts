@@ -1,7 +1,11 @@
 /**
- * Messages between the extension and the language server beyond LSP. The client imports only
- * this file from the server side.
+ * Messages between the extension and the language server beyond LSP. Of the server's code, the
+ * client imports this file and the render host (it runs the render worker itself); the types
+ * below that the language service defines are imported as types only, so none of it is bundled.
  */
+import type { LoraPickItem, RenderLora } from './service/features/extensionRequests';
+import type { LoraMergeOutcome } from './service/features/checks/mergeChecks';
+
 export const TOKEN_COUNT_REQUEST = 'sdPrompt/tokenCount';
 
 export interface TokenCountParams {
@@ -29,30 +33,13 @@ export interface LoraListParams {
   textDocument?: { uri: string };
 }
 
-export interface LoraListItem {
-  /** The file name without extension: what `<lora:NAME:...>` is inserted with. */
-  name: string;
-  /** `ss_output_name`, which A1111 also accepts. */
-  alias?: string;
-  subfolder: string;
-  /** The file on disk. */
-  path: string;
-  /** `SD1`, `SD2`, `SDXL` or `unknown` (see service/library/modelBase.ts). */
-  baseModel: string;
-  /** LoRA, LoCon, LoHa, ... */
-  kind: string;
-  triggerWords: string[];
-  /** The preferred weight of the LoRA's card, else `sdPrompt.lora.defaultWeight`. */
-  weight: number;
-  weightSource: 'preferred' | 'default';
-  previewPath?: string;
-  problem?: string;
-}
+/** One LoRA of the library as the picker shows it (the language service's shape). */
+export type { LoraPickItem as LoraListItem } from './service/features/extensionRequests';
 
 export interface LoraListResult {
   /** The LoRA folders the library scans (settings and webui layouts). */
   folders: string[];
-  loras: LoraListItem[];
+  loras: LoraPickItem[];
 }
 
 /** The prompt's LoRA tags resolved to files for a render, as A1111 resolves them. */
@@ -64,7 +51,7 @@ export interface RenderLorasParams {
 }
 
 export interface RenderLorasResult {
-  loras: { name: string; path: string; te: number; unet: number }[];
+  loras: RenderLora[];
   /** Tags left out, and why. */
   warnings: string[];
 }
@@ -103,5 +90,5 @@ export interface MergeReportParams {
   textDocument: { uri: string };
   /** The model folder's name. */
   model: string;
-  loras: { name: string; matched: number; unmatched: string[]; mismatched: string[]; error?: string }[];
+  loras: LoraMergeOutcome[];
 }
