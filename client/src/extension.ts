@@ -5,7 +5,7 @@ import { copyGenerationData } from './commands/copyGenerationData';
 import { insertLora, InsertLoraArgs, onDidShowPicker, PickerShown } from './commands/insertLora';
 import { newPromptFile } from './commands/newPromptFile';
 import { openLoraFolder } from './commands/openLoraFolder';
-import { onDidRender, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
+import { answerUntrustedQuestion, onDidRender, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
 import { selectModelFolder } from './commands/selectModelFolder';
 import { selectRenderDevice } from './commands/selectRenderDevice';
 import { startDeviceStatus } from './deviceStatus';
@@ -24,6 +24,7 @@ export interface SdPromptTestApi {
   onDidRender: typeof onDidRender;
   onDidReportError: Event<string>;
   outputFolder: Uri;
+  answerUntrustedQuestion: typeof answerUntrustedQuestion;
 }
 
 /** Starts the language server for `.prompt` files and registers the commands; each feature lives in its own file. */
@@ -70,7 +71,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
   );
   await client.start();
   context.subscriptions.push(startTokenStatus(client), startDeviceStatus());
-  return { onDidShowPicker, onDidStartRender, onDidRender, onDidReportError: errors.onDidReport, outputFolder: service.outputFolder };
+  return { onDidShowPicker, onDidStartRender, onDidRender, onDidReportError: errors.onDidReport, outputFolder: service.outputFolder, answerUntrustedQuestion };
 }
 
 export async function deactivate(): Promise<void> {

@@ -32,15 +32,23 @@ const USER_SETTINGS = {
  * port") and resolves once it listens (code-server logs the real address). `smokeTestDriver` makes the workbench honour the `payload` URL parameter
  * (extensionDevelopmentPath / extensionTestsPath) and call window.codeAutomationExit when the tests end.
  */
-export async function startCodeServer({ install, smokeTestDriver, bindAddr = '127.0.0.1:0', extraArgs = [], env = {}, onOutput = () => {}, startTimeoutMs = 60_000 }) {
+/**
+ * `trust`: workspace trust on (the opened folder starts untrusted, without a prompt), for the untrusted pass;
+ * `userSettings`: more user settings (e.g. sdPrompt.model, which an untrusted workspace may not set).
+ */
+export async function startCodeServer({ install, smokeTestDriver, bindAddr = '127.0.0.1:0', extraArgs = [], env = {}, onOutput = () => {}, startTimeoutMs = 60_000, trust = false, userSettings = {} }) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-'));
     const userDataDir = path.join(tmp, 'user-data');
     const extensionsDir = path.join(tmp, 'extensions');
     fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
     fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
     fs.mkdirSync(extensionsDir, { recursive: true });
-    fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2) + '\n');
-    fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2) + '\n');
+    const trustSettings = trust
+        ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' }
+        : {};
+    const settings = { ...USER_SETTINGS, ...trustSettings, ...userSettings };
+    fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
+    fs.writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...trustSettings }, null, 2) + '\n');
     const configFile = path.join(tmp, 'config.yaml');
     fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
 
@@ -53,7 +61,7 @@ export async function startCodeServer({ install, smokeTestDriver, bindAddr = '12
         '--extensions-dir', extensionsDir,
         '--disable-telemetry',
         '--disable-update-check',
-        '--disable-workspace-trust',
+        ...(trust ? [] : ['--disable-workspace-trust']),
         '--disable-getting-started-override',
         '--disable-proxy',
         '--ignore-last-opened',

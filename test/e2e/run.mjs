@@ -11,6 +11,9 @@
 // 4. the extension host runs mocha (suite/index.ts); its log lines are printed here, a screenshot of the
 //    workbench goes to test-results/e2e-editor.png, the process exits with the extension host's code.
 //
+// `--untrusted` runs the second pass `npm run test:e2e` makes: workspace trust on, an untrusted folder, the
+// suite's *.untrusted.js files (test-results/e2e-untrusted-*).
+//
 // The last line printed is always `N passed, N failed` (a run that breaks before mocha reports counts as
 // 1 failed). Exit code: 0 only if the extension host exited 0 and nothing failed.
 //
@@ -32,13 +35,19 @@ const START_MARKER = 'sd-prompt e2e: '; // first line of suite/index.ts
 const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT '; // last line of suite/index.ts
 const SCREENSHOT_MARKER = 'SD_PROMPT_E2E_SCREENSHOT '; // suite/screenshot.ts: `SD_PROMPT_E2E_SCREENSHOT <name>`
 
-const workspaceDir = path.join(repoRoot, 'test', 'e2e', 'workspace');
+// --untrusted (or SD_PROMPT_E2E_PASS=untrusted): workspace trust on, test/e2e/workspace-untrusted (whose settings
+// name a model and LoRA folders that must be ignored) opened untrusted, and only the suite's *.untrusted.js files run.
+const UNTRUSTED = process.argv.includes('--untrusted') || process.env.SD_PROMPT_E2E_PASS === 'untrusted';
+/** The user's model in the untrusted pass: an untrusted workspace may not replace it. */
+const UNTRUSTED_USER_MODEL = '/nonexistent/user-model';
+const workspaceDir = path.join(repoRoot, 'test', 'e2e', UNTRUSTED ? 'workspace-untrusted' : 'workspace');
 const extensionDir = path.resolve(process.env.SD_PROMPT_E2E_EXTENSION || repoRoot);
 const testsEntry = path.join(repoRoot, 'out', 'test', 'e2e', 'suite', 'index.js');
 const resultsDir = path.join(repoRoot, 'test-results');
-const screenshotPath = path.join(resultsDir, 'e2e-editor.png');
-const serverLogPath = path.join(resultsDir, 'e2e-code-server.log');
-const workbenchLogPath = path.join(resultsDir, 'e2e-workbench.log');
+const pass = UNTRUSTED ? 'e2e-untrusted' : 'e2e';
+const screenshotPath = path.join(resultsDir, `${pass}-editor.png`);
+const serverLogPath = path.join(resultsDir, `${pass}-code-server.log`);
+const workbenchLogPath = path.join(resultsDir, `${pass}-workbench.log`);
 
 const CHROMIUM_ARGS = [
     '--no-sandbox',
@@ -225,7 +234,9 @@ async function main() {
         install,
         smokeTestDriver: true,
         // No marketplace: it is unreachable offline and its failed queries would interleave with the test output.
-        env: { EXTENSIONS_GALLERY: '{}', SD_PROMPT_E2E_HOLD_FILE: holdFile },
+        env: { EXTENSIONS_GALLERY: '{}', SD_PROMPT_E2E_HOLD_FILE: holdFile, SD_PROMPT_E2E_PASS: UNTRUSTED ? 'untrusted' : 'trusted' },
+        trust: UNTRUSTED,
+        userSettings: UNTRUSTED ? { 'sdPrompt.model': UNTRUSTED_USER_MODEL, 'sdPrompt.render.device': 'cpu' } : {},
         onOutput: VERBOSE ? s => process.stdout.write(s.replace(/^/gm, '[code-server] ')) : undefined,
     }).catch(err => {
         void finish(1, `${err.message}${err.output ? `\n${lastLines(err.output, 30)}` : ''}`);
