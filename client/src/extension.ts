@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { commands, Event, ExtensionContext, Uri, window, workspace } from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { ServerRestartPolicy } from './serverRestarts';
 import { copyGenerationData } from './commands/copyGenerationData';
 import { insertLora, InsertLoraArgs, onDidShowPicker, PickerShown } from './commands/insertLora';
 import { newPromptFile } from './commands/newPromptFile';
@@ -31,6 +32,7 @@ export interface SdPromptTestApi {
 export async function activate(context: ExtensionContext): Promise<SdPromptTestApi> {
   const log = window.createOutputChannel('SD Prompt', { log: true });
   const errors = new ErrorReporter(log);
+  const restarts = new ServerRestartPolicy();
   context.subscriptions.push(log, errors);
 
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
@@ -42,6 +44,24 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     documentSelector: [{ language: 'sd-prompt' }],
     synchronize: { configurationSection: 'sdPrompt' },
     outputChannel: log,
+    // The server's own error lines go to the log only; a server that stops for good is one notification
+    // with Show Log (ErrorReporter), instead of the client's stock messages.
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    errorHandler: {
+      error: (error, _message, count) => {
+        log.error(`language server connection error ${count ?? ''}: ${error.message}`);
+        return { action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true };
+      },
+      closed: () => {
+        const decision = restarts.closed();
+        if (decision === 'restart') {
+          log.warn('language server connection closed: restarting it');
+          return { action: CloseAction.Restart, handled: true };
+        }
+        errors.report(decision.stop);
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
   };
   client = new LanguageClient('sdPrompt', 'SD Prompt', serverOptions, clientOptions);
   const languageClient = client;
