@@ -396,6 +396,18 @@ describe('LoRA files against SD1.5- and SDXL-shaped graphs', function () {
     }
   }
 
+  it('the diffusers attention-processor file: all 128 modules land on SD1.5 weights of their shape', async () => {
+    const modules = await modulesOf(path.join(FIXTURES, 'lora/diffusers/catundchat_sd15_attnprocs_f32.safetensors'));
+    assert.strictEqual(modules.length, 128);
+    assert.deepStrictEqual(
+      misfits(modules, sd15, (m, shape) => {
+        const f = lowRankFactors(m, shape);
+        return f === undefined ? 'not a plain LoRA' : isLoraMathError(f) ? f.error : undefined;
+      }),
+      [],
+    );
+  });
+
   for (const rank of [4, 8, 16]) {
     it(`the LyCORIS LoKr file smart_falcon_${rank}: every module lands on an SD1.5 weight${rank === 4 ? ' and its ΔW has that shape' : ''}`, async () => {
       const modules = await modulesOf(path.join(FIXTURES, `lora/lycoris/smart_falcon_${rank}_lokr.safetensors`));

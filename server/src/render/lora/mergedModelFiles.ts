@@ -66,7 +66,12 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
   };
   try {
     const dataFile = path.join(temp, 'lora-patched.bin');
-    const moves = await writePatches(m, dataFile, path.relative(root, dataFile));
+    const moves = await writePatches(m, dataFile, path.relative(root, dataFile)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOSPC' && e.code !== 'EDQUOT') throw e;
+      throw new Error(
+        `no space for the merged LoRA weights (${(patchedBytes(m) / 2 ** 30).toFixed(2)} GiB) in ${tempFolder}: free some space there, or point TMPDIR (TEMP on Windows) at a disk with room`,
+      );
+    });
     // Every other external weight: the same file, named from the root.
     for (const init of readOnnxModel(m.modelFile).graph.initializers) {
       const loc = init.location;
