@@ -6,7 +6,7 @@ import { copyGenerationData } from './commands/copyGenerationData';
 import { insertLora, InsertLoraArgs, onDidShowPicker, PickerShown } from './commands/insertLora';
 import { newPromptFile } from './commands/newPromptFile';
 import { openLoraFolder } from './commands/openLoraFolder';
-import { answerUntrustedQuestion, onDidRender, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
+import { answerUntrustedQuestion, onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
 import { selectModelFolder } from './commands/selectModelFolder';
 import { selectRenderDevice } from './commands/selectRenderDevice';
 import { startDeviceStatus } from './deviceStatus';
@@ -23,6 +23,8 @@ export interface SdPromptTestApi {
   onDidShowPicker: Event<PickerShown>;
   onDidStartRender: typeof onDidStartRender;
   onDidRender: typeof onDidRender;
+  onDidRenderStep: typeof onDidRenderStep;
+  onDidShowImage: PreviewPanels['onDidShowImage'];
   onDidReportError: Event<string>;
   outputFolder: Uri;
   answerUntrustedQuestion: typeof answerUntrustedQuestion;
@@ -91,7 +93,16 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
   );
   await client.start();
   context.subscriptions.push(startTokenStatus(client), startDeviceStatus());
-  return { onDidShowPicker, onDidStartRender, onDidRender, onDidReportError: errors.onDidReport, outputFolder: service.outputFolder, answerUntrustedQuestion };
+  return {
+    onDidShowPicker,
+    onDidStartRender,
+    onDidRender,
+    onDidRenderStep,
+    onDidShowImage: panels.onDidShowImage,
+    onDidReportError: errors.onDidReport,
+    outputFolder: service.outputFolder,
+    answerUntrustedQuestion,
+  };
 }
 
 export async function deactivate(): Promise<void> {

@@ -18,11 +18,12 @@ export interface PickerShown {
 const pickerShown = new EventEmitter<PickerShown>();
 export const onDidShowPicker = pickerShown.event;
 /**
- * The extension host sends a picker's changes to the window on a zero-delay timer; the event waits
- * until they are out, so a command run from it (accepting the item) reaches a picker that has its items.
+ * The extension host sends a picker's changes to the window on a zero-delay timer; the event fires on
+ * a later one, after they are out, so a command run from it (accepting the item) reaches the window
+ * after them, on the same ordered channel, and finds a picker that has its items.
  */
 function announcePicker(shown: PickerShown): void {
-  setTimeout(() => pickerShown.fire(shown), 50);
+  setTimeout(() => pickerShown.fire(shown), 0);
 }
 
 interface LoraPick extends QuickPickItem {

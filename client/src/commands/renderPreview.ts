@@ -38,6 +38,9 @@ export const onDidRender = rendered.event;
 /** Fires when a render has started (the tests cancel it from here). */
 const started = new EventEmitter<{ source: string; cancel: () => void }>();
 export const onDidStartRender = started.event;
+/** Fires after each denoising step of a render. */
+const stepped = new EventEmitter<{ source: string; step: number; steps: number }>();
+export const onDidRenderStep = stepped.event;
 
 /** Renders in flight, by source URI: a new render of the same file replaces the running one. */
 const running = new Map<string, AbortController>();
@@ -141,6 +144,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
             progress.report({ increment: percent - reported, message: `step ${p.step} of ${p.steps}` });
             reported = percent;
             panel.progress(p.step, p.steps, p.preview);
+            stepped.fire({ source, step: p.step, steps: p.steps });
           },
         });
       },

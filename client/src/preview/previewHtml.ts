@@ -197,6 +197,8 @@ $('history').addEventListener('keydown', (e) => {
 const current = () => (state.history.find((r) => r.id === selectedId) ?? state.history[0])?.id;
 for (const action of ['save', 'copy', 'open']) $(action).addEventListener('click', () => vscode.postMessage({ type: action, id: current() }));
 $('rerender').addEventListener('click', () => vscode.postMessage({ type: 'rerender' }));
+// The finished image is on screen (the extension-host tests photograph the panel then).
+$('image').addEventListener('load', () => vscode.postMessage({ type: 'shown', id: current() }));
 
 function drawPreview(p) {
   const canvas = $('latent');

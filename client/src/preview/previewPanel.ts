@@ -16,7 +16,7 @@ interface ViewState {
   history: (RenderRecord & { imageUri: string })[];
 }
 
-type PageMessage = { type: 'ready' } | { type: 'rerender' } | { type: 'save' | 'copy' | 'open'; id: string };
+type PageMessage = { type: 'ready' } | { type: 'rerender' } | { type: 'save' | 'copy' | 'open' | 'shown'; id: string };
 
 /**
  * The render preview of one `.prompt` file: the image as it forms and when done, its parameters,
@@ -31,6 +31,9 @@ export class PreviewPanel {
   private readonly rerenderRequested = new EventEmitter<void>();
   /** The page's Re-render button: the command renders the file again with a new seed. */
   readonly onDidRequestRerender = this.rerenderRequested.event;
+  private readonly imageShown = new EventEmitter<string>();
+  /** The page has drawn a finished image (the record id). */
+  readonly onDidShowImage = this.imageShown.event;
 
   constructor(
     readonly source: Uri,
@@ -44,6 +47,7 @@ export class PreviewPanel {
       this.disposed.fire();
       this.disposed.dispose();
       this.rerenderRequested.dispose();
+      this.imageShown.dispose();
     });
   }
 
@@ -103,6 +107,10 @@ export class PreviewPanel {
       this.rerenderRequested.fire();
       return;
     }
+    if (m.type === 'shown') {
+      this.imageShown.fire(m.id);
+      return;
+    }
     const record = this.state.history.find((r) => r.id === m.id);
     if (!record) return;
     if (m.type === 'copy') {
@@ -125,6 +133,9 @@ export class PreviewPanel {
 /** One preview panel per `.prompt` file, opened beside the editor. */
 export class PreviewPanels implements Disposable {
   private readonly panels = new Map<string, PreviewPanel>();
+  private readonly imageShown = new EventEmitter<{ source: string; id: string }>();
+  /** A panel has drawn a finished image. */
+  readonly onDidShowImage = this.imageShown.event;
 
   constructor(
     private readonly service: RenderService,
@@ -151,11 +162,13 @@ export class PreviewPanels implements Disposable {
     this.panels.set(source.toString(), preview);
     preview.onDidDispose(() => this.panels.delete(source.toString()));
     preview.onDidRequestRerender(() => this.onRerender(source));
+    preview.onDidShowImage((id) => this.imageShown.fire({ source: source.toString(), id }));
     return preview;
   }
 
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
     this.panels.clear();
+    this.imageShown.dispose();
   }
 }

@@ -45,6 +45,7 @@ describe('sd-prompt render preview', function () {
     it('renders the file: the panel opens and the PNG in the output folder carries the infotext', async () => {
         const api = await activateExtension();
         await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(promptFile));
+        const shown = nextEvent(api.onDidShowImage);
         const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
         assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
         if (outcome.status !== 'done') return;
@@ -59,8 +60,8 @@ describe('sd-prompt render preview', function () {
             [expected, 42, 3, 'Euler', 'cpu', []],
         );
         assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
-        // Let the page load the image, then run.mjs photographs the panel (test-results/e2e-preview.png).
-        await new Promise(r => setTimeout(r, 1500));
+        // Once the page has drawn the image, run.mjs photographs the panel (test-results/e2e-preview.png).
+        assert.strictEqual((await shown).id, record.id);
         await requestScreenshot('preview');
     });
 
@@ -81,9 +82,11 @@ describe('sd-prompt render preview', function () {
         await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(long));
         const before = fs.readdirSync(api.outputFolder.fsPath).length;
         const started = nextEvent(api.onDidStartRender);
+        // Cancelled in the middle of denoising: after its third step.
+        const stepping = nextEvent(api.onDidRenderStep, e => e.step === 3);
         const rendering = vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
         const { cancel } = await started;
-        await new Promise(r => setTimeout(r, 300));
+        await stepping;
         const t0 = Date.now();
         cancel();
         const outcome = await rendering;
