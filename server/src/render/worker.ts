@@ -20,7 +20,7 @@ let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
 /** Kept across renders: the merge Gemm sessions, and JS-computed LoRA deltas so a weight change only re-adds them. */
-let merging: { kernel: MergeKernel; cache: DeltaCache } | undefined;
+let merging: { kernel: MergeKernel; cache: DeltaCache; device: DeviceSetting } | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -59,7 +59,13 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
-  merging ??= { kernel: new MergeKernel(ort), cache: new DeltaCache() };
+  if (loras.length && merging && merging.device !== device) {
+    // The products run on the render device: another device, another kernel (the cached deltas stay).
+    await merging.kernel.release();
+    merging.kernel = await MergeKernel.onDevice(ort, device);
+    merging.device = device;
+  }
+  if (loras.length && !merging) merging = { kernel: await MergeKernel.onDevice(ort, device), cache: new DeltaCache(), device };
   const sessions = await loadSessions(openModelFolder(model), device, ort, prepared, merging);
   cached = { key, sessions, loadMs: Date.now() - t0 };
   return cached;

@@ -200,6 +200,40 @@ describe('LoRA merge: every kind and file dtype against independent computations
     });
   }
 
+  it('the products on the WebGPU device (the render device) agree with the CPU, fp32 and fp16', async function () {
+    let gpu: MergeKernel;
+    try {
+      gpu = await MergeKernel.onDevice(ort, 'webgpu');
+    } catch (e) {
+      // CI installs Mesa's lavapipe (bookworm-backports) so this runs there; say why when it cannot.
+      console.log(`      skipped: no WebGPU adapter here (${(e as Error).message.slice(0, 160)})`);
+      this.skip();
+    }
+    try {
+      assert.strictEqual(gpu!.device, 'webgpu');
+      const file = path.join(root, 'gpu.safetensors');
+      writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 4, 101), ...loraTensors(FF_2, 16, 64, 8, 103) });
+      const modules = await modulesOf(file);
+      for (const pipeline of [fp32, fp16]) {
+        const unet = path.join(pipeline, 'unet/model.onnx');
+        const merge = async (k: MergeKernel) => computeAll(await mergeIntoGraph(unet, 'unet', [{ name: 'g', modules, te: 1, unet: 0.7 }], { kernel: k }));
+        const [onCpu, onGpu] = [await merge(kernel), await merge(gpu!)];
+        assert.deepStrictEqual([...onGpu.keys()], [...onCpu.keys()]);
+        for (const [name, bytes] of onCpu) {
+          const decode = (b: Uint8Array) =>
+            pipeline === fp16 ? fromFloat16(new Uint16Array(b.slice().buffer)) : new Float32Array(b.slice().buffer);
+          const [c, g] = [decode(bytes), decode(onGpu.get(name)!)];
+          let worst = 0;
+          for (let i = 0; i < c.length; i++) worst = Math.max(worst, Math.abs(c[i] - g[i]) / (pipeline === fp16 ? halfUlp(c[i]) : 1e-6));
+          // fp32: within 1e-6 (different summation order); fp16: at most one ulp apart (rounding of a sum that differs in its last fp32 bits).
+          assert.ok(worst <= 1, `${name}: ${worst.toFixed(2)}× the tolerance`);
+        }
+      }
+    } finally {
+      await gpu!.release();
+    }
+  });
+
   it('LoHa: (w1a·w1b) ⊙ (w2a·w2b) · alpha/rank, into fp32 and fp16', async () => {
     const r = 2;
     const k = KOHYA(TO_K);

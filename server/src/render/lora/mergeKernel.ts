@@ -1,4 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
+import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../model/devices';
 import { ModelBuilder } from '../testModel/onnxWriter';
 
 type Ort = typeof import('onnxruntime-node');
@@ -10,8 +11,10 @@ export type MergeDType = 'float32' | 'float16';
  * `out = A·B + base` through one onnxruntime Gemm: the low-rank products of every LoRA on a weight
  * (their factors concatenated along the rank) added to the base weight in fp32 and rounded once
  * into the weight's dtype, written straight into `out` (a view of the merged weights' buffer).
- * In JS loops this product was 22 s of a 30 s SD1.5 merge; MLAS does it at memory speed. fp16
- * weights go through Cast → Gemm → Cast because the CPU provider has no fp16 Gemm.
+ * In JS loops this product was 22 s of a 30 s SD1.5 merge. fp16 weights go through
+ * Cast → Gemm → Cast because the CPU provider has no fp16 Gemm. It runs on the render device
+ * (`onDevice`): a GPU does the products far faster than the CPU, which pays for moving each
+ * weight there and back.
  */
 export class MergeKernel {
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
@@ -19,7 +22,24 @@ export class MergeKernel {
   constructor(
     private readonly ort: Ort,
     private readonly options: InferenceSession.SessionOptions = {},
+    /** Where the Gemm runs (for reports). */
+    readonly device: ExecutionProvider = 'cpu',
   ) {}
+
+  /** A kernel on the first device of `setting` that can run it (as the render picks its device). */
+  static async onDevice(ort: Ort, setting: DeviceSetting, platform: NodeJS.Platform = process.platform): Promise<MergeKernel> {
+    const { value } = await onFirstWorkingDevice(setting, platform, async (device) => {
+      const kernel = new MergeKernel(ort, { executionProviders: [device] }, device);
+      try {
+        await kernel.session('float32', 'float32');
+      } catch (e) {
+        await kernel.release();
+        throw e;
+      }
+      return kernel;
+    });
+    return value;
+  }
 
   /**
    * A [m × r] and B [r × n] in fp32, `base` and `out` [m × n] in `dtype` (Float32Array or the
@@ -48,6 +68,8 @@ export class MergeKernel {
     let session = this.sessions.get(key);
     if (!session) {
       session = this.ort.InferenceSession.create(kernelModel(baseType, outType), { logSeverityLevel: 3, ...this.options });
+      // A failed creation is not kept: the next call tries again.
+      session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }
     return session;

@@ -70,8 +70,8 @@ export async function loadSessions(
   mergeContext?: MergeContext,
 ): Promise<ModelSessions> {
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
-  const ownKernel = mergeContext ? undefined : new MergeKernel(ort);
-  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel! }).finally(() => ownKernel?.release());
+  const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, setting);
+  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).finally(() => ownKernel?.release());
   const models = new Map<string, SessionModel>();
   // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
   const leftover: SessionModel[] = [];
