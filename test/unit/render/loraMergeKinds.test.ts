@@ -359,9 +359,17 @@ describe('LoRA merge: every kind and file dtype against independent computations
       await session.release();
       return { out, folder: model.folder, temp };
     };
+    // A crashed renderer's folder from two hours ago is removed by the next merge; a fresh one is left alone.
+    const stale = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-merge-'));
+    const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-merge-'));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    fs.utimesSync(stale, twoHoursAgo, twoHoursAgo);
     const inline = await run('inline');
     const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('sd-prompt-merge-')));
     const onDisk = await run('file');
+    assert.strictEqual(fs.existsSync(stale), false);
+    assert.strictEqual(fs.existsSync(fresh), true);
+    fs.rmSync(fresh, { recursive: true });
     assert.strictEqual(inline.folder, path.join(fp32, 'unet'));
     assert.strictEqual(onDisk.folder, path.parse(fp32).root);
     assert.strictEqual(onDisk.temp.filter((f) => !before.has(f)).length, 1, 'one temporary folder while the session is created');

@@ -37,6 +37,23 @@ export interface SessionModelOptions {
   placement?: 'file' | 'inline';
 }
 
+const TEMP_PREFIX = 'sd-prompt-merge-';
+/** A merge's temporary folder lives from the merge until its sessions exist: seconds. One this old was left by a crash. */
+const STALE_MS = 60 * 60_000;
+
+/** Removes temporary folders that crashed renderers left behind (a merged SD1.5 UNet's is 1 GB). */
+function removeStaleMerges(tempFolder: string): void {
+  const now = Date.now();
+  for (const name of fs.readdirSync(tempFolder).filter((n) => n.startsWith(TEMP_PREFIX))) {
+    const folder = path.join(tempFolder, name);
+    try {
+      if (now - fs.statSync(folder).mtimeMs > STALE_MS) fs.rmSync(folder, { recursive: true, force: true });
+    } catch {
+      // Another renderer's, or already gone: not ours to report.
+    }
+  }
+}
+
 function patchedBytes(m: MergedGraph): number {
   return m.patches.reduce((n, p) => n + p.length, 0);
 }
@@ -55,7 +72,8 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
     }
     return { bytes: await inlineModel(m, model), folder, dispose: () => true };
   }
-  const temp = fs.mkdtempSync(path.join(tempFolder, 'sd-prompt-merge-'));
+  removeStaleMerges(tempFolder);
+  const temp = fs.mkdtempSync(path.join(tempFolder, TEMP_PREFIX));
   const dispose = () => {
     try {
       fs.rmSync(temp, { recursive: true, force: true });
