@@ -14,6 +14,25 @@ function promptUri(): vscode.Uri {
     return vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'untrusted.prompt');
 }
 
+/**
+ * The extension host may start before the workbench has handed it the user settings (seen on a cold
+ * code-server): wait for them to arrive, by event.
+ */
+async function userSettingsLoaded(): Promise<void> {
+    const model = () => vscode.workspace.getConfiguration('sdPrompt', promptUri()).get<string>('model');
+    if (model() === USER_MODEL) {
+        return;
+    }
+    await new Promise<void>(resolve => {
+        const sub = vscode.workspace.onDidChangeConfiguration(() => {
+            if (model() === USER_MODEL) {
+                sub.dispose();
+                resolve();
+            }
+        });
+    });
+}
+
 describe('sd-prompt in an untrusted workspace', function () {
     this.timeout(60_000);
 
@@ -23,6 +42,7 @@ describe('sd-prompt in an untrusted workspace', function () {
         const workspaceSettings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
         assert.strictEqual(workspaceSettings['sdPrompt.model'], '/nonexistent/workspace-model');
         // VS Code drops the restricted settings' workspace values (package.json restrictedConfigurations).
+        await userSettingsLoaded();
         const config = vscode.workspace.getConfiguration('sdPrompt', promptUri());
         assert.strictEqual(config.inspect<string>('model')?.workspaceValue, undefined);
         assert.strictEqual(config.get<string>('model'), USER_MODEL);
