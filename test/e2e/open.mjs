@@ -7,7 +7,10 @@
 //      data and extensions dir (settings: no trust prompt, no telemetry, no welcome page);
 //   3. prints a URL that opens test/e2e/workspace (example.prompt) with THIS folder loaded as a development
 //      extension ("[Extension Development Host]"), exactly as the e2e tests load it;
-//   4. keeps running until Ctrl-C, then stops code-server and deletes its temp dirs.
+//   4. sets sdPrompt.model to a tiny random SD1.5 pipeline generated into .cache/e2e/tiny-sd15 (no real model
+//      can be downloaded here), so SD Prompt: Render Preview works at once; it renders noise, in a second or
+//      two on the CPU. Point sdPrompt.model at a real diffusers ONNX export for real images;
+//   5. keeps running until Ctrl-C, then stops code-server and deletes its temp dirs.
 //
 // The URL also works with "localhost" for the host (checked); from another machine, forward the port
 // (`ssh -L PORT:127.0.0.1:PORT host`) and pick it with --port PORT (default: any free port).
@@ -18,6 +21,7 @@
 // code-server reads the development extension through a workbench option meant for smoke tests
 // (`--vscode-option enable-smoke-test-driver`): without it, a built workbench ignores the URL's payload.
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCodeServer, workbenchUrl } from './codeServer.mjs';
@@ -52,11 +56,30 @@ if (pkg.main && !fs.existsSync(path.join(repoRoot, pkg.main))) {
     console.warn(`[open] WARNING: ${pkg.main} is missing, the extension will not activate: run \`npm run build\` (npm start does)`);
 }
 
+/** The tiny test pipeline for Render Preview (built once; needs `npm run build` and the CLIP fixture files). */
+function tinyModel() {
+    const folder = path.join(repoRoot, '.cache', 'e2e', 'tiny-sd15');
+    if (fs.existsSync(path.join(folder, 'model_index.json'))) {
+        return folder;
+    }
+    const clip = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'clip');
+    const generator = path.join(repoRoot, 'out', 'server', 'src', 'render', 'testModel', 'generateModel.js');
+    if (!fs.existsSync(generator) || !fs.existsSync(path.join(clip, 'vocab.json'))) {
+        console.warn('[open] no tiny test model (needs `npm run build` and ../shared/fixtures/clip): set sdPrompt.model yourself to render');
+        return undefined;
+    }
+    const { generateTinyPipeline, TINY_SD15 } = createRequire(import.meta.url)(generator);
+    generateTinyPipeline(folder, { ...TINY_SD15, tokenizerFrom: clip });
+    return folder;
+}
+const model = tinyModel();
+
 let server;
 try {
     server = await startCodeServer({
         install,
         smokeTestDriver: true,
+        userSettings: model ? { 'sdPrompt.model': model, 'sdPrompt.render.device': 'cpu' } : {},
         bindAddr: `127.0.0.1:${port}`,
         onOutput: opts.verbose ? s => process.stdout.write(s.replace(/^(?=.)/gm, '[code-server] ')) : undefined,
     });
@@ -89,8 +112,9 @@ console.log(`
 [open] code-server is listening on ${server.url}
 [open] workspace: ${folder}
 [open] extension under development: ${repoRoot}
+[open] sdPrompt.model: ${model ?? '(not set)'}${model ? ' (a tiny random model: Render Preview renders noise)' : ''}
 
-Open this URL in a browser:
+Open this URL in a browser, open example.prompt and run "SD Prompt: Render Preview" (the ▷ in the title bar):
 
   ${url}
 
