@@ -283,6 +283,13 @@ describe('LoRA merge: every kind and file dtype against independent computations
     }
   }
 
+  it("'auto' runs the products on a hardware provider or the CPU, never on WebGPU (it may be a software adapter)", async () => {
+    // On Linux auto's order is CUDA, WebGPU, CPU; CI has lavapipe's WebGPU and no CUDA libraries.
+    const auto = await MergeKernel.onDevice(ort, 'auto', 'linux');
+    assert.ok(auto.device === 'cuda' || auto.device === 'cpu', auto.device);
+    await auto.release();
+  });
+
   it('the products on the WebGPU device (the render device) agree with the CPU, fp32 and fp16', async function () {
     let gpu: MergeKernel;
     try {
