@@ -7,12 +7,17 @@ import { ModelFolderError, openModelFolder } from '../../../server/src/render/mo
 
 describe('render devices', () => {
   it('auto tries the platform order and reports what failed', async () => {
-    assert.deepStrictEqual(autoOrder('linux'), ['cuda', 'webgpu', 'cpu']);
+    assert.deepStrictEqual(autoOrder('linux', true), ['cuda', 'webgpu', 'cpu']);
     assert.deepStrictEqual(autoOrder('win32'), ['dml', 'webgpu', 'cpu']);
-    const r = await onFirstWorkingDevice('auto', 'linux', async (d) => {
-      if (d !== 'cpu') throw new Error(`${d} is not available\nstack`);
-      return 'session';
-    });
+    const r = await onFirstWorkingDevice(
+      'auto',
+      'linux',
+      async (d) => {
+        if (d !== 'cpu') throw new Error(`${d} is not available\nstack`);
+        return 'session';
+      },
+      true,
+    );
     assert.deepStrictEqual(r, {
       value: 'session',
       device: 'cpu',
@@ -21,6 +26,24 @@ describe('render devices', () => {
         { device: 'webgpu', error: 'webgpu is not available' },
       ],
     });
+  });
+
+  it('on Linux without a GPU device, auto skips WebGPU (it could only be a software adapter), an explicit webgpu still tries it', async () => {
+    assert.deepStrictEqual(autoOrder('linux', false), ['cuda', 'cpu']);
+    const tried: string[] = [];
+    const r = await onFirstWorkingDevice(
+      'auto',
+      'linux',
+      async (d) => {
+        tried.push(d);
+        if (d === 'cuda') throw new Error('no CUDA libraries');
+        return d;
+      },
+      false,
+    );
+    assert.deepStrictEqual([tried, r.value], [['cuda', 'cpu'], 'cpu']);
+    const named = await onFirstWorkingDevice('webgpu', 'linux', async (d) => d, false);
+    assert.strictEqual(named.value, 'webgpu');
   });
 
   it('an explicit GPU request never falls back to the CPU', async () => {
