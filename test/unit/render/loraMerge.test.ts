@@ -160,6 +160,23 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     }
   });
 
+  it('sd-prompt merge leaves a component whose multiplier is 0 as it was', async () => {
+    const loraFile = path.join(root, 'te_off.safetensors');
+    writeSafetensors(loraFile, tinyKohyaLora());
+    const out = path.join(os.tmpdir(), `sd-merged-te-off-${process.pid}`);
+    fs.rmSync(out, { recursive: true, force: true });
+    let stderr = '';
+    const io = { stdout: () => undefined, stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+    try {
+      assert.strictEqual(await main(['merge', '--model', root, '--lora', `${loraFile}:0:0.5`, '--out', out], io), 0, stderr);
+      assert.ok(fs.readFileSync(path.join(out, 'text_encoder/model.onnx')).equals(fs.readFileSync(path.join(root, 'text_encoder/model.onnx'))));
+      assert.strictEqual(fs.existsSync(path.join(out, 'text_encoder/model.onnx.lora.bin')), false);
+      assert.strictEqual(fs.existsSync(path.join(out, 'unet/model.onnx.lora.bin')), true);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('the worker re-merges when only a weight changes, and going back gives the first image again', async () => {
     // The worker keeps merge state between renders (cached deltas, the last model bytes written over):
     // none of it may leak into a render with other weights.

@@ -36,7 +36,8 @@ export async function mergeModel(folder: ModelFolder, prepared: PreparedLoras, c
   for (const [component, file] of components) {
     if (!file || !prepared.inputs.some((l) => l.modules.some((m) => m.component === component))) continue;
     const result = await mergeIntoGraph(file, component, prepared.inputs, context);
-    merged.set(file, result);
+    // Nothing to patch (every multiplier 0, or nothing matched): the graph is used as it is.
+    if (result.patches.length) merged.set(file, result);
     for (const r of result.reports) {
       const report = reports.get(r.name)!;
       report.matched += r.matched;
