@@ -31,6 +31,11 @@ export interface RenderResult {
   height: number;
   timings: { load: number; encode: number; denoise: number; decode: number };
   loras: LoraMergeReport[];
+  /**
+   * Graphs (relative to the model folder) whose sessions were kept from the previous render while the
+   * others were made anew (a LoRA weight change); empty when nothing was loaded or everything was.
+   */
+  reused: string[];
 }
 
 export type RenderMessage =

@@ -1,7 +1,8 @@
+import * as path from 'path';
 import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './model/devices';
 import { openModelFolder } from './model/modelFolder';
-import { loadSessions, ModelSessions } from './model/sessions';
+import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
@@ -16,7 +17,7 @@ import { DeltaCache } from './lora/deltaCache';
  */
 type Ort = typeof import('onnxruntime-node');
 let ort: Ort | undefined;
-let cached: { key: string; sessions: ModelSessions; loadMs: number } | undefined;
+let cached: { key: string; model: string; device: DeviceSetting; sessions: ModelSessions; loadMs: number } | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
 /** Kept across renders: the merge Gemm sessions, and JS-computed LoRA deltas so a weight change only re-adds them. */
@@ -55,10 +56,21 @@ async function releaseAll(): Promise<void> {
 async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
   const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet])]);
   if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
-  await release();
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
+  const folder = openModelFolder(model);
+  // Another LoRA weight changes only the graphs it is merged into: the others keep their sessions.
+  let reuse: SessionReuse | undefined;
+  const previous = cached;
+  cached = undefined;
+  if (previous && previous.model === model && previous.device === device) {
+    const keys = graphKeys(folder, prepared);
+    const files = new Set([...keys].filter(([file, k]) => previous.sessions.keys.get(file) === k).map(([file]) => file));
+    // The others are released first: a UNet's old and new sessions together would double the memory.
+    await previous.sessions.release(files);
+    reuse = { sessions: previous.sessions, files };
+  } else await previous?.sessions.release();
   if (loras.length && merging && merging.device !== device) {
     // The products run on the render device: another device, another kernel (the cached deltas stay).
     await merging.kernel.release();
@@ -66,9 +78,14 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
     merging.device = device;
   }
   if (loras.length && !merging) merging = { kernel: await MergeKernel.onDevice(ort, device), cache: new DeltaCache(), device };
-  const sessions = await loadSessions(openModelFolder(model), device, ort, prepared, merging);
-  cached = { key, sessions, loadMs: Date.now() - t0 };
-  return cached;
+  try {
+    const sessions = await loadSessions(folder, device, ort, prepared, merging, reuse);
+    cached = { key, model, device, sessions, loadMs: Date.now() - t0 };
+    return cached;
+  } catch (e) {
+    await reuse?.sessions.release();
+    throw e;
+  }
 }
 
 async function render(id: number, request: RenderRequest, cancel: SharedArrayBuffer): Promise<void> {
@@ -102,6 +119,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
           height: params.height,
           timings: { load: loadMs, ...result.timings },
           loras: sessions.loras,
+          reused: loadMs ? sessions.reused.map((f) => path.relative(request.model, f).split(path.sep).join('/')) : [],
         },
       },
       [png],

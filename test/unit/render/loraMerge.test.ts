@@ -177,7 +177,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     }
   });
 
-  it('the worker re-merges when only a weight changes, and going back gives the first image again', async () => {
+  it('the worker re-merges when only a weight changes, keeps the sessions of the graphs it does not touch, and going back gives the first image again', async () => {
     // The worker keeps merge state between renders (cached deltas, the last model bytes written over):
     // none of it may leak into a render with other weights.
     const loraFile = path.join(root, 'weights.safetensors');
@@ -185,15 +185,27 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
     try {
       const text = 'a cat\nSteps: 2, Sampler: Euler, CFG scale: 6, Seed: 9, Size: 64x64';
-      const at = async (unet: number) => {
-        const r = await host.render({ promptText: text, model: root, device: 'cpu', loras: [{ name: 'w', path: loraFile, te: 1, unet }] });
-        return Buffer.from(r.png);
+      const at = async (unet: number, te = 1) => {
+        const r = await host.render({ promptText: text, model: root, device: 'cpu', loras: [{ name: 'w', path: loraFile, te, unet }] });
+        return { png: Buffer.from(r.png), reused: r.reused };
       };
       const half = await at(0.5);
+      assert.deepStrictEqual(half.reused, []);
+      // A UNet weight: only the UNet's session is made anew; the text encoder's and the VAE's are kept.
       const full = await at(1.5);
+      assert.deepStrictEqual(full.reused, ['text_encoder/model.onnx', 'vae_decoder/model.onnx']);
       const again = await at(0.5);
-      assert.ok(!half.equals(full));
-      assert.ok(half.equals(again));
+      assert.ok(!half.png.equals(full.png));
+      assert.ok(half.png.equals(again.png));
+      // A text encoder weight: the UNet and the VAE are kept, and the image changes.
+      const te = await at(0.5, 0.2);
+      assert.deepStrictEqual(te.reused, ['unet/model.onnx', 'vae_decoder/model.onnx']);
+      assert.ok(!te.png.equals(half.png));
+      // Back to the first weights through a fresh worker: the same image as with the kept sessions.
+      await host.release();
+      const fresh = await at(0.5, 0.2);
+      assert.deepStrictEqual(fresh.reused, []);
+      assert.ok(fresh.png.equals(te.png));
     } finally {
       await host.dispose();
     }

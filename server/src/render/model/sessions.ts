@@ -2,6 +2,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from './devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
 import { LoraMergeReport, mergeModel } from '../lora/mergeModel';
+import { LoraComponent } from '../lora/loraKeys';
 import { PreparedLoras } from '../lora/prepare';
 import { MergeContext } from '../lora/merge';
 import { MergeKernel } from '../lora/mergeKernel';
@@ -30,7 +31,44 @@ export interface ModelSessions {
   textEncoder2?: GraphIo;
   unet: GraphIo;
   vaeDecoder: GraphIo;
-  release(): Promise<void>;
+  /** Per graph file, what its session depends on (graphKeys): equal keys, the same session would be made. */
+  keys: Map<string, string>;
+  /** Graph files whose sessions came from earlier sessions (`reuse`) rather than being made anew. */
+  reused: string[];
+  /** Releases every session, or every one but those of `keep` (handed on to newer sessions). */
+  release(keep?: ReadonlySet<string>): Promise<void>;
+}
+
+/** Sessions of earlier renders that a new set of sessions may take over, by graph file. */
+export interface SessionReuse {
+  sessions: ModelSessions;
+  files: ReadonlySet<string>;
+}
+
+/**
+ * What each graph's session depends on besides the model and device: its file, and the multipliers of the
+ * LoRAs with modules in its component (te for the text encoders, unet for the UNet; none for the VAE).
+ * A weight change of the UNet thus leaves the text encoders' and the VAE's sessions as they are.
+ */
+export function graphKeys(folder: ModelFolder, prepared: PreparedLoras): Map<string, string> {
+  const keys = new Map<string, string>();
+  const graphs: [string | undefined, LoraComponent | undefined][] = [
+    [folder.textEncoder, 'text_encoder'],
+    [folder.textEncoder2, 'text_encoder_2'],
+    [folder.unet, 'unet'],
+    [folder.vaeDecoder, undefined],
+  ];
+  for (const [file, component] of graphs) {
+    if (!file) continue;
+    const merged = component
+      ? prepared.inputs
+          .filter((l) => l.modules.some((m) => m.component === component))
+          .map((l) => [l.id ?? l.path, component === 'unet' ? l.unet : l.te, l.dyn ?? null])
+          .filter(([, multiplier]) => multiplier !== 0)
+      : [];
+    keys.set(file, JSON.stringify([file, merged]));
+  }
+  return keys;
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -61,14 +99,25 @@ function check(io: GraphIo, file: string, role: keyof typeof REQUIRED): void {
   }
 }
 
-/** Creates the sessions on the first working device for `setting`. */
+/**
+ * Creates the sessions on the first working device for `setting`. With `reuse`, the sessions of those
+ * graph files are taken over from earlier sessions (whose device then decides), and the rest are made
+ * on that device; their LoRAs are still planned, so that every LoRA's report covers every component.
+ */
 export async function loadSessions(
   folder: ModelFolder,
   setting: DeviceSetting,
   ort: Ort = require('onnxruntime-node'),
   prepared: PreparedLoras = { inputs: [], problems: [] },
   mergeContext?: MergeContext,
+  reuse?: SessionReuse,
 ): Promise<ModelSessions> {
+  if (reuse?.files.size) setting = reuse.sessions.device;
+  const reused = (file: string): GraphIo | undefined => {
+    if (!reuse?.files.has(file)) return undefined;
+    const s = reuse.sessions;
+    return [s.textEncoder, s.textEncoder2, s.unet, s.vaeDecoder].find((g, i) => g && [folder.textEncoder, folder.textEncoder2, folder.unet, folder.vaeDecoder][i] === file);
+  };
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
   const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, setting);
   const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).finally(() => ownKernel?.release());
@@ -80,7 +129,7 @@ export async function loadSessions(
     models.clear();
   };
   try {
-    for (const [file, m] of merged) models.set(file, await sessionModel(m));
+    for (const [file, m] of merged) if (!reused(file)) models.set(file, await sessionModel(m));
   } catch (e) {
     disposeModels();
     throw e;
@@ -99,6 +148,8 @@ export async function loadSessions(
     const created: InferenceSession[] = [];
     try {
       const open = async (file: string) => {
+        const kept = reused(file);
+        if (kept) return kept;
         const m = models.get(file);
         // A merged graph comes as bytes; its untouched weights are read from `m.folder`.
         const folderOption = m && { session: { ...(options.extra?.session ?? {}), model_external_initializers_file_folder_path: m.folder } };
@@ -123,14 +174,26 @@ export async function loadSessions(
   if (value.textEncoder2 && folder.textEncoder2) check(value.textEncoder2, folder.textEncoder2, 'textEncoder');
   check(value.unet, folder.unet, 'unet');
   check(value.vaeDecoder, folder.vaeDecoder, 'vaeDecoder');
-  const all = [value.textEncoder, value.textEncoder2, value.unet, value.vaeDecoder].filter((x): x is GraphIo => !!x);
+  const byFile = new Map<string, GraphIo>();
+  for (const [file, io] of [
+    [folder.textEncoder, value.textEncoder],
+    [folder.textEncoder2, value.textEncoder2],
+    [folder.unet, value.unet],
+    [folder.vaeDecoder, value.vaeDecoder],
+  ] as const) {
+    if (file && io) byFile.set(file, io);
+  }
   return {
     ...value,
     device,
     attempts,
     loras,
-    release: async () => {
-      await Promise.all(all.map((g) => g.session.release().catch(() => undefined)));
+    keys: graphKeys(folder, prepared),
+    reused: [...byFile.keys()].filter((f) => reused(f)),
+    release: async (keep) => {
+      const going = [...byFile].filter(([file]) => !keep?.has(file));
+      for (const [file] of going) byFile.delete(file);
+      await Promise.all(going.map(([, g]) => g.session.release().catch(() => undefined)));
       for (const m of leftover.splice(0)) m.dispose();
     },
   };
