@@ -11,7 +11,7 @@ import { selectModelFolder } from './commands/selectModelFolder';
 import { selectRenderDevice } from './commands/selectRenderDevice';
 import { startDeviceStatus } from './deviceStatus';
 import { ErrorReporter } from './log';
-import { PreviewPanels } from './preview/previewPanel';
+import { PREVIEW_VIEW_TYPE, PreviewPanels } from './preview/previewPanel';
 import { RenderService } from './preview/renderService';
 import { startTokenStatus } from './tokenStatus';
 
@@ -25,6 +25,8 @@ export interface SdPromptTestApi {
   onDidRender: typeof onDidRender;
   onDidRenderStep: typeof onDidRenderStep;
   onDidShowImage: PreviewPanels['onDidShowImage'];
+  /** What VS Code calls for a preview panel kept across a window reload. */
+  restorePreview: PreviewPanels['restore'];
   onDidReportError: Event<string>;
   outputFolder: Uri;
   answerUntrustedQuestion: typeof answerUntrustedQuestion;
@@ -71,6 +73,10 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
   const service = new RenderService(context.asAbsolutePath(path.join('dist', 'renderWorker.js')), Uri.joinPath(context.globalStorageUri, 'renders'), log);
   renderService = service;
   const panels = new PreviewPanels(service, (source) => void commands.executeCommand('sdPrompt.renderPreview', source, { seed: -1 }));
+  // Preview panels come back after a window reload with their file's renders.
+  context.subscriptions.push(
+    window.registerWebviewPanelSerializer(PREVIEW_VIEW_TYPE, { deserializeWebviewPanel: async (panel, state) => void (await panels.restore(panel, state)) }),
+  );
   const renderDeps = { client, service, panels, errors, log };
   context.subscriptions.push(
     panels,
@@ -99,6 +105,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     onDidRender,
     onDidRenderStep,
     onDidShowImage: panels.onDidShowImage,
+    restorePreview: (panel, state) => panels.restore(panel, state),
     onDidReportError: errors.onDidReport,
     outputFolder: service.outputFolder,
     answerUntrustedQuestion,

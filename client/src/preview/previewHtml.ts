@@ -181,7 +181,7 @@ function render() {
 
 function select(id, focus) {
   selectedId = id;
-  vscode.setState({ selectedId });
+  vscode.setState({ selectedId, source: state.source });
   render();
   if (focus) $('history').querySelector('[aria-selected="true"]')?.focus();
 }
@@ -219,6 +219,8 @@ window.addEventListener('message', (e) => {
     // A new render is shown as it arrives; otherwise keep what the person selected.
     if (newest !== state.history[0]?.id || !m.state.history.some((r) => r.id === selectedId)) selectedId = newest;
     state = m.state;
+    // What VS Code keeps for the panel across a window reload (previewPanel.ts restores from it).
+    vscode.setState({ selectedId, source: state.source });
     render();
   } else if (m.type === 'preview') {
     drawPreview(m);

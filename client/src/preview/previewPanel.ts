@@ -7,6 +7,8 @@ export const PREVIEW_VIEW_TYPE = 'sdPrompt.preview';
 
 /** What the page shows; sent whole on every change (and again when the page reloads). */
 interface ViewState {
+  /** The `.prompt` file (URI string); the page keeps it so a reloaded window can restore the panel. */
+  source: string;
   title: string;
   status: 'idle' | 'rendering' | 'done' | 'cancelled' | 'error';
   step: number;
@@ -40,7 +42,7 @@ export class PreviewPanel {
     private readonly panel: WebviewPanel,
     history: RenderRecord[],
   ) {
-    this.state = { title: path.basename(source.path), status: 'idle', step: 0, steps: 0, history: history.map((r) => this.withImageUri(r)) };
+    this.state = { source: source.toString(), title: path.basename(source.path), status: 'idle', step: 0, steps: 0, history: history.map((r) => this.withImageUri(r)) };
     panel.webview.html = previewHtml(panel.webview);
     panel.webview.onDidReceiveMessage((m: PageMessage) => void this.onMessage(m));
     panel.onDidDispose(() => {
@@ -158,6 +160,24 @@ export class PreviewPanels implements Disposable {
       { viewColumn: ViewColumn.Beside, preserveFocus: true },
       { enableScripts: true, localResourceRoots: [this.service.outputFolder], retainContextWhenHidden: false },
     );
+    return this.adopt(source, panel);
+  }
+
+  /**
+   * A panel VS Code kept across a window reload (the page's saved state names its file): shown again
+   * with the file's renders. A state without a file (not ours, or from an old version) closes it.
+   */
+  async restore(panel: WebviewPanel, state: unknown): Promise<PreviewPanel | undefined> {
+    const source = typeof state === 'object' && state !== null && typeof (state as { source?: unknown }).source === 'string' ? (state as { source: string }).source : undefined;
+    if (!source || this.panels.has(source)) {
+      panel.dispose();
+      return undefined;
+    }
+    panel.webview.options = { enableScripts: true, localResourceRoots: [this.service.outputFolder] };
+    return this.adopt(Uri.parse(source), panel);
+  }
+
+  private async adopt(source: Uri, panel: WebviewPanel): Promise<PreviewPanel> {
     const preview = new PreviewPanel(source, panel, await this.service.history(source));
     this.panels.set(source.toString(), preview);
     preview.onDidDispose(() => this.panels.delete(source.toString()));

@@ -24,6 +24,8 @@ describe('sd-prompt render preview', function () {
     let tmp: string;
     let promptFile: string;
     let restoreSettings: () => Promise<void>;
+    /** The newest render of apple.prompt (the re-render test's). */
+    let lastRecordId = '';
 
     before(async () => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-render-'));
@@ -73,6 +75,22 @@ describe('sd-prompt render preview', function () {
         assert.notStrictEqual(outcome.record.seed, 42);
         assert.match(outcome.record.infotext, new RegExp(`Seed: ${outcome.record.seed}, Size: 64x64`));
         assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
+        lastRecordId = outcome.record.id;
+    });
+
+    it("a preview panel kept across a window reload comes back showing the file's last render", async () => {
+        const api = await activateExtension();
+        await vscode.window.tabGroups.close(previewTabs());
+        // What VS Code does after a reload: a bare panel of our type, and the state its page saved.
+        const panel = vscode.window.createWebviewPanel('sdPrompt.preview', 'Preview apple.prompt', vscode.ViewColumn.Beside, {});
+        const shown = nextEvent(api.onDidShowImage);
+        assert.ok(await api.restorePreview(panel, { source: vscode.Uri.file(promptFile).toString() }));
+        assert.deepStrictEqual(await shown, { source: vscode.Uri.file(promptFile).toString(), id: lastRecordId });
+        // A saved state that names no file closes the panel.
+        const stray = vscode.window.createWebviewPanel('sdPrompt.preview', 'Preview', vscode.ViewColumn.Beside, {});
+        const closed = new Promise<void>(resolve => stray.onDidDispose(() => resolve()));
+        assert.strictEqual(await api.restorePreview(stray, {}), undefined);
+        await closed;
     });
 
     it('cancel stops a render: no PNG is written', async () => {
