@@ -11,6 +11,7 @@
 // 4. the extension host runs mocha (suite/index.ts); its log lines are printed here, a screenshot of the
 //    workbench goes to test-results/e2e-editor.png, the process exits with the extension host's code.
 //
+// `--vsix` runs the third: the whole suite against the extension unpacked from the .vsix (test-results/e2e-vsix-*).
 // `--untrusted` runs the second pass `npm run test:e2e` makes: workspace trust on, an untrusted folder, the
 // suite's *.untrusted.js files (test-results/e2e-untrusted-*).
 //
@@ -20,6 +21,7 @@
 // Env: SD_PROMPT_E2E_TIMEOUT_S (default 180), SD_PROMPT_E2E_GREP (mocha --grep), SD_PROMPT_E2E_VERBOSE=1
 //      (also print code-server output, the workbench log and the browser console), SD_PROMPT_E2E_EXTENSION
 //      (folder of the extension under test, default the repo), SD_PROMPT_E2E_CHROMIUM, SD_PROMPT_E2E_CACHE.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -41,10 +43,29 @@ const UNTRUSTED = process.argv.includes('--untrusted') || process.env.SD_PROMPT_
 /** The user's model in the untrusted pass: an untrusted workspace may not replace it. */
 const UNTRUSTED_USER_MODEL = '/nonexistent/user-model';
 const workspaceDir = path.join(repoRoot, 'test', 'e2e', UNTRUSTED ? 'workspace-untrusted' : 'workspace');
-const extensionDir = path.resolve(process.env.SD_PROMPT_E2E_EXTENSION || repoRoot);
+// --vsix: the extension under test is the one `npm run package` makes, unpacked, with its own onnxruntime-node.
+const VSIX = process.argv.includes('--vsix');
+const extensionDir = VSIX ? unpackedVsix() : path.resolve(process.env.SD_PROMPT_E2E_EXTENSION || repoRoot);
+
+/** Builds the .vsix for this platform (scripts/package.mjs) into a temp folder and unpacks its extension/. */
+function unpackedVsix() {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-vsix-'));
+    process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+    const vsix = path.join(tmp, 'sd-prompt.vsix');
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], { cwd: repoRoot, stdio: 'ignore' });
+    // The unit tests' zip reader (built by `npm run build`): no unzip tool needed.
+    const { readZip } = createRequire(import.meta.url)(path.join(repoRoot, 'out', 'test', 'unit', 'packaging', 'zip.js'));
+    for (const [name, data] of readZip(fs.readFileSync(vsix))) {
+        if (!name.startsWith('extension/')) continue;
+        fs.mkdirSync(path.dirname(path.join(tmp, name)), { recursive: true });
+        fs.writeFileSync(path.join(tmp, name), data);
+    }
+    console.log(`[e2e] extension under test: ${path.basename(vsix)} unpacked into ${tmp}`);
+    return path.join(tmp, 'extension');
+}
 const testsEntry = path.join(repoRoot, 'out', 'test', 'e2e', 'suite', 'index.js');
 const resultsDir = path.join(repoRoot, 'test-results');
-const pass = UNTRUSTED ? 'e2e-untrusted' : 'e2e';
+const pass = UNTRUSTED ? 'e2e-untrusted' : VSIX ? 'e2e-vsix' : 'e2e';
 const screenshotPath = path.join(resultsDir, `${pass}-editor.png`);
 const serverLogPath = path.join(resultsDir, `${pass}-code-server.log`);
 const workbenchLogPath = path.join(resultsDir, `${pass}-workbench.log`);
@@ -99,7 +120,7 @@ async function namedScreenshot(name) {
         say(`screenshot name ${JSON.stringify(name)} refused`);
         return;
     }
-    const file = path.join(resultsDir, `e2e-${name}.png`);
+    const file = path.join(resultsDir, `${pass}-${name}.png`);
     try {
         fs.mkdirSync(resultsDir, { recursive: true });
         await page?.screenshot({ path: file, timeout: 10_000 });
