@@ -36,6 +36,7 @@ const SUITE_TAG = '\u2063'; // starts each console message of suite/index.ts
 const START_MARKER = 'sd-prompt e2e: '; // first line of suite/index.ts
 const RESULT_MARKER = 'SD_PROMPT_E2E_RESULT '; // last line of suite/index.ts
 const SCREENSHOT_MARKER = 'SD_PROMPT_E2E_SCREENSHOT '; // suite/screenshot.ts: `SD_PROMPT_E2E_SCREENSHOT <name>`
+const CLICK_MARKER = 'SD_PROMPT_E2E_CLICK '; // suite/screenshot.ts: `SD_PROMPT_E2E_CLICK <button>` in the visible webview
 
 // --untrusted (or SD_PROMPT_E2E_PASS=untrusted): workspace trust on, test/e2e/workspace-untrusted (whose settings
 // name a model and LoRA folders that must be ignored) opened untrusted, and only the suite's *.untrusted.js files run.
@@ -115,6 +116,22 @@ async function screenshot() {
  * A screenshot a test asked for while it runs (the preview panel with its image): saved as
  * test-results/e2e-<name>.png, then `<hold file>.<name>` tells the suite it may go on (suite/screenshot.ts).
  */
+/**
+ * Clicks the button labelled `label` in the visible webview (the extension host cannot reach into one), as a
+ * person would, so the page's own handler runs with a user gesture; then `<hold file>.click-<label>` lets the
+ * suite go on (suite/screenshot.ts clickInWebview). VS Code puts the page in an iframe inside an iframe.
+ */
+async function clickInWebview(label) {
+    try {
+        const button = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').getByRole('button', { name: label, exact: true });
+        await button.click({ timeout: 10_000 });
+        say(`clicked ${JSON.stringify(label)} in the webview`);
+    } catch (err) {
+        say(`cannot click ${JSON.stringify(label)} in the webview: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+    }
+    fs.writeFileSync(`${holdFile}.click-${label.replace(/\W+/g, '_')}`, '');
+}
+
 async function namedScreenshot(name) {
     if (!/^[\w-]+$/.test(name)) {
         say(`screenshot name ${JSON.stringify(name)} refused`);
@@ -220,6 +237,10 @@ function handleLogLine(type, line, fromSuite) {
     }
     if (line.startsWith(START_MARKER)) {
         testsStarted = true;
+    }
+    if (line.startsWith(CLICK_MARKER)) {
+        void clickInWebview(line.slice(CLICK_MARKER.length).trim());
+        return;
     }
     if (line.startsWith(SCREENSHOT_MARKER)) {
         void namedScreenshot(line.slice(SCREENSHOT_MARKER.length).trim());

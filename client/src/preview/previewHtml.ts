@@ -11,6 +11,8 @@ export function previewHtml(webview: Webview): string {
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource}`,
+    // Copy Image reads the PNG it shows (only from the webview's own resources).
+    `connect-src ${webview.cspSource}`,
     `style-src 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
@@ -32,6 +34,7 @@ export function previewHtml(webview: Webview): string {
   </header>
   <div class="toolbar" role="toolbar" aria-label="Image actions">
     <button id="save" type="button" disabled>Save PNG…</button>
+    <button id="copyImage" type="button" class="secondary" disabled>Copy Image</button>
     <button id="copy" type="button" class="secondary" disabled>Copy Generation Data</button>
     <button id="rerender" type="button" class="secondary">Re-render with New Seed</button>
     <button id="open" type="button" class="secondary" disabled>Open in Editor</button>
@@ -118,7 +121,7 @@ function render() {
     if (image.getAttribute('src') !== record.imageUri) image.src = record.imageUri;
     image.alt = 'Rendered image, seed ' + record.seed + ', ' + record.width + '×' + record.height;
   }
-  for (const id of ['save', 'copy', 'open']) $(id).disabled = !record;
+  for (const id of ['save', 'copyImage', 'copy', 'open']) $(id).disabled = !record;
   $('rerender').disabled = state.status === 'rendering';
   $('details').hidden = !record;
   if (record) {
@@ -197,6 +200,17 @@ $('history').addEventListener('keydown', (e) => {
 const current = () => (state.history.find((r) => r.id === selectedId) ?? state.history[0])?.id;
 for (const action of ['save', 'copy', 'open']) $(action).addEventListener('click', () => vscode.postMessage({ type: action, id: current() }));
 $('rerender').addEventListener('click', () => vscode.postMessage({ type: 'rerender' }));
+// The PNG itself onto the clipboard (VS Code's clipboard API takes text only, so the page does it).
+$('copyImage').addEventListener('click', async () => {
+  const id = current();
+  try {
+    const png = await (await fetch($('image').src)).blob();
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': png })]);
+    vscode.postMessage({ type: 'copiedImage', id, bytes: png.size });
+  } catch (e) {
+    vscode.postMessage({ type: 'copyImageFailed', id, message: String(e && e.message || e) });
+  }
+});
 // The finished image is on screen (the extension-host tests photograph the panel then).
 $('image').addEventListener('load', () => vscode.postMessage({ type: 'shown', id: current() }));
 

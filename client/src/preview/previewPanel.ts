@@ -18,7 +18,12 @@ interface ViewState {
   history: (RenderRecord & { imageUri: string })[];
 }
 
-type PageMessage = { type: 'ready' } | { type: 'rerender' } | { type: 'save' | 'copy' | 'open' | 'shown'; id: string };
+type PageMessage =
+  | { type: 'ready' }
+  | { type: 'rerender' }
+  | { type: 'save' | 'copy' | 'open' | 'shown'; id: string }
+  | { type: 'copiedImage'; id: string; bytes: number }
+  | { type: 'copyImageFailed'; id: string; message: string };
 
 /**
  * The render preview of one `.prompt` file: the image as it forms and when done, its parameters,
@@ -36,6 +41,9 @@ export class PreviewPanel {
   private readonly imageShown = new EventEmitter<string>();
   /** The page has drawn a finished image (the record id). */
   readonly onDidShowImage = this.imageShown.event;
+  private readonly imageCopied = new EventEmitter<{ id: string; bytes: number }>();
+  /** The page put an image on the clipboard (Copy Image). */
+  readonly onDidCopyImage = this.imageCopied.event;
 
   constructor(
     readonly source: Uri,
@@ -50,6 +58,7 @@ export class PreviewPanel {
       this.disposed.dispose();
       this.rerenderRequested.dispose();
       this.imageShown.dispose();
+      this.imageCopied.dispose();
     });
   }
 
@@ -113,6 +122,15 @@ export class PreviewPanel {
       this.imageShown.fire(m.id);
       return;
     }
+    if (m.type === 'copiedImage') {
+      window.setStatusBarMessage('$(check) Copied the image', 3000);
+      this.imageCopied.fire({ id: m.id, bytes: m.bytes });
+      return;
+    }
+    if (m.type === 'copyImageFailed') {
+      void window.showWarningMessage(`Could not copy the image: ${m.message}. Save PNG… writes it to a file instead.`);
+      return;
+    }
     const record = this.state.history.find((r) => r.id === m.id);
     if (!record) return;
     if (m.type === 'copy') {
@@ -138,6 +156,9 @@ export class PreviewPanels implements Disposable {
   private readonly imageShown = new EventEmitter<{ source: string; id: string }>();
   /** A panel has drawn a finished image. */
   readonly onDidShowImage = this.imageShown.event;
+  private readonly imageCopied = new EventEmitter<{ source: string; id: string; bytes: number }>();
+  /** A panel's Copy Image put the PNG on the clipboard. */
+  readonly onDidCopyImage = this.imageCopied.event;
 
   constructor(
     private readonly service: RenderService,
@@ -183,6 +204,7 @@ export class PreviewPanels implements Disposable {
     preview.onDidDispose(() => this.panels.delete(source.toString()));
     preview.onDidRequestRerender(() => this.onRerender(source));
     preview.onDidShowImage((id) => this.imageShown.fire({ source: source.toString(), id }));
+    preview.onDidCopyImage((copied) => this.imageCopied.fire({ source: source.toString(), ...copied }));
     return preview;
   }
 
@@ -190,5 +212,6 @@ export class PreviewPanels implements Disposable {
     for (const p of [...this.panels.values()]) p.dispose();
     this.panels.clear();
     this.imageShown.dispose();
+    this.imageCopied.dispose();
   }
 }

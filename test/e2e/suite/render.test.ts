@@ -11,7 +11,7 @@ import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { FIXTURES } from '../../unit/fixtures';
 import { activateExtension, nextEvent, withUserSettings } from './api';
-import { requestScreenshot } from './screenshot';
+import { clickInWebview, requestScreenshot } from './screenshot';
 
 const PROMPT = 'a red apple on a table, (golden light:1.2)\nNegative prompt: blurry\nSteps: 3, Sampler: Euler, CFG scale: 7, Seed: 42, Size: 64x64\n';
 
@@ -76,6 +76,16 @@ describe('sd-prompt render preview', function () {
         assert.match(outcome.record.infotext, new RegExp(`Seed: ${outcome.record.seed}, Size: 64x64`));
         assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
         lastRecordId = outcome.record.id;
+    });
+
+    it("Copy Image puts the shown render's PNG on the clipboard", async () => {
+        const api = await activateExtension();
+        const copied = nextEvent(api.onDidCopyImage);
+        await clickInWebview('Copy Image');
+        const { source, id, bytes } = await copied;
+        assert.deepStrictEqual([source, id], [vscode.Uri.file(promptFile).toString(), lastRecordId]);
+        const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));
+        assert.strictEqual(bytes, fs.statSync(record.png).size);
     });
 
     it("a preview panel kept across a window reload comes back showing the file's last render", async () => {

@@ -17,6 +17,16 @@ export async function requestScreenshot(name: string): Promise<void> {
     await waitForFile(`${hold}.${name}`, 15_000);
 }
 
+/** Has run.mjs click the button labelled `label` in the visible webview, and waits until it has. */
+export async function clickInWebview(label: string): Promise<void> {
+    const hold = process.env.SD_PROMPT_E2E_HOLD_FILE;
+    if (!hold) {
+        throw new Error('clickInWebview needs run.mjs (SD_PROMPT_E2E_HOLD_FILE is not set)');
+    }
+    console.log(SUITE_TAG + format('SD_PROMPT_E2E_CLICK %s', label));
+    await waitForFile(`${hold}.click-${label.replace(/\W+/g, '_')}`, 20_000);
+}
+
 /** Resolves once `file` exists (watching its folder, no polling), or after `timeoutMs`. */
 export function waitForFile(file: string, timeoutMs: number): Promise<void> {
     return new Promise(resolve => {
