@@ -25,7 +25,7 @@ export interface SdPromptTestApi {
   onDidRender: typeof onDidRender;
   onDidRenderStep: typeof onDidRenderStep;
   onDidShowImage: PreviewPanels['onDidShowImage'];
-  onDidCopyImage: PreviewPanels['onDidCopyImage'];
+  onDidRunPanelAction: PreviewPanels['onDidRunAction'];
   /** What VS Code calls for a preview panel kept across a window reload. */
   restorePreview: PreviewPanels['restore'];
   onDidReportError: Event<string>;
@@ -106,7 +106,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     onDidRender,
     onDidRenderStep,
     onDidShowImage: panels.onDidShowImage,
-    onDidCopyImage: panels.onDidCopyImage,
+    onDidRunPanelAction: panels.onDidRunAction,
     restorePreview: (panel, state) => panels.restore(panel, state),
     onDidReportError: errors.onDidReport,
     outputFolder: service.outputFolder,

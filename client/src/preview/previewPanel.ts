@@ -18,6 +18,13 @@ interface ViewState {
   history: (RenderRecord & { imageUri: string })[];
 }
 
+/** What a button of the page did: Copy Image (with the PNG's size), Copy Generation Data, Open in Editor. */
+export interface PanelAction {
+  action: 'copyImage' | 'copy' | 'open';
+  id: string;
+  bytes?: number;
+}
+
 type PageMessage =
   | { type: 'ready' }
   | { type: 'rerender' }
@@ -41,9 +48,9 @@ export class PreviewPanel {
   private readonly imageShown = new EventEmitter<string>();
   /** The page has drawn a finished image (the record id). */
   readonly onDidShowImage = this.imageShown.event;
-  private readonly imageCopied = new EventEmitter<{ id: string; bytes: number }>();
-  /** The page put an image on the clipboard (Copy Image). */
-  readonly onDidCopyImage = this.imageCopied.event;
+  private readonly actionDone = new EventEmitter<PanelAction>();
+  /** A button of the page did its work (the extension-host tests wait on it). */
+  readonly onDidRunAction = this.actionDone.event;
 
   constructor(
     readonly source: Uri,
@@ -58,7 +65,7 @@ export class PreviewPanel {
       this.disposed.dispose();
       this.rerenderRequested.dispose();
       this.imageShown.dispose();
-      this.imageCopied.dispose();
+      this.actionDone.dispose();
     });
   }
 
@@ -124,7 +131,7 @@ export class PreviewPanel {
     }
     if (m.type === 'copiedImage') {
       window.setStatusBarMessage('$(check) Copied the image', 3000);
-      this.imageCopied.fire({ id: m.id, bytes: m.bytes });
+      this.actionDone.fire({ action: 'copyImage', id: m.id, bytes: m.bytes });
       return;
     }
     if (m.type === 'copyImageFailed') {
@@ -136,8 +143,10 @@ export class PreviewPanel {
     if (m.type === 'copy') {
       await env.clipboard.writeText(record.infotext);
       window.setStatusBarMessage('$(check) Copied the generation data', 3000);
+      this.actionDone.fire({ action: 'copy', id: record.id });
     } else if (m.type === 'open') {
       await commands.executeCommand('vscode.open', Uri.file(record.png));
+      this.actionDone.fire({ action: 'open', id: record.id });
     } else if (m.type === 'save') {
       // Next to the .prompt file when it is on disk; the PNG already carries the infotext.
       const stem = path.basename(this.source.path).replace(/\.prompt$/i, '');
@@ -156,9 +165,9 @@ export class PreviewPanels implements Disposable {
   private readonly imageShown = new EventEmitter<{ source: string; id: string }>();
   /** A panel has drawn a finished image. */
   readonly onDidShowImage = this.imageShown.event;
-  private readonly imageCopied = new EventEmitter<{ source: string; id: string; bytes: number }>();
-  /** A panel's Copy Image put the PNG on the clipboard. */
-  readonly onDidCopyImage = this.imageCopied.event;
+  private readonly actionDone = new EventEmitter<PanelAction & { source: string }>();
+  /** A panel's button did its work. */
+  readonly onDidRunAction = this.actionDone.event;
 
   constructor(
     private readonly service: RenderService,
@@ -204,7 +213,7 @@ export class PreviewPanels implements Disposable {
     preview.onDidDispose(() => this.panels.delete(source.toString()));
     preview.onDidRequestRerender(() => this.onRerender(source));
     preview.onDidShowImage((id) => this.imageShown.fire({ source: source.toString(), id }));
-    preview.onDidCopyImage((copied) => this.imageCopied.fire({ source: source.toString(), ...copied }));
+    preview.onDidRunAction((done) => this.actionDone.fire({ source: source.toString(), ...done }));
     return preview;
   }
 
@@ -212,6 +221,6 @@ export class PreviewPanels implements Disposable {
     for (const p of [...this.panels.values()]) p.dispose();
     this.panels.clear();
     this.imageShown.dispose();
-    this.imageCopied.dispose();
+    this.actionDone.dispose();
   }
 }

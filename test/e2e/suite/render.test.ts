@@ -80,12 +80,26 @@ describe('sd-prompt render preview', function () {
 
     it("Copy Image puts the shown render's PNG on the clipboard", async () => {
         const api = await activateExtension();
-        const copied = nextEvent(api.onDidCopyImage);
+        const copied = nextEvent(api.onDidRunPanelAction, e => e.action === 'copyImage');
         await clickInWebview('Copy Image');
         const { source, id, bytes } = await copied;
         assert.deepStrictEqual([source, id], [vscode.Uri.file(promptFile).toString(), lastRecordId]);
         const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));
         assert.strictEqual(bytes, fs.statSync(record.png).size);
+    });
+
+    it('the panel\'s Copy Generation Data and Open in Editor act on the shown render', async () => {
+        const api = await activateExtension();
+        const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));
+        await vscode.env.clipboard.writeText('');
+        const copied = nextEvent(api.onDidRunPanelAction, e => e.action === 'copy');
+        await clickInWebview('Copy Generation Data');
+        assert.strictEqual((await copied).id, lastRecordId);
+        assert.strictEqual(await vscode.env.clipboard.readText(), record.infotext);
+        const opened = nextEvent(api.onDidRunPanelAction, e => e.action === 'open');
+        await clickInWebview('Open in Editor');
+        assert.strictEqual((await opened).id, lastRecordId);
+        assert.ok(vscode.window.tabGroups.all.flatMap(g => g.tabs).some(t => t.label === lastRecordId), 'the PNG is open in an editor');
     });
 
     it("a preview panel kept across a window reload comes back showing the file's last render", async () => {
