@@ -124,7 +124,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
         let delta = context.cache?.get(key);
         if (!delta) {
           // DoRA normalises W + ΔW, so it needs the module's current weight (torch layout).
-          const baseWeight = module.tensors.doraScale ? toTorchLayout(reader.float32(entry), entry) : undefined;
+          const baseWeight = module.tensors.doraScale ? toTorchLayout(await reader.float32(entry), entry) : undefined;
           const computed = deltaWeight(module, 1, shape, { baseWeight, dyn: lora.dyn });
           if (isLoraMathError(computed)) {
             report.mismatched.push(computed.error);
@@ -225,33 +225,16 @@ function toTorchLayout(stored: Float32Array, entry: WeightEntry): Float32Array {
 /** Reads single weights from the model's bytes or its external data files, one open file each. */
 class WeightReader {
   private model?: Buffer;
-  private readonly files = new Map<string, number>();
   private readonly handles = new Map<string, Promise<fs.promises.FileHandle>>();
 
   constructor(private readonly modelFile: string) {}
-
-  bytes(entry: WeightEntry): Uint8Array {
-    const out = new Uint8Array(entry.location.length);
-    const loc = entry.location;
-    if (loc.kind === 'inline') {
-      out.set(this.inline(loc.offset, loc.length));
-      return out;
-    }
-    let fd = this.files.get(loc.file);
-    if (fd === undefined) this.files.set(loc.file, (fd = fs.openSync(loc.file, 'r')));
-    for (let at = 0; at < loc.length; ) {
-      const n = fs.readSync(fd, out, at, loc.length - at, loc.offset + at);
-      if (n === 0) throw new Error(`${loc.file} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
-      at += n;
-    }
-    return out;
-  }
 
   /** Reads the weight into `out` on libuv's threads. */
   async read(entry: WeightEntry, out: Uint8Array): Promise<void> {
     const loc = entry.location;
     if (loc.kind === 'inline') {
-      out.set(this.inline(loc.offset, loc.length));
+      this.model ??= fs.readFileSync(this.modelFile);
+      out.set(this.model.subarray(loc.offset, loc.offset + loc.length));
       return;
     }
     let handle = this.handles.get(loc.file);
@@ -264,25 +247,15 @@ class WeightReader {
     }
   }
 
-  private inline(offset: number, length: number): Uint8Array {
-    this.model ??= fs.readFileSync(this.modelFile);
-    return this.model.subarray(offset, offset + length);
-  }
-
-  float16(entry: WeightEntry): Uint16Array {
-    const bytes = this.bytes(entry);
-    return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-  }
-
-  float32(entry: WeightEntry): Float32Array {
-    if (entry.dtype === 'float16') return Float32Array.from(this.float16(entry), halfToFloat);
-    const bytes = this.bytes(entry);
-    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  /** The weight as fp32, as stored. */
+  async float32(entry: WeightEntry): Promise<Float32Array> {
+    const bytes = new Uint8Array(entry.location.length);
+    await this.read(entry, bytes);
+    if (entry.dtype === 'float16') return Float32Array.from(new Uint16Array(bytes.buffer), halfToFloat);
+    return new Float32Array(bytes.buffer);
   }
 
   async close(): Promise<void> {
-    for (const fd of this.files.values()) fs.closeSync(fd);
-    this.files.clear();
     const handles = [...this.handles.values()];
     this.handles.clear();
     await Promise.all(handles.map(async (h) => (await h.catch(() => undefined))?.close()));

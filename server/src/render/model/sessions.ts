@@ -33,6 +33,8 @@ export interface ModelSessions {
   vaeDecoder: GraphIo;
   /** Per graph file, what its session depends on (graphKeys): equal keys, the same session would be made. */
   keys: Map<string, string>;
+  /** The sessions by graph file (those not yet released). */
+  graphs: ReadonlyMap<string, GraphIo>;
   /** Graph files whose sessions came from earlier sessions (`reuse`) rather than being made anew. */
   reused: string[];
   /** Releases every session, or every one but those of `keep` (handed on to newer sessions). */
@@ -113,11 +115,7 @@ export async function loadSessions(
   reuse?: SessionReuse,
 ): Promise<ModelSessions> {
   if (reuse?.files.size) setting = reuse.sessions.device;
-  const reused = (file: string): GraphIo | undefined => {
-    if (!reuse?.files.has(file)) return undefined;
-    const s = reuse.sessions;
-    return [s.textEncoder, s.textEncoder2, s.unet, s.vaeDecoder].find((g, i) => g && [folder.textEncoder, folder.textEncoder2, folder.unet, folder.vaeDecoder][i] === file);
-  };
+  const reused = (file: string): GraphIo | undefined => (reuse?.files.has(file) ? reuse.sessions.graphs.get(file) : undefined);
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
   const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, setting);
   const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).finally(() => ownKernel?.release());
@@ -188,6 +186,7 @@ export async function loadSessions(
     device,
     attempts,
     loras,
+    graphs: byFile,
     keys: graphKeys(folder, prepared),
     reused: [...byFile.keys()].filter((f) => reused(f)),
     release: async (keep) => {
