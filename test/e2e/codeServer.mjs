@@ -6,14 +6,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** User settings for the throw-away profile: no trust prompt, no telemetry, no update or welcome noise. */
+/**
+ * User settings for the throw-away profile: no trust prompt, no telemetry, no update or welcome noise.
+ * Only keys in their current form: a setting VS Code migrates (e.g. `extensions.autoUpdate: false`, now
+ * "off") makes the workbench rewrite settings.json some 10 s after start, and while it does the extension
+ * host briefly sees no user settings at all (sdPrompt.model empty: a render in that instant asked for a
+ * model folder and the untrusted-pass test hung on the question). The gallery is off anyway (run.mjs).
+ */
 const USER_SETTINGS = {
     'security.workspace.trust.enabled': false,
     'telemetry.telemetryLevel': 'off',
     'update.mode': 'none',
     'update.showReleaseNotes': false,
     'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
     'extensions.ignoreRecommendations': true,
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,

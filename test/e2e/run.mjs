@@ -70,6 +70,7 @@ const pass = UNTRUSTED ? 'e2e-untrusted' : VSIX ? 'e2e-vsix' : 'e2e';
 const screenshotPath = path.join(resultsDir, `${pass}-editor.png`);
 const serverLogPath = path.join(resultsDir, `${pass}-code-server.log`);
 const workbenchLogPath = path.join(resultsDir, `${pass}-workbench.log`);
+const extensionLogPath = path.join(resultsDir, `${pass}-extension.log`);
 
 const CHROMIUM_ARGS = [
     '--no-sandbox',
@@ -179,6 +180,7 @@ async function finish(code, reason) {
         } catch {
             // best effort
         }
+        keepExtensionLog(code !== 0 || (result?.failed ?? 0) > 0);
         await server.stop();
     }
     if (code === 0 && !result) {
@@ -213,6 +215,28 @@ const startTimer = () => (overallTimer = setTimeout(() => {
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => void finish(130, `interrupted (${sig})`));
+}
+
+/**
+ * The extension's "SD Prompt" log channel (client and language server) is a file in the throw-away user data:
+ * kept as test-results/<pass>-extension.log, and its tail printed when the run failed (CI shows only stdout).
+ */
+function keepExtensionLog(failed) {
+    try {
+        const logs = path.join(server.userDataDir, 'logs');
+        const found = fs.readdirSync(logs, { recursive: true }).map(String).filter(f => f.endsWith(path.join('sd-prompt.sd-prompt', 'SD Prompt.log')));
+        if (found.length === 0) {
+            return;
+        }
+        const text = found.map(f => fs.readFileSync(path.join(logs, f), 'utf8')).join('\n');
+        fs.mkdirSync(resultsDir, { recursive: true });
+        fs.writeFileSync(extensionLogPath, text);
+        if (failed) {
+            console.error(`[e2e] last lines of the extension's log (${path.relative(repoRoot, extensionLogPath)}):\n${lastLines(text, 40)}`);
+        }
+    } catch (err) {
+        say(`cannot read the extension's log: ${err instanceof Error ? err.message : err}`);
+    }
 }
 
 function lastLines(s, n) {
