@@ -3,14 +3,16 @@ import { commands, Event, ExtensionContext, Uri, window, workspace } from 'vscod
 import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { ServerRestartPolicy } from './serverRestarts';
 import { copyGenerationData } from './commands/copyGenerationData';
-import { insertLora, InsertLoraArgs, onDidShowPicker, PickerShown } from './commands/insertLora';
+import { insertLora, InsertLoraArgs } from './commands/insertLora';
 import { newPromptFile } from './commands/newPromptFile';
 import { openLoraFolder } from './commands/openLoraFolder';
-import { answerUntrustedQuestion, onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
+import { onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
 import { selectModelFolder } from './commands/selectModelFolder';
-import { selectRenderDevice } from './commands/selectRenderDevice';
+import { selectRenderDevice, SelectRenderDeviceArgs } from './commands/selectRenderDevice';
 import { startDeviceStatus } from './deviceStatus';
+import { answerDialogs } from './dialogs';
 import { ErrorReporter } from './log';
+import { onDidShowPicker, PickerShown } from './pickers';
 import { PREVIEW_VIEW_TYPE, PreviewPanels } from './preview/previewPanel';
 import { RenderService } from './preview/renderService';
 import { startTokenStatus } from './tokenStatus';
@@ -30,7 +32,8 @@ export interface SdPromptTestApi {
   restorePreview: PreviewPanels['restore'];
   onDidReportError: Event<string>;
   outputFolder: Uri;
-  answerUntrustedQuestion: typeof answerUntrustedQuestion;
+  /** Answers the extension's dialogs (folder, save, modal questions) instead of a person. */
+  answerDialogs: typeof answerDialogs;
 }
 
 /** Starts the language server for `.prompt` files and registers the commands; each feature lives in its own file. */
@@ -88,7 +91,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     ),
     commands.registerCommand('sdPrompt.insertLora', (args?: InsertLoraArgs) => insertLora(languageClient, args)),
     commands.registerCommand('sdPrompt.selectModelFolder', selectModelFolder),
-    commands.registerCommand('sdPrompt.selectRenderDevice', selectRenderDevice),
+    commands.registerCommand('sdPrompt.selectRenderDevice', (args?: SelectRenderDeviceArgs) => selectRenderDevice(args)),
     commands.registerCommand('sdPrompt.openLoraFolder', () => openLoraFolder(languageClient)),
     commands.registerCommand('sdPrompt.copyGenerationData', () => copyGenerationData(languageClient)),
     commands.registerCommand('sdPrompt.newPromptFile', newPromptFile),
@@ -110,7 +113,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     restorePreview: (panel, state) => panels.restore(panel, state),
     onDidReportError: errors.onDidReport,
     outputFolder: service.outputFolder,
-    answerUntrustedQuestion,
+    answerDialogs,
   };
 }
 

@@ -1,6 +1,7 @@
-import { commands, EventEmitter, QuickPick, QuickPickItem, TextEditor, ThemeIcon, Uri, window } from 'vscode';
+import { commands, QuickPick, QuickPickItem, TextEditor, ThemeIcon, Uri, window } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { LORA_LIST_REQUEST, LoraListItem, LoraListParams, LoraListResult } from '../../../server/src/protocol';
+import { announcePicker } from '../pickers';
 
 /** Arguments a keybinding (or a test) may pass: a LoRA name skips the picker, `filter` pre-fills it. */
 export interface InsertLoraArgs {
@@ -8,22 +9,6 @@ export interface InsertLoraArgs {
   filter?: string;
   /** Also insert the LoRA's trigger words (skips the second step). */
   triggerWords?: boolean;
-}
-
-/** Which step of Insert LoRA shows a picker now, with its item labels (the extension-host tests drive the pickers). */
-export interface PickerShown {
-  step: 'lora' | 'triggerWords';
-  labels: string[];
-}
-const pickerShown = new EventEmitter<PickerShown>();
-export const onDidShowPicker = pickerShown.event;
-/**
- * The extension host sends a picker's changes to the window on a zero-delay timer; the event fires on
- * a later one, after they are out, so a command run from it (accepting the item) reaches the window
- * after them, on the same ordered channel, and finds a picker that has its items.
- */
-function announcePicker(shown: PickerShown): void {
-  setTimeout(() => pickerShown.fire(shown), 0);
 }
 
 interface LoraPick extends QuickPickItem {

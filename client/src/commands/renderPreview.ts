@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { CancellationToken, commands, Disposable, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
+import { CancellationToken, commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import {
   MERGE_REPORT_NOTIFICATION,
@@ -13,6 +13,7 @@ import {
 } from '../../../server/src/protocol';
 import { RenderRequest } from '../../../server/src/render/messages';
 import { RenderError } from '../../../server/src/render/renderHost';
+import { dialogs } from '../dialogs';
 import { ErrorReporter } from '../log';
 import { PreviewPanels } from '../preview/previewPanel';
 import { RenderRecord, RenderService } from '../preview/renderService';
@@ -47,21 +48,6 @@ const running = new Map<string, AbortController>();
 /** An untrusted workspace's file is rendered only after the person agreed once in this session. */
 let untrustedRenderAllowed = false;
 
-/** The question before the first render in an untrusted workspace: a modal warning. */
-async function askModal(question: string, detail: string): Promise<boolean> {
-  return (await window.showWarningMessage(question, { modal: true, detail }, 'Render')) === 'Render';
-}
-let confirmUntrusted: (question: string, detail: string) => Promise<boolean> = askModal;
-
-/**
- * Answers the untrusted-workspace question instead of the modal until disposed (the extension-host tests:
- * their workbench refuses modal dialogs).
- */
-export function answerUntrustedQuestion(answer: (question: string) => Promise<boolean>): Disposable {
-  confirmUntrusted = answer;
-  return new Disposable(() => (confirmUntrusted = askModal));
-}
-
 /**
  * Render Preview: the active `.prompt` file (or its selection) rendered with `sdPrompt.model` on
  * `sdPrompt.render.device`, its LoRA tags resolved by the language server as A1111 resolves them.
@@ -82,9 +68,10 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
   let promptText = document.getText();
 
   if (!workspace.isTrusted && !untrustedRenderAllowed) {
-    const agreed = await confirmUntrusted(
+    const agreed = await dialogs.confirm(
       'Render this prompt in a workspace you have not trusted?',
       'Rendering runs the model from your user settings on this computer; workspace settings for the model and LoRA folders are ignored until you trust the workspace.',
+      'Render',
     );
     if (!agreed) return { status: 'declined', message: 'untrusted workspace' };
     untrustedRenderAllowed = true;

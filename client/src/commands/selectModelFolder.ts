@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Uri, window } from 'vscode';
+import { Uri } from 'vscode';
+import { dialogs } from '../dialogs';
 import { renderSettings, updateUserSetting } from '../settings';
 
 /**
@@ -10,24 +11,21 @@ import { renderSettings, updateUserSetting } from '../settings';
  */
 export async function selectModelFolder(): Promise<string | undefined> {
   const current = renderSettings().model;
-  const picked = await window.showOpenDialog({
+  const picked = await dialogs.pickFolder({
     title: 'Select a diffusers ONNX model folder',
-    canSelectFiles: false,
-    canSelectFolders: true,
-    canSelectMany: false,
     openLabel: 'Use as Model Folder',
     defaultUri: current ? Uri.file(current) : undefined,
   });
-  const folder = picked?.[0]?.fsPath;
+  const folder = picked?.fsPath;
   if (!folder) return undefined;
   const looksLikeModel = ['model_index.json', path.join('unet', 'model.onnx')].some((f) => fs.existsSync(path.join(folder, f)));
   if (!looksLikeModel) {
-    const choice = await window.showWarningMessage(
+    const useAnyway = await dialogs.confirm(
       `${folder} has no model_index.json or unet/model.onnx: it does not look like a diffusers ONNX model folder.`,
-      { modal: true },
+      undefined,
       'Use Anyway',
     );
-    if (choice !== 'Use Anyway') return undefined;
+    if (!useAnyway) return undefined;
   }
   await updateUserSetting('model', folder);
   return folder;

@@ -1,5 +1,6 @@
 import { QuickPickItem, window } from 'vscode';
 import { DEVICE_SETTINGS, DeviceSetting } from '../../../server/src/render/model/devices';
+import { announcePicker } from '../pickers';
 import { renderSettings, updateUserSetting } from '../settings';
 
 const DESCRIPTIONS: Record<DeviceSetting, string> = {
@@ -11,17 +12,39 @@ const DESCRIPTIONS: Record<DeviceSetting, string> = {
   cpu: 'always available, slowest',
 };
 
-/** Select Render Device: a picker over `sdPrompt.render.device`, saved in the user settings. */
-export async function selectRenderDevice(): Promise<DeviceSetting | undefined> {
+/** Arguments a keybinding (or a test) may pass: `filter` pre-fills the picker. */
+export interface SelectRenderDeviceArgs {
+  filter?: string;
+}
+
+/**
+ * Select Render Device: a picker over `sdPrompt.render.device` that starts on the current one, saved in
+ * the user settings. Returns the device chosen, if any.
+ */
+export async function selectRenderDevice(args: SelectRenderDeviceArgs = {}): Promise<DeviceSetting | undefined> {
   const current = renderSettings().device;
-  const items: (QuickPickItem & { device: DeviceSetting })[] = DEVICE_SETTINGS.map((device) => ({
+  const picker = window.createQuickPick<QuickPickItem & { device: DeviceSetting }>();
+  picker.title = 'Render Device';
+  picker.placeholder = `Where images are rendered (now: ${current})`;
+  picker.items = DEVICE_SETTINGS.map((device) => ({
     label: device,
     description: device === current ? `${DESCRIPTIONS[device]} (current)` : DESCRIPTIONS[device],
-    picked: device === current,
     device,
   }));
-  const chosen = await window.showQuickPick(items, { title: 'Render Device', placeHolder: `Where images are rendered (now: ${current})` });
-  if (!chosen) return undefined;
-  await updateUserSetting('render.device', chosen.device);
-  return chosen.device;
+  const currentItem = picker.items.find((i) => i.device === current);
+  if (currentItem && !args.filter) picker.activeItems = [currentItem];
+  picker.value = args.filter ?? '';
+  try {
+    const chosen = await new Promise<DeviceSetting | undefined>((resolve) => {
+      picker.onDidAccept(() => resolve(picker.activeItems[0]?.device));
+      picker.onDidHide(() => resolve(undefined));
+      picker.show();
+      announcePicker({ step: 'device', labels: picker.items.map((i) => i.label), active: picker.activeItems[0]?.label });
+    });
+    if (!chosen) return undefined;
+    await updateUserSetting('render.device', chosen);
+    return chosen;
+  } finally {
+    picker.dispose();
+  }
 }

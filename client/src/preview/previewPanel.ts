@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { commands, Disposable, env, EventEmitter, Uri, ViewColumn, WebviewPanel, window, workspace } from 'vscode';
+import { dialogs } from '../dialogs';
 import { previewHtml } from './previewHtml';
 import { RenderRecord, RenderService } from './renderService';
 
@@ -20,9 +21,11 @@ interface ViewState {
 
 /** What a button of the page did: Copy Image (with the PNG's size), Copy Generation Data, Open in Editor. */
 export interface PanelAction {
-  action: 'copyImage' | 'copy' | 'open';
+  action: 'copyImage' | 'copy' | 'open' | 'save';
   id: string;
   bytes?: number;
+  /** Save PNG: where it went (URI string). */
+  target?: string;
 }
 
 type PageMessage =
@@ -151,10 +154,11 @@ export class PreviewPanel {
       // Next to the .prompt file when it is on disk; the PNG already carries the infotext.
       const stem = path.basename(this.source.path).replace(/\.prompt$/i, '');
       const near = this.source.scheme === 'file' ? Uri.file(path.join(path.dirname(this.source.fsPath), `${stem}-${record.seed}.png`)) : undefined;
-      const target = await window.showSaveDialog({ defaultUri: near, filters: { 'PNG image': ['png'] }, saveLabel: 'Save PNG' });
+      const target = await dialogs.saveFile({ defaultUri: near, filters: { 'PNG image': ['png'] }, saveLabel: 'Save PNG' });
       if (!target) return;
       await workspace.fs.copy(Uri.file(record.png), target, { overwrite: true });
       window.setStatusBarMessage(`$(check) Saved ${path.basename(target.path)}`, 3000);
+      this.actionDone.fire({ action: 'save', id: record.id, target: target.toString() });
     }
   }
 }

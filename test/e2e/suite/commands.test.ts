@@ -119,6 +119,84 @@ describe('sd-prompt commands', () => {
         }
     });
 
+    it('Select Render Device: the picker lists the devices and starts on the current one; the choice goes to the user settings', async () => {
+        const api = await activateExtension();
+        const restore = await withUserSettings({ 'render.device': 'webgpu' });
+        const device = () => vscode.workspace.getConfiguration('sdPrompt').inspect<string>('render.device')?.globalValue;
+        try {
+            // Accepted as it opens: the current device.
+            let shown = nextEvent(api.onDidShowPicker);
+            let choosing = vscode.commands.executeCommand<string>('sdPrompt.selectRenderDevice');
+            assert.deepStrictEqual(await shown, { step: 'device', labels: ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'], active: 'webgpu' });
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+            assert.strictEqual(await choosing, 'webgpu');
+            // Narrowed to the CPU and accepted.
+            shown = nextEvent(api.onDidShowPicker);
+            choosing = vscode.commands.executeCommand<string>('sdPrompt.selectRenderDevice', { filter: 'cpu' });
+            await shown;
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+            assert.strictEqual(await choosing, 'cpu');
+            assert.strictEqual(device(), 'cpu');
+            // Closed without a choice: nothing changes.
+            shown = nextEvent(api.onDidShowPicker);
+            choosing = vscode.commands.executeCommand<string>('sdPrompt.selectRenderDevice');
+            await shown;
+            await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+            assert.strictEqual(await choosing, undefined);
+            assert.strictEqual(device(), 'cpu');
+        } finally {
+            await restore();
+        }
+    });
+
+    it('Select Model Folder: a model folder is taken; another folder only when the person insists; cancel changes nothing', async () => {
+        const api = await activateExtension();
+        const restore = await withUserSettings({ model: '' });
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-models-'));
+        const modelFolder = path.join(tmp, 'sd15-onnx');
+        fs.mkdirSync(modelFolder);
+        fs.writeFileSync(path.join(modelFolder, 'model_index.json'), '{"_class_name": "OnnxStableDiffusionPipeline"}');
+        const notAModel = path.join(tmp, 'pictures');
+        fs.mkdirSync(notAModel);
+        const model = () => vscode.workspace.getConfiguration('sdPrompt').inspect<string>('model')?.globalValue;
+        let pick: string | undefined;
+        let insist = false;
+        const asked: string[] = [];
+        const answering = api.answerDialogs({
+            pickFolder: async options => {
+                asked.push(`${options.title} [${options.openLabel}]`);
+                return pick === undefined ? undefined : vscode.Uri.file(pick);
+            },
+            confirm: async (question, _detail, action) => {
+                asked.push(`${question} [${action}]`);
+                return insist;
+            },
+        });
+        try {
+            pick = modelFolder;
+            assert.strictEqual(await vscode.commands.executeCommand('sdPrompt.selectModelFolder'), modelFolder);
+            assert.strictEqual(model(), modelFolder);
+            assert.deepStrictEqual(asked.splice(0), ['Select a diffusers ONNX model folder [Use as Model Folder]']);
+
+            pick = notAModel;
+            const question = `${notAModel} has no model_index.json or unet/model.onnx: it does not look like a diffusers ONNX model folder. [Use Anyway]`;
+            assert.strictEqual(await vscode.commands.executeCommand('sdPrompt.selectModelFolder'), undefined);
+            assert.strictEqual(model(), modelFolder);
+            assert.deepStrictEqual(asked.splice(0), ['Select a diffusers ONNX model folder [Use as Model Folder]', question]);
+            insist = true;
+            assert.strictEqual(await vscode.commands.executeCommand('sdPrompt.selectModelFolder'), notAModel);
+            assert.strictEqual(model(), notAModel);
+
+            pick = undefined;
+            assert.strictEqual(await vscode.commands.executeCommand('sdPrompt.selectModelFolder'), undefined);
+            assert.strictEqual(model(), notAModel);
+        } finally {
+            answering.dispose();
+            await restore();
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
     it('New Prompt File: an untitled sd-prompt document from the template, cursor after the prompt', async () => {
         await activateExtension();
         await vscode.commands.executeCommand('sdPrompt.newPromptFile');

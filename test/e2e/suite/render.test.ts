@@ -88,6 +88,31 @@ describe('sd-prompt render preview', function () {
         assert.strictEqual(bytes, fs.statSync(record.png).size);
     });
 
+    it("Save PNG writes the shown render's PNG where the person chose, offered beside the .prompt file", async () => {
+        const api = await activateExtension();
+        const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));
+        const target = path.join(tmp, 'saved', 'chosen.png');
+        fs.mkdirSync(path.dirname(target));
+        const offered: (string | undefined)[] = [];
+        const answering = api.answerDialogs({
+            saveFile: async options => {
+                offered.push(options.defaultUri?.fsPath, options.saveLabel);
+                return vscode.Uri.file(target);
+            },
+        });
+        try {
+            const saved = nextEvent(api.onDidRunPanelAction, e => e.action === 'save');
+            await clickInWebview('Save PNG…');
+            assert.deepStrictEqual(await saved, { action: 'save', id: lastRecordId, target: vscode.Uri.file(target).toString(), source: vscode.Uri.file(promptFile).toString() });
+        } finally {
+            answering.dispose();
+        }
+        assert.deepStrictEqual(offered, [path.join(tmp, `apple-${record.seed}.png`), 'Save PNG']);
+        // The same bytes: the infotext travels in the PNG.
+        assert.ok(fs.readFileSync(target).equals(fs.readFileSync(record.png)));
+        assert.strictEqual(readPngInfo(fs.readFileSync(target)).text.parameters, record.infotext);
+    });
+
     it('the panel\'s Copy Generation Data and Open in Editor act on the shown render', async () => {
         const api = await activateExtension();
         const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));

@@ -57,14 +57,16 @@ describe('sd-prompt in an untrusted workspace', function () {
         // The workbench under test refuses modal dialogs, so the test answers the question itself.
         const asked: string[] = [];
         let answer = false;
-        const answering = api.answerUntrustedQuestion(async question => {
-            asked.push(question);
-            return answer;
+        const answering = api.answerDialogs({
+            confirm: async (question, _detail, action) => {
+                asked.push(`${question} [${action}]`);
+                return answer;
+            },
         });
         try {
             const declined = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
             assert.deepStrictEqual(declined, { status: 'declined', message: 'untrusted workspace' });
-            assert.deepStrictEqual(asked, ['Render this prompt in a workspace you have not trusted?']);
+            assert.deepStrictEqual(asked, ['Render this prompt in a workspace you have not trusted? [Render]']);
             assert.strictEqual(errors.length, 0);
 
             answer = true;

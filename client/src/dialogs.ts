@@ -1,0 +1,44 @@
+import { Disposable, OpenDialogOptions, SaveDialogOptions, Uri, window } from 'vscode';
+
+/**
+ * The dialogs the commands ask through. Normally VS Code's own; in the extension-host tests, the answers a
+ * test gives (`answerDialogs`): code-server's test mode refuses modal dialogs, and no file dialog can be
+ * driven from the extension host.
+ */
+export interface Dialogs {
+  /** One folder, or undefined when the person cancelled. */
+  pickFolder(options: Omit<OpenDialogOptions, 'canSelectFiles' | 'canSelectFolders' | 'canSelectMany'>): Thenable<Uri | undefined>;
+  /** Where to save, or undefined when cancelled. */
+  saveFile(options: SaveDialogOptions): Thenable<Uri | undefined>;
+  /** A modal warning with one action: true when the person chose it. */
+  confirm(question: string, detail: string | undefined, action: string): Thenable<boolean>;
+}
+
+const vscodeDialogs: Dialogs = {
+  pickFolder: async (options) => (await window.showOpenDialog({ ...options, canSelectFiles: false, canSelectFolders: true, canSelectMany: false }))?.[0],
+  saveFile: (options) => window.showSaveDialog(options),
+  confirm: async (question, detail, action) => (await window.showWarningMessage(question, { modal: true, detail }, action)) === action,
+};
+
+let answering: Dialogs = vscodeDialogs;
+
+/** The dialogs to ask through (VS Code's, unless a test answers them). */
+export const dialogs: Dialogs = {
+  pickFolder: (options) => answering.pickFolder(options),
+  saveFile: (options) => answering.saveFile(options),
+  confirm: (question, detail, action) => answering.confirm(question, detail, action),
+};
+
+/**
+ * Answers the dialogs with `answers` until disposed. A dialog the test did not answer fails with its
+ * title or question, instead of waiting for a person who is not there.
+ */
+export function answerDialogs(answers: Partial<Dialogs>): Disposable {
+  const unanswered = (what: string) => () => Promise.reject(new Error(`a test answers the dialogs, but not this one: ${what}`));
+  answering = {
+    pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)()),
+    saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)()),
+    confirm: answers.confirm ?? ((question) => unanswered(question)()),
+  };
+  return new Disposable(() => (answering = vscodeDialogs));
+}
