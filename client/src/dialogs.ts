@@ -12,12 +12,15 @@ export interface Dialogs {
   saveFile(options: SaveDialogOptions): Thenable<Uri | undefined>;
   /** A modal warning with one action: true when the person chose it. */
   confirm(question: string, detail: string | undefined, action: string): Thenable<boolean>;
+  /** A notification with one action: true when the person chose it. */
+  offer(message: string, action: string): Thenable<boolean>;
 }
 
 const vscodeDialogs: Dialogs = {
   pickFolder: async (options) => (await window.showOpenDialog({ ...options, canSelectFiles: false, canSelectFolders: true, canSelectMany: false }))?.[0],
   saveFile: (options) => window.showSaveDialog(options),
   confirm: async (question, detail, action) => (await window.showWarningMessage(question, { modal: true, detail }, action)) === action,
+  offer: async (message, action) => (await window.showInformationMessage(message, action)) === action,
 };
 
 let answering: Dialogs = vscodeDialogs;
@@ -27,6 +30,7 @@ export const dialogs: Dialogs = {
   pickFolder: (options) => answering.pickFolder(options),
   saveFile: (options) => answering.saveFile(options),
   confirm: (question, detail, action) => answering.confirm(question, detail, action),
+  offer: (message, action) => answering.offer(message, action),
 };
 
 /**
@@ -39,6 +43,7 @@ export function answerDialogs(answers: Partial<Dialogs>): Disposable {
     pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)()),
     saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)()),
     confirm: answers.confirm ?? ((question) => unanswered(question)()),
+    offer: answers.offer ?? ((message) => unanswered(message)()),
   };
   return new Disposable(() => (answering = vscodeDialogs));
 }

@@ -197,6 +197,43 @@ describe('sd-prompt commands', () => {
         }
     });
 
+    it('Open LoRA Folder: a folder in the workspace is shown in the Explorer; without any folder it offers to add one', async () => {
+        const api = await activateExtension();
+        const workspaceRoot = vscode.workspace.workspaceFolders![0].uri.fsPath;
+        const added = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-add-'));
+        let restore = await withUserSettings({ 'lora.directories': [workspaceRoot] });
+        const asked: string[] = [];
+        let addOne = false;
+        const answering = api.answerDialogs({
+            offer: async (message, action) => {
+                asked.push(`${message} [${action}]`);
+                return addOne;
+            },
+            pickFolder: async options => {
+                asked.push(`${options.title} [${options.openLabel}]`);
+                return vscode.Uri.file(added);
+            },
+        });
+        try {
+            assert.deepStrictEqual(await vscode.commands.executeCommand('sdPrompt.openLoraFolder'), { folder: workspaceRoot, shownIn: 'explorer' });
+            assert.deepStrictEqual(asked, []);
+            await restore();
+
+            restore = await withUserSettings({ 'lora.directories': [], webuiPath: '' });
+            const offer = 'No LoRA folder is set (sdPrompt.lora.directories, sdPrompt.webuiPath). [Add Folder…]';
+            assert.strictEqual(await vscode.commands.executeCommand('sdPrompt.openLoraFolder'), undefined);
+            assert.deepStrictEqual(asked.splice(0), [offer]);
+            addOne = true;
+            assert.deepStrictEqual(await vscode.commands.executeCommand('sdPrompt.openLoraFolder'), { added });
+            assert.deepStrictEqual(asked.splice(0), [offer, 'Add a LoRA folder [Add LoRA Folder]']);
+            assert.deepStrictEqual(vscode.workspace.getConfiguration('sdPrompt').inspect<string[]>('lora.directories')?.globalValue, [added]);
+        } finally {
+            answering.dispose();
+            await restore();
+            fs.rmSync(added, { recursive: true, force: true });
+        }
+    });
+
     it('New Prompt File: an untitled sd-prompt document from the template, cursor after the prompt', async () => {
         await activateExtension();
         await vscode.commands.executeCommand('sdPrompt.newPromptFile');
