@@ -5,6 +5,8 @@
  * measured in the same run: the bytes of the patched weights read and written ÷ copy bandwidth.
  * Targets (issue 6): < 1.5 s for rank 32; re-merge after a weight change < 0.5 s.
  *   MERGE_BENCH_MODEL   an SD1.5-sized model folder (default: generate SD15_SIZED into a temp folder)
+ *   MERGE_BENCH_DEVICE  where the products run, as sdPrompt.render.device names it (default cpu; on a GPU
+ *                       machine: webgpu, see docs/rendering.md for what that machine needs)
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +16,7 @@ import { LoraTensor } from '../server/src/render/lora/loraTensors';
 import * as ort from 'onnxruntime-node';
 import { mergeIntoGraph } from '../server/src/render/lora/merge';
 import { MergeKernel } from '../server/src/render/lora/mergeKernel';
+import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devices';
 import { DeltaCache } from '../server/src/render/lora/deltaCache';
 import { sessionModel } from '../server/src/render/lora/mergedModelFiles';
 import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
@@ -53,6 +56,8 @@ async function main() {
     const bandwidth = copyBandwidth();
     const floor = (2 * weights * bytesPerWeight) / bandwidth;
     console.log(`${modules.length} modules, ${(weights / 1e6).toFixed(1)} M weights; copy bandwidth ${(bandwidth / 2 ** 30).toFixed(1)} GiB/s; memory floor ${floor.toFixed(2)} s`);
+    const device = (process.env.MERGE_BENCH_DEVICE ?? 'cpu') as DeviceSetting;
+    if (!DEVICE_SETTINGS.includes(device)) throw new Error(`MERGE_BENCH_DEVICE=${device}: one of ${DEVICE_SETTINGS.join(', ')}`);
     for (const rank of (process.env.MERGE_BENCH_RANKS ?? '32,128').split(',').map(Number)) {
       const tensors = new Map<string, LoraTensor>();
       let seed = 1;
@@ -72,7 +77,8 @@ async function main() {
         tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, name]) => [role, tensors.get(name as string)!])),
       }));
       // As the render worker keeps it: kernel sessions and cached deltas.
-      const context = { kernel: new MergeKernel(ort), cache: new DeltaCache() };
+      const kernel = await MergeKernel.onDevice(ort, device);
+      const context = { kernel, cache: new DeltaCache() };
       const lora = (unetWeight: number) => [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: unetWeight }];
       // What a render needs: the merged model's bytes for InferenceSession.create.
       const mergeFor = async (unetWeight: number) => {
@@ -107,7 +113,7 @@ async function main() {
       }
       await context.kernel.release();
       console.log(
-        `rank ${rank}: merge ${first.toFixed(2)} s (${(first / floor).toFixed(1)}× the memory floor; target < 1.5 s for rank 32); ` +
+        `rank ${rank} (products on ${context.kernel.device}): merge ${first.toFixed(2)} s (${(first / floor).toFixed(1)}× the memory floor; target < 1.5 s for rank 32); ` +
           `re-merge after a weight change ${again.toFixed(2)} s (target < 0.5 s); the arithmetic alone ${computeOnly.toFixed(2)} s; ` +
           `${r.matched} matched, ${r.unmatched.length} unmatched, ${r.mismatched.length} mismatched; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
       );
