@@ -13,14 +13,15 @@ export interface Dialogs {
   /** A modal warning with one action: true when the person chose it. */
   confirm(question: string, detail: string | undefined, action: string): Thenable<boolean>;
   /** A notification with one action: true when the person chose it. */
-  offer(message: string, action: string): Thenable<boolean>;
+  offer(message: string, action: string, severity?: 'information' | 'warning'): Thenable<boolean>;
 }
 
 const vscodeDialogs: Dialogs = {
   pickFolder: async (options) => (await window.showOpenDialog({ ...options, canSelectFiles: false, canSelectFolders: true, canSelectMany: false }))?.[0],
   saveFile: (options) => window.showSaveDialog(options),
   confirm: async (question, detail, action) => (await window.showWarningMessage(question, { modal: true, detail }, action)) === action,
-  offer: async (message, action) => (await window.showInformationMessage(message, action)) === action,
+  offer: async (message, action, severity = 'information') =>
+    (await (severity === 'warning' ? window.showWarningMessage(message, action) : window.showInformationMessage(message, action))) === action,
 };
 
 let answering: Dialogs = vscodeDialogs;
@@ -30,7 +31,7 @@ export const dialogs: Dialogs = {
   pickFolder: (options) => answering.pickFolder(options),
   saveFile: (options) => answering.saveFile(options),
   confirm: (question, detail, action) => answering.confirm(question, detail, action),
-  offer: (message, action) => answering.offer(message, action),
+  offer: (message, action, severity) => answering.offer(message, action, severity),
 };
 
 /**
@@ -38,6 +39,7 @@ export const dialogs: Dialogs = {
  * title or question, instead of waiting for a person who is not there.
  */
 export function answerDialogs(answers: Partial<Dialogs>): Disposable {
+  const previous = answering;
   const unanswered = (what: string) => () => Promise.reject(new Error(`a test answers the dialogs, but not this one: ${what}`));
   answering = {
     pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)()),
@@ -45,5 +47,5 @@ export function answerDialogs(answers: Partial<Dialogs>): Disposable {
     confirm: answers.confirm ?? ((question) => unanswered(question)()),
     offer: answers.offer ?? ((message) => unanswered(message)()),
   };
-  return new Disposable(() => (answering = vscodeDialogs));
+  return new Disposable(() => (answering = previous));
 }

@@ -76,7 +76,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
 
   const service = new RenderService(context.asAbsolutePath(path.join('dist', 'renderWorker.js')), Uri.joinPath(context.globalStorageUri, 'renders'), log);
   renderService = service;
-  const panels = new PreviewPanels(service, (source) => void commands.executeCommand('sdPrompt.renderPreview', source, { seed: -1 }));
+  const panels = new PreviewPanels(service, (source) => void commands.executeCommand('sdPrompt.renderPreview', source, { seed: -1 }), errors);
   // Preview panels come back after a window reload with their file's renders.
   context.subscriptions.push(
     window.registerWebviewPanelSerializer(PREVIEW_VIEW_TYPE, { deserializeWebviewPanel: async (panel, state) => void (await panels.restore(panel, state)) }),

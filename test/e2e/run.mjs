@@ -123,14 +123,17 @@ async function screenshot() {
  * suite go on (suite/screenshot.ts clickInWebview). VS Code puts the page in an iframe inside an iframe.
  */
 async function clickInWebview(label) {
+    let failure = '';
     try {
         const button = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').getByRole('button', { name: label, exact: true });
         await button.click({ timeout: 10_000 });
         say(`clicked ${JSON.stringify(label)} in the webview`);
     } catch (err) {
-        say(`cannot click ${JSON.stringify(label)} in the webview: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
+        failure = `cannot click ${JSON.stringify(label)} in the webview: ${err instanceof Error ? err.message.split('\n')[0] : err}`;
+        say(failure);
     }
-    fs.writeFileSync(`${holdFile}.click-${label.replace(/\W+/g, '_')}`, '');
+    // Empty when clicked; otherwise why not, which the suite's clickInWebview throws.
+    fs.writeFileSync(`${holdFile}.click-${label.replace(/\W+/g, '_')}`, failure);
 }
 
 async function namedScreenshot(name) {
@@ -223,12 +226,20 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
  */
 function keepExtensionLog(failed) {
     try {
+        fs.rmSync(extensionLogPath, { force: true }); // an earlier run's must not pass for this one's
         const logs = path.join(server.userDataDir, 'logs');
-        const found = fs.readdirSync(logs, { recursive: true }).map(String).filter(f => f.endsWith(path.join('sd-prompt.sd-prompt', 'SD Prompt.log')));
+        if (!fs.existsSync(logs)) {
+            return;
+        }
+        // One file per extension host (a restarted host writes a new one), oldest first.
+        const found = fs.readdirSync(logs, { recursive: true }).map(String)
+            .filter(f => f.endsWith(path.join('sd-prompt.sd-prompt', 'SD Prompt.log')))
+            .map(f => path.join(logs, f))
+            .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
         if (found.length === 0) {
             return;
         }
-        const text = found.map(f => fs.readFileSync(path.join(logs, f), 'utf8')).join('\n');
+        const text = found.map(f => fs.readFileSync(f, 'utf8')).join('\n');
         fs.mkdirSync(resultsDir, { recursive: true });
         fs.writeFileSync(extensionLogPath, text);
         if (failed) {

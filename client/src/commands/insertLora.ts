@@ -1,6 +1,7 @@
 import { commands, QuickPick, QuickPickItem, TextEditor, ThemeIcon, Uri, window } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { LORA_LIST_REQUEST, LoraListItem, LoraListParams, LoraListResult } from '../../../server/src/protocol';
+import { dialogs } from '../dialogs';
 import { announcePicker } from '../pickers';
 
 /** Arguments a keybinding (or a test) may pass: a LoRA name skips the picker, `filter` pre-fills it. */
@@ -42,8 +43,9 @@ export async function insertLora(client: LanguageClient, args: InsertLoraArgs = 
     if (list.loras.length === 0) {
       picker.hide();
       const where = list.folders.length ? `No LoRA files in ${list.folders.join(', ')}.` : 'No LoRA folder is set.';
-      const choice = await window.showInformationMessage(`${where} Set sdPrompt.lora.directories or sdPrompt.webuiPath.`, 'Open Settings');
-      if (choice) void commands.executeCommand('workbench.action.openSettings', 'sdPrompt.lora.directories');
+      if (await dialogs.offer(`${where} Set sdPrompt.lora.directories or sdPrompt.webuiPath.`, 'Open Settings')) {
+        void commands.executeCommand('workbench.action.openSettings', 'sdPrompt.lora.directories');
+      }
       return undefined;
     }
     const loras = [...list.loras].sort((a, b) => a.name.localeCompare(b.name) || a.subfolder.localeCompare(b.subfolder));

@@ -80,8 +80,8 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
   let settings = renderSettings(document.uri);
   if (!settings.model) {
     deps.log.info('render: no model folder is set (sdPrompt.model); asking for one');
-    const choice = await window.showWarningMessage('No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with.', 'Select Model Folder');
-    if (choice) await commands.executeCommand('sdPrompt.selectModelFolder');
+    const choose = await dialogs.offer('No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with.', 'Select Model Folder', 'warning');
+    if (choose) await commands.executeCommand('sdPrompt.selectModelFolder');
     settings = renderSettings(document.uri);
     if (!settings.model) return { status: 'declined', message: 'no model folder' };
   }

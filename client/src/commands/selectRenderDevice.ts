@@ -22,6 +22,8 @@ export interface SelectRenderDeviceArgs {
  * the user settings. Returns the device chosen, if any.
  */
 export async function selectRenderDevice(args: SelectRenderDeviceArgs = {}): Promise<DeviceSetting | undefined> {
+  // From a menu the argument is the file's Uri, not arguments.
+  const filter = typeof args?.filter === 'string' ? args.filter : undefined;
   const current = renderSettings().device;
   const picker = window.createQuickPick<QuickPickItem & { device: DeviceSetting }>();
   picker.title = 'Render Device';
@@ -32,11 +34,15 @@ export async function selectRenderDevice(args: SelectRenderDeviceArgs = {}): Pro
     device,
   }));
   const currentItem = picker.items.find((i) => i.device === current);
-  if (currentItem && !args.filter) picker.activeItems = [currentItem];
-  picker.value = args.filter ?? '';
+  if (currentItem && !filter) picker.activeItems = [currentItem];
+  picker.value = filter ?? '';
   try {
     const chosen = await new Promise<DeviceSetting | undefined>((resolve) => {
-      picker.onDidAccept(() => resolve(picker.activeItems[0]?.device));
+      picker.onDidAccept(() => {
+        // Enter with nothing matching the filter keeps the picker open, as showQuickPick does.
+        const item = picker.selectedItems[0] ?? picker.activeItems[0];
+        if (item) resolve(item.device);
+      });
       picker.onDidHide(() => resolve(undefined));
       picker.show();
       announcePicker({ step: 'device', labels: picker.items.map((i) => i.label), active: picker.activeItems[0]?.label });

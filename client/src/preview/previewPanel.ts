@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { commands, Disposable, env, EventEmitter, Uri, ViewColumn, WebviewPanel, window, workspace } from 'vscode';
 import { dialogs } from '../dialogs';
+import { ErrorReporter } from '../log';
 import { previewHtml } from './previewHtml';
 import { RenderRecord, RenderService } from './renderService';
 
@@ -35,6 +36,14 @@ type PageMessage =
   | { type: 'copiedImage'; id: string; bytes: number }
   | { type: 'copyImageFailed'; id: string; message: string };
 
+/** What a page message's work was, for the error when it fails. */
+const FAILED_WORK: Partial<Record<PageMessage['type'], string>> = {
+  save: 'save the PNG',
+  copy: 'copy the generation data',
+  open: 'open the PNG',
+  copiedImage: 'copy the image',
+};
+
 /**
  * The render preview of one `.prompt` file: the image as it forms and when done, its parameters,
  * merged LoRAs, device and timings, and the file's earlier renders. The page may load only files of
@@ -59,10 +68,14 @@ export class PreviewPanel {
     readonly source: Uri,
     private readonly panel: WebviewPanel,
     history: RenderRecord[],
+    /** A button whose work failed (a save to a read-only folder, a PNG deleted meanwhile). */
+    private readonly onError: (message: string, error: unknown) => void,
   ) {
     this.state = { source: source.toString(), title: path.basename(source.path), status: 'idle', step: 0, steps: 0, history: history.map((r) => this.withImageUri(r)) };
     panel.webview.html = previewHtml(panel.webview);
-    panel.webview.onDidReceiveMessage((m: PageMessage) => void this.onMessage(m));
+    panel.webview.onDidReceiveMessage((m: PageMessage) =>
+      this.onMessage(m).catch((e: unknown) => this.onError(`Could not ${FAILED_WORK[m.type] ?? m.type}: ${e instanceof Error ? e.message : String(e)}`, e)),
+    );
     panel.onDidDispose(() => {
       this.disposed.fire();
       this.disposed.dispose();
@@ -176,6 +189,7 @@ export class PreviewPanels implements Disposable {
   constructor(
     private readonly service: RenderService,
     private readonly onRerender: (source: Uri) => void,
+    private readonly errors: ErrorReporter,
   ) {}
 
   get(source: Uri): PreviewPanel | undefined {
@@ -212,7 +226,7 @@ export class PreviewPanels implements Disposable {
   }
 
   private async adopt(source: Uri, panel: WebviewPanel): Promise<PreviewPanel> {
-    const preview = new PreviewPanel(source, panel, await this.service.history(source));
+    const preview = new PreviewPanel(source, panel, await this.service.history(source), (message, e) => this.errors.report(message, e instanceof Error ? e.stack : undefined));
     this.panels.set(source.toString(), preview);
     preview.onDidDispose(() => this.panels.delete(source.toString()));
     preview.onDidRequestRerender(() => this.onRerender(source));

@@ -1,6 +1,7 @@
 // Render Preview in a real VS Code on a tiny generated SD1.5 pipeline: the render finishes, the preview panel
 // opens, the PNG in the output folder carries the file's infotext; cancel stops a render; a broken model folder
 // gives one clear error. Runs last (file order), so it also leaves example.prompt in front for the final screenshot.
+// The tests run in order: the panel's buttons act on the renders of the first two (lastRecordId).
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -113,6 +114,24 @@ describe('sd-prompt render preview', function () {
         assert.strictEqual(readPngInfo(fs.readFileSync(target)).text.parameters, record.infotext);
     });
 
+    it('Save PNG where nothing can be written: one error notification that says why', async () => {
+        const api = await activateExtension();
+        const errors: string[] = [];
+        const sub = api.onDidReportError(m => errors.push(m));
+        // A folder that cannot exist: its parent is a file.
+        const answering = api.answerDialogs({ saveFile: async () => vscode.Uri.file(path.join(promptFile, 'inside-a-file.png')) });
+        try {
+            const reported = nextEvent(api.onDidReportError);
+            await clickInWebview('Save PNG…');
+            assert.match(await reported, /^Could not save the PNG: .*apple\.prompt.* not a directory/);
+            assert.strictEqual(errors.length, 1);
+            assert.strictEqual(fs.existsSync(path.join(promptFile, 'inside-a-file.png')), false);
+        } finally {
+            answering.dispose();
+            sub.dispose();
+        }
+    });
+
     it('the panel\'s Copy Generation Data and Open in Editor act on the shown render', async () => {
         const api = await activateExtension();
         const record = JSON.parse(fs.readFileSync(path.join(api.outputFolder.fsPath, lastRecordId.replace(/\.png$/, '.json')), 'utf8'));
@@ -160,6 +179,27 @@ describe('sd-prompt render preview', function () {
         assert.deepStrictEqual(outcome, { status: 'cancelled' });
         assert.ok(Date.now() - t0 < 5000, `the render stopped ${Date.now() - t0} ms after cancel`);
         assert.strictEqual(fs.readdirSync(api.outputFolder.fsPath).length, before);
+    });
+
+    it('without a model folder it offers to choose one; declined, nothing renders', async () => {
+        const api = await activateExtension();
+        const restore = await withUserSettings({ model: '' });
+        const offered: string[] = [];
+        const answering = api.answerDialogs({
+            offer: async (message, action, severity) => {
+                offered.push(`${severity}: ${message} [${action}]`);
+                return false;
+            },
+        });
+        try {
+            await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(promptFile));
+            const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
+            assert.deepStrictEqual(outcome, { status: 'declined', message: 'no model folder' });
+            assert.deepStrictEqual(offered, ['warning: No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with. [Select Model Folder]']);
+        } finally {
+            answering.dispose();
+            await restore();
+        }
     });
 
     it('a broken model folder gives one clear error notification', async () => {

@@ -17,14 +17,23 @@ export async function requestScreenshot(name: string): Promise<void> {
     await waitForFile(`${hold}.${name}`, 15_000);
 }
 
-/** Has run.mjs click the button labelled `label` in the visible webview, and waits until it has. */
+/**
+ * Has run.mjs click the button labelled `label` in the visible webview, and waits until it has; throws
+ * when run.mjs could not (no such button, no webview), so the test fails with why instead of timing out.
+ */
 export async function clickInWebview(label: string): Promise<void> {
     const hold = process.env.SD_PROMPT_E2E_HOLD_FILE;
     if (!hold) {
         throw new Error('clickInWebview needs run.mjs (SD_PROMPT_E2E_HOLD_FILE is not set)');
     }
     console.log(SUITE_TAG + format('SD_PROMPT_E2E_CLICK %s', label));
-    await waitForFile(`${hold}.click-${label.replace(/\W+/g, '_')}`, 20_000);
+    const done = `${hold}.click-${label.replace(/\W+/g, '_')}`;
+    await waitForFile(done, 20_000);
+    const failure = fs.existsSync(done) ? fs.readFileSync(done, 'utf8') : `run.mjs did not answer the click on ${JSON.stringify(label)} within 20 s`;
+    fs.rmSync(done, { force: true }); // the next click on the same button waits for its own answer
+    if (failure) {
+        throw new Error(failure);
+    }
 }
 
 /** Resolves once `file` exists (watching its folder, no polling), or after `timeoutMs`. */
