@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { mergeIntoGraph } from '../server/src/render/lora/merge';
 import { MergeKernel } from '../server/src/render/lora/mergeKernel';
 import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devices';
+import { renderSessionOptions } from '../server/src/render/model/sessions';
 import { DeltaCache } from '../server/src/render/lora/deltaCache';
 import { sessionModel } from '../server/src/render/lora/mergedModelFiles';
 import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
@@ -97,7 +98,7 @@ async function main() {
       if (rank === 32) {
         // What a render waits for: a CPU session of the merged UNet against one of the plain UNet,
         // with the render's CPU options (sessions.ts).
-        const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, logSeverityLevel: 3 as const, enableCpuMemArena: false, enableMemPattern: false };
+        const options = renderSessionOptions('cpu');
         let t0 = process.hrtime.bigint();
         const merged = await mergeIntoGraph(unet, 'unet', lora(0.8), context);
         const model = await sessionModel(merged);

@@ -181,7 +181,10 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     // The worker keeps merge state between renders (cached deltas, the last model bytes written over):
     // none of it may leak into a render with other weights.
     const loraFile = path.join(root, 'weights.safetensors');
-    writeSafetensors(loraFile, tinyKohyaLora());
+    // Strong enough that a UNet weight change shows in the 8-bit image: tinyKohyaLora's ±0.1 factors move
+    // the UNet's output by ~1e-5, which may round to the same pixels.
+    const strong = Object.fromEntries(Object.entries(tinyKohyaLora()).map(([key, t]) => [key, { dims: t.dims, data: t.data.map((x) => x * 20) }]));
+    writeSafetensors(loraFile, strong);
     const host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
     try {
       const text = 'a cat\nSteps: 2, Sampler: Euler, CFG scale: 6, Seed: 9, Size: 64x64';

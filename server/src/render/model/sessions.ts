@@ -47,6 +47,27 @@ export interface SessionReuse {
   files: ReadonlySet<string>;
 }
 
+/** The options every render session on `ep` is made with (the merge bench times its sessions with them too). */
+export function renderSessionOptions(ep: ExecutionProvider): InferenceSession.SessionOptions {
+  // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
+  if (ep !== 'cpu') return { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+  return {
+    executionProviders: [ep],
+    // Not 'all': its CPU layout transforms (NCHWc) took 6-9 s of each SD1.5 UNet session's creation and
+    // made no step faster (render bench on the SD1.5-sized model, 2-core machine: load 11.0 s, 15.6 s per
+    // step with 'all'; 2.1 s, 16.1 s per step with 'extended'). Every LoRA weight change makes a new UNet
+    // session, so that load is paid again and again.
+    graphOptimizationLevel: 'extended',
+    logSeverityLevel: 3,
+    // Measured on the SD1.5-sized UNet (3.3 GB of weights): ORT's arena and pre-packed weight copies
+    // take peak memory to 5.6 GB (1.7×); without them 3.5 GB (1.07×) for ~17% slower steps.
+    // A CPU render is the fallback on machines without a GPU, where memory is what runs out.
+    enableCpuMemArena: false,
+    enableMemPattern: false,
+    extra: { session: { disable_prepacking: '1' } },
+  };
+}
+
 /**
  * What each graph's session depends on besides the model and device: its file, and the multipliers of the
  * LoRAs with modules in its component (te for the text encoders, unet for the UNet; none for the VAE).
@@ -133,16 +154,7 @@ export async function loadSessions(
     throw e;
   }
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
-    // Severity 3 (errors only): ORT's node-placement warnings are noise for a user.
-    const options: InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-    if (ep === 'cpu') {
-      // Measured on the SD1.5-sized UNet (3.3 GB of weights): ORT's arena and pre-packed weight copies
-      // take peak memory to 5.6 GB (1.7×); without them 3.5 GB (1.07×) for ~17% slower steps.
-      // A CPU render is the fallback on machines without a GPU, where memory is what runs out.
-      options.enableCpuMemArena = false;
-      options.enableMemPattern = false;
-      options.extra = { session: { disable_prepacking: '1' } };
-    }
+    const options = renderSessionOptions(ep);
     const created: InferenceSession[] = [];
     try {
       const open = async (file: string) => {
