@@ -40,12 +40,12 @@ export const dialogs: Dialogs = {
  */
 export function answerDialogs(answers: Partial<Dialogs>): Disposable {
   const previous = answering;
-  const unanswered = (what: string) => () => Promise.reject(new Error(`a test answers the dialogs, but not this one: ${what}`));
+  const unanswered = (what: string) => Promise.reject(new Error(`a test answers the dialogs, but not this one: ${what}`));
   answering = {
-    pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)()),
-    saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)()),
-    confirm: answers.confirm ?? ((question) => unanswered(question)()),
-    offer: answers.offer ?? ((message) => unanswered(message)()),
+    pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)),
+    saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)),
+    confirm: answers.confirm ?? ((question) => unanswered(question)),
+    offer: answers.offer ?? ((message) => unanswered(message)),
   };
   return new Disposable(() => (answering = previous));
 }
