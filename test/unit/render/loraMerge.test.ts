@@ -111,6 +111,45 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     await mergedSession.release();
   });
 
+  it('a graph with its weights inside model.onnx (the text encoder): the session reads them from that file, and the model bytes are the graph alone', async () => {
+    const file = path.join(root, 'te_lora.safetensors');
+    writeSafetensors(file, tinyKohyaLora());
+    const read = await readLoraTensors(new NodeFileSystem(), file);
+    assert.ok(!('error' in read));
+    const keys = mapLoraKeys(read.tensors.keys());
+    assert.ok(!isLoraKeyMapError(keys));
+    const modules = keys.modules.map((m) => {
+      const resolved = resolveModule(m, read.tensors);
+      if ('error' in resolved) throw new Error(resolved.error);
+      return resolved;
+    });
+    const te = path.join(root, 'text_encoder/model.onnx');
+    const original = fs.readFileSync(te);
+    assert.ok(readOnnxModel(te).graph.initializers.every((i) => i.location?.kind !== 'external'), 'the tiny text encoder keeps its weights inline');
+    const merged = await mergeIntoGraph(te, 'text_encoder', [{ name: 'x', modules, te: 0.9, unet: 1 }], { kernel });
+    assert.strictEqual(merged.reports[0].matched, 1);
+    const feeds = { input_ids: new ort.Tensor('int32', Int32Array.from({ length: 77 }, (_, i) => (i * 131) % 1000), [1, 77]) };
+    const outputOf = async (bytes: Uint8Array | string, folder?: string) => {
+      const session = await ort.InferenceSession.create(bytes as Uint8Array, folder ? { extra: { session: { model_external_initializers_file_folder_path: folder } } } : {});
+      const out = Object.values(await session.run(feeds))[0].data as Float32Array;
+      await session.release();
+      return Array.from(out);
+    };
+    const onDisk = await sessionModel(merged);
+    const inline = await sessionModel(merged, { placement: 'inline' });
+    try {
+      // The patched weight in the temporary file, every other weight ≥ 4 KiB read from model.onnx itself.
+      assert.ok(onDisk.bytes.length < original.length / 20, `${onDisk.bytes.length} bytes of model against ${original.length}`);
+      const fromFiles = await outputOf(onDisk.bytes, onDisk.folder);
+      assert.deepStrictEqual(fromFiles, await outputOf(inline.bytes, inline.folder));
+      assert.notDeepStrictEqual(fromFiles, await outputOf(te));
+    } finally {
+      onDisk.dispose();
+      inline.dispose();
+    }
+    assert.ok(fs.readFileSync(te).equals(original));
+  });
+
   it('sd-prompt merge writes a complete folder that renders like the LoRA applied at render time', async () => {
     const loraFile = path.join(root, 'style.safetensors');
     writeSafetensors(loraFile, tinyKohyaLora());

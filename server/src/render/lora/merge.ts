@@ -4,7 +4,7 @@ import { deltaWeight, isLoraMathError, lowRankFactors } from './loraMath';
 import { LoraTensor } from './loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
-import { indexWeights, readOnnxModel, WeightEntry } from './onnxIndex';
+import { indexWeights, OnnxInitializer, readOnnxModel, WeightEntry } from './onnxIndex';
 import { halfToFloat } from '../half';
 
 /**
@@ -53,6 +53,8 @@ export interface PatchedWeight {
 export interface MergedGraph {
   /** The model file the merge read; its other weights stay where they are. */
   modelFile: string;
+  /** Every initializer of the model with where its bytes lie (parsed once, by the merge). */
+  initializers: readonly OnnxInitializer[];
   patches: PatchedWeight[];
   reports: ComponentMergeReport[];
   /**
@@ -143,6 +145,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
   const planned = [...plans.values()];
   return {
     modelFile,
+    initializers: model.graph.initializers,
     reports,
     patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
     compute: async (sink) => {
@@ -222,9 +225,11 @@ function toTorchLayout(stored: Float32Array, entry: WeightEntry): Float32Array {
   return entry.layout === 'in_out' ? transpose(stored, entry.dims[0], entry.dims[1]) : stored;
 }
 
-/** Reads single weights from the model's bytes or its external data files, one open file each. */
+/**
+ * Reads single weights from the model file (raw_data inside it) or its external data files, one open
+ * file each. Only the patched weights are read: a text encoder keeps its 0.5 GB of weights inline.
+ */
 class WeightReader {
-  private model?: Buffer;
   private readonly handles = new Map<string, Promise<fs.promises.FileHandle>>();
 
   constructor(private readonly modelFile: string) {}
@@ -232,17 +237,13 @@ class WeightReader {
   /** Reads the weight into `out` on libuv's threads. */
   async read(entry: WeightEntry, out: Uint8Array): Promise<void> {
     const loc = entry.location;
-    if (loc.kind === 'inline') {
-      this.model ??= fs.readFileSync(this.modelFile);
-      out.set(this.model.subarray(loc.offset, loc.offset + loc.length));
-      return;
-    }
-    let handle = this.handles.get(loc.file);
-    if (!handle) this.handles.set(loc.file, (handle = fs.promises.open(loc.file, 'r')));
+    const name = loc.kind === 'inline' ? this.modelFile : loc.file;
+    let handle = this.handles.get(name);
+    if (!handle) this.handles.set(name, (handle = fs.promises.open(name, 'r')));
     const file = await handle;
     for (let at = 0; at < loc.length; ) {
       const { bytesRead } = await file.read(out, at, loc.length - at, loc.offset + at);
-      if (bytesRead === 0) throw new Error(`${loc.file} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
+      if (bytesRead === 0) throw new Error(`${name} ended at byte ${loc.offset + at}, inside ${entry.initializer}`);
       at += bytesRead;
     }
   }
