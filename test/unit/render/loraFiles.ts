@@ -1,4 +1,8 @@
+import * as assert from 'assert';
 import * as fs from 'fs';
+import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
+import { isLoraKeyMapError, LoraModule, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
+import { LoraTensor, readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
 import { fromFloat16, toFloat16 } from '../../../server/src/render/half';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
@@ -60,4 +64,18 @@ export function tinyKohyaLora(): Record<string, { dims: number[]; data: Float32A
     'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight': { dims: [2, 32], data: random(64, 13) },
     'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight': { dims: [32, 2], data: random(64, 14) },
   };
+}
+
+/** The modules of a LoRA file with their tensors, as a render resolves them; every key must be understood. */
+export async function readLoraModules(file: string): Promise<LoraModule<LoraTensor>[]> {
+  const read = await readLoraTensors(new NodeFileSystem(), file);
+  if ('error' in read) throw new Error(read.error);
+  const keys = mapLoraKeys(read.tensors.keys());
+  if (isLoraKeyMapError(keys)) throw new Error(keys.error);
+  assert.deepStrictEqual(keys.unmatched, []);
+  return keys.modules.map((m) => {
+    const r = resolveModule(m, read.tensors);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  });
 }

@@ -3,15 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
-import { isLoraKeyMapError, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
-import { readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
 import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
 import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
 import { sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
-import { random, tinyKohyaLora, writeSafetensors } from './loraFiles';
+import { random, readLoraModules, tinyKohyaLora, writeSafetensors } from './loraFiles';
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
 import { RenderHost } from '../../../server/src/render/renderHost';
@@ -46,15 +43,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const file = path.join(root, 'test_lora.safetensors');
     writeSafetensors(file, lora);
 
-    const read = await readLoraTensors(new NodeFileSystem(), file);
-    assert.ok(!('error' in read));
-    const keys = mapLoraKeys(read.tensors.keys());
-    assert.ok(!isLoraKeyMapError(keys));
-    const modules = keys.modules.map((m) => {
-      const resolved = resolveModule(m, read.tensors);
-      if ('error' in resolved) throw new Error(resolved.error);
-      return resolved;
-    });
+    const modules = await readLoraModules(file);
     const unet = path.join(root, 'unet/model.onnx');
     const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'test_lora', modules, te: 1, unet: 0.7 }], { kernel });
     assert.deepStrictEqual(merged.reports, [{ name: 'test_lora', matched: 2, unmatched: ['down_blocks.9.attentions.0.proj_in'], mismatched: [] }]);
@@ -114,15 +103,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
   it('a graph with its weights inside model.onnx (the text encoder): the session reads them from that file, and the model bytes are the graph alone', async () => {
     const file = path.join(root, 'te_lora.safetensors');
     writeSafetensors(file, tinyKohyaLora());
-    const read = await readLoraTensors(new NodeFileSystem(), file);
-    assert.ok(!('error' in read));
-    const keys = mapLoraKeys(read.tensors.keys());
-    assert.ok(!isLoraKeyMapError(keys));
-    const modules = keys.modules.map((m) => {
-      const resolved = resolveModule(m, read.tensors);
-      if ('error' in resolved) throw new Error(resolved.error);
-      return resolved;
-    });
+    const modules = await readLoraModules(file);
     const te = path.join(root, 'text_encoder/model.onnx');
     const original = fs.readFileSync(te);
     assert.ok(readOnnxModel(te).graph.initializers.every((i) => i.location?.kind !== 'external'), 'the tiny text encoder keeps its weights inline');
@@ -263,12 +244,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const merge = async (tensors: Record<string, { dims: number[]; data: Float32Array }>, expected: (o: number, i: number) => number) => {
       const file = path.join(root, 'peft_or_lokr.safetensors');
       writeSafetensors(file, tensors);
-      const read = await readLoraTensors(new NodeFileSystem(), file);
-      assert.ok(!('error' in read));
-      const keys = mapLoraKeys(read.tensors.keys());
-      assert.ok(!isLoraKeyMapError(keys));
-      assert.deepStrictEqual(keys.unmatched, []);
-      const modules = keys.modules.map((m) => resolveModule(m, read.tensors) as Exclude<ReturnType<typeof resolveModule>, { error: string }>);
+      const modules = await readLoraModules(file);
       const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'x', modules, te: 1, unet: 0.5 }], { kernel });
       assert.deepStrictEqual(merged.reports, [{ name: 'x', matched: 1, unmatched: [], mismatched: [] }]);
       const got = asFloats((await computeAll(merged)).get('onnx::MatMul_1021')!);

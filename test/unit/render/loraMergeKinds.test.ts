@@ -3,12 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
 import { fromFloat16, toFloat16 } from '../../../server/src/render/half';
 import { ModelBuilder } from '../../../server/src/render/testModel/onnxWriter';
 import { DeltaCache } from '../../../server/src/render/lora/deltaCache';
 import { isLoraKeyMapError, LoraModule, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
-import { LoraTensor, readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
+import { LoraTensor } from '../../../server/src/render/lora/loraTensors';
 import { computeAll, LoraInput, MergedGraph, mergeIntoGraph, torchShape } from '../../../server/src/render/lora/merge';
 import { deltaWeight, isLoraMathError, lowRankFactors } from '../../../server/src/render/lora/loraMath';
 import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
@@ -17,7 +16,7 @@ import { indexWeights, readOnnxModel, WeightEntry, WeightIndex } from '../../../
 import { buildPipelineGraphs, generateTinyPipeline, PipelineConfig, SD15_SIZED, SDXL_SIZED, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { modelFromBuilder } from './builderModel';
 import { FIXTURES } from '../fixtures';
-import { random, SafetensorsDType, storedAs, writeSafetensors } from './loraFiles';
+import { random, readLoraModules, SafetensorsDType, storedAs, writeSafetensors } from './loraFiles';
 
 /**
  * Every LoRA kind and file dtype merged into the tiny generated graphs, each checked against an
@@ -28,19 +27,6 @@ const FF_2 = 'down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2'; // torc
 const KOHYA = (module: string) => `lora_unet_${module.replace(/\./g, '_')}`;
 
 type Tensors = Record<string, { dims: number[]; data: Float32Array }>;
-
-async function modulesOf(file: string): Promise<LoraModule<LoraTensor>[]> {
-  const read = await readLoraTensors(new NodeFileSystem(), file);
-  if ('error' in read) throw new Error(read.error);
-  const keys = mapLoraKeys(read.tensors.keys());
-  if (isLoraKeyMapError(keys)) throw new Error(keys.error);
-  assert.deepStrictEqual(keys.unmatched, []);
-  return keys.modules.map((m) => {
-    const r = resolveModule(m, read.tensors);
-    if ('error' in r) throw new Error(r.error);
-    return r;
-  });
-}
 
 /** A weight as stored (fp16 decoded), straight from the model's files. */
 function storedWeight(entry: WeightEntry, modelFile: string): Float32Array {
@@ -90,7 +76,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     const file = path.join(root, `lora-${Math.random().toString(36).slice(2)}.safetensors`);
     writeSafetensors(file, tensors, options.dtype);
     const unet = path.join(pipeline, 'unet/model.onnx');
-    const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'l', modules: await modulesOf(file), te: 1, unet: options.multiplier }], { kernel });
+    const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'l', modules: await readLoraModules(file), te: 1, unet: options.multiplier }], { kernel });
     assert.deepStrictEqual(merged.reports, [{ name: 'l', matched: 1, unmatched: [], mismatched: [] }]);
     const entry = indexWeights(readOnnxModel(unet)).byModule.get(options.module ?? TO_K)!;
     const patched = (await computeAll(merged)).get(entry.initializer);
@@ -248,7 +234,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
         const { modelFile, W } = await linearModel(dtype);
         const file = path.join(root, `linear-${dtype}-${c.label.replace(/\W+/g, '_')}.safetensors`);
         writeSafetensors(file, c.tensors, c.dtype);
-        const merged = await mergeIntoGraph(modelFile, 'unet', [{ name: 'l', modules: await modulesOf(file), te: 1, unet: 0.8 }], { kernel });
+        const merged = await mergeIntoGraph(modelFile, 'unet', [{ name: 'l', modules: await readLoraModules(file), te: 1, unet: 0.8 }], { kernel });
         assert.deepStrictEqual(merged.reports, [{ name: 'l', matched: 1, unmatched: [], mismatched: [] }]);
         const model = await sessionModel(merged);
         const mergedSession = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
@@ -303,7 +289,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
       assert.strictEqual(gpu!.device, 'webgpu');
       const file = path.join(root, 'gpu.safetensors');
       writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 4, 101), ...loraTensors(FF_2, 16, 64, 8, 103) });
-      const modules = await modulesOf(file);
+      const modules = await readLoraModules(file);
       for (const pipeline of [fp32, fp16]) {
         const unet = path.join(pipeline, 'unet/model.onnx');
         const merge = async (k: MergeKernel) => computeAll(await mergeIntoGraph(unet, 'unet', [{ name: 'g', modules, te: 1, unet: 0.7 }], { kernel: k }));
@@ -378,7 +364,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     ] as const) {
       const file = path.join(root, `${name}.safetensors`);
       writeSafetensors(file, tensors);
-      inputs.push({ name, modules: await modulesOf(file), te: 1, unet: weight });
+      inputs.push({ name, modules: await readLoraModules(file), te: 1, unet: weight });
     }
     const merged = await mergeIntoGraph(unet, 'unet', inputs, { kernel });
     assert.deepStrictEqual(
@@ -410,7 +396,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     const k = KOHYA(TO_K);
     const file = path.join(root, 'lokr-cache.safetensors');
     writeSafetensors(file, { [`${k}.lokr_w1`]: { dims: [4, 4], data: random(16, 71) }, [`${k}.lokr_w2`]: { dims: [4, 8], data: random(32, 72) } });
-    const modules = await modulesOf(file);
+    const modules = await readLoraModules(file);
     const cache = new DeltaCache();
     const at = async (weight: number, withCache?: DeltaCache) => {
       const merged = await mergeIntoGraph(unet, 'unet', [{ name: 'k', id: 'lokr-cache', modules, te: 1, unet: weight }], { kernel, cache: withCache });
@@ -433,7 +419,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     const unet = path.join(fp32, 'unet/model.onnx');
     const file = path.join(root, 'big.safetensors');
     writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 2, 81), ...loraTensors(FF_2, 16, 64, 2, 83) });
-    const modules = await modulesOf(file);
+    const modules = await readLoraModules(file);
     const feeds = {
       sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
       timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
@@ -529,7 +515,7 @@ describe('LoRA files against SD1.5- and SDXL-shaped graphs', function () {
   }
 
   it('the diffusers attention-processor file: all 128 modules land on SD1.5 weights of their shape', async () => {
-    const modules = await modulesOf(path.join(FIXTURES, 'lora/diffusers/catundchat_sd15_attnprocs_f32.safetensors'));
+    const modules = await readLoraModules(path.join(FIXTURES, 'lora/diffusers/catundchat_sd15_attnprocs_f32.safetensors'));
     assert.strictEqual(modules.length, 128);
     assert.deepStrictEqual(
       misfits(modules, sd15, (m, shape) => {
@@ -542,7 +528,7 @@ describe('LoRA files against SD1.5- and SDXL-shaped graphs', function () {
 
   for (const rank of [4, 8, 16]) {
     it(`the LyCORIS LoKr file smart_falcon_${rank}: every module lands on an SD1.5 weight${rank === 4 ? ' and its ΔW has that shape' : ''}`, async () => {
-      const modules = await modulesOf(path.join(FIXTURES, `lora/lycoris/smart_falcon_${rank}_lokr.safetensors`));
+      const modules = await readLoraModules(path.join(FIXTURES, `lora/lycoris/smart_falcon_${rank}_lokr.safetensors`));
       assert.ok(modules.length > 200, `${modules.length} modules`);
       // Computing every ΔW takes ~5 s per file here; the three files differ only in their factor ranks.
       assert.deepStrictEqual(
