@@ -9,6 +9,7 @@ import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
 import { MergeKernel } from './lora/mergeKernel';
 import { DeltaCache } from './lora/deltaCache';
+import { GraphCache } from './lora/graphCache';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and the
@@ -20,8 +21,11 @@ let ort: Ort | undefined;
 let cached: { key: string; model: string; device: DeviceSetting; sessions: ModelSessions; loadMs: number } | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
-/** Kept across renders: the merge Gemm sessions, and JS-computed LoRA deltas so a weight change only re-adds them. */
-let merging: { kernel: MergeKernel; cache: DeltaCache; device: DeviceSetting } | undefined;
+/**
+ * Kept across renders: the merge Gemm sessions, JS-computed LoRA deltas so a weight change only re-adds them,
+ * and the parsed graphs so it does not read the models again.
+ */
+let merging: { kernel: MergeKernel; cache: DeltaCache; graphs: GraphCache; device: DeviceSetting } | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -49,6 +53,7 @@ async function releaseAll(): Promise<void> {
   const old = merging;
   merging = undefined;
   old?.cache.clear();
+  old?.graphs.clear();
   await old?.kernel.release();
 }
 
@@ -77,7 +82,7 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
     merging.kernel = await MergeKernel.onDevice(ort, device);
     merging.device = device;
   }
-  if (loras.length && !merging) merging = { kernel: await MergeKernel.onDevice(ort, device), cache: new DeltaCache(), device };
+  if (loras.length && !merging) merging = { kernel: await MergeKernel.onDevice(ort, device), cache: new DeltaCache(), graphs: new GraphCache(), device };
   try {
     const sessions = await loadSessions(folder, device, ort, prepared, merging, reuse);
     cached = { key, model, device, sessions, loadMs: Date.now() - t0 };

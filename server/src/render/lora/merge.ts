@@ -4,7 +4,8 @@ import { deltaWeight, isLoraMathError, lowRankFactors } from './loraMath';
 import { LoraTensor } from './loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
-import { indexWeights, OnnxInitializer, readOnnxModel, WeightEntry } from './onnxIndex';
+import { GraphCache, parseGraph } from './graphCache';
+import { OnnxInitializer, WeightEntry } from './onnxIndex';
 import { halfToFloat } from '../half';
 
 /**
@@ -68,6 +69,8 @@ export interface MergeContext {
   kernel: MergeKernel;
   /** Keeps JS-computed deltas between merges (a weight change then only re-adds them). */
   cache?: DeltaCache;
+  /** Keeps parsed graphs between merges (a weight change then does not parse the model again). */
+  graphs?: GraphCache;
 }
 
 /** The torch layout [out, in(, kh, kw)] of a weight, from how its op uses it. */
@@ -83,8 +86,7 @@ interface WeightPlan {
 }
 
 export async function mergeIntoGraph(modelFile: string, component: LoraComponent, loras: LoraInput[], context: MergeContext): Promise<MergedGraph> {
-  const model = readOnnxModel(modelFile);
-  const index = indexWeights(model);
+  const { model, index } = context.graphs?.get(modelFile) ?? parseGraph(modelFile);
   if (index.fused) throw new Error(index.fused.message);
   const plans = new Map<string, WeightPlan>();
   const reports: ComponentMergeReport[] = [];
