@@ -19,6 +19,7 @@ import { MergeKernel } from '../server/src/render/lora/mergeKernel';
 import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devices';
 import { renderSessionOptions } from '../server/src/render/model/sessions';
 import { DeltaCache } from '../server/src/render/lora/deltaCache';
+import { GraphCache } from '../server/src/render/lora/graphCache';
 import { sessionModel } from '../server/src/render/lora/mergedModelFiles';
 import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, SD15_SIZED } from '../server/src/render/testModel/generateModel';
@@ -77,9 +78,9 @@ async function main() {
         ...m,
         tensors: Object.fromEntries(Object.entries(m.tensors).map(([role, name]) => [role, tensors.get(name as string)!])),
       }));
-      // As the render worker keeps it: kernel sessions and cached deltas.
+      // As the render worker keeps it: kernel sessions, cached deltas and parsed graphs.
       const kernel = await MergeKernel.onDevice(ort, device);
-      const context = { kernel, cache: new DeltaCache() };
+      const context = { kernel, cache: new DeltaCache(), graphs: new GraphCache() };
       const lora = (unetWeight: number) => [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: unetWeight }];
       // What a render needs: the merged model's bytes for InferenceSession.create.
       const mergeFor = async (unetWeight: number) => {
