@@ -4,12 +4,15 @@
  * on the UNet's 192 attention, feed-forward and projection modules and the text encoder's 72. Prints each
  * render's load time (merge + sessions) and which graphs' sessions were kept; the image is 64×64 with one
  * step, so the load is most of it. Printed, never asserted.
- *   LORA_BENCH_MODEL  an SD1.5-sized model folder (default: generate SD15_SIZED into a temp folder)
+ *   LORA_BENCH_MODEL      an SD1.5-sized model folder with a tokenizer/ (default: generate SD15_SIZED into a
+ *                         temp folder, with the CLIP tokenizer of ../shared/fixtures/clip or LORA_BENCH_TOKENIZER)
+ *   LORA_BENCH_DEVICE     the render device, as sdPrompt.render.device names it (default cpu)
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
+import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devices';
 import { RenderHost } from '../server/src/render/renderHost';
 import { generateTinyPipeline, SD15_SIZED } from '../server/src/render/testModel/generateModel';
 import { writeSafetensors } from '../test/unit/render/loraFiles';
@@ -17,6 +20,7 @@ import { writeSafetensors } from '../test/unit/render/loraFiles';
 const UNET_TARGETS = /(attn[12]\.to_(q|k|v|out\.0)|ff\.net\.(0\.proj|2)|proj_(in|out))$/;
 const TE_TARGETS = /(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])$/;
 const RANK = 32;
+const FIXTURE_CLIP = path.resolve(__dirname, '../../../shared/fixtures/clip');
 
 /** A rank-32 kohya LoRA (alpha 16) on every module of `graph` that `targets` names. */
 function loraTensors(graph: string, prefix: string, targets: RegExp, seed: { s: number }) {
@@ -38,8 +42,12 @@ async function main() {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-lora-render-bench-'));
   if (!model) {
     model = path.join(temp, 'model');
-    generateTinyPipeline(model, SD15_SIZED);
+    const tokenizerFrom = process.env.LORA_BENCH_TOKENIZER ?? FIXTURE_CLIP;
+    if (!fs.existsSync(path.join(tokenizerFrom, 'vocab.json'))) throw new Error(`no CLIP tokenizer in ${tokenizerFrom}: set LORA_BENCH_TOKENIZER to a folder with vocab.json and merges.txt`);
+    generateTinyPipeline(model, { ...SD15_SIZED, tokenizerFrom });
   }
+  const device = (process.env.LORA_BENCH_DEVICE ?? 'cpu') as DeviceSetting;
+  if (!DEVICE_SETTINGS.includes(device)) throw new Error(`LORA_BENCH_DEVICE=${device}: one of ${DEVICE_SETTINGS.join(', ')}`);
   const host = new RenderHost(path.resolve(__dirname, '../server/src/render/worker.js'));
   try {
     const seed = { s: 7 };
@@ -50,9 +58,9 @@ async function main() {
     });
     const promptText = 'a lighthouse on a cliff\nSteps: 1, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64';
     const render = async (label: string, loras: { te: number; unet: number } | undefined) => {
-      const r = await host.render({ promptText, model: model!, device: 'cpu', loras: loras ? [{ name: 'bench_lora', path: loraFile, ...loras }] : [] });
+      const r = await host.render({ promptText, model: model!, device, loras: loras ? [{ name: 'bench_lora', path: loraFile, ...loras }] : [] });
       const kept = r.reused.length ? `; kept ${r.reused.join(', ')}` : '';
-      console.log(`${label.padEnd(36)} load ${(r.timings.load / 1000).toFixed(2)} s${kept}`);
+      console.log(`${label.padEnd(36)} on ${r.device}: load ${(r.timings.load / 1000).toFixed(2)} s${kept}`);
     };
     await render('no LoRA (first load)', undefined);
     await host.release();

@@ -20,7 +20,8 @@ import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devic
 import { renderSessionOptions } from '../server/src/render/model/sessions';
 import { DeltaCache } from '../server/src/render/lora/deltaCache';
 import { GraphCache } from '../server/src/render/lora/graphCache';
-import { sessionModel } from '../server/src/render/lora/mergedModelFiles';
+import { MergeFiles, sessionModel } from '../server/src/render/lora/mergedModelFiles';
+import { MergeScratch } from '../server/src/render/lora/mergeScratch';
 import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, SD15_SIZED } from '../server/src/render/testModel/generateModel';
 
@@ -80,13 +81,14 @@ async function main() {
       }));
       // As the render worker keeps it: kernel sessions, cached deltas and parsed graphs.
       const kernel = await MergeKernel.onDevice(ort, device);
-      const context = { kernel, cache: new DeltaCache(), graphs: new GraphCache() };
+      const files = new MergeFiles();
+      const context = { kernel, cache: new DeltaCache(), graphs: new GraphCache(), scratch: new MergeScratch(), files };
       const lora = (unetWeight: number) => [{ name: `rank${rank}`, modules: resolved as never, te: 1, unet: unetWeight }];
       // What a render needs: the merged model's bytes for InferenceSession.create.
       const mergeFor = async (unetWeight: number) => {
         const started = process.hrtime.bigint();
         const merged = await mergeIntoGraph(unet, 'unet', lora(unetWeight), context);
-        const model = await sessionModel(merged);
+        const model = await sessionModel(merged, { files });
         model.dispose();
         return { seconds: seconds(started), report: merged.reports[0] };
       };
@@ -102,7 +104,7 @@ async function main() {
         const options = renderSessionOptions('cpu');
         let t0 = process.hrtime.bigint();
         const merged = await mergeIntoGraph(unet, 'unet', lora(0.8), context);
-        const model = await sessionModel(merged);
+        const model = await sessionModel(merged, { files });
         const withLora = await ort.InferenceSession.create(model.bytes, { ...options, extra: { session: { disable_prepacking: '1', model_external_initializers_file_folder_path: model.folder } } });
         const mergedLoad = seconds(t0);
         model.dispose();
@@ -114,6 +116,7 @@ async function main() {
         console.log(`rank 32: merge + UNet session ${mergedLoad.toFixed(2)} s against ${plainLoad.toFixed(2)} s for the UNet session without LoRA (CPU provider)`);
       }
       await context.kernel.release();
+      files.clear();
       console.log(
         `rank ${rank} (products on ${context.kernel.device}): merge ${first.toFixed(2)} s (${(first / floor).toFixed(1)}× the memory floor; target < 1.5 s for rank 32); ` +
           `re-merge after a weight change ${again.toFixed(2)} s (target < 0.5 s); the arithmetic alone ${computeOnly.toFixed(2)} s; ` +

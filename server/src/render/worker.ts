@@ -7,7 +7,9 @@ import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
-import { MergeKernel } from './lora/mergeKernel';
+import { MergeKernel, mergeDeviceFor } from './lora/mergeKernel';
+import { MergeScratch } from './lora/mergeScratch';
+import { MergeFiles } from './lora/mergedModelFiles';
 import { DeltaCache } from './lora/deltaCache';
 import { GraphCache } from './lora/graphCache';
 
@@ -22,10 +24,12 @@ let cached: { key: string; model: string; device: DeviceSetting; sessions: Model
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
 /**
- * Kept across renders: the merge Gemm sessions, JS-computed LoRA deltas so a weight change only re-adds them,
- * and the parsed graphs so it does not read the models again.
+ * Kept across renders: the merge's product sessions and working memory, every LoRA module's delta so a
+ * weight change only re-adds them, the parsed graphs so it does not read the models again, and each
+ * graph's temporary weight file so it is overwritten instead of written anew (sessionsFor releases a
+ * graph's sessions before it merges that graph again, as MergeFiles requires).
  */
-let merging: { kernel: MergeKernel; cache: DeltaCache; graphs: GraphCache; device: DeviceSetting } | undefined;
+let merging: { kernel: MergeKernel; cache: DeltaCache; graphs: GraphCache; scratch: MergeScratch; files: MergeFiles; device: DeviceSetting } | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -54,6 +58,7 @@ async function releaseAll(): Promise<void> {
   merging = undefined;
   old?.cache.clear();
   old?.graphs.clear();
+  old?.files.clear();
   await old?.kernel.release();
 }
 
@@ -79,10 +84,12 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
   if (loras.length && merging && merging.device !== device) {
     // The products run on the render device: another device, another kernel (the cached deltas stay).
     await merging.kernel.release();
-    merging.kernel = await MergeKernel.onDevice(ort, device);
+    merging.kernel = await MergeKernel.onDevice(ort, mergeDeviceFor(device));
     merging.device = device;
   }
-  if (loras.length && !merging) merging = { kernel: await MergeKernel.onDevice(ort, device), cache: new DeltaCache(), graphs: new GraphCache(), device };
+  if (loras.length && !merging) {
+    merging = { kernel: await MergeKernel.onDevice(ort, mergeDeviceFor(device)), cache: new DeltaCache(), graphs: new GraphCache(), scratch: new MergeScratch(), files: new MergeFiles(), device };
+  }
   try {
     const sessions = await loadSessions(folder, device, ort, prepared, merging, reuse);
     cached = { key, model, device, sessions, loadMs: Date.now() - t0 };

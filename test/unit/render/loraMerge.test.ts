@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
 import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
-import { sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
+import { MergeFiles, SessionModel, sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { random, readLoraModules, tinyKohyaLora, writeSafetensors } from './loraFiles';
@@ -129,6 +129,54 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
       inline.dispose();
     }
     assert.ok(fs.readFileSync(te).equals(original));
+  });
+
+  it('with MergeFiles a graph merged again overwrites the file its last merge kept (cut to the new length), and its session reads the new weights', async () => {
+    const file = path.join(root, 'kept.safetensors');
+    const ff2 = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_2';
+    writeSafetensors(file, {
+      ...tinyKohyaLora(),
+      [`${ff2}.lora_down.weight`]: { dims: [2, 64], data: random(128, 21) },
+      [`${ff2}.lora_up.weight`]: { dims: [16, 2], data: random(32, 22) },
+    });
+    const all = (await readLoraModules(file)).filter((m) => m.component === 'unet');
+    assert.strictEqual(all.length, 2);
+    const unet = path.join(root, 'unet/model.onnx');
+    const merge = (modules: typeof all, weight: number) => mergeIntoGraph(unet, 'unet', [{ name: 'k', modules, te: 1, unet: weight }], { kernel });
+    const feeds = {
+      sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
+    };
+    const outputOf = async (m: SessionModel) => {
+      const session = await ort.InferenceSession.create(m.bytes, { extra: { session: { model_external_initializers_file_folder_path: m.folder } } });
+      const out = Array.from((await session.run(feeds)).out_sample.data as Float32Array);
+      await session.release();
+      return out;
+    };
+    const files = new MergeFiles();
+    const first = await sessionModel(await merge(all, 1), { files });
+    const kept = files.fileOf(unet)!;
+    const [inode, firstSize] = [fs.statSync(kept).ino, fs.statSync(kept).size];
+    const firstOut = await outputOf(first);
+    assert.ok(first.dispose() && fs.existsSync(kept), 'dispose leaves the kept file');
+    // Only to_k, at another weight: the same file, overwritten and cut, equal to a merge into a new file.
+    const second = await sessionModel(await merge(all.slice(0, 1), 0.4), { files });
+    const fresh = await sessionModel(await merge(all.slice(0, 1), 0.4));
+    assert.deepStrictEqual([files.fileOf(unet), fs.statSync(kept).ino], [kept, inode]);
+    assert.ok(fs.statSync(kept).size < firstSize, `${fs.statSync(kept).size} bytes after ${firstSize}`);
+    const secondOut = await outputOf(second);
+    assert.deepStrictEqual(secondOut, await outputOf(fresh));
+    assert.notDeepStrictEqual(secondOut, firstOut);
+    assert.ok(fresh.dispose());
+    // A kept file that went away (another renderer's sweep of stale merges): the next merge writes a new one.
+    fs.rmSync(path.dirname(kept), { recursive: true, force: true });
+    const third = await sessionModel(await merge(all.slice(0, 1), 0.4), { files });
+    const rewritten = files.fileOf(unet)!;
+    assert.notStrictEqual(rewritten, kept);
+    assert.deepStrictEqual(await outputOf(third), secondOut);
+    assert.ok(files.clear());
+    assert.ok(!fs.existsSync(path.dirname(rewritten)));
   });
 
   it('sd-prompt merge writes a complete folder that renders like the LoRA applied at render time', async () => {

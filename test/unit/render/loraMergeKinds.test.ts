@@ -8,9 +8,9 @@ import { ModelBuilder } from '../../../server/src/render/testModel/onnxWriter';
 import { DeltaCache } from '../../../server/src/render/lora/deltaCache';
 import { isLoraKeyMapError, LoraModule, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
 import { LoraTensor } from '../../../server/src/render/lora/loraTensors';
-import { computeAll, LoraInput, MergedGraph, mergeIntoGraph, torchShape } from '../../../server/src/render/lora/merge';
+import { computeAll, deltaKey, LoraInput, MergedGraph, mergeIntoGraph, torchShape } from '../../../server/src/render/lora/merge';
 import { deltaWeight, isLoraMathError, lowRankFactors } from '../../../server/src/render/lora/loraMath';
-import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
+import { MergeKernel, mergeDeviceFor } from '../../../server/src/render/lora/mergeKernel';
 import { sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
 import { indexWeights, readOnnxModel, WeightEntry, WeightIndex } from '../../../server/src/render/lora/onnxIndex';
 import { buildPipelineGraphs, generateTinyPipeline, PipelineConfig, SD15_SIZED, SDXL_SIZED, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
@@ -276,7 +276,14 @@ describe('LoRA merge: every kind and file dtype against independent computations
     await auto.release();
   });
 
-  it('the products on the WebGPU device (the render device) agree with the CPU, fp32 and fp16', async function () {
+  it('a render on WebGPU runs the products on the CPU (faster on the H100 machine); every other named device runs them itself', () => {
+    assert.deepStrictEqual(
+      (['webgpu', 'cpu', 'cuda', 'dml', 'coreml', 'auto'] as const).map(mergeDeviceFor),
+      ['cpu', 'cpu', 'cuda', 'dml', 'coreml', 'auto'],
+    );
+  });
+
+  it('the products and fp16 sums on a WebGPU kernel agree with the CPU, fp32 and fp16', async function () {
     let gpu: MergeKernel;
     try {
       gpu = await MergeKernel.onDevice(ort, 'webgpu');
@@ -405,7 +412,7 @@ describe('LoRA merge: every kind and file dtype against independent computations
     await at(1, cache);
     assert.strictEqual(cache.size, 1);
     // Poison the cached delta: a re-merge that reads it shows the poison, proving it was not recomputed.
-    const key = `lokr-cache|${unet}|${TO_K}`;
+    const key = deltaKey({ name: 'k', id: 'lokr-cache' }, unet, TO_K);
     const cached = cache.get(key)!;
     const fresh = await at(0.3);
     assert.ok(Buffer.from(await at(0.3, cache)).equals(Buffer.from(fresh)));
@@ -413,6 +420,32 @@ describe('LoRA merge: every kind and file dtype against independent computations
     const poisoned = new Float32Array((await at(0.3, cache)).slice().buffer);
     assert.ok(Math.abs(poisoned[0] - new Float32Array(fresh.slice().buffer)[0] - 0.3) < 1e-6);
     assert.strictEqual(cache.size, 1);
+  });
+
+  it('plain LoRA products are cached too: a weight change adds the kept product (bit for bit a fresh merge); another dyn is another delta', async () => {
+    const unet = path.join(fp32, 'unet/model.onnx');
+    const file = path.join(root, 'lora-cache.safetensors');
+    writeSafetensors(file, { ...loraTensors(TO_K, 16, 32, 4, 111), ...loraTensors(FF_2, 16, 64, 4, 113) });
+    const modules = await readLoraModules(file);
+    const cache = new DeltaCache();
+    const at = async (weight: number, withCache?: DeltaCache, dyn?: number) =>
+      computeAll(await mergeIntoGraph(unet, 'unet', [{ name: 'p', id: 'lora-cache', modules, te: 1, unet: weight, dyn }], { kernel, cache: withCache }));
+    const same = (a: Map<string, Uint8Array>, b: Map<string, Uint8Array>) => {
+      assert.deepStrictEqual([...a.keys()], [...b.keys()]);
+      for (const [name, bytes] of a) assert.ok(Buffer.from(bytes).equals(Buffer.from(b.get(name)!)), name);
+    };
+    await at(0.8, cache);
+    assert.strictEqual(cache.size, 2);
+    same(await at(0.5, cache), await at(0.5));
+    // Poison the kept product of to_k: the re-merge shows it, so it added the kept one instead of recomputing.
+    cache.get(deltaKey({ name: 'p', id: 'lora-cache' }, unet, TO_K))![0] += 1;
+    const toK = indexWeights(readOnnxModel(unet)).byModule.get(TO_K)!.initializer;
+    const poisoned = new Float32Array((await at(0.5, cache)).get(toK)!.slice().buffer);
+    const fresh = new Float32Array((await at(0.5)).get(toK)!.slice().buffer);
+    assert.ok(Math.abs(poisoned[0] - fresh[0] - 0.5) < 1e-6, `${poisoned[0]} against ${fresh[0]}`);
+    // dyn 2 keeps the first two ranks: a delta of its own, not the kept rank-4 product.
+    same(await at(0.5, cache, 2), await at(0.5, undefined, 2));
+    assert.strictEqual(cache.size, 4);
   });
 
   it('patched weights in a temporary file (the default) or inside the model bytes: the session computes the same', async () => {

@@ -4,16 +4,19 @@ import { deltaWeight, isLoraMathError, lowRankFactors } from './loraMath';
 import { LoraTensor } from './loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
+import { MergeScratch } from './mergeScratch';
+import type { MergeFiles } from './mergedModelFiles';
 import { GraphCache, parseGraph } from './graphCache';
 import { OnnxInitializer, WeightEntry } from './onnxIndex';
 import { halfToFloat } from '../half';
 
 /**
  * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
- * diffusers module path, in the initializer's own layout (from its op, never its shape). Per
- * weight, the low-rank products of every LoRA on it and the JS-computed deltas of the other kinds
- * are added to the base weight in fp32 and rounded once into its dtype (MergeKernel's Gemm). Only
- * the patched weights are read and written: the result is their new bytes, which
+ * diffusers module path, in the initializer's own layout (from its op, never its shape). Every
+ * module becomes a delta ΔW at multiplier 1 (a low-rank product through MergeKernel's Gemm, every
+ * other kind in JS), kept in the DeltaCache so that a weight change only re-adds it. Per weight, the
+ * deltas times their multipliers are added to the base weight in fp32 (MergeScratch) and rounded
+ * once into its dtype. Only the patched weights are read and written: the result is their new bytes, which
  * mergedModelFiles.ts points the model at while every other weight stays in the user's files.
  */
 export interface LoraInput {
@@ -67,10 +70,22 @@ export interface MergedGraph {
 
 export interface MergeContext {
   kernel: MergeKernel;
-  /** Keeps JS-computed deltas between merges (a weight change then only re-adds them). */
+  /** Keeps every module's delta between merges (a weight change then only re-adds them). */
   cache?: DeltaCache;
+  /** The buffers weights are merged in, kept between merges (else one per merge). */
+  scratch?: MergeScratch;
+  /**
+   * Each graph's temporary weight file, kept for its next merge to overwrite (faster than a new one).
+   * Only for callers that release a graph's sessions before merging it again.
+   */
+  files?: MergeFiles;
   /** Keeps parsed graphs between merges (a weight change then does not parse the model again). */
   graphs?: GraphCache;
+}
+
+/** What a module's delta is cached under: the LoRA file's identity, the graph, the module, and `dyn`. */
+export function deltaKey(lora: Pick<LoraInput, 'id' | 'name' | 'dyn'>, modelFile: string, module: string): string {
+  return `${lora.id ?? lora.name}|${modelFile}|${module}|${lora.dyn ?? ''}`;
 }
 
 /** The torch layout [out, in(, kh, kw)] of a weight, from how its op uses it. */
@@ -78,16 +93,26 @@ export function torchShape(entry: WeightEntry): number[] {
   return entry.layout === 'in_out' ? [entry.dims[1], entry.dims[0]] : entry.dims;
 }
 
-/** What goes onto one weight: low-rank factors (times their multiplier) and full deltas in its layout. */
+/**
+ * What goes onto one weight: deltas at multiplier 1 in its layout, each with its multiplier. A
+ * low-rank module's delta is its factors until the merge computes (or finds cached) their product.
+ */
 interface WeightPlan {
   entry: WeightEntry;
-  factors: { up: Float32Array; down: Float32Array; rank: number; factor: number }[];
-  deltas: { delta: Float32Array; factor: number }[];
+  terms: { key: string; multiplier: number; delta: Float32Array | LowRank }[];
+}
+
+interface LowRank {
+  up: Float32Array;
+  down: Float32Array;
+  rank: number;
+  scale: number;
 }
 
 export async function mergeIntoGraph(modelFile: string, component: LoraComponent, loras: LoraInput[], context: MergeContext): Promise<MergedGraph> {
   const { model, index } = context.graphs?.get(modelFile) ?? parseGraph(modelFile);
   if (index.fused) throw new Error(index.fused.message);
+  context.cache?.beginMerge();
   const plans = new Map<string, WeightPlan>();
   const reports: ComponentMergeReport[] = [];
   const reader = new WeightReader(modelFile);
@@ -110,9 +135,11 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
         const shape = torchShape(entry);
         const planFor = () => {
           let plan = plans.get(entry.initializer);
-          if (!plan) plans.set(entry.initializer, (plan = { entry, factors: [], deltas: [] }));
+          if (!plan) plans.set(entry.initializer, (plan = { entry, terms: [] }));
           return plan;
         };
+        // ΔW at multiplier 1 (linear in it, DoRA included), in the weight's layout; dyn changes it.
+        const key = deltaKey(lora, modelFile, module.module);
         const factors = lowRankFactors(module, shape, lora.dyn);
         if (isLoraMathError(factors)) {
           report.mismatched.push(factors.error);
@@ -120,11 +147,9 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
         }
         if (factors) {
           report.matched++;
-          if (multiplier !== 0) planFor().factors.push({ ...factors, factor: factors.scale * multiplier });
+          if (multiplier !== 0) planFor().terms.push({ key, multiplier, delta: factors });
           continue;
         }
-        // Every other kind: ΔW at multiplier 1 (linear in it, DoRA included), in the weight's layout.
-        const key = `${lora.id ?? lora.name}|${modelFile}|${module.module}`;
         let delta = context.cache?.get(key);
         if (!delta) {
           // DoRA normalises W + ΔW, so it needs the module's current weight (torch layout).
@@ -138,7 +163,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           context.cache?.set(key, delta);
         }
         report.matched++;
-        if (multiplier !== 0) planFor().deltas.push({ delta, factor: multiplier });
+        if (multiplier !== 0) planFor().terms.push({ key, multiplier, delta });
       }
     }
   } finally {
@@ -152,21 +177,22 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
     patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
     compute: async (sink) => {
       const weights = new WeightReader(modelFile);
-      // Three buffers in turn. onnxruntime-node runs a session on the calling thread, so the base of
-      // weight i+1 is read and weight i−1 is handed to the sink (a file write) on libuv's threads,
-      // while this thread and ORT's run weight i's Gemm in place.
-      const largest = Math.max(0, ...planned.map((p) => p.entry.location.length));
-      const scratch = [0, 1, 2].map(() => new ArrayBuffer(largest));
-      const bufferFor = (i: number) => new Uint8Array(scratch[i % 3], 0, planned[i].entry.location.length);
+      const scratch = context.scratch ?? new MergeScratch();
+      // Three regions in turn, and one to sum an fp16 weight's deltas in. onnxruntime-node runs a
+      // session on the calling thread, so the base of weight i+1 is read and weight i−1 is handed to
+      // the sink (a file write) on libuv's threads, while this thread merges weight i in place.
+      const largest = Math.max(0, ...planned.map((p) => elements(p.entry) * 4));
+      const regions = scratch.reserve(largest, 4);
+      const bufferFor = (i: number) => regions[i % 3].subarray(0, planned[i].entry.location.length);
       let reading: Promise<void> = planned.length ? weights.read(planned[0].entry, bufferFor(0)) : Promise.resolve();
       let sinking: Promise<void> = Promise.resolve();
       try {
         for (let i = 0; i < planned.length; i++) {
           const bytes = bufferFor(i);
           await reading;
-          // Weight i+1 goes into the buffer weight i−2 used: its sink finished before this iteration.
+          // Weight i+1 goes into the region weight i−2 used: its sink finished before this iteration.
           reading = i + 1 < planned.length ? weights.read(planned[i + 1].entry, bufferFor(i + 1)) : Promise.resolve();
-          await mergeWeight(planned[i], bytes, context.kernel);
+          await mergeWeight(planned[i], bytes, scratch, regions[3], context);
           await sinking;
           sinking = Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes));
         }
@@ -179,41 +205,49 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
   };
 }
 
-/** Rows × columns of a weight as stored: [in, out] for MatMul, [out, in·k] for Gemm and Conv. */
-function storedMatrix(entry: WeightEntry): { rows: number; cols: number } {
-  const rows = entry.dims[0];
-  return { rows, cols: entry.dims.slice(1).reduce((a, b) => a * b, 1) };
+function elements(entry: WeightEntry): number {
+  return entry.dims.reduce((a, b) => a * b, 1);
 }
 
-/** `bytes` holds the base weight and receives the merged one. */
-async function mergeWeight(plan: WeightPlan, bytes: Uint8Array, kernel: MergeKernel): Promise<void> {
+/**
+ * `bytes` (a region of `scratch`) holds the base weight and receives the merged one: the sum of the
+ * base and every term's delta times its multiplier, in fp32, rounded once for an fp16 weight.
+ */
+async function mergeWeight(plan: WeightPlan, bytes: Uint8Array, scratch: MergeScratch, fp16Sum: Uint8Array, context: MergeContext): Promise<void> {
   const { entry } = plan;
-  const { rows, cols } = storedMatrix(entry);
-  const out = entry.dtype === 'float32' ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-  let base: Float32Array | Uint16Array = out;
-  if (plan.deltas.length) {
-    const sum = out instanceof Float32Array ? out : Float32Array.from(out, halfToFloat);
-    for (const { delta, factor } of plan.deltas) for (let i = 0; i < sum.length; i++) sum[i] += factor * delta[i];
-    base = sum;
+  const n = elements(entry);
+  const half = entry.dtype === 'float16';
+  const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
+  for (const term of plan.terms) scratch.addScaled(sum, await termDelta(term, entry, context), term.multiplier);
+  if (half) {
+    const weight = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    await context.kernel.addToHalf(weight, sum, weight);
   }
-  // The factors side by side along the rank: Σ fᵢ·upᵢ·downᵢ = [f₁up₁ | f₂up₂] · [down₁; down₂].
-  const rank = Math.max(1, plan.factors.reduce((n, f) => n + f.rank, 0));
-  const a = new Float32Array(rows * rank);
-  const b = new Float32Array(rank * cols);
-  let at = 0;
-  for (const { up, down, rank: r, factor } of plan.factors) {
-    if (entry.layout === 'in_out') {
-      // Stored Wᵀ [in, out] = downᵀ · upᵀ: a = f·downᵀ [in × r], b = upᵀ [r × out].
-      for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * rank + at + k] = factor * down[k * rows + i];
-      for (let k = 0; k < r; k++) for (let j = 0; j < cols; j++) b[(at + k) * cols + j] = up[j * r + k];
-    } else {
-      for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * rank + at + k] = factor * up[i * r + k];
-      b.set(down.subarray(0, r * cols), at * cols);
-    }
-    at += r;
+}
+
+/** A term's delta: as planned, from the cache, or the product of its factors (then cached). */
+async function termDelta(term: WeightPlan['terms'][number], entry: WeightEntry, context: MergeContext): Promise<Float32Array> {
+  if (term.delta instanceof Float32Array) return term.delta;
+  const cached = context.cache?.get(term.key);
+  if (cached) return cached;
+  const { up, down, rank: r, scale } = term.delta;
+  // Rows × columns as stored: [in, out] for MatMul, [out, in·k] for Gemm and Conv.
+  const rows = entry.dims[0];
+  const cols = elements(entry) / rows;
+  const a = new Float32Array(rows * r);
+  let b: Float32Array;
+  if (entry.layout === 'in_out') {
+    // Stored Wᵀ [in, out] = downᵀ · upᵀ: a = scale·downᵀ [in × r], b = upᵀ [r × out].
+    for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * r + k] = scale * down[k * rows + i];
+    b = new Float32Array(r * cols);
+    for (let k = 0; k < r; k++) for (let j = 0; j < cols; j++) b[k * cols + j] = up[j * r + k];
+  } else {
+    for (let i = 0; i < rows * r; i++) a[i] = scale * up[i];
+    b = down.subarray(0, r * cols);
   }
-  // In place: ORT's Gemm copies C into Y (here the same memory) before accumulating A·B into it.
-  await kernel.run(a, b, rows, rank, cols, base, out);
+  const delta = await context.kernel.product(a, b, rows, r, cols);
+  context.cache?.set(term.key, delta);
+  return delta;
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {

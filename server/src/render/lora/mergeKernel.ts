@@ -4,20 +4,25 @@ import { ModelBuilder } from '../testModel/onnxWriter';
 
 type Ort = typeof import('onnxruntime-node');
 
-/** The dtypes a merge can write: the weight's own. */
-export type MergeDType = 'float32' | 'float16';
+/**
+ * Where a render on `render` runs the merge's products: on its device, except WebGPU, whose products
+ * run on the CPU. Measured on the H100 machine (SD1.5-sized UNet, rank 32): the merge took 3.0 s with
+ * the products on WebGPU (Vulkan on the NVIDIA driver) and 1.4 s on its CPU, since every product makes
+ * a round trip through WebGPU's staging buffers; under lavapipe it was 8.6 s against 0.65 s.
+ */
+export function mergeDeviceFor(render: DeviceSetting): DeviceSetting {
+  return render === 'webgpu' ? 'cpu' : render;
+}
 
 /**
- * `out = A·B + base` through one onnxruntime Gemm: the low-rank products of every LoRA on a weight
- * (their factors concatenated along the rank) added to the base weight in fp32 and rounded once
- * into the weight's dtype, written straight into `out` (a view of the merged weights' buffer).
- * In JS loops this product was 22 s of a 30 s SD1.5 merge. fp16 weights go through
- * Cast → Gemm → Cast because the CPU provider has no fp16 Gemm. It runs on the render device
- * (`onDevice`): a GPU does the products far faster than the CPU, at the cost of moving each weight
- * there and back.
+ * The merge's onnxruntime work, on the render device: a low-rank product `A·B` (in JS loops it was
+ * 22 s of a 30 s SD1.5 merge), and for fp16 weights the sum of a base and an fp32 delta rounded once
+ * (`Cast(Cast(base) + Δ)`). The fp32 additions themselves run in MergeScratch: onnxruntime-node
+ * copies every output into a new buffer, which made an in-place `A·B + base` cost 2.5× what the
+ * product and a WebAssembly add cost together.
  */
 export class MergeKernel {
-  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+  private readonly sessions = new Map<KernelKind, Promise<InferenceSession>>();
 
   constructor(
     private readonly ort: Ort,
@@ -36,7 +41,7 @@ export class MergeKernel {
     const create = async (device: ExecutionProvider) => {
       const kernel = new MergeKernel(ort, { executionProviders: [device] }, device);
       try {
-        await kernel.session('float32', 'float32');
+        await kernel.session('product');
       } catch (e) {
         await kernel.release();
         throw e;
@@ -54,20 +59,20 @@ export class MergeKernel {
     return create('cpu');
   }
 
-  /**
-   * A [m × r] and B [r × n] in fp32, `base` and `out` [m × n] in `dtype` (Float32Array or the
-   * bits of fp16 in a Uint16Array). `base` may be fp32 for an fp16 `out` (when JS-computed deltas
-   * were added to it first).
-   */
-  async run(a: Float32Array, b: Float32Array, m: number, r: number, n: number, base: Float32Array | Uint16Array, out: Float32Array | Uint16Array): Promise<void> {
-    const baseType: MergeDType = base instanceof Float32Array ? 'float32' : 'float16';
-    const outType: MergeDType = out instanceof Float32Array ? 'float32' : 'float16';
-    const session = await this.session(baseType, outType);
+  /** `A·B` for A [m × r] and B [r × n] in fp32: a new [m × n] array. */
+  async product(a: Float32Array, b: Float32Array, m: number, r: number, n: number): Promise<Float32Array> {
+    const session = await this.session('product');
     const { Tensor } = this.ort;
-    await session.run(
-      { a: new Tensor('float32', a, [m, r]), b: new Tensor('float32', b, [r, n]), base: new Tensor(baseType, base, [m, n]) },
-      { out: new Tensor(outType, out, [m, n]) },
-    );
+    const { out } = await session.run({ a: new Tensor('float32', a, [m, r]), b: new Tensor('float32', b, [r, n]) });
+    return out.data as Float32Array;
+  }
+
+  /** `out = fp16(fp32(base) + delta)`: the bits of fp16 values in `base` and `out`, `delta` fp32, all of one length. */
+  async addToHalf(base: Uint16Array, delta: Float32Array, out: Uint16Array): Promise<void> {
+    const session = await this.session('addToHalf');
+    const { Tensor } = this.ort;
+    const result = await session.run({ base: new Tensor('float16', base, [base.length]), delta: new Tensor('float32', delta, [delta.length]) });
+    out.set(result.out.data as Uint16Array);
   }
 
   async release(): Promise<void> {
@@ -76,32 +81,38 @@ export class MergeKernel {
     await Promise.all(all.map(async (s) => (await s).release().catch(() => undefined)));
   }
 
-  private session(baseType: MergeDType, outType: MergeDType): Promise<InferenceSession> {
-    const key = `${baseType}>${outType}`;
-    let session = this.sessions.get(key);
+  private session(kind: KernelKind): Promise<InferenceSession> {
+    let session = this.sessions.get(kind);
     if (!session) {
-      session = this.ort.InferenceSession.create(kernelModel(baseType, outType), { logSeverityLevel: 3, ...this.options });
+      session = this.ort.InferenceSession.create(kernelModel(kind), { logSeverityLevel: 3, ...this.options });
       // A failed creation is not kept: the next call tries again.
-      session.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, session);
+      session.catch(() => this.sessions.delete(kind));
+      this.sessions.set(kind, session);
     }
     return session;
   }
 }
 
+type KernelKind = 'product' | 'addToHalf';
+
 const FLOAT = 1;
 const FLOAT16 = 10;
 
-function kernelModel(baseType: MergeDType, outType: MergeDType): Uint8Array {
-  const builder = new ModelBuilder(17, 'lora_merge');
+function kernelModel(kind: KernelKind): Uint8Array {
+  const builder = new ModelBuilder(17, `lora_${kind}`);
   const g = builder.graph;
-  g.input('a', 'float32', ['m', 'r']);
-  g.input('b', 'float32', ['r', 'n']);
-  g.input('base', baseType, ['m', 'n']);
-  const base = baseType === 'float32' ? 'base' : g.node('Cast', ['base'], ['base_f32'], { to: FLOAT })[0];
-  const sum = outType === 'float32' ? 'out' : 'sum_f32';
-  g.node('Gemm', ['a', 'b', base], [sum]);
-  if (outType === 'float16') g.node('Cast', [sum], ['out'], { to: FLOAT16 });
-  g.output('out', outType, ['m', 'n']);
+  if (kind === 'product') {
+    g.input('a', 'float32', ['m', 'r']);
+    g.input('b', 'float32', ['r', 'n']);
+    g.node('Gemm', ['a', 'b'], ['out']);
+    g.output('out', 'float32', ['m', 'n']);
+  } else {
+    g.input('base', 'float16', ['n']);
+    g.input('delta', 'float32', ['n']);
+    const [base32] = g.node('Cast', ['base'], ['base_f32'], { to: FLOAT });
+    const [sum] = g.node('Add', [base32, 'delta'], ['sum']);
+    g.node('Cast', [sum], ['out'], { to: FLOAT16 });
+    g.output('out', 'float16', ['n']);
+  }
   return builder.serialize().model;
 }

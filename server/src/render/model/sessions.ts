@@ -5,7 +5,7 @@ import { LoraMergeReport, mergeModel } from '../lora/mergeModel';
 import { LoraComponent } from '../lora/loraKeys';
 import { PreparedLoras } from '../lora/prepare';
 import { MergeContext } from '../lora/merge';
-import { MergeKernel } from '../lora/mergeKernel';
+import { MergeKernel, mergeDeviceFor } from '../lora/mergeKernel';
 import { SessionModel, sessionModel } from '../lora/mergedModelFiles';
 
 /**
@@ -138,7 +138,7 @@ export async function loadSessions(
   if (reuse?.files.size) setting = reuse.sessions.device;
   const reused = (file: string): GraphIo | undefined => (reuse?.files.has(file) ? reuse.sessions.graphs.get(file) : undefined);
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
-  const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, setting);
+  const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, mergeDeviceFor(setting));
   const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).finally(() => ownKernel?.release());
   const models = new Map<string, SessionModel>();
   // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
@@ -148,7 +148,7 @@ export async function loadSessions(
     models.clear();
   };
   try {
-    for (const [file, m] of merged) if (!reused(file)) models.set(file, await sessionModel(m));
+    for (const [file, m] of merged) if (!reused(file)) models.set(file, await sessionModel(m, { files: mergeContext?.files }));
   } catch (e) {
     disposeModels();
     throw e;
