@@ -61,7 +61,7 @@ function copy(from, to = from, base = repo) {
 }
 
 for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'language-configuration.json', '.vscodeignore', 'syntaxes', 'images', 'bin/sd-prompt.js']) copy(file);
-for (const bundle of ['client.js', 'server.js', 'cli.js', 'renderWorker.js']) copy(`dist/${bundle}`);
+for (const bundle of ['client.js', 'server.js', 'cli.js', 'renderWorker.js', 'productWorker.js']) copy(`dist/${bundle}`);
 if (fs.existsSync(path.join(repo, 'docs/images'))) copy('docs/images');
 
 /** A package's folder, found from its entry point (onnxruntime-common's `exports` hide its package.json). */

@@ -56,6 +56,7 @@ describe('the .vsix', function () {
       'dist/server.js',
       'dist/cli.js',
       'dist/renderWorker.js',
+      'dist/productWorker.js',
       'bin/sd-prompt.js',
       'dist/node_modules/onnxruntime-node/package.json',
       'dist/node_modules/onnxruntime-node/dist/index.js',

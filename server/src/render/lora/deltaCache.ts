@@ -31,6 +31,11 @@ export class DeltaCache {
     return hit.delta;
   }
 
+  /** Whether `key` is kept (without counting as a use). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   /** Keeps `delta` if it fits; false when the budget is taken by this merge's own deltas. */
   set(key: string, delta: Float32Array): boolean {
     const old = this.entries.get(key);

@@ -99,7 +99,13 @@ export function torchShape(entry: WeightEntry): number[] {
  */
 interface WeightPlan {
   entry: WeightEntry;
-  terms: { key: string; multiplier: number; delta: Float32Array | LowRank }[];
+  terms: Term[];
+}
+
+interface Term {
+  key: string;
+  multiplier: number;
+  delta: Float32Array | LowRank;
 }
 
 interface LowRank {
@@ -186,13 +192,28 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       const bufferFor = (i: number) => regions[i % 3].subarray(0, planned[i].entry.location.length);
       let reading: Promise<void> = planned.length ? weights.read(planned[0].entry, bufferFor(0)) : Promise.resolve();
       let sinking: Promise<void> = Promise.resolve();
+      // Products not kept yet are asked for a few weights ahead, so helper threads compute them while
+      // this thread adds (none ahead without helpers: this thread would compute them anyway).
+      const ahead = 2 * context.kernel.helperThreads;
+      const products = new Map<Term, Promise<Float32Array>>();
+      const askFor = (j: number) => {
+        for (const term of planned[j]?.terms ?? []) {
+          if (term.delta instanceof Float32Array || products.has(term) || context.cache?.has(term.key)) continue;
+          const product = productOf(term.delta, planned[j].entry, context.kernel);
+          // Awaited when its weight is merged; a merge that fails first must not leave it unhandled.
+          product.catch(() => undefined);
+          products.set(term, product);
+        }
+      };
+      for (let j = 0; j < ahead; j++) askFor(j);
       try {
         for (let i = 0; i < planned.length; i++) {
           const bytes = bufferFor(i);
+          askFor(i + ahead);
           await reading;
           // Weight i+1 goes into the region weight i−2 used: its sink finished before this iteration.
           reading = i + 1 < planned.length ? weights.read(planned[i + 1].entry, bufferFor(i + 1)) : Promise.resolve();
-          await mergeWeight(planned[i], bytes, scratch, regions[3], context);
+          await mergeWeight(planned[i], bytes, scratch, regions[3], context, products);
           await sinking;
           sinking = Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes));
         }
@@ -213,24 +234,39 @@ function elements(entry: WeightEntry): number {
  * `bytes` (a region of `scratch`) holds the base weight and receives the merged one: the sum of the
  * base and every term's delta times its multiplier, in fp32, rounded once for an fp16 weight.
  */
-async function mergeWeight(plan: WeightPlan, bytes: Uint8Array, scratch: MergeScratch, fp16Sum: Uint8Array, context: MergeContext): Promise<void> {
+async function mergeWeight(
+  plan: WeightPlan,
+  bytes: Uint8Array,
+  scratch: MergeScratch,
+  fp16Sum: Uint8Array,
+  context: MergeContext,
+  products: Map<Term, Promise<Float32Array>>,
+): Promise<void> {
   const { entry } = plan;
   const n = elements(entry);
   const half = entry.dtype === 'float16';
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
-  for (const term of plan.terms) scratch.addScaled(sum, await termDelta(term, entry, context), term.multiplier);
+  for (const term of plan.terms) scratch.addScaled(sum, await termDelta(term, entry, context, products), term.multiplier);
   if (half) {
     const weight = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
     await context.kernel.addToHalf(weight, sum, weight);
   }
 }
 
-/** A term's delta: as planned, from the cache, or the product of its factors (then cached). */
-async function termDelta(term: WeightPlan['terms'][number], entry: WeightEntry, context: MergeContext): Promise<Float32Array> {
+/** A term's delta: as planned, from the cache, or the product of its factors (asked for ahead, or now), then cached. */
+async function termDelta(term: Term, entry: WeightEntry, context: MergeContext, products: Map<Term, Promise<Float32Array>>): Promise<Float32Array> {
   if (term.delta instanceof Float32Array) return term.delta;
   const cached = context.cache?.get(term.key);
   if (cached) return cached;
-  const { up, down, rank: r, scale } = term.delta;
+  const asked = products.get(term);
+  products.delete(term);
+  const delta = await (asked ?? productOf(term.delta, entry, context.kernel));
+  context.cache?.set(term.key, delta);
+  return delta;
+}
+
+/** scale·up·down in the weight's stored layout, through the kernel's Gemm. */
+function productOf({ up, down, rank: r, scale }: LowRank, entry: WeightEntry, kernel: MergeKernel): Promise<Float32Array> {
   // Rows × columns as stored: [in, out] for MatMul, [out, in·k] for Gemm and Conv.
   const rows = entry.dims[0];
   const cols = elements(entry) / rows;
@@ -245,9 +281,7 @@ async function termDelta(term: WeightPlan['terms'][number], entry: WeightEntry, 
     for (let i = 0; i < rows * r; i++) a[i] = scale * up[i];
     b = down.subarray(0, r * cols);
   }
-  const delta = await context.kernel.product(a, b, rows, r, cols);
-  context.cache?.set(term.key, delta);
-  return delta;
+  return kernel.product(a, b, rows, r, cols);
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {

@@ -1,6 +1,9 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../model/devices';
+import * as os from 'os';
 import { ModelBuilder } from '../testModel/onnxWriter';
+import { productModel } from './productModel';
+import { ProductPool } from './productPool';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -29,6 +32,8 @@ export class MergeKernel {
     private readonly options: InferenceSession.SessionOptions = {},
     /** Where the Gemm runs (for reports). */
     readonly device: ExecutionProvider = 'cpu',
+    /** CPU helper threads for the products (onDevice starts them for the CPU). */
+    private pool?: ProductPool,
   ) {}
 
   /**
@@ -39,7 +44,7 @@ export class MergeKernel {
    */
   static async onDevice(ort: Ort, setting: DeviceSetting, platform: NodeJS.Platform = process.platform): Promise<MergeKernel> {
     const create = async (device: ExecutionProvider) => {
-      const kernel = new MergeKernel(ort, { executionProviders: [device] }, device);
+      const kernel = new MergeKernel(ort, { executionProviders: [device] }, device, device === 'cpu' ? startCpuPool() : undefined);
       try {
         await kernel.session('product');
       } catch (e) {
@@ -59,8 +64,21 @@ export class MergeKernel {
     return create('cpu');
   }
 
+  /** Helper threads computing products beside the caller's (0: products run on the caller's thread). */
+  get helperThreads(): number {
+    return this.pool && !this.pool.failed ? this.pool.size : 0;
+  }
+
   /** `A·B` for A [m × r] and B [r × n] in fp32: a new [m × n] array. */
   async product(a: Float32Array, b: Float32Array, m: number, r: number, n: number): Promise<Float32Array> {
+    if (this.pool && !this.pool.failed) {
+      try {
+        return await this.pool.product(a, b, m, r, n);
+      } catch (e) {
+        // A helper died (the pool is marked failed): this thread computes from now on.
+        if (!this.pool.failed) throw e;
+      }
+    }
     const session = await this.session('product');
     const { Tensor } = this.ort;
     const { out } = await session.run({ a: new Tensor('float32', a, [m, r]), b: new Tensor('float32', b, [r, n]) });
@@ -76,6 +94,9 @@ export class MergeKernel {
   }
 
   async release(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(all.map(async (s) => (await s).release().catch(() => undefined)));
@@ -95,24 +116,28 @@ export class MergeKernel {
 
 type KernelKind = 'product' | 'addToHalf';
 
+/**
+ * Helpers for a CPU kernel: half the cores, at most 4, each with its share of onnxruntime threads.
+ * None on a single core, where a helper only adds a thread switch.
+ */
+function startCpuPool(cores = os.availableParallelism()): ProductPool | undefined {
+  const helpers = Math.min(4, Math.floor(cores / 2));
+  return ProductPool.start(helpers, Math.max(1, Math.floor(cores / Math.max(1, helpers))));
+}
+
 const FLOAT = 1;
 const FLOAT16 = 10;
 
 function kernelModel(kind: KernelKind): Uint8Array {
-  const builder = new ModelBuilder(17, `lora_${kind}`);
+  if (kind === 'product') return productModel();
+  // fp16(fp32(base) + delta): the sum of an fp16 weight's deltas, rounded once.
+  const builder = new ModelBuilder(17, 'lora_add_to_half');
   const g = builder.graph;
-  if (kind === 'product') {
-    g.input('a', 'float32', ['m', 'r']);
-    g.input('b', 'float32', ['r', 'n']);
-    g.node('Gemm', ['a', 'b'], ['out']);
-    g.output('out', 'float32', ['m', 'n']);
-  } else {
-    g.input('base', 'float16', ['n']);
-    g.input('delta', 'float32', ['n']);
-    const [base32] = g.node('Cast', ['base'], ['base_f32'], { to: FLOAT });
-    const [sum] = g.node('Add', [base32, 'delta'], ['sum']);
-    g.node('Cast', [sum], ['out'], { to: FLOAT16 });
-    g.output('out', 'float16', ['n']);
-  }
+  g.input('base', 'float16', ['n']);
+  g.input('delta', 'float32', ['n']);
+  const [base32] = g.node('Cast', ['base'], ['base_f32'], { to: FLOAT });
+  const [sum] = g.node('Add', [base32, 'delta'], ['sum']);
+  g.node('Cast', [sum], ['out'], { to: FLOAT16 });
+  g.output('out', 'float16', ['n']);
   return builder.serialize().model;
 }

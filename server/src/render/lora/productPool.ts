@@ -1,0 +1,94 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+
+export interface ProductJob {
+  id: number;
+  a: Float32Array;
+  b: Float32Array;
+  m: number;
+  r: number;
+  n: number;
+}
+
+export type ProductReply = { id: number; out: Float32Array } | { id: number; error: string };
+
+/**
+ * Low-rank products on CPU helper threads (productWorker.ts). Why threads: onnxruntime-node copies
+ * each output into a new ArrayBuffer on the calling thread, and for a merge whose products are kept
+ * that is 1.07 GB of fresh memory (SD1.5's UNet, rank 32) filled one page fault at a time. That copy,
+ * not the Gemm, was most of a first merge. Helpers fault and copy in parallel, and hand their results
+ * over without a copy. A helper that dies fails its jobs and the pool (the kernel then computes on
+ * its own thread).
+ */
+export class ProductPool {
+  private readonly pending = new Map<number, { resolve: (out: Float32Array) => void; reject: (e: Error) => void; helper: number }>();
+  private readonly busy: number[];
+  private nextId = 1;
+  private broken: Error | undefined;
+
+  private constructor(private readonly helpers: Worker[]) {
+    this.busy = helpers.map(() => 0);
+    helpers.forEach((helper, i) => {
+      helper.on('message', (reply: ProductReply) => {
+        const job = this.pending.get(reply.id);
+        if (!job) return;
+        this.pending.delete(reply.id);
+        if (--this.busy[i] === 0) helper.unref();
+        if ('error' in reply) job.reject(new Error(reply.error));
+        else job.resolve(reply.out);
+      });
+      const fail = (e: Error) => {
+        this.broken ??= e;
+        for (const [id, job] of this.pending) {
+          if (job.helper !== i) continue;
+          this.pending.delete(id);
+          job.reject(e);
+        }
+      };
+      helper.on('error', fail);
+      helper.on('exit', (code) => fail(new Error(`a LoRA product thread stopped (exit code ${code})`)));
+      // An idle pool must not keep a finished process alive; a helper with jobs does (see product).
+      helper.unref();
+    });
+  }
+
+  /**
+   * `count` helpers of `threadsEach` onnxruntime threads, from productWorker.js beside this file (in
+   * dist/ the bundle beside the render worker); undefined where that script is missing.
+   */
+  static start(count: number, threadsEach: number, script = path.join(__dirname, 'productWorker.js')): ProductPool | undefined {
+    if (count < 1 || !fs.existsSync(script)) return undefined;
+    return new ProductPool(Array.from({ length: count }, () => new Worker(script, { workerData: { threads: threadsEach } })));
+  }
+
+  get size(): number {
+    return this.helpers.length;
+  }
+
+  /** Whether a helper died; the pool takes no more jobs then. */
+  get failed(): boolean {
+    return this.broken !== undefined;
+  }
+
+  /**
+   * `a·b` on the least busy helper. The factors are copied (they are small, and may be views of a
+   * LoRA's tensors that must stay usable here); the product comes back without a copy.
+   */
+  product(a: Float32Array, b: Float32Array, m: number, r: number, n: number): Promise<Float32Array> {
+    if (this.broken) return Promise.reject(this.broken);
+    const helper = this.busy.indexOf(Math.min(...this.busy));
+    const id = this.nextId++;
+    const [ownA, ownB] = [a.slice(), b.slice()];
+    return new Promise<Float32Array>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, helper });
+      if (this.busy[helper]++ === 0) this.helpers[helper].ref();
+      this.helpers[helper].postMessage({ id, a: ownA, b: ownB, m, r, n } satisfies ProductJob, [ownA.buffer, ownB.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.broken ??= new Error('the LoRA product threads were closed');
+    await Promise.all(this.helpers.map((h) => h.terminate()));
+  }
+}

@@ -1,0 +1,104 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
+import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
+import { ProductPool } from '../../../server/src/render/lora/productPool';
+import { DeltaCache } from '../../../server/src/render/lora/deltaCache';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { random, readLoraModules, writeSafetensors } from './loraFiles';
+
+describe('ProductPool: LoRA products on helper threads', function () {
+  this.timeout(60000);
+  let root: string;
+  const inline = new MergeKernel(ort);
+  before(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-product-pool-'))));
+  after(async () => {
+    await inline.release();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("computes the same products as the caller's thread, many at once, and leaves the factors usable", async () => {
+    const pool = ProductPool.start(2, 1)!;
+    assert.ok(pool, 'productWorker.js is built beside productPool.js');
+    try {
+      const shapes = [
+        [16, 4, 32],
+        [320, 8, 1280],
+        [7, 1, 5],
+        [64, 32, 48],
+      ];
+      const factors = shapes.map(([m, r, n], i) => ({ m, r, n, a: random(m * r, 10 + i), b: random(r * n, 20 + i) }));
+      // A view of a larger buffer, as a LoRA's tensors can be: it must survive being sent.
+      const backing = random(2 * 8 * 1280, 30);
+      factors[1].b = backing.subarray(8 * 1280, 2 * 8 * 1280);
+      const [onHelpers, onCaller] = await Promise.all([
+        Promise.all(factors.map((f) => pool.product(f.a, f.b, f.m, f.r, f.n))),
+        Promise.all(factors.map((f) => inline.product(f.a, f.b, f.m, f.r, f.n))),
+      ]);
+      for (let i = 0; i < factors.length; i++) {
+        assert.strictEqual(onHelpers[i].length, factors[i].m * factors[i].n);
+        assert.deepStrictEqual(onHelpers[i], onCaller[i], `product ${i}`);
+      }
+      assert.deepStrictEqual([factors[1].b.length, backing.buffer.byteLength], [8 * 1280, 2 * 8 * 1280 * 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a merge through a kernel with helpers writes the same weights as one without, and keeps the same deltas', async () => {
+    const model = path.join(root, 'model');
+    generateTinyPipeline(model, TINY_SD15);
+    const unet = path.join(model, 'unet/model.onnx');
+    const file = path.join(root, 'lora.safetensors');
+    const module = (name: string, out: number, inputs: number, seed: number) => ({
+      [`lora_unet_${name}.lora_down.weight`]: { dims: [4, inputs], data: random(4 * inputs, seed) },
+      [`lora_unet_${name}.lora_up.weight`]: { dims: [out, 4], data: random(out * 4, seed + 1) },
+    });
+    writeSafetensors(file, {
+      ...module('down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k', 16, 32, 1),
+      ...module('down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q', 16, 16, 3),
+      ...module('down_blocks_0_attentions_0_transformer_blocks_0_ff_net_2', 16, 64, 5),
+      ...module('down_blocks_0_attentions_0_proj_in', 16, 16, 7),
+    });
+    const modules = await readLoraModules(file);
+    const helped = new MergeKernel(ort, { executionProviders: ['cpu'] }, 'cpu', ProductPool.start(2, 1));
+    try {
+      assert.strictEqual(helped.helperThreads, 2);
+      const merge = async (kernel: MergeKernel, cache: DeltaCache) =>
+        computeAll(await mergeIntoGraph(unet, 'unet', [{ name: 'l', modules, te: 1, unet: 0.7 }], { kernel, cache }));
+      const [withCache, withoutCache] = [new DeltaCache(), new DeltaCache()];
+      const [a, b] = [await merge(helped, withCache), await merge(inline, withoutCache)];
+      assert.strictEqual(a.size, 4);
+      for (const [name, bytes] of b) assert.ok(Buffer.from(a.get(name)!).equals(Buffer.from(bytes)), name);
+      assert.deepStrictEqual([withCache.size, withCache.heldBytes], [withoutCache.size, withoutCache.heldBytes]);
+    } finally {
+      await helped.release();
+    }
+  });
+
+  it('a helper that dies fails its jobs with a message, and the kernel computes on its own thread from then on', async () => {
+    const dying = path.join(root, 'dying.js');
+    fs.writeFileSync(dying, "require('worker_threads').parentPort.on('message', () => process.exit(3));\n");
+    const pool = ProductPool.start(1, 1, dying)!;
+    await assert.rejects(pool.product(random(4, 1), random(4, 2), 2, 2, 2), /a LoRA product thread stopped \(exit code 3\)/);
+    assert.ok(pool.failed);
+    await assert.rejects(pool.product(random(4, 1), random(4, 2), 2, 2, 2), /exit code 3/);
+    const kernel = new MergeKernel(ort, { executionProviders: ['cpu'] }, 'cpu', ProductPool.start(1, 1, dying));
+    try {
+      const [a, b] = [random(6, 3), random(6, 4)];
+      assert.deepStrictEqual(await kernel.product(a, b, 3, 2, 3), await inline.product(a, b, 3, 2, 3));
+      assert.strictEqual(kernel.helperThreads, 0);
+    } finally {
+      await kernel.release();
+      await pool.close();
+    }
+  });
+
+  it('without its script there is no pool', () => {
+    assert.strictEqual(ProductPool.start(2, 1, path.join(root, 'missing.js')), undefined);
+    assert.strictEqual(ProductPool.start(0, 1), undefined);
+  });
+});
