@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelFolder } from '../render/model/modelFolder';
-import { mergeModel } from '../render/lora/mergeModel';
+import { LoraMergeReport, mergeModel } from '../render/lora/mergeModel';
 import { MergeKernel } from '../render/lora/mergeKernel';
 import { writeMergedModel } from '../render/lora/mergedModelFiles';
 import { MergedGraph } from '../render/lora/merge';
@@ -69,11 +69,18 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   if (fs.existsSync(out) && !o.force) throw new Error(`${o.out} already exists: pass --force to replace it`);
   const folder = openModelFolder(source);
   const prepared = await prepareLoras(o.loras);
-  const kernel = new MergeKernel(require('onnxruntime-node'));
-  const { merged, loras } = await mergeModel(folder, prepared, { kernel }).finally(() => kernel.release());
-  const replaced = new Map([...merged].map(([file, m]) => [path.relative(source, file), m]));
-  if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
-  await copyFolder(source, out, replaced);
+  // The products run when copyFolder writes each merged graph: the kernel (and its helper threads) lives until then.
+  const kernel = await MergeKernel.onDevice(require('onnxruntime-node'), 'cpu');
+  let loras: LoraMergeReport[];
+  try {
+    const result = await mergeModel(folder, prepared, { kernel });
+    loras = result.loras;
+    const replaced = new Map([...result.merged].map(([file, m]) => [path.relative(source, file), m]));
+    if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
+    await copyFolder(source, out, replaced);
+  } finally {
+    await kernel.release();
+  }
   if (o.json) io.stdout(JSON.stringify({ out, loras }) + '\n');
   else {
     for (const l of loras) {

@@ -12,6 +12,9 @@ import { random, readLoraModules, tinyKohyaLora, writeSafetensors } from './lora
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
 import { RenderHost } from '../../../server/src/render/renderHost';
+import { loadSessions } from '../../../server/src/render/model/sessions';
+import { openModelFolder } from '../../../server/src/render/model/modelFolder';
+import { prepareLoras } from '../../../server/src/render/lora/prepare';
 
 const asFloats = (bytes: Uint8Array) => new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
 
@@ -177,6 +180,29 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     assert.deepStrictEqual(await outputOf(third), secondOut);
     assert.ok(files.clear());
     assert.ok(!fs.existsSync(path.dirname(rewritten)));
+  });
+
+  it('loadSessions without a merge context merges with a kernel of its own, whose products run when the merged graphs are written', async () => {
+    const file = path.join(root, 'own_kernel.safetensors');
+    writeSafetensors(file, tinyKohyaLora());
+    const folder = openModelFolder(root);
+    const prepared = await prepareLoras([{ name: 'own', path: file, te: 1, unet: 1 }]);
+    const unetOut = async (sessions: Awaited<ReturnType<typeof loadSessions>>) => {
+      const feeds = {
+        sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
+        timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+        encoder_hidden_states: new ort.Tensor('float32', random(77 * 32, 8), [1, 77, 32]),
+      };
+      const out = Array.from((await sessions.unet.session.run(feeds)).out_sample.data as Float32Array);
+      await sessions.release();
+      return out;
+    };
+    const merged = await loadSessions(folder, 'cpu', ort, prepared);
+    assert.deepStrictEqual(
+      merged.loras.map((l) => [l.name, l.matched, l.unmatched.length]),
+      [['own', 2, 0]],
+    );
+    assert.notDeepStrictEqual(await unetOut(merged), await unetOut(await loadSessions(folder, 'cpu', ort)));
   });
 
   it('sd-prompt merge writes a complete folder that renders like the LoRA applied at render time', async () => {

@@ -138,8 +138,12 @@ export async function loadSessions(
   if (reuse?.files.size) setting = reuse.sessions.device;
   const reused = (file: string): GraphIo | undefined => (reuse?.files.has(file) ? reuse.sessions.graphs.get(file) : undefined);
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
+  // A kernel of its own lives until sessionModel has computed the merged weights (the products run then).
   const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, mergeDeviceFor(setting));
-  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).finally(() => ownKernel?.release());
+  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).catch(async (e) => {
+    await ownKernel?.release();
+    throw e;
+  });
   const models = new Map<string, SessionModel>();
   // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
   const leftover: SessionModel[] = [];
@@ -152,6 +156,8 @@ export async function loadSessions(
   } catch (e) {
     disposeModels();
     throw e;
+  } finally {
+    await ownKernel?.release();
   }
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
     const options = renderSessionOptions(ep);
