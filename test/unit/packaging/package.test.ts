@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { RenderHost } from '../../../server/src/render/renderHost';
+import { ProductPool } from '../../../server/src/render/lora/productPool';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { FIXTURES } from '../fixtures';
 import { readZip } from './zip';
@@ -78,7 +79,7 @@ describe('the .vsix', function () {
     assert.match(files.get('extension.vsixmanifest')!.toString('utf8'), new RegExp(`TargetPlatform="${TARGET}"`));
   });
 
-  it('the unpacked extension renders through its own worker and onnxruntime-node, and its CLI runs', async () => {
+  it('the unpacked extension renders through its own worker and onnxruntime-node, its product threads run, and its CLI runs', async () => {
     const extension = path.join(root, 'extension');
     const model = path.join(root, 'model');
     generateTinyPipeline(model, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
@@ -90,6 +91,15 @@ describe('the .vsix', function () {
       assert.strictEqual(result.infotext, 'a lighthouse\nSteps: 2, Sampler: Euler, Schedule type: Automatic, CFG scale: 5, Seed: 3, Size: 64x64, Model: model, Version: sd-prompt');
     } finally {
       await host.dispose();
+    }
+    // The merge's product threads run from the bundle beside the render worker, with the extension's own onnxruntime-node.
+    const pool = ProductPool.start(1, 1, path.join(extension, 'dist/productWorker.js'));
+    assert.ok(pool, 'dist/productWorker.js is in the extension');
+    try {
+      const product = await pool.product(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 0, 0, 1), 2, 2, 2);
+      assert.deepStrictEqual([...product], [1, 2, 3, 4]);
+    } finally {
+      await pool.close();
     }
     const prompt = path.join(root, 'check.prompt');
     fs.writeFileSync(prompt, 'a cat, <lora:x:1:LyCO>\n');
