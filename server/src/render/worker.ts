@@ -81,14 +81,16 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
     await previous.sessions.release(files);
     reuse = { sessions: previous.sessions, files };
   } else await previous?.sessions.release();
-  if (loras.length && merging && merging.device !== device) {
-    // The products run on the render device: another device, another kernel (the cached deltas stay).
+  // The products run where mergeDeviceFor says (WebGPU renders and CPU renders share the CPU kernel and its threads).
+  const productDevice = mergeDeviceFor(device);
+  if (loras.length && merging && merging.device !== productDevice) {
+    // Another device for the products, another kernel (the cached deltas stay).
     await merging.kernel.release();
-    merging.kernel = await MergeKernel.onDevice(ort, mergeDeviceFor(device));
-    merging.device = device;
+    merging.kernel = await MergeKernel.onDevice(ort, productDevice);
+    merging.device = productDevice;
   }
   if (loras.length && !merging) {
-    merging = { kernel: await MergeKernel.onDevice(ort, mergeDeviceFor(device)), cache: new DeltaCache(), graphs: new GraphCache(), scratch: new MergeScratch(), files: new MergeFiles(), device };
+    merging = { kernel: await MergeKernel.onDevice(ort, productDevice), cache: new DeltaCache(), graphs: new GraphCache(), scratch: new MergeScratch(), files: new MergeFiles(), device: productDevice };
   }
   try {
     const sessions = await loadSessions(folder, device, ort, prepared, merging, reuse);
