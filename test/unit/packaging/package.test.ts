@@ -96,8 +96,8 @@ describe('the .vsix', function () {
     const pool = ProductPool.start(1, 1, path.join(extension, 'dist/productWorker.js'));
     assert.ok(pool, 'dist/productWorker.js is in the extension');
     try {
-      const product = await pool.product(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 0, 0, 1), 2, 2, 2);
-      assert.deepStrictEqual([...product], [1, 2, 3, 4]);
+      const product = await pool.product({ a: Float32Array.of(1, 2, 3, 4), b: Float32Array.of(1, 0, 0, 1), m: 2, r: 2, n: 2, scale: 0.5, transposed: true });
+      assert.deepStrictEqual([...product], [0.5, 1.5, 1, 2]);
     } finally {
       await pool.close();
     }

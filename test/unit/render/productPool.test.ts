@@ -35,14 +35,41 @@ describe('ProductPool: LoRA products on helper threads', function () {
       const backing = random(2 * 8 * 1280, 30);
       factors[1].b = backing.subarray(8 * 1280, 2 * 8 * 1280);
       const [onHelpers, onCaller] = await Promise.all([
-        Promise.all(factors.map((f) => pool.product(f.a, f.b, f.m, f.r, f.n))),
-        Promise.all(factors.map((f) => inline.product(f.a, f.b, f.m, f.r, f.n))),
+        Promise.all(factors.map((f) => pool.product({ ...f, scale: 1, transposed: false }))),
+        Promise.all(factors.map((f) => inline.product({ ...f, scale: 1, transposed: false }))),
       ]);
       for (let i = 0; i < factors.length; i++) {
         assert.strictEqual(onHelpers[i].length, factors[i].m * factors[i].n);
         assert.deepStrictEqual(onHelpers[i], onCaller[i], `product ${i}`);
       }
       assert.deepStrictEqual([factors[1].b.length, backing.buffer.byteLength], [8 * 1280, 2 * 8 * 1280 * 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('computes scale·A·B from the factors as stored, plain or transposed, on helpers and on the caller, without changing them', async () => {
+    const pool = ProductPool.start(1, 1)!;
+    try {
+      const [m, r, n, scale] = [6, 3, 5, 0.25];
+      const A = random(m * r, 41);
+      const B = random(r * n, 42);
+      // The same factors as a transposed product takes them: Aᵀ [r × m] and Bᵀ [n × r].
+      const At = Float32Array.from({ length: r * m }, (_, i) => A[(i % m) * r + Math.floor(i / m)]);
+      const Bt = Float32Array.from({ length: n * r }, (_, i) => B[(i % r) * n + Math.floor(i / r)]);
+      const expected = Array.from({ length: m * n }, (_, i) => {
+        let sum = 0;
+        for (let k = 0; k < r; k++) sum += scale * A[Math.floor(i / n) * r + k] * B[k * n + (i % n)];
+        return sum;
+      });
+      const plain = { a: A, b: B, m, r, n, scale, transposed: false };
+      const transposed = { a: At, b: Bt, m, r, n, scale, transposed: true };
+      const before = [A.slice(), B.slice(), At.slice(), Bt.slice()];
+      for (const product of [await pool.product(plain), await pool.product(transposed), await inline.product(plain), await inline.product(transposed)]) {
+        assert.strictEqual(product.length, m * n);
+        product.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `element ${i}: ${v} against ${expected[i]}`));
+      }
+      assert.deepStrictEqual([A, B, At, Bt], before);
     } finally {
       await pool.close();
     }
@@ -83,13 +110,14 @@ describe('ProductPool: LoRA products on helper threads', function () {
     const dying = path.join(root, 'dying.js');
     fs.writeFileSync(dying, "require('worker_threads').parentPort.on('message', () => process.exit(3));\n");
     const pool = ProductPool.start(1, 1, dying)!;
-    await assert.rejects(pool.product(random(4, 1), random(4, 2), 2, 2, 2), /a LoRA product thread stopped \(exit code 3\)/);
+    const job = () => ({ a: random(4, 1), b: random(4, 2), m: 2, r: 2, n: 2, scale: 1, transposed: false });
+    await assert.rejects(pool.product(job()), /a LoRA product thread stopped \(exit code 3\)/);
     assert.ok(pool.failed);
-    await assert.rejects(pool.product(random(4, 1), random(4, 2), 2, 2, 2), /exit code 3/);
+    await assert.rejects(pool.product(job()), /exit code 3/);
     const kernel = new MergeKernel(ort, { executionProviders: ['cpu'] }, 'cpu', ProductPool.start(1, 1, dying));
     try {
-      const [a, b] = [random(6, 3), random(6, 4)];
-      assert.deepStrictEqual(await kernel.product(a, b, 3, 2, 3), await inline.product(a, b, 3, 2, 3));
+      const inputs = { a: random(6, 3), b: random(6, 4), m: 3, r: 2, n: 3, scale: 0.5, transposed: false };
+      assert.deepStrictEqual(await kernel.product(inputs), await inline.product(inputs));
       assert.strictEqual(kernel.helperThreads, 0);
     } finally {
       await kernel.release();

@@ -265,23 +265,14 @@ async function termDelta(term: Term, entry: WeightEntry, context: MergeContext, 
   return delta;
 }
 
-/** scale·up·down in the weight's stored layout, through the kernel's Gemm. */
+/** scale·up·down in the weight's stored layout, through the kernel's Gemm, from the factors as they are. */
 function productOf({ up, down, rank: r, scale }: LowRank, entry: WeightEntry, kernel: MergeKernel): Promise<Float32Array> {
   // Rows × columns as stored: [in, out] for MatMul, [out, in·k] for Gemm and Conv.
-  const rows = entry.dims[0];
-  const cols = elements(entry) / rows;
-  const a = new Float32Array(rows * r);
-  let b: Float32Array;
-  if (entry.layout === 'in_out') {
-    // Stored Wᵀ [in, out] = downᵀ · upᵀ: a = scale·downᵀ [in × r], b = upᵀ [r × out].
-    for (let i = 0; i < rows; i++) for (let k = 0; k < r; k++) a[i * r + k] = scale * down[k * rows + i];
-    b = new Float32Array(r * cols);
-    for (let k = 0; k < r; k++) for (let j = 0; j < cols; j++) b[k * cols + j] = up[j * r + k];
-  } else {
-    for (let i = 0; i < rows * r; i++) a[i] = scale * up[i];
-    b = down.subarray(0, r * cols);
-  }
-  return kernel.product(a, b, rows, r, cols);
+  const m = entry.dims[0];
+  const n = elements(entry) / m;
+  // Stored Wᵀ [in, out] = downᵀ·upᵀ: the Gemm transposes down [r × in] and up [out × r] itself.
+  if (entry.layout === 'in_out') return kernel.product({ a: down, b: up, m, r, n, scale, transposed: true });
+  return kernel.product({ a: up, b: down.subarray(0, r * n), m, r, n, scale, transposed: false });
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {

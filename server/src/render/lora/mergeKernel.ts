@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../model/devices';
 import * as os from 'os';
 import { ModelBuilder } from '../testModel/onnxWriter';
-import { productModel } from './productModel';
+import { PRODUCT_CPU_SESSION, ProductInputs, productFeeds, productModel } from './productModel';
 import { ProductPool } from './productPool';
 
 type Ort = typeof import('onnxruntime-node');
@@ -44,7 +44,9 @@ export class MergeKernel {
    */
   static async onDevice(ort: Ort, setting: DeviceSetting, platform: NodeJS.Platform = process.platform): Promise<MergeKernel> {
     const create = async (device: ExecutionProvider) => {
-      const kernel = new MergeKernel(ort, { executionProviders: [device] }, device, device === 'cpu' ? startCpuPool() : undefined);
+      const cpu = device === 'cpu';
+      const options: InferenceSession.SessionOptions = { executionProviders: [device], ...(cpu ? { extra: { session: PRODUCT_CPU_SESSION } } : {}) };
+      const kernel = new MergeKernel(ort, options, device, cpu ? startCpuPool() : undefined);
       try {
         await kernel.session('product');
       } catch (e) {
@@ -69,19 +71,18 @@ export class MergeKernel {
     return this.pool && !this.pool.failed ? this.pool.size : 0;
   }
 
-  /** `A·B` for A [m × r] and B [r × n] in fp32: a new [m × n] array. */
-  async product(a: Float32Array, b: Float32Array, m: number, r: number, n: number): Promise<Float32Array> {
+  /** `scale·A·B` in fp32 (see ProductInputs for the factors' layouts): a new [m × n] array. */
+  async product(inputs: ProductInputs): Promise<Float32Array> {
     if (this.pool && !this.pool.failed) {
       try {
-        return await this.pool.product(a, b, m, r, n);
+        return await this.pool.product(inputs);
       } catch (e) {
         // A helper died (the pool is marked failed): this thread computes from now on.
         if (!this.pool.failed) throw e;
       }
     }
-    const session = await this.session('product');
-    const { Tensor } = this.ort;
-    const { out } = await session.run({ a: new Tensor('float32', a, [m, r]), b: new Tensor('float32', b, [r, n]) });
+    const session = await this.session(inputs.transposed ? 'productTransposed' : 'product');
+    const { out } = await session.run(productFeeds(this.ort, inputs, new Float32Array(inputs.a.length)));
     return out.data as Float32Array;
   }
 
@@ -114,7 +115,7 @@ export class MergeKernel {
   }
 }
 
-type KernelKind = 'product' | 'addToHalf';
+type KernelKind = 'product' | 'productTransposed' | 'addToHalf';
 
 /**
  * Helpers for a CPU kernel: half the cores, at most 4, each with its share of onnxruntime threads.
@@ -129,7 +130,7 @@ const FLOAT = 1;
 const FLOAT16 = 10;
 
 function kernelModel(kind: KernelKind): Uint8Array {
-  if (kind === 'product') return productModel();
+  if (kind !== 'addToHalf') return productModel(kind === 'productTransposed');
   // fp16(fp32(base) + delta): the sum of an fp16 weight's deltas, rounded once.
   const builder = new ModelBuilder(17, 'lora_add_to_half');
   const g = builder.graph;

@@ -1,14 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import type { ProductInputs } from './productModel';
 
-export interface ProductJob {
+export interface ProductJob extends ProductInputs {
   id: number;
-  a: Float32Array;
-  b: Float32Array;
-  m: number;
-  r: number;
-  n: number;
 }
 
 export type ProductReply = { id: number; out: Float32Array } | { id: number; error: string };
@@ -20,6 +16,11 @@ export type ProductReply = { id: number; out: Float32Array } | { id: number; err
  * not the Gemm, was most of a first merge. Helpers fault and copy in parallel, and hand their results
  * over without a copy. A helper that dies fails its jobs and the pool (the kernel then computes on
  * its own thread).
+ *
+ * The helpers' onnxruntime threads do not spin while they wait for work (PRODUCT_CPU_SESSION). On the
+ * 2-core dev machine spinning threads took 1.2-1.5 s of CPU from the first SD1.5 merge's 2.2-2.5 s,
+ * CPU that this thread's sums and the file write needed; a product is milliseconds of work, so a
+ * thread waking up costs nothing that shows.
  */
 export class ProductPool {
   private readonly pending = new Map<number, { resolve: (out: Float32Array) => void; reject: (e: Error) => void; helper: number }>();
@@ -72,18 +73,18 @@ export class ProductPool {
   }
 
   /**
-   * `a·b` on the least busy helper. The factors are copied (they are small, and may be views of a
-   * LoRA's tensors that must stay usable here); the product comes back without a copy.
+   * The product on the least busy helper. The factors are copied (they are small, and may be views
+   * of a LoRA's tensors that must stay usable here); the product comes back without a copy.
    */
-  product(a: Float32Array, b: Float32Array, m: number, r: number, n: number): Promise<Float32Array> {
+  product(inputs: ProductInputs): Promise<Float32Array> {
     if (this.broken) return Promise.reject(this.broken);
     const helper = this.busy.indexOf(Math.min(...this.busy));
     const id = this.nextId++;
-    const [ownA, ownB] = [a.slice(), b.slice()];
+    const job: ProductJob = { ...inputs, id, a: inputs.a.slice(), b: inputs.b.slice() };
     return new Promise<Float32Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, helper });
       if (this.busy[helper]++ === 0) this.helpers[helper].ref();
-      this.helpers[helper].postMessage({ id, a: ownA, b: ownB, m, r, n } satisfies ProductJob, [ownA.buffer, ownB.buffer]);
+      this.helpers[helper].postMessage(job, [job.a.buffer as ArrayBuffer, job.b.buffer as ArrayBuffer]);
     });
   }
 

@@ -1,22 +1,35 @@
 /**
- * A helper thread of ProductPool: computes low-rank products `A·B` with its own onnxruntime session
- * and hands each result back by transfer (no copy). Bundled as dist/productWorker.js beside the
- * render worker.
+ * A helper thread of ProductPool: computes low-rank products with its own onnxruntime sessions and
+ * hands each result back by transfer (no copy). Bundled as dist/productWorker.js beside the render
+ * worker.
  */
 import { parentPort, workerData } from 'worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
-import { productModel } from './productModel';
+import { PRODUCT_CPU_SESSION, productFeeds, productModel } from './productModel';
 import type { ProductJob, ProductReply } from './productPool';
 
 const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
 const { threads } = workerData as { threads: number };
-let session: Promise<InferenceSession> | undefined;
+const sessions = new Map<boolean, Promise<InferenceSession>>();
+
+function session(transposed: boolean): Promise<InferenceSession> {
+  let s = sessions.get(transposed);
+  if (!s) {
+    s = ort.InferenceSession.create(productModel(transposed), {
+      logSeverityLevel: 3,
+      intraOpNumThreads: threads,
+      executionProviders: ['cpu'],
+      extra: { session: PRODUCT_CPU_SESSION },
+    });
+    sessions.set(transposed, s);
+  }
+  return s;
+}
 
 parentPort!.on('message', async (job: ProductJob) => {
   try {
-    session ??= ort.InferenceSession.create(productModel(), { logSeverityLevel: 3, intraOpNumThreads: threads, executionProviders: ['cpu'] });
-    const { Tensor } = ort;
-    const { out } = await (await session).run({ a: new Tensor('float32', job.a, [job.m, job.r]), b: new Tensor('float32', job.b, [job.r, job.n]) });
+    // The job's factors are this thread's own copies: A is scaled where it lies.
+    const { out } = await (await session(job.transposed)).run(productFeeds(ort, job, job.a));
     let data = out.data as Float32Array;
     // The binding gives each output its own ArrayBuffer; a view of a larger one would transfer too much.
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
