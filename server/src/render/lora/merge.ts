@@ -192,28 +192,26 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       const bufferFor = (i: number) => regions[i % 3].subarray(0, planned[i].entry.location.length);
       let reading: Promise<void> = planned.length ? weights.read(planned[0].entry, bufferFor(0)) : Promise.resolve();
       let sinking: Promise<void> = Promise.resolve();
-      // Products not kept yet are asked for a few weights ahead, so helper threads compute them while
-      // this thread adds (none ahead without helpers: this thread would compute them anyway).
-      const ahead = 2 * context.kernel.helperThreads;
-      const products = new Map<Term, Promise<Float32Array>>();
-      const askFor = (j: number) => {
-        for (const term of planned[j]?.terms ?? []) {
-          if (term.delta instanceof Float32Array || products.has(term) || context.cache?.has(term.key)) continue;
-          const product = productOf(term.delta, planned[j].entry, context.kernel);
-          // Awaited when its weight is merged; a merge that fails first must not leave it unhandled.
-          product.catch(() => undefined);
-          products.set(term, product);
+      // Products not kept yet are asked of the helper threads ahead of the weight this thread merges, so
+      // they compute while it reads, adds and waits on the file write (none without helpers: this thread
+      // would compute them anyway).
+      const helpers = context.kernel.helperThreads;
+      const asked = new AskedProducts(context.kernel);
+      let nextToAsk = 0;
+      const askAhead = (i: number) => {
+        while (helpers > 0 && nextToAsk < planned.length && (nextToAsk < i + 2 * helpers || asked.bytes < PRODUCTS_AHEAD_BYTES)) {
+          const plan = planned[nextToAsk++];
+          for (const term of plan.terms) if (!(term.delta instanceof Float32Array) && !context.cache?.has(term.key)) asked.ask(term, plan.entry);
         }
       };
-      for (let j = 0; j < ahead; j++) askFor(j);
       try {
         for (let i = 0; i < planned.length; i++) {
           const bytes = bufferFor(i);
-          askFor(i + ahead);
+          askAhead(i);
           await reading;
           // Weight i+1 goes into the region weight i−2 used: its sink finished before this iteration.
           reading = i + 1 < planned.length ? weights.read(planned[i + 1].entry, bufferFor(i + 1)) : Promise.resolve();
-          await mergeWeight(planned[i], bytes, scratch, regions[3], context, products);
+          await mergeWeight(planned[i], bytes, scratch, regions[3], context, asked);
           await sinking;
           sinking = Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes));
         }
@@ -240,13 +238,13 @@ async function mergeWeight(
   scratch: MergeScratch,
   fp16Sum: Uint8Array,
   context: MergeContext,
-  products: Map<Term, Promise<Float32Array>>,
+  asked: AskedProducts,
 ): Promise<void> {
   const { entry } = plan;
   const n = elements(entry);
   const half = entry.dtype === 'float16';
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
-  for (const term of plan.terms) scratch.addScaled(sum, await termDelta(term, entry, context, products), term.multiplier);
+  for (const term of plan.terms) scratch.addScaled(sum, await termDelta(term, entry, context, asked), term.multiplier);
   if (half) {
     const weight = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
     await context.kernel.addToHalf(weight, sum, weight);
@@ -254,15 +252,49 @@ async function mergeWeight(
 }
 
 /** A term's delta: as planned, from the cache, or the product of its factors (asked for ahead, or now), then cached. */
-async function termDelta(term: Term, entry: WeightEntry, context: MergeContext, products: Map<Term, Promise<Float32Array>>): Promise<Float32Array> {
+async function termDelta(term: Term, entry: WeightEntry, context: MergeContext, asked: AskedProducts): Promise<Float32Array> {
   if (term.delta instanceof Float32Array) return term.delta;
   const cached = context.cache?.get(term.key);
   if (cached) return cached;
-  const asked = products.get(term);
-  products.delete(term);
-  const delta = await (asked ?? productOf(term.delta, entry, context.kernel));
+  const delta = await (asked.take(term) ?? productOf(term.delta, entry, context.kernel));
   context.cache?.set(term.key, delta);
   return delta;
+}
+
+/**
+ * How many bytes of products a merge asks for ahead of the weight it adds them to, beyond two weights
+ * per helper thread. Products the cache keeps cost nothing extra when asked early; the others are this
+ * much more memory for a moment. With two weights ahead, the helper on the 2-core dev machine sat idle
+ * while the merge waited on a new file's write: the first SD1.5 merge (rank 32) took 2.2-2.7 s, and
+ * 1.7-2.1 s with sixteen weights (about 90 MB) ahead; all of them ahead was no faster.
+ */
+const PRODUCTS_AHEAD_BYTES = 128 * 2 ** 20;
+
+/** Products asked of the kernel before their weight is merged, with the bytes they will take. */
+class AskedProducts {
+  private readonly products = new Map<Term, { product: Promise<Float32Array>; bytes: number }>();
+  bytes = 0;
+
+  constructor(private readonly kernel: MergeKernel) {}
+
+  ask(term: Term, entry: WeightEntry): void {
+    if (term.delta instanceof Float32Array || this.products.has(term)) return;
+    const product = productOf(term.delta, entry, this.kernel);
+    // Awaited when its weight is merged; a merge that fails first must not leave it unhandled.
+    product.catch(() => undefined);
+    const bytes = elements(entry) * 4;
+    this.products.set(term, { product, bytes });
+    this.bytes += bytes;
+  }
+
+  /** The product asked for `term`, if it was; the caller holds it from now on. */
+  take(term: Term): Promise<Float32Array> | undefined {
+    const asked = this.products.get(term);
+    if (!asked) return undefined;
+    this.products.delete(term);
+    this.bytes -= asked.bytes;
+    return asked.product;
+  }
 }
 
 /** scale·up·down in the weight's stored layout, through the kernel's Gemm, from the factors as they are. */
