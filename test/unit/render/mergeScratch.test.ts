@@ -8,7 +8,8 @@ const expected = (t: number, d: number, f: number) => Math.fround(t + Math.froun
 describe('MergeScratch: the buffers weights are merged in, and w += f·Δ', () => {
   it('adds f·Δ in fp32 in place, for lengths that are and are not a multiple of four', () => {
     const scratch = new MergeScratch();
-    for (const length of [1, 4, 7, 1003, 65536]) {
+    // 32775 and 65536 span several of the pieces a delta is copied in by (16384 floats), the first with a part piece.
+    for (const length of [1, 4, 7, 1003, 32775, 65536]) {
       const [region] = scratch.reserve(length * 4, 1);
       const target = scratch.floats(region, length);
       const base = random(length, length);

