@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
 import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
 import { MergeFiles, SessionModel, sessionModel } from '../../../server/src/render/lora/mergedModelFiles';
+import { GraphCache } from '../../../server/src/render/lora/graphCache';
 import { readOnnxModel } from '../../../server/src/render/lora/onnxIndex';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { random, readLoraModules, tinyKohyaLora, writeSafetensors } from './loraFiles';
@@ -135,6 +136,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
   });
 
   it('with MergeFiles a graph merged again overwrites the file its last merge kept (cut to the new length), and its session reads the new weights', async () => {
+    const graphs = new GraphCache();
     const file = path.join(root, 'kept.safetensors');
     const ff2 = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_2';
     writeSafetensors(file, {
@@ -145,7 +147,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const all = (await readLoraModules(file)).filter((m) => m.component === 'unet');
     assert.strictEqual(all.length, 2);
     const unet = path.join(root, 'unet/model.onnx');
-    const merge = (modules: typeof all, weight: number) => mergeIntoGraph(unet, 'unet', [{ name: 'k', modules, te: 1, unet: weight }], { kernel });
+    const merge = (modules: typeof all, weight: number) => mergeIntoGraph(unet, 'unet', [{ name: 'k', modules, te: 1, unet: weight }], { kernel, graphs });
     const feeds = {
       sample: new ort.Tensor('float32', random(4 * 8 * 8, 7), [1, 4, 8, 8]),
       timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
@@ -178,6 +180,12 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     const rewritten = files.fileOf(unet)!;
     assert.notStrictEqual(rewritten, kept);
     assert.deepStrictEqual(await outputOf(third), secondOut);
+    // Another weight for the same module: the same weights at the same places, so the same model bytes.
+    const fourth = await sessionModel(await merge(all.slice(0, 1), 0.7), { files });
+    assert.strictEqual(fourth.bytes, third.bytes);
+    const freshFourth = await sessionModel(await merge(all.slice(0, 1), 0.7));
+    assert.deepStrictEqual(await outputOf(fourth), await outputOf(freshFourth));
+    assert.ok(freshFourth.dispose());
     assert.ok(files.clear());
     assert.ok(!fs.existsSync(path.dirname(rewritten)));
   });

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { MergedGraph, PatchedWeight } from './merge';
 import { InitializerSlot, relocateInitializers } from './relocateInitializers';
+import type { OnnxInitializer } from './onnxIndex';
 
 /**
  * How onnxruntime gets a merged graph without a copy of the base weights. ORT takes in-memory
@@ -51,6 +52,11 @@ export interface SessionModelOptions {
  */
 export class MergeFiles {
   private readonly files = new Map<string, string>();
+  /**
+   * Each graph's last relocated model bytes, with what they were made from: a weight change writes the
+   * same weights to the same places, and relocating SD1.5's UNet again took 30-60 ms of a 0.5 s re-merge.
+   */
+  private readonly relocated = new Map<string, { initializers: readonly OnnxInitializer[]; layout: string; bytes: Uint8Array }>();
 
   /** The file `modelFile`'s last merge kept, if it still exists; the caller owns it from now on. */
   take(modelFile: string): string | undefined {
@@ -70,10 +76,23 @@ export class MergeFiles {
     this.files.set(modelFile, dataFile);
   }
 
+  /**
+   * The model bytes made by `relocate` for this graph (its parse, `initializers`) with the patched
+   * weights at `layout`; made again only when either differs from the last call's.
+   */
+  relocatedModel(modelFile: string, initializers: readonly OnnxInitializer[], layout: string, relocate: () => Uint8Array): Uint8Array {
+    const last = this.relocated.get(modelFile);
+    if (last && last.initializers === initializers && last.layout === layout) return last.bytes;
+    const bytes = relocate();
+    this.relocated.set(modelFile, { initializers, layout, bytes });
+    return bytes;
+  }
+
   /** Removes every kept file; true when all are gone (Windows keeps one that a live session maps). */
   clear(): boolean {
     const all = [...this.files.values()];
     this.files.clear();
+    this.relocated.clear();
     return all.map((f) => removeFolder(path.dirname(f))).every(Boolean);
   }
 }
@@ -151,18 +170,24 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
       }
     } else moves = await write();
     options.files?.keep(m.modelFile, dataFile);
-    // Every other weight stays where it is, named from the root: an external one in its data file, and an
-    // inline one (a text encoder keeps its weights inside model.onnx) as external data pointing into the
-    // model file itself. So the model bytes ORT gets are the graph alone (0.4 MB instead of 492 MB for
-    // SD1.5's text encoder): no copy of them here, and its session was made in 0.06 s instead of 0.4-0.8 s.
-    const modelLocation = path.relative(root, path.resolve(m.modelFile));
-    for (const init of m.initializers) {
-      const loc = init.location;
-      if (!loc || moves.has(init.name)) continue;
-      if (loc.kind === 'external') moves.set(init.name, { location: path.relative(root, loc.file), offset: loc.offset, length: loc.length });
-      else if (loc.length >= POINT_INTO_MODEL_BYTES) moves.set(init.name, { location: modelLocation, offset: loc.offset, length: loc.length });
-    }
-    return { bytes: relocateInitializers(readModelOutside(m, POINT_INTO_MODEL_BYTES), moves), folder: root, dispose };
+    const relocate = () => {
+      // Every other weight stays where it is, named from the root: an external one in its data file, and an
+      // inline one (a text encoder keeps its weights inside model.onnx) as external data pointing into the
+      // model file itself. So the model bytes ORT gets are the graph alone (0.4 MB instead of 492 MB for
+      // SD1.5's text encoder): no copy of them here, and its session was made in 0.06 s instead of 0.4-0.8 s.
+      const all = new Map(moves);
+      const modelLocation = path.relative(root, path.resolve(m.modelFile));
+      for (const init of m.initializers) {
+        const loc = init.location;
+        if (!loc || all.has(init.name)) continue;
+        if (loc.kind === 'external') all.set(init.name, { location: path.relative(root, loc.file), offset: loc.offset, length: loc.length });
+        else if (loc.length >= POINT_INTO_MODEL_BYTES) all.set(init.name, { location: modelLocation, offset: loc.offset, length: loc.length });
+      }
+      return relocateInitializers(readModelOutside(m, POINT_INTO_MODEL_BYTES), all);
+    };
+    // The parse (m.initializers) is the same object while the model file is unchanged (GraphCache).
+    const bytes = options.files ? options.files.relocatedModel(m.modelFile, m.initializers, JSON.stringify([...moves]), relocate) : relocate();
+    return { bytes, folder: root, dispose };
   } catch (e) {
     removeFolder(temp);
     throw e;
