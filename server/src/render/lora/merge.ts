@@ -184,14 +184,14 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
     compute: async (sink) => {
       const weights = new WeightReader(modelFile);
       const scratch = context.scratch ?? new MergeScratch();
-      // Three regions in turn, and one to sum an fp16 weight's deltas in. onnxruntime-node runs a
-      // session on the calling thread, so the base of weight i+1 is read and weight i−1 is handed to
-      // the sink (a file write) on libuv's threads, while this thread merges weight i in place.
+      // REGIONS_IN_TURN regions in turn, and one to sum an fp16 weight's deltas in. onnxruntime-node runs a
+      // session on the calling thread, so the base of weight i+1 is read and the weights before i are handed
+      // to the sink (a file write) on libuv's threads, while this thread merges weight i in place.
       const largest = Math.max(0, ...planned.map((p) => elements(p.entry) * 4));
-      const regions = scratch.reserve(largest, 4);
-      const bufferFor = (i: number) => regions[i % 3].subarray(0, planned[i].entry.location.length);
+      const regions = scratch.reserve(largest, REGIONS_IN_TURN + 1);
+      const bufferFor = (i: number) => regions[i % REGIONS_IN_TURN].subarray(0, planned[i].entry.location.length);
       let reading: Promise<void> = planned.length ? weights.read(planned[0].entry, bufferFor(0)) : Promise.resolve();
-      let sinking: Promise<void> = Promise.resolve();
+      const sinks: Promise<void>[] = [];
       // Products not kept yet are asked of the helper threads ahead of the weight this thread merges, so
       // they compute while it reads, adds and waits on the file write (none without helpers: this thread
       // would compute them anyway).
@@ -209,15 +209,19 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           const bytes = bufferFor(i);
           askAhead(i);
           await reading;
-          // Weight i+1 goes into the region weight i−2 used: its sink finished before this iteration.
-          reading = i + 1 < planned.length ? weights.read(planned[i + 1].entry, bufferFor(i + 1)) : Promise.resolve();
-          await mergeWeight(planned[i], bytes, scratch, regions[3], context, asked);
-          await sinking;
-          sinking = Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes));
+          if (i + 1 < planned.length) {
+            // Weight i+1 goes into the region of weight i+1−REGIONS_IN_TURN, once that one is written.
+            await sinks[i + 1 - REGIONS_IN_TURN];
+            reading = weights.read(planned[i + 1].entry, bufferFor(i + 1));
+          }
+          await mergeWeight(planned[i], bytes, scratch, regions[REGIONS_IN_TURN], context, asked);
+          sinks.push(Promise.resolve(sink({ initializer: planned[i].entry.initializer, length: bytes.length }, bytes)));
+          // Awaited in turn below; one that fails before then must not count as unhandled.
+          sinks[i].catch(() => undefined);
         }
-        await sinking;
+        await Promise.all(sinks);
       } finally {
-        await Promise.allSettled([reading, sinking]);
+        await Promise.allSettled([reading, ...sinks]);
         await weights.close();
       }
     },
@@ -269,6 +273,12 @@ async function termDelta(term: Term, entry: WeightEntry, context: MergeContext, 
  * 1.7-2.1 s with sixteen weights (about 90 MB) ahead; all of them ahead was no faster.
  */
 const PRODUCTS_AHEAD_BYTES = 128 * 2 ** 20;
+
+/**
+ * Weights in flight at once in a merge: one read, one merged, the rest written. Five and eight were
+ * no faster than three on the 2-core dev machine (SD1.5's UNet), only larger.
+ */
+const REGIONS_IN_TURN = 3;
 
 /** Products asked of the kernel before their weight is merged, with the bytes they will take. */
 class AskedProducts {
