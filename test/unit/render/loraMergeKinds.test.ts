@@ -269,6 +269,72 @@ describe('LoRA merge: every kind and file dtype against independent computations
     }
   }
 
+  for (const [dtype, where] of [
+    ['float32', 'external'],
+    ['float16', 'inline'],
+  ] as const) {
+    it(`a ${dtype} weight larger than the merge's 2 MiB blocks (kept ${where}): every value is base + ΔW, written to the file and into the model bytes alike`, async () => {
+      // 1100 × 1024: 4.5 MB in fp32 (three blocks, the last a part one), 2.25 MB in fp16 (two).
+      const [inputs, outputs] = [1100, 1024];
+      const builder = new ModelBuilder(17);
+      const g = builder.graph;
+      const weight = random(inputs * outputs, 71).map((v) => v * 5);
+      g.input('x', dtype, [1, inputs]);
+      g.initializer('onnx::MatMul_1', dtype === 'float16' ? toFloat16(weight) : weight, [inputs, outputs]);
+      g.node('MatMul', ['x', 'onnx::MatMul_1'], ['y'], {}, `/${TO_K.replace(/\./g, '/')}/MatMul`);
+      g.output('y', dtype, [1, outputs]);
+      const folder = path.join(root, `large-${dtype}`);
+      fs.mkdirSync(folder, { recursive: true });
+      const modelFile = path.join(folder, 'model.onnx');
+      builder.write(modelFile, where === 'external' ? { externalDataFile: 'model.onnx_data' } : {});
+      const entry = indexWeights(readOnnxModel(modelFile)).byModule.get(TO_K)!;
+      assert.strictEqual(entry.location.kind, where);
+      // Two LoRAs on the weight: both terms go into every block.
+      const loras: LoraInput[] = [];
+      const deltas: Array<(o: number, i: number) => number> = [];
+      for (const [name, rank, multiplier, seed] of [['a', 4, 0.8, 73], ['b', 2, -0.5, 77]] as const) {
+        const tensors = loraTensors(TO_K, outputs, inputs, rank, seed);
+        const file = path.join(root, `large-${dtype}-${name}.safetensors`);
+        writeSafetensors(file, tensors);
+        loras.push({ name, modules: await readLoraModules(file), te: 1, unet: multiplier });
+        deltas.push(lowRank(tensors, TO_K, 'F32', (multiplier * rank) / 2 / rank));
+      }
+      const merged = await mergeIntoGraph(modelFile, 'unet', loras, { kernel });
+      const patched = (await computeAll(merged)).get(entry.initializer)!;
+      assert.strictEqual(patched.length, entry.location.length);
+      const got = dtype === 'float16' ? fromFloat16(new Uint16Array(patched.buffer, patched.byteOffset, patched.length / 2)) : new Float32Array(patched.buffer, patched.byteOffset, patched.length / 4);
+      const stored = storedWeight(entry, modelFile);
+      let worst = 0;
+      for (let i = 0; i < inputs; i++) {
+        for (let o = 0; o < outputs; o++) {
+          const expected = stored[i * outputs + o] + deltas[0](o, i) + deltas[1](o, i);
+          const allowed = dtype === 'float16' ? halfUlp(expected) : 1e-6 * Math.max(1, Math.abs(expected));
+          worst = Math.max(worst, Math.abs(got[i * outputs + o] - expected) / allowed);
+        }
+      }
+      assert.ok(worst <= 1, `largest error is ${worst.toFixed(2)}× the tolerance`);
+      // The temporary file and the inline form place each block at its weight's offset: the sessions agree.
+      const x = random(inputs, 79);
+      const feed = { x: dtype === 'float16' ? new ort.Tensor('float16', toFloat16(x), [1, inputs]) : new ort.Tensor('float32', x, [1, inputs]) };
+      const outputOf = async (placement: 'file' | 'inline') => {
+        const model = await sessionModel(merged, { placement });
+        try {
+          const session = await ort.InferenceSession.create(model.bytes, { extra: { session: { model_external_initializers_file_folder_path: model.folder } } });
+          const y = Array.from((await session.run(feed)).y.data as Float32Array | Uint16Array);
+          await session.release();
+          return y;
+        } finally {
+          model.dispose();
+        }
+      };
+      const [fromFile, inline] = [await outputOf('file'), await outputOf('inline')];
+      assert.deepStrictEqual(fromFile, inline);
+      const base = await ort.InferenceSession.create(modelFile);
+      assert.notDeepStrictEqual(fromFile, Array.from((await base.run(feed)).y.data as Float32Array | Uint16Array));
+      await base.release();
+    });
+  }
+
   it("'auto' runs the products on a hardware provider or the CPU, never on WebGPU (it may be a software adapter)", async () => {
     // On Linux auto's order is CUDA, WebGPU, CPU; CI has lavapipe's WebGPU and no CUDA libraries.
     const auto = await MergeKernel.onDevice(ort, 'auto', 'linux');

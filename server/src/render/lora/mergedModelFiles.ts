@@ -241,7 +241,7 @@ async function inlineModel(m: MergedGraph, model: Uint8Array): Promise<Uint8Arra
     const name = placeholders.get(part);
     if (name !== undefined) offsets.set(name, offset);
   });
-  await m.compute((patch, data) => bytes.set(data, offsets.get(patch.initializer)!));
+  await m.compute((patch, data, at) => bytes.set(data, offsets.get(patch.initializer)! + at));
   return bytes;
 }
 
@@ -262,17 +262,21 @@ export async function writeMergedModel(m: MergedGraph, outModel: string): Promis
 async function writePatches(m: MergedGraph, file: string, location: string, flags: 'w' | 'r+' = 'w'): Promise<Map<string, InitializerSlot>> {
   const moves = new Map<string, InitializerSlot>();
   const handle = await fs.promises.open(file, flags);
-  let at = 0;
+  let end = 0;
+  let offset = 0;
   try {
-    await m.compute(async (patch: PatchedWeight, bytes) => {
-      const offset = Math.ceil(at / 4096) * 4096;
-      at = offset + patch.length;
-      moves.set(patch.initializer, { location, offset, length: patch.length });
+    await m.compute(async (patch: PatchedWeight, bytes, at) => {
+      if (at === 0) {
+        offset = Math.ceil(end / 4096) * 4096;
+        end = offset + patch.length;
+        moves.set(patch.initializer, { location, offset, length: patch.length });
+      }
+      const start = offset + at;
       for (let written = 0; written < bytes.length; ) {
-        written += (await handle.write(bytes, written, bytes.length - written, offset + written)).bytesWritten;
+        written += (await handle.write(bytes, written, bytes.length - written, start + written)).bytesWritten;
       }
     });
-    if (flags === 'r+') await handle.truncate(at);
+    if (flags === 'r+') await handle.truncate(end);
   } finally {
     await handle.close();
   }
