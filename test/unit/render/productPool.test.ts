@@ -125,6 +125,24 @@ describe('ProductPool: LoRA products on helper threads', function () {
     }
   });
 
+  it('close() lets the product being computed finish and the helpers stop by themselves; jobs not started are refused', async () => {
+    const pool = ProductPool.start(2, 1)!;
+    const [m, r, n] = [1500, 32, 1500];
+    const outcomes = Array.from({ length: 8 }, (_, i) =>
+      pool.product({ a: random(m * r, 50 + i), b: random(r * n, 60 + i), m, r, n, scale: 1, transposed: false }).then(
+        () => 'computed',
+        (e: Error) => e.message,
+      ),
+    );
+    await pool.close(30_000);
+    const settled = await Promise.all(outcomes);
+    // Each helper stops on its own (exit code 0; a terminated one reports 1) after the product it was computing.
+    for (const outcome of settled) assert.match(outcome, /^(computed|the LoRA product threads were closed|a LoRA product thread stopped \(exit code 0\))$/);
+    assert.ok(settled.includes('the LoRA product threads were closed'), settled.join('; '));
+    assert.ok(pool.failed);
+    await assert.rejects(pool.product({ a: random(4, 1), b: random(4, 2), m: 2, r: 2, n: 2, scale: 1, transposed: false }), /closed/);
+  });
+
   it('without its script there is no pool', () => {
     assert.strictEqual(ProductPool.start(2, 1, path.join(root, 'missing.js')), undefined);
     assert.strictEqual(ProductPool.start(0, 1), undefined);

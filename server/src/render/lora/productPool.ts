@@ -9,6 +9,17 @@ export interface ProductJob extends ProductInputs {
 
 export type ProductReply = { id: number; out: Float32Array } | { id: number; error: string };
 
+/** What a helper is told besides jobs: to stop once the product it is computing is done. */
+export interface ProductClose {
+  close: true;
+}
+
+/** A helper's workerData. `closing[0]` becomes 1 when the pool closes: jobs not started yet are refused. */
+export interface ProductHelperData {
+  threads: number;
+  closing: Int32Array;
+}
+
 /**
  * Low-rank products on CPU helper threads (productWorker.ts). Why threads: onnxruntime-node copies
  * each output into a new ArrayBuffer on the calling thread, and for a merge whose products are kept
@@ -27,9 +38,15 @@ export class ProductPool {
   private readonly busy: number[];
   private nextId = 1;
   private broken: Error | undefined;
+  /** Each helper's end, however it came. */
+  private readonly exited: Promise<void>[];
 
-  private constructor(private readonly helpers: Worker[]) {
+  private constructor(
+    private readonly helpers: Worker[],
+    private readonly closing: Int32Array,
+  ) {
     this.busy = helpers.map(() => 0);
+    this.exited = helpers.map((helper) => new Promise<void>((resolve) => helper.once('exit', () => resolve())));
     helpers.forEach((helper, i) => {
       helper.on('message', (reply: ProductReply) => {
         const job = this.pending.get(reply.id);
@@ -60,7 +77,12 @@ export class ProductPool {
    */
   static start(count: number, threadsEach: number, script = path.join(__dirname, 'productWorker.js')): ProductPool | undefined {
     if (count < 1 || !fs.existsSync(script)) return undefined;
-    return new ProductPool(Array.from({ length: count }, () => new Worker(script, { workerData: { threads: threadsEach } })));
+    const closing = new Int32Array(new SharedArrayBuffer(4));
+    const workerData: ProductHelperData = { threads: threadsEach, closing };
+    return new ProductPool(
+      Array.from({ length: count }, () => new Worker(script, { workerData })),
+      closing,
+    );
   }
 
   get size(): number {
@@ -88,8 +110,25 @@ export class ProductPool {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the helpers without cutting one off inside onnxruntime: a thread terminated in the middle of
+   * a native call can abort the process, or leave it unable to exit. Jobs not started yet are refused
+   * (their promises reject); a product being computed finishes, then its helper releases its sessions
+   * and stops. One that has not stopped after `graceMs` is terminated.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.broken ??= new Error('the LoRA product threads were closed');
-    await Promise.all(this.helpers.map((h) => h.terminate()));
+    Atomics.store(this.closing, 0, 1);
+    await Promise.all(
+      this.helpers.map(async (helper, i) => {
+        // Kept alive until it has stopped: a process that exits first cuts it off all the same.
+        helper.ref();
+        helper.postMessage({ close: true } satisfies ProductClose);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = await Promise.race([this.exited[i].then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+        clearTimeout(timer);
+        if (late) await helper.terminate();
+      }),
+    );
   }
 }

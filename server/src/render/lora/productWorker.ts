@@ -6,11 +6,13 @@
 import { parentPort, workerData } from 'worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import { PRODUCT_CPU_SESSION, productFeeds, productModel } from './productModel';
-import type { ProductJob, ProductReply } from './productPool';
+import type { ProductClose, ProductHelperData, ProductJob, ProductReply } from './productPool';
 
 const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-const { threads } = workerData as { threads: number };
+const { threads, closing } = workerData as ProductHelperData;
 const sessions = new Map<boolean, Promise<InferenceSession>>();
+/** Products being computed: the helper stops only when none is (see ProductPool.close). */
+const running = new Set<Promise<unknown>>();
 
 function session(transposed: boolean): Promise<InferenceSession> {
   let s = sessions.get(transposed);
@@ -26,10 +28,23 @@ function session(transposed: boolean): Promise<InferenceSession> {
   return s;
 }
 
-parentPort!.on('message', async (job: ProductJob) => {
+parentPort!.on('message', async (message: ProductJob | ProductClose) => {
+  if ('close' in message) {
+    await Promise.allSettled(running);
+    for (const s of sessions.values()) await (await s.catch(() => undefined))?.release();
+    parentPort!.close();
+    return;
+  }
+  const job = message;
+  if (Atomics.load(closing, 0)) {
+    parentPort!.postMessage({ id: job.id, error: 'the LoRA product threads were closed' } satisfies ProductReply);
+    return;
+  }
   try {
     // The job's factors are this thread's own copies: A is scaled where it lies.
-    const { out } = await (await session(job.transposed)).run(productFeeds(ort, job, job.a));
+    const run = (async () => (await session(job.transposed)).run(productFeeds(ort, job, job.a)))();
+    running.add(run);
+    const { out } = await run.finally(() => running.delete(run));
     let data = out.data as Float32Array;
     // The binding gives each output its own ArrayBuffer; a view of a larger one would transfer too much.
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
