@@ -217,7 +217,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       const askAhead = (i: number) => {
         while (helpers > 0 && nextToAsk < planned.length && (nextToAsk < i + 2 * helpers || asked.bytes < PRODUCTS_AHEAD_BYTES)) {
           const plan = planned[nextToAsk++];
-          for (const term of plan.terms) if (!(term.delta instanceof Float32Array) && !context.cache?.has(term.key)) asked.ask(term, plan.entry);
+          for (const term of plan.terms) if (!context.cache?.has(term.key)) asked.ask(term, plan.entry);
         }
       };
       let deltas: Float32Array[] = [];
@@ -304,6 +304,7 @@ class AskedProducts {
 
   constructor(private readonly kernel: MergeKernel) {}
 
+  /** Asks for `term`'s product unless it has a delta already or was asked for. */
   ask(term: Term, entry: WeightEntry): void {
     if (term.delta instanceof Float32Array || this.products.has(term)) return;
     const product = productOf(term.delta, entry, this.kernel);
