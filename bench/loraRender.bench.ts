@@ -5,7 +5,7 @@
  * render's load time (merge + sessions) and which graphs' sessions were kept; the image is 64×64 with one
  * step, so the load is most of it. Printed, never asserted.
  *   LORA_BENCH_MODEL      an SD1.5-sized model folder with a tokenizer/ (default: generate SD15_SIZED into a
- *                         temp folder, with the CLIP tokenizer of ../shared/fixtures/clip or LORA_BENCH_TOKENIZER)
+ *                         temp folder, with the CLIP tokenizer of test/fixtures/clip or LORA_BENCH_TOKENIZER)
  *   LORA_BENCH_DEVICE     the render device, as sdPrompt.render.device names it (default cpu)
  */
 import * as fs from 'fs';
@@ -20,7 +20,7 @@ import { writeSafetensors } from '../test/unit/render/loraFiles';
 const UNET_TARGETS = /(attn[12]\.to_(q|k|v|out\.0)|ff\.net\.(0\.proj|2)|proj_(in|out))$/;
 const TE_TARGETS = /(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])$/;
 const RANK = 32;
-const FIXTURE_CLIP = path.resolve(__dirname, '../../../shared/fixtures/clip');
+const FIXTURE_CLIP = path.resolve(__dirname, '../../test/fixtures/clip');
 
 /** A rank-32 kohya LoRA (alpha 16) on every module of `graph` that `targets` names. */
 function loraTensors(graph: string, prefix: string, targets: RegExp, seed: { s: number }) {

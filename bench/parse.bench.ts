@@ -1,6 +1,6 @@
 /**
  * Parse + all diagnostics, timed (never part of the test run; `npm run bench`).
- *   (a) the 55 real prompts of ../shared/fixtures/prompts, (b) a 10,000-line file,
+ *   (a) the 55 real prompts of test/fixtures/prompts, (b) a 10,000-line file,
  *   (c) a 1 MB one-line prompt, (d) parse_prompt_attention on 3 MB.
  * With Debian's python3-lark and a copy of A1111's modules/prompt_parser.py (path in
  * A1111_PROMPT_PARSER; never committed: AGPL), A1111's own parser is timed on the same text.
@@ -14,7 +14,7 @@ import { parseAttention } from '../server/src/service/semantics/attention';
 import { DEFAULT_SETTINGS } from '../server/src/service/settings';
 import { parsePromptDocument } from '../server/src/service/syntax/document';
 
-const FIXTURE = path.resolve(__dirname, '../../../shared/fixtures/prompts/dflip3k_civitai_prompts.json');
+const FIXTURE = path.resolve(__dirname, '../../test/fixtures/prompts/dflip3k_civitai_prompts.json');
 
 function time(fn: () => void, minMs = 300): number {
   fn(); // warm-up
@@ -33,7 +33,7 @@ const analyse = (text: string) => findProblems(parsePromptDocument(text), DEFAUL
 
 function main() {
   if (!fs.existsSync(FIXTURE)) {
-    console.log(`skipped: ${FIXTURE} is missing (the real prompts live in ../shared/fixtures)`);
+    console.log(`skipped: ${FIXTURE} is missing (the real prompts live in test/fixtures)`);
     return;
   }
   const records: { prompt: string; negative_prompt: string; params: string }[] = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')).records;

@@ -19,7 +19,7 @@ import { loadSessions } from '../server/src/render/model/sessions';
 import { renderTxt2Img } from '../server/src/render/pipeline/txt2img';
 import { generateTinyPipeline, SD15_SIZED, TINY_SD15 } from '../server/src/render/testModel/generateModel';
 
-const FIXTURE_CLIP = path.resolve(__dirname, '../../../shared/fixtures/clip');
+const FIXTURE_CLIP = path.resolve(__dirname, '../../test/fixtures/clip');
 
 function folderBytes(dir: string): number {
   let total = 0;

@@ -1,6 +1,6 @@
 /**
  * CLIP tokenizer speed (never part of the test run): `node out/bench/tokenizer.bench.js`.
- *   (a) 1 MB of real prompt text (the 55 prompts of ../shared/fixtures/prompts, repeated): tokens per
+ *   (a) 1 MB of real prompt text (the 55 prompts of test/fixtures/prompts, repeated): tokens per
  *       second of our ClipTokenizer and of @lenml/tokenizers (a transformers.js fork, the npm baseline)
  *       fed the same vocab.json + merges.txt as an HF-style tokenizer.json, cold and warm cache;
  *   (b) a keystroke in a 5,000-token prompt: one word in the middle changed, the whole prompt
@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClipTokenizer } from '../server/src/service/tokens/clipTokenizer';
 
-const fixtures = path.resolve(__dirname, '../../../shared/fixtures');
+const fixtures = path.resolve(__dirname, '../../test/fixtures');
 const clipDir = path.join(fixtures, 'clip');
 
 interface Baseline {
@@ -83,7 +83,7 @@ function time<T>(run: () => T): [T, number] {
 
 function main(): void {
   if (!fs.existsSync(path.join(clipDir, 'vocab.json'))) {
-    console.log(`tokenizer bench skipped: no ${clipDir}/vocab.json (the shared fixtures are absent)`);
+    console.log(`tokenizer bench skipped: no ${clipDir}/vocab.json (test/fixtures is incomplete)`);
     return;
   }
   const vocabText = fs.readFileSync(path.join(clipDir, 'vocab.json'), 'utf8');

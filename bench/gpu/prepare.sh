@@ -15,7 +15,7 @@ ortdir=node_modules/onnxruntime-node
 cp -r $ortdir/dist $ortdir/lib $ortdir/package.json .gpu/nm/onnxruntime-node/
 cp $ortdir/bin/napi-v6/linux/x64/onnxruntime_binding.node .gpu/nm/onnxruntime-node/bin/napi-v6/linux/x64/
 for p in onnxruntime-common vscode-languageserver-types vscode-languageserver-textdocument; do cp -r node_modules/$p .gpu/nm/; done
-cp ../shared/fixtures/clip/vocab.json ../shared/fixtures/clip/merges.txt .gpu/
+cp test/fixtures/clip/vocab.json test/fixtures/clip/merges.txt .gpu/
 (cd .gpu && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 \
   libx11-6 libx11-xcb1 libxau6 libxcb1 libxdmcp6 libxext6 libbsd0 libmd0)
 du -sh .gpu

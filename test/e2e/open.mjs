@@ -62,10 +62,10 @@ function tinyModel() {
     if (fs.existsSync(path.join(folder, 'model_index.json'))) {
         return folder;
     }
-    const clip = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'clip');
+    const clip = path.resolve(repoRoot, 'test', 'fixtures', 'clip');
     const generator = path.join(repoRoot, 'out', 'server', 'src', 'render', 'testModel', 'generateModel.js');
     if (!fs.existsSync(generator) || !fs.existsSync(path.join(clip, 'vocab.json'))) {
-        console.warn('[open] no tiny test model (needs `npm run build` and ../shared/fixtures/clip): set sdPrompt.model yourself to render');
+        console.warn('[open] no tiny test model (needs `npm run build` and test/fixtures/clip): set sdPrompt.model yourself to render');
         return undefined;
     }
     const { generateTinyPipeline, TINY_SD15 } = createRequire(import.meta.url)(generator);

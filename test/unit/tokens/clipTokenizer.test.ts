@@ -5,8 +5,7 @@ import { MemoryFileSystem } from '../../../server/src/service/library/memoryFile
 import { ApproximateTokenizer, ClipTokenizer, forEachPreToken } from '../../../server/src/service/tokens/clipTokenizer';
 import { findTokenizerFiles, loadTokenizer } from '../../../server/src/service/tokens/tokenizerFiles';
 
-// out/test/unit/tokens → project root is four levels up, shared/ sits beside the project.
-const fixtures = path.resolve(__dirname, '../../../../../shared/fixtures');
+import { FIXTURES as fixtures } from '../fixtures';
 const clipDir = path.join(fixtures, 'clip');
 const haveFixtures = fs.existsSync(path.join(clipDir, 'vocab.json')) && fs.existsSync(path.join(clipDir, 'merges.txt'));
 
