@@ -18,7 +18,7 @@ const builds = [
   { ...common, entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', external: ['onnxruntime-node'] },
   { ...common, entryPoints: ['server/src/render/worker.ts'], outfile: 'dist/renderWorker.js', external: ['onnxruntime-node'] },
   // The merge's product threads, started by the render worker from beside it (productPool.ts).
-  { ...common, entryPoints: ['server/src/render/lora/productWorker.ts'], outfile: 'dist/productWorker.js', external: ['onnxruntime-node'] },
+  { ...common, entryPoints: ['server/src/render/merge/productWorker.ts'], outfile: 'dist/productWorker.js', external: ['onnxruntime-node'] },
 ];
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

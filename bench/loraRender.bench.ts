@@ -11,8 +11,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { indexWeights, readOnnxModel } from '../server/src/render/lora/onnxIndex';
-import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/model/devices';
+import { indexWeights, readOnnxModel } from '../server/src/render/onnx/onnxIndex';
+import { DEVICE_SETTINGS, DeviceSetting } from '../server/src/render/onnx/devices';
 import { RenderHost } from '../server/src/render/renderHost';
 import { generateTinyPipeline, SD15_SIZED } from '../server/src/render/testModel/generateModel';
 import { writeSafetensors } from '../test/unit/render/loraFiles';

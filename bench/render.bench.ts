@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DeviceSetting } from '../server/src/render/model/devices';
+import { DeviceSetting } from '../server/src/render/onnx/devices';
 import { openModelFolder } from '../server/src/render/model/modelFolder';
 import { loadSessions } from '../server/src/render/model/sessions';
 import { renderTxt2Img } from '../server/src/render/pipeline/txt2img';

@@ -1,5 +1,5 @@
 import { ConfigurationTarget, Uri, workspace } from 'vscode';
-import type { DeviceSetting } from '../../server/src/render/model/devices';
+import type { DeviceSetting } from '../../server/src/render/onnx/devices';
 import type { ParameterDefaults } from '../../server/src/render/parameters';
 
 /**

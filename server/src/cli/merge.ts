@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelFolder } from '../render/model/modelFolder';
-import { LoraMergeReport, mergeModel } from '../render/lora/mergeModel';
-import { MergeKernel } from '../render/lora/mergeKernel';
-import { writeMergedModel } from '../render/lora/mergedModelFiles';
-import { MergedGraph } from '../render/lora/merge';
+import { LoraMergeReport, mergeModel } from '../render/merge/mergeModel';
+import { MergeKernel } from '../render/merge/mergeKernel';
+import { writeMergedModel } from '../render/merge/mergedModelFiles';
+import { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
 import { pyFloat } from '../service/semantics/pyNumbers';
 

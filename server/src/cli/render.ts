@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
-import { DEVICE_SETTINGS, DeviceSetting } from '../render/model/devices';
+import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
 import { RenderHost } from '../render/renderHost';
 import { LoraSpec } from '../render/lora/prepare';

@@ -1,4 +1,4 @@
-import { ExecutionProvider, DeviceSetting } from './model/devices';
+import { ExecutionProvider, DeviceSetting } from './onnx/devices';
 import type { ParameterDefaults } from './parameters';
 import type { LoraSpec } from './lora/prepare';
 import type { LoraMergeReport } from './model/sessions';

@@ -1,17 +1,17 @@
 import * as path from 'path';
 import { parentPort } from 'worker_threads';
-import { DeviceSetting } from './model/devices';
+import { DeviceSetting } from './onnx/devices';
 import { openModelFolder } from './model/modelFolder';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
-import { MergeKernel, mergeDeviceFor } from './lora/mergeKernel';
-import { MergeScratch } from './lora/mergeScratch';
-import { MergeFiles } from './lora/mergedModelFiles';
-import { DeltaCache } from './lora/deltaCache';
-import { GraphCache } from './lora/graphCache';
+import { MergeKernel, mergeDeviceFor } from './merge/mergeKernel';
+import { MergeScratch } from './merge/mergeScratch';
+import { MergeFiles } from './merge/mergedModelFiles';
+import { DeltaCache } from './merge/deltaCache';
+import { GraphCache } from './onnx/graphCache';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and the

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { RenderHost } from '../../../server/src/render/renderHost';
-import { ProductPool } from '../../../server/src/render/lora/productPool';
+import { ProductPool } from '../../../server/src/render/merge/productPool';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { FIXTURES } from '../fixtures';
 import { readZip } from './zip';

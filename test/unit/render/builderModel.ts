@@ -1,6 +1,6 @@
 import * as path from 'path';
-import { OnnxAttribute, OnnxModel } from '../../../server/src/render/lora/onnxIndex';
-import { AttrValue, GraphBuilder, ModelBuilder } from '../../../server/src/render/testModel/onnxWriter';
+import { OnnxAttribute, OnnxModel } from '../../../server/src/render/onnx/onnxIndex';
+import { AttrValue, GraphBuilder, ModelBuilder } from '../../../server/src/render/onnx/onnxWriter';
 
 /**
  * A builder's graph as the decoder would return it, without serializing: SD15_SIZED's weights

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { DeltaCache, defaultDeltaBudget } from '../../../server/src/render/lora/deltaCache';
+import { DeltaCache, defaultDeltaBudget } from '../../../server/src/render/merge/deltaCache';
 
 describe('DeltaCache: deltas kept between merges within a budget', () => {
   const floats = (n: number) => new Float32Array(n);

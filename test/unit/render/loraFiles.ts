@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
 import { isLoraKeyMapError, LoraModule, mapLoraKeys } from '../../../server/src/render/lora/loraKeys';
 import { LoraTensor, readLoraTensors, resolveModule } from '../../../server/src/render/lora/loraTensors';
-import { fromFloat16, toFloat16 } from '../../../server/src/render/half';
+import { fromFloat16, toFloat16 } from '../../../server/src/render/onnx/half';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
 

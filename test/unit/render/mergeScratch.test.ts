@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { MergeScratch } from '../../../server/src/render/lora/mergeScratch';
+import { MergeScratch } from '../../../server/src/render/merge/mergeScratch';
 import { random } from './loraFiles';
 
 /** fp32 `t + f·d` as the merge defines it: factor, product and sum each rounded to fp32. */

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { autoOrder, DeviceError, onFirstWorkingDevice } from '../../../server/src/render/model/devices';
+import { autoOrder, DeviceError, onFirstWorkingDevice } from '../../../server/src/render/onnx/devices';
 import { ModelFolderError, openModelFolder } from '../../../server/src/render/model/modelFolder';
 
 describe('render devices', () => {

@@ -9,10 +9,10 @@ import {
   indexWeights,
   parseOnnxModel,
   readOnnxModel,
-} from '../../../server/src/render/lora/onnxIndex';
+} from '../../../server/src/render/onnx/onnxIndex';
 import { PipelineConfig, SD15_SIZED, TINY_SD15, TINY_SDXL, buildPipelineGraphs, generateTinyPipeline } from '../../../server/src/render/testModel/generateModel';
 import { LinearRecord } from '../../../server/src/render/testModel/net';
-import { ModelBuilder, PbMessage, attrFloat, toFloat16Array } from '../../../server/src/render/testModel/onnxWriter';
+import { ModelBuilder, PbMessage, attrFloat, toFloat16Array } from '../../../server/src/render/onnx/onnxWriter';
 import { modelFromBuilder } from './builderModel';
 
 type Row = Pick<WeightEntry, 'module' | 'initializer' | 'node' | 'op' | 'layout' | 'dims'>;

@@ -3,10 +3,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { computeAll, mergeIntoGraph } from '../../../server/src/render/lora/merge';
-import { MergeKernel } from '../../../server/src/render/lora/mergeKernel';
-import { ProductPool } from '../../../server/src/render/lora/productPool';
-import { DeltaCache } from '../../../server/src/render/lora/deltaCache';
+import { computeAll, mergeIntoGraph } from '../../../server/src/render/merge/merge';
+import { MergeKernel } from '../../../server/src/render/merge/mergeKernel';
+import { ProductPool } from '../../../server/src/render/merge/productPool';
+import { DeltaCache } from '../../../server/src/render/merge/deltaCache';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { random, readLoraModules, writeSafetensors } from './loraFiles';
 

@@ -20,7 +20,7 @@ import {
   fromFloat16Bits,
   toFloat16Array,
   toFloat16Bits,
-} from '../../../server/src/render/testModel/onnxWriter';
+} from '../../../server/src/render/onnx/onnxWriter';
 import { FIXTURES } from '../fixtures';
 
 const CLIP_FIXTURE = path.join(FIXTURES, 'clip');

@@ -1,7 +1,7 @@
 import { NodeFileSystem } from '../../node/nodeFileSystem';
 import { isLoraKeyMapError, mapLoraKeys } from './loraKeys';
 import { readLoraTensors, resolveModule } from './loraTensors';
-import { LoraInput } from './merge';
+import { LoraInput } from '../merge/merge';
 
 /** A LoRA the prompt asks for: its file and the multipliers its tag resolves to. */
 export interface LoraSpec {

@@ -1,12 +1,12 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from './devices';
+import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../onnx/devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
-import { LoraMergeReport, mergeModel } from '../lora/mergeModel';
+import { LoraMergeReport, mergeModel } from '../merge/mergeModel';
 import { LoraComponent } from '../lora/loraKeys';
 import { PreparedLoras } from '../lora/prepare';
-import { MergeContext } from '../lora/merge';
-import { MergeKernel, mergeDeviceFor } from '../lora/mergeKernel';
-import { SessionModel, sessionModel } from '../lora/mergedModelFiles';
+import { MergeContext } from '../merge/merge';
+import { MergeKernel, mergeDeviceFor } from '../merge/mergeKernel';
+import { SessionModel, sessionModel } from '../merge/mergedModelFiles';
 
 /**
  * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
@@ -20,7 +20,7 @@ export interface GraphIo {
   outputs: string[];
 }
 
-export type { LoraMergeReport } from '../lora/mergeModel';
+export type { LoraMergeReport } from '../merge/mergeModel';
 
 export interface ModelSessions {
   device: ExecutionProvider;
@@ -216,4 +216,4 @@ export async function loadSessions(
   };
 }
 
-export { fromFloat16, toFloat16 } from '../half';
+export { fromFloat16, toFloat16 } from '../onnx/half';

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ElemType, ModelBuilder } from './onnxWriter';
+import { ElemType, ModelBuilder } from '../onnx/onnxWriter';
 import { FloatType, LinearRecord, Net } from './net';
 
 /**

@@ -1,4 +1,4 @@
-import { ElemType, GraphBuilder, TensorData, attrFloat, toFloat16Array } from './onnxWriter';
+import { ElemType, GraphBuilder, TensorData, attrFloat, toFloat16Array } from '../onnx/onnxWriter';
 
 /**
  * Layer helpers that emit ONNX the way torch.onnx (TorchScript exporter, opset 17) does for

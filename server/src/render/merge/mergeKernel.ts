@@ -1,7 +1,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../model/devices';
+import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../onnx/devices';
 import * as os from 'os';
-import { ModelBuilder } from '../testModel/onnxWriter';
+import { ModelBuilder } from '../onnx/onnxWriter';
 import { PRODUCT_CPU_SESSION, ProductInputs, productFeeds, productModel } from './productModel';
 import { ProductPool } from './productPool';
 

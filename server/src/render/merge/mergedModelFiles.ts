@@ -2,8 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MergedGraph, PatchedWeight } from './merge';
-import { InitializerSlot, relocateInitializers } from './relocateInitializers';
-import type { OnnxInitializer } from './onnxIndex';
+import { InitializerSlot, relocateInitializers } from '../onnx/relocateInitializers';
+import type { OnnxInitializer } from '../onnx/onnxIndex';
 
 /**
  * How onnxruntime gets a merged graph without a copy of the base weights. ORT takes in-memory

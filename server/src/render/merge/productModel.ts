@@ -1,4 +1,4 @@
-import { ModelBuilder } from '../testModel/onnxWriter';
+import { ModelBuilder } from '../onnx/onnxWriter';
 
 /**
  * A low-rank product `scale·A·B` [m × n] of rank r, from a LoRA's factors as they are stored, so that

@@ -1,7 +1,7 @@
 import { ModelFolder } from '../model/modelFolder';
-import { LoraComponent } from './loraKeys';
+import { LoraComponent } from '../lora/loraKeys';
 import { MergeContext, mergeIntoGraph, MergedGraph } from './merge';
-import { PreparedLoras } from './prepare';
+import { PreparedLoras } from '../lora/prepare';
 
 /** What merging the prompt's LoRAs did, per LoRA (the render summary, `merge` and the editor report it). */
 export interface LoraMergeReport {

@@ -14,7 +14,7 @@ import * as path from 'path';
  * without touching its data file beyond a stat.
  *
  * Field numbers follow onnx/onnx `onnx/onnx.proto` (checked against the writer in
- * `../testModel/onnxWriter.ts`, which encodes the same subset).
+ * `onnxWriter.ts`, which encodes the same subset).
  */
 
 // ---------------------------------------------------------------------------------------

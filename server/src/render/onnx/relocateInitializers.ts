@@ -1,4 +1,4 @@
-import { PbMessage } from '../testModel/onnxWriter';
+import { PbMessage } from './onnxWriter';
 import { Reader } from './onnxIndex';
 
 /** Where an initializer's bytes are to be found after relocation: `length` bytes at `offset` of `location`. */

@@ -1,14 +1,14 @@
 import * as fs from 'fs';
-import { LoraComponent, LoraModule } from './loraKeys';
-import { deltaWeight, isLoraMathError, lowRankFactors } from './loraMath';
-import { LoraTensor } from './loraTensors';
+import { LoraComponent, LoraModule } from '../lora/loraKeys';
+import { deltaWeight, isLoraMathError, lowRankFactors } from '../lora/loraMath';
+import { LoraTensor } from '../lora/loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
 import { MergeScratch } from './mergeScratch';
 import type { MergeFiles } from './mergedModelFiles';
-import { GraphCache, parseGraph } from './graphCache';
-import { OnnxInitializer, WeightEntry } from './onnxIndex';
-import { halfToFloat } from '../half';
+import { GraphCache, parseGraph } from '../onnx/graphCache';
+import { OnnxInitializer, WeightEntry } from '../onnx/onnxIndex';
+import { halfToFloat } from '../onnx/half';
 
 /**
  * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
