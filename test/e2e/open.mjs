@@ -50,7 +50,7 @@ if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
     process.exit(2);
 }
 
-const install = ensureInstalled();
+const install = await ensureInstalled();
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 if (pkg.main && !fs.existsSync(path.join(repoRoot, pkg.main))) {
     console.warn(`[open] WARNING: ${pkg.main} is missing, the extension will not activate: run \`npm run build\` (npm start does)`);

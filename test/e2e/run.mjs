@@ -295,7 +295,7 @@ function handleLogLine(type, line, fromSuite) {
 }
 
 async function main() {
-    const install = ensureInstalled();
+    const install = await ensureInstalled();
     startTimer();
 
     if (!fs.existsSync(testsEntry)) {
