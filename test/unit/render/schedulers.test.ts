@@ -17,8 +17,9 @@ import { resolveSamplerName, SamplerNameError } from '../../../server/src/render
 /*
  * Reference values come from a numpy transcription of LDM's make_beta_schedule, k-diffusion's
  * DiscreteSchedule/get_sigmas_karras/get_sigmas_exponential/sample_* and A1111's DDIM and LCM
- * (float64, alphas_cumprod rounded to float32 as the model buffer holds it), run with numpy 2.4.
- * The script is not part of the project; the values are pasted here.
+ * (float64, alphas_cumprod rounded to float32 as the model buffer holds it), run with numpy 2.4:
+ * scripts/golden/a1111_sampling.py, printed by `python3 scripts/golden/schedulers.py` (every value
+ * below matches its output within 4e-15). They are pasted here so each assertion reads with its numbers.
  */
 
 /** |a − b| ≤ tol·max(1, |b|) for every entry. */
