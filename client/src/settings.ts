@@ -1,6 +1,6 @@
 import { ConfigurationTarget, Uri, workspace } from 'vscode';
-import type { DeviceSetting } from '../../server/src/render/onnx/devices';
-import type { ParameterDefaults } from '../../server/src/render/parameters';
+import type { DeviceSetting } from '../../common/src/renderDevices';
+import type { ParameterDefaults } from '../../server/src/render/api';
 
 /**
  * The `sdPrompt` settings the extension side reads. In an untrusted workspace VS Code leaves out the

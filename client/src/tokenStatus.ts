@@ -1,6 +1,6 @@
 import { Disposable, StatusBarAlignment, TextEditor, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { TOKEN_COUNT_REQUEST, TokenCountParams, TokenCountResult } from '../../server/src/protocol';
+import { TOKEN_COUNT_REQUEST, TokenCountParams, TokenCountResult } from '../../common/src/protocol';
 
 /** Waits this long after the last keystroke or cursor move before asking the server. */
 const DELAY_MS = 80;

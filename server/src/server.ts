@@ -38,7 +38,7 @@ import {
   TOKEN_COUNT_REQUEST,
   TokenCountParams,
   TokenCountResult,
-} from './protocol';
+} from '../../common/src/protocol';
 import { generationData, loraPickList, renderLoras, selectionPromptText } from './service/features/extensionRequests';
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';

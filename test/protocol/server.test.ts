@@ -44,7 +44,7 @@ import {
   SELECTION_PROMPT_REQUEST,
   SelectionPromptParams,
   SelectionPromptResult,
-} from '../../server/src/protocol';
+} from '../../common/src/protocol';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 const URI = 'file:///work/example.prompt';

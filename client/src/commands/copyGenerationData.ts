@@ -1,6 +1,6 @@
 import { env, window } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { GENERATION_DATA_REQUEST, GenerationDataParams, GenerationDataResult } from '../../../server/src/protocol';
+import { GENERATION_DATA_REQUEST, GenerationDataParams, GenerationDataResult } from '../../../common/src/protocol';
 
 /**
  * Copy as Generation Data: the file as A1111 writes its infotext (comments stripped as A1111 strips

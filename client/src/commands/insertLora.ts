@@ -1,6 +1,6 @@
 import { commands, QuickPick, QuickPickItem, TextEditor, ThemeIcon, Uri, window } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { LORA_LIST_REQUEST, LoraListItem, LoraListParams, LoraListResult } from '../../../server/src/protocol';
+import { LORA_LIST_REQUEST, LoraListItem, LoraListParams, LoraListResult } from '../../../common/src/protocol';
 import { dialogs } from '../dialogs';
 import { announcePicker } from '../pickers';
 

@@ -1,6 +1,6 @@
 import { commands, env, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { LORA_LIST_REQUEST, LoraListParams, LoraListResult } from '../../../server/src/protocol';
+import { LORA_LIST_REQUEST, LoraListParams, LoraListResult } from '../../../common/src/protocol';
 import { dialogs } from '../dialogs';
 import { updateUserSetting } from '../settings';
 

@@ -10,9 +10,8 @@ import {
   SELECTION_PROMPT_REQUEST,
   SelectionPromptParams,
   SelectionPromptResult,
-} from '../../../server/src/protocol';
-import { RenderRequest } from '../../../server/src/render/messages';
-import { RenderError } from '../../../server/src/render/renderHost';
+} from '../../../common/src/protocol';
+import { RenderError, RenderRequest } from '../../../server/src/render/api';
 import { dialogs } from '../dialogs';
 import { ErrorReporter } from '../log';
 import { PreviewPanels } from '../preview/previewPanel';
@@ -142,7 +141,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
     const report: MergeReportParams = {
       textDocument: { uri: document.uri.toString() },
       model: path.basename(model),
-      loras: result.loras.map(({ name, matched, unmatched, mismatched, error }) => ({ name, matched, unmatched, mismatched, error })),
+      loras: result.loras.map(({ name, matched, unmatched, mismatched, error, code }) => ({ name, matched, unmatched, mismatched, error, code })),
     };
     void deps.client.sendNotification(MERGE_REPORT_NOTIFICATION, report);
     for (const l of result.loras) {

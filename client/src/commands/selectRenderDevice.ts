@@ -1,5 +1,5 @@
 import { QuickPickItem, window } from 'vscode';
-import { DEVICE_SETTINGS, DeviceSetting } from '../../../server/src/render/onnx/devices';
+import { DEVICE_SETTINGS, DeviceSetting } from '../../../common/src/renderDevices';
 import { announcePicker } from '../pickers';
 import { renderSettings, updateUserSetting } from '../settings';
 

@@ -2,8 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LogOutputChannel, Uri } from 'vscode';
-import { RenderRequest, RenderResult } from '../../../server/src/render/messages';
-import { RenderHost } from '../../../server/src/render/renderHost';
+import { RenderHost, RenderRequest, RenderResult } from '../../../server/src/render/api';
 
 /** A finished render as kept in the output folder: the PNG and this record beside it (`.json`). */
 export interface RenderRecord {

@@ -1,14 +1,14 @@
 import * as fs from 'fs';
+import { DEVICE_SETTINGS, type DeviceSetting } from '../../../../common/src/renderDevices';
 
 /**
  * Which onnxruntime execution provider runs the model. `auto` tries the best one this
  * platform offers and falls back, saying which ran; a device the user named explicitly is
  * never silently replaced by the CPU (design §4: asking for an EP that cannot load throws).
  */
-export type DeviceSetting = 'auto' | 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'cpu';
 export type ExecutionProvider = Exclude<DeviceSetting, 'auto'>;
-
-export const DEVICE_SETTINGS: readonly DeviceSetting[] = ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'];
+// The setting's values are shared with the client's device picker (common/); the engine's modules import them from here.
+export { DEVICE_SETTINGS, type DeviceSetting };
 
 /**
  * The order `auto` tries, best first, per platform (CUDA needs the separately downloaded libraries).

@@ -1,3 +1,4 @@
+import type { LoraListItem, RenderLora } from '../../../../common/src/protocol';
 import { PromptLibrary } from '../library';
 import { CatalogEntry, LoraCatalog } from '../library/catalog';
 import { isActivationError, loraActivation } from '../semantics/extraNetworks';
@@ -7,30 +8,11 @@ import { parsePromptDocument, PromptDocument } from '../syntax/document';
 /**
  * What the extension's own commands ask of the language service beyond LSP: the LoRA library
  * for the Insert LoRA picker, the prompt's LoRA tags resolved to files for a render, and the
- * file as A1111's generation data. Shapes match server/src/protocol.ts.
+ * file as A1111's generation data. The shapes are the messages' own (common/src/protocol.ts).
  */
 
-export interface LoraPickItem {
-  /** The file name without extension: what `<lora:NAME:...>` is inserted with (it always resolves). */
-  name: string;
-  /** `ss_output_name`, which A1111 also accepts. */
-  alias?: string;
-  /** Folder below the library root, '/'-separated ('' at the top). */
-  subfolder: string;
-  path: string;
-  baseModel: string;
-  kind: string;
-  triggerWords: string[];
-  /** The card's preferred weight when it has one, else `sdPrompt.lora.defaultWeight`. */
-  weight: number;
-  weightSource: 'preferred' | 'default';
-  previewPath?: string;
-  /** Why the file cannot be used (unreadable, a pickle that is never opened). */
-  problem?: string;
-}
-
 /** Every LoRA of the library with its card (read once per file version, so a second call is cheap). */
-export async function loraPickList(library: PromptLibrary | undefined, settings: PromptSettings): Promise<LoraPickItem[]> {
+export async function loraPickList(library: PromptLibrary | undefined, settings: PromptSettings): Promise<LoraListItem[]> {
   if (!library) return [];
   const entries = library.catalog.list('lora');
   const cards = await Promise.all(entries.map((e) => library.loadCard(e).catch(() => undefined)));
@@ -53,13 +35,7 @@ export async function loraPickList(library: PromptLibrary | undefined, settings:
   });
 }
 
-/** A LoRA a render merges (the render worker's `LoraSpec`). */
-export interface RenderLora {
-  name: string;
-  path: string;
-  te: number;
-  unet: number;
-}
+export type { RenderLora };
 
 /**
  * The positive prompt's `<lora:>`/`<lyco:>` tags as A1111 resolves them: names looked up in the
@@ -79,7 +55,7 @@ export function renderLoras(doc: PromptDocument, catalog: LoraCatalog | undefine
     const entry = catalog?.resolveLora(a.name);
     if (!entry) warnings.push(`LoRA '${a.name}' is not in the library: rendering without it`);
     else if (entry.pickle) warnings.push(`LoRA '${a.name}' is a pickle (${entry.extension}), never opened: rendering without it`);
-    else loras.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet });
+    else loras.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet, ...(a.dyn !== null ? { dyn: a.dyn } : {}) });
   }
   return { loras, warnings };
 }

@@ -1,18 +1,13 @@
+import type { LoraMergeOutcome } from '../../../../../common/src/protocol';
 import { PromptDocument } from '../../syntax/document';
 import { Problem } from './problem';
 
 /**
  * What the last preview render did with each LoRA of the file (the render worker's merge report,
- * as the extension forwards it). The language service knows nothing of rendering: this is all.
+ * as the extension forwards it in `sdPrompt/mergeReport`). The language service knows nothing of
+ * rendering: this is all.
  */
-export interface LoraMergeOutcome {
-  /** The name as written in the tag. */
-  name: string;
-  matched: number;
-  unmatched: string[];
-  mismatched: string[];
-  error?: string;
-}
+export type { LoraMergeOutcome };
 
 export interface MergeReport {
   /** The model folder's name, for the messages. */

@@ -1,10 +1,10 @@
 /**
- * Messages between the extension and the language server beyond LSP. Of the server's code, the
- * client imports this file and the render host (it runs the render worker itself); the types
- * below that the language service defines are imported as types only, so none of it is bundled.
+ * Messages between the extension and the language server beyond LSP: request names with their
+ * params and results, and the data shapes they carry. The client and the server both import this
+ * module (vscode-eslint's `shared/` is the model), so neither reaches into the other's sources;
+ * the language service uses the shapes as its result types. Types and string constants only:
+ * nothing here runs, so it adds nothing to either bundle but the names.
  */
-import type { LoraPickItem, RenderLora } from './service/features/extensionRequests';
-import type { LoraMergeOutcome } from './service/features/checks/mergeChecks';
 
 export const TOKEN_COUNT_REQUEST = 'sdPrompt/tokenCount';
 
@@ -33,13 +33,30 @@ export interface LoraListParams {
   textDocument?: { uri: string };
 }
 
-/** One LoRA of the library as the picker shows it (the language service's shape). */
-export type { LoraPickItem as LoraListItem } from './service/features/extensionRequests';
+/** One LoRA of the library as the Insert LoRA picker shows it. */
+export interface LoraListItem {
+  /** The file name without extension: what `<lora:NAME:...>` is inserted with (it always resolves). */
+  name: string;
+  /** `ss_output_name`, which A1111 also accepts. */
+  alias?: string;
+  /** Folder below the library root, '/'-separated ('' at the top). */
+  subfolder: string;
+  path: string;
+  baseModel: string;
+  kind: string;
+  triggerWords: string[];
+  /** The card's preferred weight when it has one, else `sdPrompt.lora.defaultWeight`. */
+  weight: number;
+  weightSource: 'preferred' | 'default';
+  previewPath?: string;
+  /** Why the file cannot be used (unreadable, a pickle that is never opened). */
+  problem?: string;
+}
 
 export interface LoraListResult {
   /** The LoRA folders the library scans (settings and webui layouts). */
   folders: string[];
-  loras: LoraPickItem[];
+  loras: LoraListItem[];
 }
 
 /** The prompt's LoRA tags resolved to files for a render, as A1111 resolves them. */
@@ -48,6 +65,16 @@ export const RENDER_LORAS_REQUEST = 'sdPrompt/renderLoras';
 export interface RenderLorasParams {
   /** The whole .prompt text being rendered. */
   text: string;
+}
+
+/** A LoRA a render merges (the render worker's `LoraSpec`). */
+export interface RenderLora {
+  name: string;
+  path: string;
+  te: number;
+  unet: number;
+  /** A1111's `dyn`: only the first `dyn` ranks of the LoRA's modules are used; absent when the tag has none. */
+  dyn?: number;
 }
 
 export interface RenderLorasResult {
@@ -63,6 +90,10 @@ export interface GenerationDataParams {
   text: string;
 }
 
+export interface GenerationDataResult {
+  infotext: string;
+}
+
 /** What Render Preview renders for a selection of a file (the selection with the file's negative prompt and parameters). */
 export const SELECTION_PROMPT_REQUEST = 'sdPrompt/selectionPrompt';
 
@@ -76,15 +107,24 @@ export interface SelectionPromptResult {
   promptText: string;
 }
 
-export interface GenerationDataResult {
-  infotext: string;
-}
-
 /**
  * After a preview render, what its merge did with each LoRA (client → server). The server shows it
  * as diagnostics on the file's LoRA tags until the next render of the file or until it is closed.
  */
 export const MERGE_REPORT_NOTIFICATION = 'sdPrompt/mergeReport';
+
+/** What one render's merge did with one LoRA (the render side's `LoraMergeReport`, as sent). */
+export interface LoraMergeOutcome {
+  /** The name as written in the tag. */
+  name: string;
+  matched: number;
+  unmatched: string[];
+  mismatched: string[];
+  /** Why the LoRA was not merged, when it was not. */
+  error?: string;
+  /** What kind of failure `error` is, when the merge knows (`lora-merge-nonfinite`: NaN or Inf values). */
+  code?: string;
+}
 
 export interface MergeReportParams {
   textDocument: { uri: string };
