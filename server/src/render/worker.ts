@@ -64,7 +64,7 @@ async function releaseAll(): Promise<void> {
 
 /** Sessions for a model, device and set of LoRAs with their weights: reused while all three stay the same. */
 async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
-  const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet])]);
+  const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet, l.dyn])]);
   if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();

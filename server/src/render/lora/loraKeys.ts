@@ -359,6 +359,21 @@ function parseKey(key: string): ParsedKey {
   return { reason: 'not a LoRA, LyCORIS or diff weight key' };
 }
 
+/**
+ * A tensor key split into its module part and its role suffix (`lora_unet_…_to_k` and `lora_up.weight`),
+ * for messages that name both; a key of no known form is all module part.
+ */
+export function splitTensorKey(key: string): { module: string; suffix: string } {
+  const processor = PROCESSOR_KEY.exec(key);
+  if (processor !== null) {
+    const suffix = `${processor[4]}.weight`;
+    return { module: key.slice(0, -suffix.length - 1), suffix };
+  }
+  let best: string | undefined;
+  for (const [suffix] of SUFFIXES) if (key.endsWith(suffix) && key.length > suffix.length && (best === undefined || suffix.length > best.length)) best = suffix;
+  return best === undefined ? { module: key, suffix: '' } : { module: key.slice(0, -best.length), suffix: best.slice(1) };
+}
+
 /** Which roles each kind needs; `any`-family roles ride along with whichever kind is present. */
 function kindOf(roles: ReadonlySet<TensorRole>, families: ReadonlySet<Family>): LoraModuleKind | { reason: string } {
   const concrete = [...families].filter((f) => f !== 'any');

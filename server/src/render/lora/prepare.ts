@@ -2,6 +2,7 @@ import { NodeFileSystem } from '../../node/nodeFileSystem';
 import { isLoraKeyMapError, mapLoraKeys } from './loraKeys';
 import { readLoraTensors, resolveModule } from './loraTensors';
 import { LoraInput } from '../merge/merge';
+import { NONFINITE_CODE, nonFiniteTensor } from './nonFinite';
 
 /** A LoRA the prompt asks for: its file and the multipliers its tag resolves to. */
 export interface LoraSpec {
@@ -9,12 +10,14 @@ export interface LoraSpec {
   path: string;
   te: number;
   unet: number;
+  /** A1111's `dyn` from the tag: only the first `dyn` ranks of each plain LoRA module. */
+  dyn?: number;
 }
 
 export interface PreparedLoras {
   inputs: (LoraInput & { path: string; unmatchedKeys: string[] })[];
   /** LoRAs that cannot be merged at all, with why (a refused format, an unreadable file). */
-  problems: { name: string; path: string; error: string }[];
+  problems: { name: string; path: string; error: string; code?: string }[];
 }
 
 /** Reads each LoRA's tensors and maps its keys onto module paths; never throws for a bad file. */
@@ -34,15 +37,24 @@ export async function prepareLoras(specs: LoraSpec[]): Promise<PreparedLoras> {
     }
     const modules = [];
     const unmatchedKeys = keys.unmatched.map((u) => `${u.key} (${u.reason})`);
+    let nonFinite: string | undefined;
     for (const m of keys.modules) {
       const resolved = resolveModule(m, read.tensors);
       if ('error' in resolved) unmatchedKeys.push(`${m.module}: ${resolved.error}`);
-      else modules.push(resolved);
+      else {
+        modules.push(resolved);
+        nonFinite ??= nonFiniteTensor(resolved, m.tensors);
+      }
+    }
+    if (nonFinite !== undefined) {
+      // Refused as a whole: half a LoRA is not what the prompt asked for either.
+      out.problems.push({ name: spec.name, path: spec.path, error: nonFinite, code: NONFINITE_CODE });
+      continue;
     }
     // The delta cache must not serve a file's old deltas after it was replaced.
     const stat = await fs.stat(spec.path).catch(() => undefined);
     const id = `${spec.path}|${stat?.size ?? ''}|${stat?.mtimeMs ?? ''}`;
-    out.inputs.push({ name: spec.name, id, path: spec.path, te: spec.te, unet: spec.unet, modules, unmatchedKeys });
+    out.inputs.push({ name: spec.name, id, path: spec.path, te: spec.te, unet: spec.unet, dyn: spec.dyn, modules, unmatchedKeys });
   }
   return out;
 }
