@@ -9,6 +9,7 @@ import type { MergeFiles } from './mergedModelFiles';
 import { GraphCache, parseGraph } from '../onnx/graphCache';
 import { OnnxInitializer, WeightEntry } from '../onnx/onnxIndex';
 import { halfToFloat } from '../onnx/half';
+import { overflowMessage } from '../lora/nonFinite';
 
 /**
  * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
@@ -40,6 +41,11 @@ export interface ComponentMergeReport {
   unmatched: string[];
   /** Modules whose shapes do not fit their weight, with the reason. */
   mismatched: string[];
+  /**
+   * Set when a module's weight change overflows to NaN/Inf (`lora-merge-nonfinite`): then none of this
+   * LoRA's modules are in the merge, and the caller leaves it out of the other graphs too.
+   */
+  refused?: string;
 }
 
 /** A weight the merge changes: its initializer and how many bytes it has. */
@@ -128,6 +134,8 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       const report: ComponentMergeReport = { name: lora.name, matched: 0, unmatched: [], mismatched: [] };
       reports.push(report);
       const multiplier = component === 'unet' ? lora.unet : lora.te;
+      // This LoRA's terms join the plans only once all its modules are known to be finite.
+      const terms: { entry: WeightEntry; term: Term }[] = [];
       for (const module of lora.modules) {
         if (module.component !== component) continue;
         const entry = index.byModule.get(module.module);
@@ -140,11 +148,8 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           continue;
         }
         const shape = torchShape(entry);
-        const planFor = () => {
-          let plan = plans.get(entry.initializer);
-          if (!plan) plans.set(entry.initializer, (plan = { entry, terms: [] }));
-          return plan;
-        };
+        // What a stored value may reach: beyond it the weight holds Inf (or NaN), and so does every image.
+        const limit = entry.dtype === 'float16' ? FP16_MAX : FP32_MAX;
         // ΔW at multiplier 1 (linear in it, DoRA included), in the weight's layout; dyn changes it.
         const key = deltaKey(lora, modelFile, module.module);
         const factors = lowRankFactors(module, shape, lora.dyn);
@@ -154,7 +159,19 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
         }
         if (factors) {
           report.matched++;
-          if (multiplier !== 0) planFor().terms.push({ key, multiplier, delta: factors });
+          if (multiplier === 0) continue;
+          let lowRank: Float32Array | LowRank = factors;
+          if (!(productBound(factors) * Math.abs(multiplier) < limit)) {
+            // The factors are finite but their product might not be: compute it now and look.
+            const product = context.cache?.get(key) ?? (await productOf(factors, entry, context.kernel));
+            context.cache?.set(key, product);
+            if (!(maxAbs(product) * Math.abs(multiplier) < limit)) {
+              report.refused = overflowMessage(module, multiplier, entry.dtype === 'float16' ? 'fp16' : 'fp32');
+              break;
+            }
+            lowRank = product;
+          }
+          terms.push({ entry, term: { key, multiplier, delta: lowRank } });
           continue;
         }
         let delta = context.cache?.get(key);
@@ -170,7 +187,21 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           context.cache?.set(key, delta);
         }
         report.matched++;
-        if (multiplier !== 0) planFor().terms.push({ key, multiplier, delta });
+        if (multiplier === 0) continue;
+        if (!(maxAbs(delta) * Math.abs(multiplier) < limit)) {
+          report.refused = overflowMessage(module, multiplier, entry.dtype === 'float16' ? 'fp16' : 'fp32');
+          break;
+        }
+        terms.push({ entry, term: { key, multiplier, delta } });
+      }
+      if (report.refused !== undefined) {
+        report.matched = 0;
+        continue;
+      }
+      for (const { entry, term } of terms) {
+        let plan = plans.get(entry.initializer);
+        if (!plan) plans.set(entry.initializer, (plan = { entry, terms: [] }));
+        plan.terms.push(term);
       }
     }
   } finally {
@@ -272,6 +303,49 @@ function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Flo
   const [from, n] = [at / size, bytes.length / size];
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
   plan.terms.forEach((term, t) => scratch.addScaled(sum, deltas[t].subarray(from, from + n), term.multiplier));
+}
+
+const FP32_MAX = 3.4028234663852886e38;
+const FP16_MAX = 65504;
+
+/** The largest |value| (Infinity when there is a NaN), kept per array: a kept delta is looked at once. */
+const maxAbsOf = new WeakMap<Float32Array, number>();
+function maxAbs(data: Float32Array): number {
+  let max = maxAbsOf.get(data);
+  if (max !== undefined) return max;
+  max = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = Math.abs(data[i]);
+    if (v > max) max = v;
+    else if (v !== v) {
+      max = Infinity;
+      break;
+    }
+  }
+  maxAbsOf.set(data, max);
+  return max;
+}
+
+/**
+ * A bound on |scale·up·down| from the factors alone: scale · Σ_r max|up[·, r]| · max|down[r, ·]|.
+ * Cheap (one pass over the factors, kept per array) next to the product, which it spares checking.
+ */
+const boundOf = new WeakMap<Float32Array, number>();
+function productBound({ up, down, rank, scale }: LowRank): number {
+  let bound = boundOf.get(up);
+  if (bound === undefined) {
+    const upMax = new Float64Array(rank);
+    for (let i = 0; i < up.length; i++) upMax[i % rank] = Math.max(upMax[i % rank], Math.abs(up[i]));
+    const cols = down.length / rank;
+    bound = 0;
+    for (let r = 0; r < rank; r++) {
+      let downMax = 0;
+      for (let j = r * cols; j < (r + 1) * cols; j++) downMax = Math.max(downMax, Math.abs(down[j]));
+      bound += upMax[r] * downMax;
+    }
+    boundOf.set(up, bound);
+  }
+  return Math.abs(scale) * bound;
 }
 
 function elements(entry: WeightEntry): number {
