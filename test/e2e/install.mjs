@@ -84,7 +84,8 @@ export function installProgress() {
                 script = `running ${run[1]} ${run[2]}`;
                 return script;
             }
-            if (!/^npm (http|verb|sill|timing)/.test(line)) lastLine = line;
+            // A compiler's warnings (source excerpts, carets, "In file included from") say nothing of progress.
+            if (/^[A-Za-z]/.test(line) && !/^npm (http|verb|sill|timing)|^In file included from|\b(warning|note):/.test(line)) lastLine = line;
             return undefined;
         },
         /** One line for the heartbeat: the step and what it last printed. */
