@@ -1,5 +1,6 @@
 import { Worker } from 'worker_threads';
 import { RenderMessage, RenderRequest, RenderResult, WorkerMessage } from './messages';
+import { installMergeTempCleanup } from './merge/mergeTempCleanup';
 
 export class RenderError extends Error {
   constructor(
@@ -88,6 +89,8 @@ export class RenderHost {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
+    // The worker's merges write up to 1 GB of temporary files; a signal to this process must not leave them.
+    installMergeTempCleanup();
     const worker = new Worker(this.workerPath);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'released') {

@@ -106,17 +106,41 @@ function removeFolder(folder: string): boolean {
   }
 }
 
-const TEMP_PREFIX = 'sd-prompt-merge-';
-/** A merge's temporary folder lives from the merge until its sessions exist: seconds. One this old was left by a crash. */
+export const TEMP_PREFIX = 'sd-prompt-merge-';
+/**
+ * A merge's temporary folders are named after the process (`sd-prompt-merge-<pid>-XXXXXX`), so the
+ * process can remove its own when it ends (installMergeTempCleanup, in the main thread: the folders are
+ * made in the render worker, which signals never reach), and a later renderer can tell a dead one's.
+ */
+export function ownTempPrefix(pid = process.pid): string {
+  return `${TEMP_PREFIX}${pid}-`;
+}
+/** A folder without a pid (an older version's) lives from its merge until its sessions exist: seconds. One this old was left by a crash. */
 const STALE_MS = 60 * 60_000;
 
-/** Removes temporary folders that crashed renderers left behind (a merged SD1.5 UNet's is 1 GB). */
-function removeStaleMerges(tempFolder: string): void {
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary folders that ended renderers left behind (a merged SD1.5 UNet's is 1 GB): those of
+ * processes no longer running, and unnamed ones over an hour old.
+ */
+export function removeStaleMerges(tempFolder: string): void {
   const now = Date.now();
   for (const name of fs.readdirSync(tempFolder).filter((n) => n.startsWith(TEMP_PREFIX))) {
     const folder = path.join(tempFolder, name);
+    const pid = /^(\d+)-/.exec(name.slice(TEMP_PREFIX.length))?.[1];
     try {
-      if (now - fs.statSync(folder).mtimeMs > STALE_MS) fs.rmSync(folder, { recursive: true, force: true });
+      if (pid !== undefined ? Number(pid) !== process.pid && !isRunning(Number(pid)) : now - fs.statSync(folder).mtimeMs > STALE_MS) {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
     } catch {
       // Another renderer's, or already gone: not ours to report.
     }
@@ -143,7 +167,7 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
   removeStaleMerges(tempFolder);
   let recycled = options.files?.take(m.modelFile);
   if (recycled && path.parse(recycled).root !== root) recycled = undefined;
-  let temp = recycled ? path.dirname(recycled) : fs.mkdtempSync(path.join(tempFolder, TEMP_PREFIX));
+  let temp = recycled ? path.dirname(recycled) : fs.mkdtempSync(path.join(tempFolder, ownTempPrefix()));
   const dispose = () => (options.files ? true : removeFolder(temp));
   try {
     let dataFile = recycled ?? path.join(temp, 'lora-patched.bin');
@@ -164,7 +188,7 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
         // Cannot be overwritten (Windows, where something still maps it): a new file, as without MergeFiles.
         if (!['EBUSY', 'EPERM', 'EACCES', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
         removeFolder(temp);
-        temp = fs.mkdtempSync(path.join(tempFolder, TEMP_PREFIX));
+        temp = fs.mkdtempSync(path.join(tempFolder, ownTempPrefix()));
         dataFile = path.join(temp, 'lora-patched.bin');
         moves = await write();
       }
