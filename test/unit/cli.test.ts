@@ -92,7 +92,9 @@ describe('sd-prompt CLI', () => {
   });
 });
 
-describe('sd-prompt tokens', () => {
+describe('sd-prompt tokens', function () {
+  // Each run loads CLIP's 49,408-entry vocabulary: seconds on a loaded 2-core machine.
+  this.timeout(20000);
   const fsNode = new NodeFileSystem();
   const clip = path.join(FIXTURES, 'clip');
   const run = async (args: string[], stdin: string, files: Record<string, string> = {}) => {

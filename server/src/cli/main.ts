@@ -1,8 +1,4 @@
-import * as fs from 'fs';
-import { TextDocument } from 'vscode-languageserver-textdocument';
 import { stepsOf } from '../service/features/checks/parameterChecks';
-import { findProblems } from '../service/features/diagnostics';
-import { DEFAULT_SETTINGS } from '../service/settings';
 import { parsePromptDocument } from '../service/syntax/document';
 import { explainForJson } from './explain';
 import { pythonJson } from './pythonJson';
@@ -14,17 +10,22 @@ import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, runRender } from './render';
 import { parseMergeArgs, runMerge } from './merge';
 import { UsageError } from './usage';
+import { InputError, readTextBounded } from './boundedRead';
+import { parseCheckArgs, runCheck } from './check';
+import { InfoError, parseInfoArgs, runInfo } from './info';
+import { OutputStream, quietOnError } from './outputStream';
 
 /**
- * `sd-prompt`: the language service for terminals and CI.
- *   sd-prompt check [--format json] FILE...
- *   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
- * Exit codes: 0 fine, 1 a check found an error, 2 bad usage or unreadable input.
+ * `sd-prompt`: the language service and renderer for terminals and CI (commands below).
+ * Exit codes: 0 fine; 1 a check found an error, a file was refused (info), a render or merge
+ * failed, or standard output could not be written; 2 bad usage or unreadable input (missing,
+ * a folder, over the 1 MiB input cap). A closed standard output (`| head`) ends output quietly.
  */
 const USAGE = `usage:
-  sd-prompt check [--format text|json] FILE...
+  sd-prompt check [--format text|json] [--lora-dir DIR]... FILE...
   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
   sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)
+  sd-prompt info FILE.safetensors
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`;
@@ -42,9 +43,10 @@ export interface Io {
 export async function main(argv: string[], io: Io): Promise<number> {
   try {
     const [command, ...args] = argv;
-    if (command === 'check') return check(args, io);
+    if (command === 'check') return await runCheck(parseCheckArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'explain') return explain(args, io);
     if (command === 'tokens') return await tokens(args, io);
+    if (command === 'info') return await runInfo(parseInfoArgs(args), io);
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
     if (command === 'render') return await runRender(parseRenderArgs(args), io);
     if (command === '--help' || command === '-h' || command === 'help') {
@@ -66,46 +68,11 @@ function readInput(path: string, io: Io): string {
   try {
     return path === '-' ? io.readStdin() : io.readFile(path);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a folder' : err.message;
-    throw new Error(`cannot read ${path === '-' ? 'standard input' : path}: ${why}`);
+    throw new InputError(`cannot read ${path === '-' ? 'standard input' : path}: ${why}`);
   }
-}
-
-function check(args: string[], io: Io): number {
-  let format = 'text';
-  const files: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--format') {
-      format = args[++i];
-      if (format !== 'text' && format !== 'json') throw new UsageError(`--format takes text or json, not '${format ?? ''}'`);
-    } else if (a.startsWith('--format=')) {
-      format = a.slice('--format='.length);
-      if (format !== 'text' && format !== 'json') throw new UsageError(`--format takes text or json, not '${format}'`);
-    } else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}'`);
-    else files.push(a);
-  }
-  if (files.length === 0) throw new UsageError('check needs at least one FILE');
-  const results: { file: string; range: unknown; severity: string; code: string; message: string }[] = [];
-  let errors = 0;
-  for (const file of files) {
-    const text = readInput(file, io);
-    const document = TextDocument.create('file://' + file, 'sd-prompt', 1, text);
-    for (const p of findProblems(parsePromptDocument(text), DEFAULT_SETTINGS)) {
-      if (p.severity === 'error') errors++;
-      const range = { start: document.positionAt(p.span.start), end: document.positionAt(p.span.end) };
-      results.push({ file, range, severity: p.severity, code: p.code, message: p.message });
-    }
-  }
-  if (format === 'json') io.stdout(JSON.stringify(results, null, 2) + '\n');
-  else {
-    for (const r of results) {
-      const start = (r.range as { start: { line: number; character: number } }).start;
-      io.stdout(`${r.file}:${start.line + 1}:${start.character + 1} ${r.severity} ${r.code} ${r.message}\n`);
-    }
-  }
-  return errors > 0 ? 1 : 0;
 }
 
 function explain(args: string[], io: Io): number {
@@ -174,18 +141,22 @@ async function tokens(args: string[], io: Io): Promise<number> {
 /** Runs the CLI on this process's arguments and streams. */
 export async function runCli(): Promise<void> {
   const fileSystem = new NodeFileSystem();
-  process.exitCode = await main(process.argv.slice(2), {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    readFile: (p) => fs.readFileSync(p, 'utf8'),
-    readStdin: () => fs.readFileSync(0, 'utf8'),
+  const stderr = quietOnError(process.stderr);
+  const stdout = new OutputStream(process.stdout, stderr, (code) => (process.exitCode = code));
+  const code = await main(process.argv.slice(2), {
+    stdout: (s) => stdout.write(s),
+    stderr,
+    readFile: (p) => readTextBounded(p, p),
+    readStdin: () => readTextBounded(0, 'standard input'),
     loadTokenizer: (tokenizerPath) => loadTokenizer(fileSystem, { tokenizerPath, home: os.homedir() }),
   });
+  process.exitCode = stdout.finish(code);
 }
 
 if (require.main === module) void runCli();
 
-/** Bad input files and failed renders exit 1; 2 stays for bad usage and unreadable input. */
+/** Bad input files, refused files and failed renders exit 1; 2 stays for bad usage and unreadable input. */
 function errorExitCode(e: unknown): number {
-  return (e as Error)?.message?.startsWith('cannot read ') ? 2 : 1;
+  if (e instanceof InfoError) return 1;
+  return e instanceof InputError || (e as Error)?.message?.startsWith('cannot read ') ? 2 : 1;
 }
