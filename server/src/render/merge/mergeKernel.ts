@@ -1,5 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../onnx/devices';
+import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice, unavailableDevice } from '../onnx/devices';
 import * as os from 'os';
 import { ModelBuilder } from '../onnx/onnxWriter';
 import { PRODUCT_CPU_SESSION, ProductInputs, productFeeds, productModel } from './productModel';
@@ -55,8 +55,8 @@ export class MergeKernel {
       }
       return kernel;
     };
-    if (setting !== 'auto') return (await onFirstWorkingDevice(setting, platform, create)).value;
-    for (const device of autoOrder(platform).filter((d) => d !== 'webgpu' && d !== 'cpu')) {
+    if (setting !== 'auto') return (await onFirstWorkingDevice(setting, platform, create, undefined, (d) => unavailableDevice(d, platform))).value;
+    for (const device of autoOrder(platform).filter((d) => d !== 'webgpu' && d !== 'cpu' && !unavailableDevice(d, platform))) {
       try {
         return await create(device);
       } catch {

@@ -1,5 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice } from '../onnx/devices';
+import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice, unavailableDevice } from '../onnx/devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
 import { LoraMergeReport, mergeModel } from '../merge/mergeModel';
 import { LoraComponent } from '../lora/loraKeys';
@@ -159,6 +159,7 @@ export async function loadSessions(
   } finally {
     await ownKernel?.release();
   }
+  // A provider whose library is not installed is skipped without asking onnxruntime (which logs red lines).
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
     const options = renderSessionOptions(ep);
     const created: InferenceSession[] = [];
@@ -182,7 +183,7 @@ export async function loadSessions(
       await Promise.all(created.map((s) => s.release().catch(() => undefined)));
       throw e;
     }
-  });
+  }, undefined, (ep) => unavailableDevice(ep));
   // ORT has read the weights (CPU) or uploaded them (GPU) once the sessions exist: the merged bytes
   // and any temporary file are not needed any more, whatever happened.
   const { value, device, attempts } = await opened.finally(disposeModels);
