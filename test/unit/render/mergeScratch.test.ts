@@ -1,5 +1,8 @@
 import * as assert from 'assert';
+import * as ort from 'onnxruntime-node';
 import { MergeScratch } from '../../../server/src/render/merge/mergeScratch';
+import { ModelBuilder } from '../../../server/src/render/onnx/onnxWriter';
+import { edgeAndRandomFloats, everyOrderedHalf, halfValue, isQuietHalfNaN, nearestHalf } from './halfReference';
 import { random } from './loraFiles';
 
 /** fp32 `t + f·d` as the merge defines it: factor, product and sum each rounded to fp32. */
@@ -45,5 +48,86 @@ describe('MergeScratch: the buffers weights are merged in, and w += f·Δ', () =
     const scratch = new MergeScratch();
     const target = scratch.floats(scratch.reserve(64, 1)[0], 16);
     assert.throws(() => scratch.addScaled(target, new Float32Array(15), 1), /a delta of 15 values for a weight of 16/);
+  });
+
+  describe('addToHalf: an fp16 weight plus its fp32 sum, rounded once in WebAssembly', () => {
+    /** `halves` and `sums` copied into a fresh scratch's memory, added there, and the halves read back. */
+    const addInMemory = (halves: ArrayLike<number>, sums: ArrayLike<number>) => {
+      const scratch = new MergeScratch();
+      const [h, s] = scratch.reserve(sums.length * 4, 2);
+      const bits = new Uint16Array(h.buffer, h.byteOffset, halves.length);
+      const floats = scratch.floats(s, sums.length);
+      bits.set(halves);
+      floats.set(sums);
+      scratch.addToHalf(bits, floats);
+      return bits.slice();
+    };
+    const hex = (bits: number) => `0x${bits.toString(16)}`;
+
+    it('every half plus −0 comes back as it was; NaNs come back quiet NaNs', () => {
+      const all = Uint16Array.from({ length: 65536 }, (_, bits) => bits);
+      const out = addInMemory(all, new Float32Array(65536).fill(-0));
+      const ordered = new Set(everyOrderedHalf());
+      for (let bits = 0; bits < 65536; bits++) {
+        if (ordered.has(bits)) assert.strictEqual(out[bits], bits, hex(bits));
+        else assert.ok(isQuietHalfNaN(out[bits]), `${hex(bits)} → ${hex(out[bits])}`);
+      }
+    });
+
+    it('−0 plus a float is that float rounded to nearest even: every tie, edge, subnormal, overflow, and a million random floats', () => {
+      const values = edgeAndRandomFloats(1_000_000, 3);
+      const out = addInMemory(new Uint16Array(values.length).fill(0x8000), values);
+      for (let i = 0; i < values.length; i++) {
+        if (Number.isNaN(values[i])) assert.ok(isQuietHalfNaN(out[i]), `NaN → ${hex(out[i])}`);
+        else assert.strictEqual(out[i], nearestHalf(values[i]), `${values[i]} → ${hex(out[i])}, not ${hex(nearestHalf(values[i]))}`);
+      }
+    });
+
+    it('every finite half plus a random float is their fp32 sum rounded once', () => {
+      const halves = everyOrderedHalf().filter((bits) => (bits & 0x7fff) !== 0x7c00);
+      // Sums near each half's own size, so that most results neither stay put nor swamp it.
+      const sums = Float32Array.from(halves, (bits, i) => halfValue(bits) * (((i * 7919) % 2001) / 1000 - 1) + (i % 3) * 2 ** -20);
+      const out = addInMemory(halves, sums);
+      halves.forEach((bits, i) => {
+        const expected = nearestHalf(Math.fround(halfValue(bits) + sums[i]));
+        assert.strictEqual(out[i], expected, `${hex(bits)} + ${sums[i]} → ${hex(out[i])}, not ${hex(expected)}`);
+      });
+    });
+
+    it("rounds as onnxruntime's Cast to float16 does, on every tie and edge and 300 000 random floats", async () => {
+      const values = edgeAndRandomFloats(300_000, 5);
+      const builder = new ModelBuilder(17, 'cast_to_half');
+      builder.graph.input('x', 'float32', ['n']);
+      builder.graph.node('Cast', ['x'], ['y'], { to: 10 });
+      builder.graph.output('y', 'float16', ['n']);
+      const session = await ort.InferenceSession.create(builder.serialize().model);
+      try {
+        const cast = (await session.run({ x: new ort.Tensor('float32', values, [values.length]) })).y.data as Uint16Array;
+        const out = addInMemory(new Uint16Array(values.length).fill(0x8000), values);
+        for (let i = 0; i < values.length; i++) {
+          if (Number.isNaN(values[i])) assert.ok(isQuietHalfNaN(out[i]) && isQuietHalfNaN(cast[i]));
+          else assert.strictEqual(out[i], cast[i], `${values[i]}: ${hex(out[i])}, Cast ${hex(cast[i])}`);
+        }
+      } finally {
+        await session.release();
+      }
+    });
+
+    it('views outside its memory, and the values past the last eight, get the same bits in JS', () => {
+      const pool = edgeAndRandomFloats(1003, 9).subarray(-1003);
+      for (const length of [1, 7, 8, 9, 1003]) {
+        const values = pool.subarray(0, length);
+        const halves = Uint16Array.from({ length }, (_, i) => (i * 4099) & 0x7bff);
+        const inMemory = addInMemory(halves, values);
+        const outside = halves.slice();
+        new MergeScratch().addToHalf(outside, values);
+        assert.deepStrictEqual([...outside], [...inMemory], `length ${length}`);
+        halves.forEach((bits, i) => assert.strictEqual(inMemory[i], nearestHalf(Math.fround(halfValue(bits) + values[i])), `length ${length}, value ${i}`));
+      }
+    });
+
+    it('a sum of another length is refused with both lengths', () => {
+      assert.throws(() => new MergeScratch().addToHalf(new Uint16Array(16), new Float32Array(15)), /a sum of 15 values for a weight of 16/);
+    });
   });
 });

@@ -12,7 +12,8 @@ import {
 } from '../../../server/src/render/onnx/onnxIndex';
 import { PipelineConfig, SD15_SIZED, TINY_SD15, TINY_SDXL, buildPipelineGraphs, generateTinyPipeline } from '../../../server/src/render/testModel/generateModel';
 import { LinearRecord } from '../../../server/src/render/testModel/net';
-import { ModelBuilder, PbMessage, attrFloat, toFloat16Array } from '../../../server/src/render/onnx/onnxWriter';
+import { ModelBuilder, PbMessage, attrFloat } from '../../../server/src/render/onnx/onnxWriter';
+import { toFloat16 } from '../../../server/src/render/onnx/half';
 import { modelFromBuilder } from './builderModel';
 
 type Row = Pick<WeightEntry, 'module' | 'initializer' | 'node' | 'op' | 'layout' | 'dims'>;
@@ -150,7 +151,7 @@ describe('ONNX weight index', () => {
     g.initializer('onnx::MatMul_10', w(0), [4, 4]);
     g.node('Transpose', ['onnx::MatMul_10'], ['t0'], { perm: [1, 0] }, '/blk/lin_t/Transpose');
     g.node('MatMul', [x, 't0'], ['y0'], {}, '/blk/lin_t/MatMul');
-    g.initializer('blk.lin_c.weight', toFloat16Array(w(1)), [4, 4]);
+    g.initializer('blk.lin_c.weight', toFloat16(w(1)), [4, 4]);
     g.node('Cast', ['blk.lin_c.weight'], ['c1'], { to: 1 }, '/blk/lin_c/Cast');
     g.node('MatMul', ['y0', 'c1'], ['y1'], {}, '/blk/lin_c/MatMul');
     g.initializer('onnx::MatMul_12', w(2), [4, 4]);
@@ -199,7 +200,7 @@ describe('ONNX weight index', () => {
     assert.ok(lc && lc.location.kind === 'inline');
     assert.deepStrictEqual(
       new Uint16Array(bytes.slice(lc.location.offset, lc.location.offset + lc.location.length).buffer),
-      toFloat16Array(w(1)),
+      toFloat16(w(1)),
     );
     assert.strictEqual(indexWeights(parseOnnxModel(bytes, 'hand.onnx')).fused, undefined);
   });

@@ -13,14 +13,8 @@ import {
   generateTinyPipeline,
 } from '../../../server/src/render/testModel/generateModel';
 import { randomNormal } from '../../../server/src/render/testModel/net';
-import {
-  ModelBuilder,
-  PbMessage,
-  attrFloat,
-  fromFloat16Bits,
-  toFloat16Array,
-  toFloat16Bits,
-} from '../../../server/src/render/onnx/onnxWriter';
+import { ModelBuilder, PbMessage, attrFloat } from '../../../server/src/render/onnx/onnxWriter';
+import { floatToHalf, halfToFloat, toFloat16 } from '../../../server/src/render/onnx/half';
 import { FIXTURES } from '../fixtures';
 
 const CLIP_FIXTURE = path.join(FIXTURES, 'clip');
@@ -36,7 +30,7 @@ function inputMeta(session: ort.InferenceSession): Meta[] {
 }
 
 function values(t: ort.Tensor): number[] {
-  if (t.type === 'float16') return Array.from(t.data as Uint16Array, fromFloat16Bits);
+  if (t.type === 'float16') return Array.from(t.data as Uint16Array, halfToFloat);
   return Array.from(t.data as Float32Array);
 }
 
@@ -49,7 +43,7 @@ function assertFinite(name: string, t: ort.Tensor): void {
 function floatTensor(type: ort.Tensor.Type, dims: number[], f: (i: number) => number): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
   const data = Float32Array.from({ length: n }, (_, i) => f(i));
-  return type === 'float16' ? new ort.Tensor('float16', toFloat16Array(data), dims) : new ort.Tensor('float32', data, dims);
+  return type === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
 }
 
 /** CLIP-like ids: BOS, a few tokens, EOS, then EOS padding (SD1's tokenizer pads with EOS). */
@@ -136,14 +130,14 @@ describe('test model generator', function () {
     });
 
     it('rounds float16 to nearest even like numpy', () => {
-      assert.strictEqual(toFloat16Bits(1), 0x3c00);
-      assert.strictEqual(toFloat16Bits(-2), 0xc000);
-      assert.strictEqual(toFloat16Bits(65504), 0x7bff);
-      assert.strictEqual(toFloat16Bits(1e6), 0x7c00);
-      assert.strictEqual(toFloat16Bits(2 ** -24), 0x0001);
-      assert.strictEqual(toFloat16Bits(1 + 2 ** -11), 0x3c00); // tie → even
-      assert.strictEqual(toFloat16Bits(1 + 3 * 2 ** -11), 0x3c02);
-      assert.strictEqual(fromFloat16Bits(toFloat16Bits(0.1)), 0.0999755859375);
+      assert.strictEqual(floatToHalf(1), 0x3c00);
+      assert.strictEqual(floatToHalf(-2), 0xc000);
+      assert.strictEqual(floatToHalf(65504), 0x7bff);
+      assert.strictEqual(floatToHalf(1e6), 0x7c00);
+      assert.strictEqual(floatToHalf(2 ** -24), 0x0001);
+      assert.strictEqual(floatToHalf(1 + 2 ** -11), 0x3c00); // tie → even
+      assert.strictEqual(floatToHalf(1 + 3 * 2 ** -11), 0x3c02);
+      assert.strictEqual(halfToFloat(floatToHalf(0.1)), 0.0999755859375);
     });
   });
 

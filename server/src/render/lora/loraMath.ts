@@ -117,7 +117,8 @@ function tucker(left: Float32Array, out: number, r1: number, core: Float32Array,
   return matmul(left, out, r1, t, width);
 }
 
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+/** A row-major [rows × cols] matrix as [cols × rows]: the render engine's one transpose (merge.ts uses it for stored layouts). */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
   return out;

@@ -1,5 +1,6 @@
 import { LibraryFileSystem } from '../../service/library/fileSystem';
 import { SafetensorsHeader, SafetensorsTensor, isSafetensorsError, readSafetensorsHeader } from '../../service/library/safetensors';
+import { halfToFloatTable } from '../onnx/half';
 import type { LoraModule, TensorRole } from './loraKeys';
 
 /**
@@ -40,27 +41,6 @@ const BYTES_PER_ELEMENT: ReadonlyMap<string, number> = new Map([
 
 /** Typed-array views use the host's byte order; safetensors is little-endian. Checked once. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-let halfTable: Float32Array | undefined;
-
-/**
- * Every F16 bit pattern's value. 256 KiB once, then F16 decoding is a table lookup: faster than the
- * bit arithmetic per element, and exact because every half is representable in fp32.
- */
-function halfToFloatTable(): Float32Array {
-  if (halfTable !== undefined) return halfTable;
-  const table = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exponent = (bits >> 10) & 0x1f;
-    const fraction = bits & 0x3ff;
-    if (exponent === 0) table[bits] = sign * fraction * 2 ** -24;
-    else if (exponent === 0x1f) table[bits] = fraction === 0 ? sign * Infinity : NaN;
-    else table[bits] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-  }
-  halfTable = table;
-  return table;
-}
 
 /**
  * `bytes` copied into a fresh, aligned buffer: `readBytes` may hand back a view at any byte offset

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { LoraComponent, LoraModule } from '../lora/loraKeys';
-import { deltaWeight, isLoraMathError, lowRankFactors } from '../lora/loraMath';
+import { deltaWeight, isLoraMathError, lowRankFactors, transpose } from '../lora/loraMath';
 import { LoraTensor } from '../lora/loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
@@ -255,7 +255,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
       try {
         for (let k = 0; k < READS_AHEAD; k++) await readAhead(k);
         for (let k = 0; k < blocks.length; k++) {
-          const { weight, at, length } = blocks[k];
+          const { weight, at } = blocks[k];
           const plan = planned[weight];
           if (at === 0) {
             askAhead(weight);
@@ -265,10 +265,6 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           await reads[k];
           const bytes = slotOf(k);
           mergeBlock(plan, bytes, at, deltas, scratch, fp16Sum);
-          if (plan.entry.dtype === 'float16') {
-            const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, length / 2);
-            await context.kernel.addToHalf(halves, scratch.floats(fp16Sum, length / 2), halves);
-          }
           sinks.push(settled(Promise.resolve(sink({ initializer: plan.entry.initializer, length: plan.entry.location.length }, bytes, at))));
           await readAhead(k + READS_AHEAD);
         }
@@ -295,7 +291,7 @@ const READS_AHEAD = 4;
 /**
  * `bytes` (a slot of the scratch memory) holds the base weight's bytes from `at` and receives the merged
  * ones: the sum of the base and every term's delta times its multiplier, in fp32. For an fp16 weight the
- * sum of the deltas goes to `fp16Sum`, for the caller to round onto the base once.
+ * deltas are summed in `fp16Sum` and that sum is added to the base and rounded to fp16 once, in place.
  */
 function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Float32Array[], scratch: MergeScratch, fp16Sum: Uint8Array): void {
   const half = plan.entry.dtype === 'float16';
@@ -303,6 +299,7 @@ function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Flo
   const [from, n] = [at / size, bytes.length / size];
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
   plan.terms.forEach((term, t) => scratch.addScaled(sum, deltas[t].subarray(from, from + n), term.multiplier));
+  if (half) scratch.addToHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n), sum);
 }
 
 const FP32_MAX = 3.4028234663852886e38;
@@ -407,12 +404,6 @@ function productOf({ up, down, rank: r, scale }: LowRank, entry: WeightEntry, ke
   // Stored Wᵀ [in, out] = downᵀ·upᵀ: the Gemm transposes down [r × in] and up [out × r] itself.
   if (entry.layout === 'in_out') return kernel.product({ a: down, b: up, m, r, n, scale, transposed: true });
   return kernel.product({ a: up, b: down.subarray(0, r * n), m, r, n, scale, transposed: false });
-}
-
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
-  return out;
 }
 
 /** A stored weight (fp32) as torch lays it out. */

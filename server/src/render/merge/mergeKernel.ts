@@ -1,7 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { autoOrder, DeviceSetting, ExecutionProvider, onFirstWorkingDevice, unavailableDevice } from '../onnx/devices';
 import * as os from 'os';
-import { ModelBuilder } from '../onnx/onnxWriter';
 import { PRODUCT_CPU_SESSION, ProductInputs, productFeeds, productModel } from './productModel';
 import { ProductPool } from './productPool';
 
@@ -19,10 +18,10 @@ export function mergeDeviceFor(render: DeviceSetting): DeviceSetting {
 
 /**
  * The merge's onnxruntime work, on the render device: a low-rank product `A·B` (in JS loops it was
- * 22 s of a 30 s SD1.5 merge), and for fp16 weights the sum of a base and an fp32 delta rounded once
- * (`Cast(Cast(base) + Δ)`). The fp32 additions themselves run in MergeScratch: onnxruntime-node
- * copies every output into a new buffer, so an in-place `A·B + base` took 14.5 ms on a 1280×5120
- * weight, where adding its kept product in WebAssembly takes 7.9 ms (the copy into its memory included).
+ * 22 s of a 30 s SD1.5 merge). The additions, and an fp16 weight's rounding, run in MergeScratch:
+ * onnxruntime-node copies every output into a new buffer, so an in-place `A·B + base` took 14.5 ms on a
+ * 1280×5120 weight, where adding its kept product in WebAssembly takes 7.9 ms (the copy into its memory
+ * included).
  */
 export class MergeKernel {
   private readonly sessions = new Map<KernelKind, Promise<InferenceSession>>();
@@ -86,14 +85,6 @@ export class MergeKernel {
     return out.data as Float32Array;
   }
 
-  /** `out = fp16(fp32(base) + delta)`: the bits of fp16 values in `base` and `out`, `delta` fp32, all of one length. */
-  async addToHalf(base: Uint16Array, delta: Float32Array, out: Uint16Array): Promise<void> {
-    const session = await this.session('addToHalf');
-    const { Tensor } = this.ort;
-    const result = await session.run({ base: new Tensor('float16', base, [base.length]), delta: new Tensor('float32', delta, [delta.length]) });
-    out.set(result.out.data as Uint16Array);
-  }
-
   async release(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
@@ -106,7 +97,7 @@ export class MergeKernel {
   private session(kind: KernelKind): Promise<InferenceSession> {
     let session = this.sessions.get(kind);
     if (!session) {
-      session = this.ort.InferenceSession.create(kernelModel(kind), { logSeverityLevel: 3, ...this.options });
+      session = this.ort.InferenceSession.create(productModel(kind === 'productTransposed'), { logSeverityLevel: 3, ...this.options });
       // A failed creation is not kept: the next call tries again.
       session.catch(() => this.sessions.delete(kind));
       this.sessions.set(kind, session);
@@ -115,7 +106,7 @@ export class MergeKernel {
   }
 }
 
-type KernelKind = 'product' | 'productTransposed' | 'addToHalf';
+type KernelKind = 'product' | 'productTransposed';
 
 /**
  * Helpers for a CPU kernel: half the cores, at most 4, each with its share of onnxruntime threads.
@@ -124,21 +115,4 @@ type KernelKind = 'product' | 'productTransposed' | 'addToHalf';
 function startCpuPool(cores = os.availableParallelism()): ProductPool | undefined {
   const helpers = Math.min(4, Math.floor(cores / 2));
   return ProductPool.start(helpers, Math.max(1, Math.floor(cores / Math.max(1, helpers))));
-}
-
-const FLOAT = 1;
-const FLOAT16 = 10;
-
-function kernelModel(kind: KernelKind): Uint8Array {
-  if (kind !== 'addToHalf') return productModel(kind === 'productTransposed');
-  // fp16(fp32(base) + delta): the sum of an fp16 weight's deltas, rounded once.
-  const builder = new ModelBuilder(17, 'lora_add_to_half');
-  const g = builder.graph;
-  g.input('base', 'float16', ['n']);
-  g.input('delta', 'float32', ['n']);
-  const [base32] = g.node('Cast', ['base'], ['base_f32'], { to: FLOAT });
-  const [sum] = g.node('Add', [base32, 'delta'], ['sum']);
-  g.node('Cast', [sum], ['out'], { to: FLOAT16 });
-  g.output('out', 'float16', ['n']);
-  return builder.serialize().model;
 }

@@ -1,25 +1,30 @@
+import { floatToHalf, halfToFloat } from '../onnx/half';
+
 /**
  * The merge's working memory: the buffers that base weights are read into and merged in, all inside
  * one WebAssembly memory, so that `addScaled` (`w += f·Δ`, four floats at a time with WebAssembly
- * SIMD) runs on them in place. Why not onnxruntime for the add: onnxruntime-node copies every output
- * into a freshly allocated ArrayBuffer, even a pre-allocated one, and that copy (page faults
- * included) cost more than the arithmetic: an in-place Gemm on a 1280×5120 weight took 14.5 ms, a
- * plain copy of it 2.3 ms, and this add 5.7 ms (docs/rendering.md). A plain JS loop took 16 ms.
+ * SIMD) and `addToHalf` (an fp16 weight's fp32 sum rounded onto it) run on them in place. Why not
+ * onnxruntime: onnxruntime-node copies every output into a freshly allocated ArrayBuffer, even a
+ * pre-allocated one, and that copy (page faults included) cost more than the arithmetic: an in-place
+ * Gemm on a 1280×5120 weight took 14.5 ms, a plain copy of it 2.3 ms, and this add 5.7 ms
+ * (docs/rendering.md). A plain JS loop took 16 ms.
  */
 export class MergeScratch {
   private readonly memory: WasmMemory;
   private readonly axpy?: (dst: number, a: number, b: number, end: number, factor: number) => void;
+  private readonly addHalves?: (halves: number, sums: number, end: number) => void;
   /** Bytes of each region and how many, as last reserved. */
   private regionBytes = 0;
   private regions = 0;
 
   constructor() {
     this.memory = new wasm.Memory({ initial: 0, maximum: MAX_PAGES });
-    if (wasm.validate(AXPY_MODULE)) {
-      const instance = new wasm.Instance(new wasm.Module(AXPY_MODULE), { m: { mem: this.memory } });
+    if (wasm.validate(MERGE_MODULE)) {
+      const instance = new wasm.Instance(new wasm.Module(MERGE_MODULE), { m: { mem: this.memory } });
       this.axpy = instance.exports.axpy as typeof this.axpy;
+      this.addHalves = instance.exports.addToHalf as typeof this.addHalves;
     }
-    // Without SIMD (no runtime of ours lacks it) addScaled falls back to a JS loop: slower, same result.
+    // Without SIMD (no runtime of ours lacks it) both fall back to JS loops: slower, same results.
   }
 
   /**
@@ -66,6 +71,22 @@ export class MergeScratch {
     const f = Math.fround(factor);
     for (let i = vectorised; i < target.length; i++) target[i] += Math.fround(f * delta[i]);
   }
+
+  /**
+   * `halves[i] = fp16(fp32(halves[i]) + sums[i])`, rounded to nearest even: an fp16 weight's block (the
+   * bits, as read) gets the fp32 sum of its deltas, rounded once. Both views of one length, from
+   * regions of this memory (else, or past the last multiple of eight, it runs in JS with half.ts's
+   * conversions, which give the same bits). A 2 MiB block (1 M halves) took 1.3-1.6 ms on the dev machine,
+   * where onnxruntime's `Cast(Cast(base) + Σ)` took 13-24 ms with its output copied back (same run).
+   */
+  addToHalf(halves: Uint16Array, sums: Float32Array): void {
+    if (sums.length !== halves.length) throw new Error(`a sum of ${sums.length} values for a weight of ${halves.length}`);
+    const inMemory = halves.buffer === this.memory.buffer && sums.buffer === this.memory.buffer;
+    const vectorised = this.addHalves && inMemory ? halves.length & ~7 : 0;
+    if (vectorised) this.addHalves!(halves.byteOffset, sums.byteOffset, halves.byteOffset + vectorised * 2);
+    // fp32(half) + sum, computed in double and rounded once to fp32, is the fp32 sum (double has more than 2·24 + 2 bits).
+    for (let i = vectorised; i < halves.length; i++) halves[i] = floatToHalf(Math.fround(halfToFloat(halves[i]) + sums[i]));
+  }
 }
 
 /** The part of the WebAssembly API used here (the server's TypeScript libs leave it out with the DOM). */
@@ -89,12 +110,26 @@ const ALIGN = 64;
 /** How much of a delta addScaled copies in at a time: well inside a core's L2 cache. */
 const STAGE_BYTES = 64 * 1024;
 
+
 /**
- * A WebAssembly module importing memory `m.mem` and exporting
- * `axpy(dst, a, b, end, f)`: for byte offsets p = a, a+16, … < end, `dst[·] = a[·] + f·b[·]` on f32x4
- * (dst and b advance with a). Written out by hand: the project has no WebAssembly toolchain.
+ * A WebAssembly module importing memory `m.mem` and exporting two functions on byte offsets (written
+ * out by hand: the project has no WebAssembly toolchain):
+ * - `axpy(dst, a, b, end, f)`: for p = a, a+16, … < end, `dst[·] = a[·] + f·b[·]` on f32x4 (dst and b
+ *   advance with a);
+ * - `addToHalf(h, s, end)`: for p = h, h+16, … < end, eight halves at p become `fp16(fp32(half) + sum)`
+ *   with the eight floats at s (s advances 32 bytes a step).
+ * WebAssembly has no half-precision instructions, so both conversions are integer SIMD on the bits
+ * (F. Giesen's branch-free conversions, every case computed and the right one selected per lane):
+ * - fp16 → fp32 is exact: exponent rebiased, Inf/NaN widened, subnormals normalised by one float
+ *   subtraction (`2^-14·(1 + m/1024) − 2^-14 = m·2^-24`, exact).
+ * - fp32 → fp16 rounds to nearest even: a normal result adds `0xfff` plus the kept mantissa's last bit
+ *   below the 13 bits dropped, a carry going on into the exponent (up to Inf); a subnormal result is
+ *   the float added to 0.5, where one ulp is 2^-24, so the hardware's own round-to-nearest-even
+ *   rounds it; magnitudes of 65520 (half-way past 65504) and up become Inf, NaN a quiet NaN, and the
+ *   sign is kept (signed zeros too). Checked against half.ts bit for bit on all 2^16 halves and on
+ *   random and edge floats, and against onnxruntime's Cast (test/unit/render/mergeScratch.test.ts).
  */
-const AXPY_MODULE = (() => {
+const MERGE_MODULE = (() => {
   const leb = (n: number) => {
     const out: number[] = [];
     do {
@@ -110,29 +145,81 @@ const AXPY_MODULE = (() => {
   const [I32, F32, V128] = [0x7f, 0x7d, 0x7b];
   const get = (i: number) => [0x20, i];
   const set = (i: number) => [0x21, i];
-  const advance = (i: number) => [...get(i), 0x41, 16, 0x6a, ...set(i)]; // local += 16
-  const v128Load = [0xfd, 0x00, 4, 0]; // align 2^4, offset 0
-  const v128Store = [0xfd, 0x0b, 4, 0];
-  const body = [
+  const i32 = (n: number) => [0x41, n]; // i32.const for 0 ≤ n < 64 (one signed LEB byte)
+  const advance = (i: number, by: number) => [...get(i), 0x41, ...leb(by), 0x6a, ...set(i)]; // local += by (by < 64)
+  const simd = (op: number) => [0xfd, ...leb(op)];
+  const load = (offset = 0) => [...simd(0x00), 4, offset]; // v128.load, align 2^4
+  const store = [...simd(0x0b), 4, 0];
+  /** v128.const with four equal i32 lanes. */
+  const splat = (n: number) => [...simd(0x0c), ...Array.from({ length: 16 }, (_, i) => (n >>> ((i % 4) * 8)) & 0xff)];
+  const [AND, OR, XOR, BITSELECT] = [0x4e, 0x50, 0x51, 0x52].map(simd);
+  const [LT_S, GT_S, GE_S] = [0x39, 0x3b, 0x3f].map(simd); // i32x4 comparisons (every operand here is ≥ 0)
+  const [SHL, SHR_U, ADD, SUB] = [0xab, 0xad, 0xae, 0xb1].map(simd); // i32x4
+  const [F_ADD, F_SUB, F_MUL] = [0xe4, 0xe5, 0xe6].map(simd); // f32x4
+  const [EXTEND_LOW_U, EXTEND_HIGH_U, NARROW_U] = [0xa9, 0xaa, 0x86].map(simd); // u16 ⇄ i32 lanes
+
+  const axpy = [
     1, 1, V128, // one local: the splatted factor (local 5)
-    ...get(4), 0xfd, 0x13, ...set(5), // f32x4.splat
+    ...get(4), ...simd(0x13), ...set(5), // f32x4.splat
     0x02, 0x40, 0x03, 0x40, // block, loop
     ...get(1), ...get(3), 0x4f, 0x0d, 1, // if a >= end: leave the block
     ...get(0),
-    ...get(1), ...v128Load,
-    ...get(2), ...v128Load, ...get(5), 0xfd, 0xe6, 0x01, // f32x4.mul
-    0xfd, 0xe4, 0x01, // f32x4.add
-    ...v128Store,
-    ...advance(0), ...advance(1), ...advance(2),
+    ...get(1), ...load(),
+    ...get(2), ...load(), ...get(5), ...F_MUL,
+    ...F_ADD,
+    ...store,
+    ...advance(0, 16), ...advance(1, 16), ...advance(2, 16),
     0x0c, 0, // continue the loop
     0x0b, 0x0b, 0x0b, // end loop, end block, end function
   ];
+
+  // addToHalf's locals after its params (h 0, s 1, end 2): v128s.
+  const [HALVES, X, E, O, SIGN, A, LOW] = [3, 4, 5, 6, 7, 8, 9];
+  /** fp32 bits of the halves in X's i32 lanes, onto the stack. */
+  const decode = [
+    ...get(X), ...splat(0x7fff), ...AND, ...i32(13), ...SHL, ...set(E), // exponent and mantissa, in place
+    ...get(E), ...splat(0x38000000), ...ADD, ...set(O), // exponent rebiased by 127 − 15
+    // Inf/NaN (exponent 31) rebiased once more, to 255.
+    ...get(O), ...splat(0x38000000), ...ADD, ...get(O), ...get(E), ...splat(0x0f800000), ...GE_S, ...BITSELECT, ...set(O),
+    // Subnormal (exponent 0): as 2^-14·(1 + m/1024), minus 2^-14.
+    ...get(O), ...splat(0x00800000), ...ADD, ...splat(0x38800000), ...F_SUB,
+    ...get(O), ...get(E), ...splat(0x00800000), ...LT_S, ...BITSELECT,
+    ...get(X), ...splat(0x8000), ...AND, ...i32(16), ...SHL, ...OR, // the sign
+  ];
+  /** fp16 bits of the floats in X, rounded to nearest even, onto the stack in i32 lanes. */
+  const encode = [
+    ...get(X), ...splat(0x80000000), ...AND, ...set(SIGN),
+    ...get(X), ...get(SIGN), ...XOR, ...set(A), // |x|
+    // Inf or NaN, for |x| ≥ 65536 (below it, 65520 and up round to Inf in the normal case).
+    ...splat(0x7e00), ...splat(0x7c00), ...get(A), ...splat(0x7f800000), ...GT_S, ...BITSELECT,
+    // Subnormal or zero (|x| < 2^-14): 0.5 + |x| rounds to a multiple of 2^-24, whose bits past 0.5 are the half.
+    ...get(A), ...splat(0x3f000000), ...F_ADD, ...splat(0x3f000000), ...SUB,
+    // Normal: exponent rebiased, plus 0xfff and the kept mantissa's last bit, then the top bits.
+    ...get(A), ...splat(0xc8000fff), ...ADD, ...get(A), ...i32(13), ...SHR_U, ...splat(1), ...AND, ...ADD, ...i32(13), ...SHR_U,
+    ...get(A), ...splat(0x38800000), ...LT_S, ...BITSELECT,
+    ...get(A), ...splat(0x47800000), ...GE_S, ...BITSELECT,
+    ...get(SIGN), ...i32(16), ...SHR_U, ...OR,
+  ];
+  /** The four halves in X's lanes plus the four floats at s + offset, as fp16 bits, onto the stack. */
+  const addFour = (offset: number) => [...decode, ...get(1), ...load(offset), ...F_ADD, ...set(X), ...encode];
+  const addToHalf = [
+    1, 7, V128,
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    ...get(0), ...get(2), 0x4f, 0x0d, 1, // if h >= end: leave the block
+    ...get(0), ...load(), ...set(HALVES),
+    ...get(HALVES), ...EXTEND_LOW_U, ...set(X), ...addFour(0), ...set(LOW),
+    ...get(HALVES), ...EXTEND_HIGH_U, ...set(X), ...addFour(16), ...set(X),
+    ...get(0), ...get(LOW), ...get(X), ...NARROW_U, ...store,
+    ...advance(0, 16), ...advance(1, 32),
+    0x0c, 0,
+    0x0b, 0x0b, 0x0b,
+  ];
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, [1, 0x60, 5, I32, I32, I32, I32, F32, 0]), // type: (i32 ×4, f32) → ()
+    ...section(1, [2, 0x60, 5, I32, I32, I32, I32, F32, 0, 0x60, 3, I32, I32, I32, 0]), // types: (i32 ×4, f32) → (), (i32 ×3) → ()
     ...section(2, [1, ...name('m'), ...name('mem'), 0x02, 0x01, 0, ...leb(MAX_PAGES)]), // import memory (min 0, max)
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(7, [1, ...name('axpy'), 0x00, 0]), // export it
-    ...section(10, [1, ...leb(body.length), ...body]),
+    ...section(3, [2, 0, 1]), // two functions, of types 0 and 1
+    ...section(7, [2, ...name('axpy'), 0x00, 0, ...name('addToHalf'), 0x00, 1]),
+    ...section(10, [2, ...leb(axpy.length), ...axpy, ...leb(addToHalf.length), ...addToHalf]),
   ]);
 })();

@@ -216,5 +216,3 @@ export async function loadSessions(
     },
   };
 }
-
-export { fromFloat16, toFloat16 } from '../onnx/half';

@@ -1,7 +1,18 @@
-/** IEEE 754 half precision ⇄ float32, round to nearest even (fp16 graphs and fp16 weights). */
+/**
+ * IEEE 754 half precision ⇄ float32, round to nearest even: the one fp16 codec of the render engine
+ * (fp16 graphs' inputs and outputs, fp16 weights, F16 tensors in LoRA files, the test models). The
+ * merge rounds its fp16 sums with the same conversion written in WebAssembly (MergeScratch.addToHalf),
+ * checked bit for bit against this one.
+ */
+import { halfToNumber } from '../../service/library/safetensors';
+
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
+/**
+ * The fp16 bits nearest to `value` as a float32, ties to even; subnormal halves included, magnitudes
+ * from 65520 up become Inf, NaN the quiet NaN 0x7e00 (with its sign), zeros keep their sign.
+ */
 export function floatToHalf(value: number): number {
   F32[0] = value;
   const x = U32[0];
@@ -28,13 +39,21 @@ export function floatToHalf(value: number): number {
   return sign | half;
 }
 
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+/**
+ * The value of fp16 bits (exact: every half is a float32). The language service decodes halves too (a
+ * LoRA card's F16 alpha) and cannot import the render engine, so the decoding is its, shared here.
+ */
+export const halfToFloat: (bits: number) => number = halfToNumber;
+
+let table: Float32Array | undefined;
+
+/**
+ * Every fp16 bit pattern's value, built once (256 KiB): decoding many halves is then a lookup per
+ * element, faster than the bit arithmetic.
+ */
+export function halfToFloatTable(): Float32Array {
+  if (!table) table = Float32Array.from({ length: 65536 }, (_, bits) => halfToFloat(bits));
+  return table;
 }
 
 export function toFloat16(values: Float32Array): Uint16Array {
@@ -44,7 +63,8 @@ export function toFloat16(values: Float32Array): Uint16Array {
 }
 
 export function fromFloat16(bits: Uint16Array): Float32Array {
+  const values = halfToFloatTable();
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = halfToFloat(bits[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = values[bits[i]];
   return out;
 }

@@ -469,6 +469,3 @@ export class ModelBuilder {
 
 // ---------------------------------------------------------------------------------------
 // Numbers
-
-// Half precision is shared with the render pipeline and the LoRA merge (../half.ts).
-export { floatToHalf as toFloat16Bits, halfToFloat as fromFloat16Bits, toFloat16 as toFloat16Array } from './half';

@@ -1,4 +1,5 @@
-import { ElemType, GraphBuilder, TensorData, attrFloat, toFloat16Array } from '../onnx/onnxWriter';
+import { ElemType, GraphBuilder, TensorData, attrFloat } from '../onnx/onnxWriter';
+import { toFloat16 } from '../onnx/half';
 
 /**
  * Layer helpers that emit ONNX the way torch.onnx (TorchScript exporter, opset 17) does for
@@ -78,7 +79,7 @@ export class Net {
 
   /** Float data in the graph's float type (fp16 as bit patterns). */
   floats(values: Float32Array): TensorData {
-    return this.dtype === 'float16' ? toFloat16Array(values) : values;
+    return this.dtype === 'float16' ? toFloat16(values) : values;
   }
 
   /** A random weight, made only when it is written (lazy). */
