@@ -106,7 +106,12 @@ export class RenderHost {
         else p.reject(new RenderError(m.message, m.cancelled));
       }
     });
-    worker.on('error', (e) => this.failAll(`the renderer crashed: ${e.message}`));
+    worker.on('error', (e) => {
+      // An uncaught error ends the worker; its 'exit' follows later. A render asked for in between must
+      // start a new worker, not wait on this one (it was posted to it and failed as "exited (code 1)").
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(`the renderer crashed: ${e.message}`);
+    });
     worker.on('exit', (code) => {
       if (this.worker === worker) {
         this.worker = undefined;

@@ -58,6 +58,32 @@ describe('render worker', function () {
     assert.ok(third.timings.load > 0, 'sessions loaded again after release');
   });
 
+  for (const [mode, message] of [
+    ['exit', 'the renderer exited (code 7)'],
+    ['throw', 'the renderer crashed: the worker broke mid-render'],
+  ] as const) {
+    it(`a worker that dies mid-render (${mode === 'exit' ? 'process.exit' : 'an uncaught error'}) fails that render with one clear error, and the next render works`, async () => {
+      const marker = path.join(root, `crashed-${mode}`);
+      process.env.SD_CRASH_MARKER = marker;
+      process.env.SD_CRASH_MODE = mode;
+      const crashing = new RenderHost(path.resolve(__dirname, 'crashingWorker.js'));
+      try {
+        const outcome = await crashing.render({ promptText, model: root, device: 'cpu', overrides: { steps: 2 } }).then(
+          () => 'finished',
+          (e: unknown) => (e instanceof RenderError ? [e.message, e.cancelled] : String(e)),
+        );
+        assert.deepStrictEqual(outcome, [message, false]);
+        assert.ok(fs.existsSync(marker), 'the worker died at its first progress message');
+        const next = await crashing.render({ promptText, model: root, device: 'cpu', overrides: { steps: 2 } });
+        assert.deepStrictEqual([next.steps, next.seed, next.width], [2, 42, 64]);
+      } finally {
+        await crashing.dispose();
+        delete process.env.SD_CRASH_MARKER;
+        delete process.env.SD_CRASH_MODE;
+      }
+    });
+  }
+
   it('cancels within a step; a broken model folder is one clear error', async () => {
     const controller = new AbortController();
     const seen: number[] = [];
