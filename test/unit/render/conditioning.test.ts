@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { alignContexts, applyEmphasis, chunkInput, combineGuidance, CONTEXT_LENGTH } from '../../../server/src/render/pipeline/conditioning';
+import { applyEmphasis, chunkInput, combineGuidance, CONTEXT_LENGTH, stackConds } from '../../../server/src/render/pipeline/conditioning';
 
 const token = (id: number, weight = 1) => ({ id, weight, start: 0, end: 1 });
 
@@ -25,21 +25,16 @@ describe('A1111 conditioning math', () => {
     assert.throws(() => applyEmphasis(hidden, Float32Array.from([1]), 2), /hidden states hold 3 tokens, multipliers 1/);
   });
 
-  it('AND parts padded by repeating their last vector, then cond/uncond with empty-prompt chunks', () => {
-    // Width 1 so a chunk is 77 numbers.
-    const chunk = (v: number) => new Float32Array(CONTEXT_LENGTH).fill(v).map((x, i) => (i === CONTEXT_LENGTH - 1 ? x + 0.5 : x));
-    const two = new Float32Array(2 * CONTEXT_LENGTH).fill(2);
-    const one = chunk(1);
-    const empty = new Float32Array(CONTEXT_LENGTH).fill(9);
-    const r = alignContexts([two, one], chunk(3), empty);
-    assert.deepStrictEqual(r.conds.map((c) => c.length), [154, 154]);
-    // The short AND part repeats its last vector (1.5) to the longer one's length.
-    assert.deepStrictEqual([r.conds[1][76], r.conds[1][77], r.conds[1][153]], [1.5, 1.5, 1.5]);
-    // The negative gets one empty-prompt chunk.
-    assert.deepStrictEqual([r.uncond.length, r.uncond[76], r.uncond[77]], [154, 3.5, 9]);
-    // A longer negative pads every AND part with empty chunks instead.
-    const l = alignContexts([one], two, empty);
-    assert.deepStrictEqual([l.conds[0].length, l.conds[0][77], l.uncond.length], [154, 9, 154]);
+  it('AND parts padded to the longest by repeating their last vector (stack_conds)', () => {
+    // Width 2 so a chunk is 154 numbers; the last vector of `one` is [1.5, 1.75].
+    const one = new Float32Array(2 * CONTEXT_LENGTH).fill(1);
+    one.set([1.5, 1.75], 2 * CONTEXT_LENGTH - 2);
+    const two = new Float32Array(4 * CONTEXT_LENGTH).fill(2);
+    const r = stackConds([two, one], 2);
+    assert.deepStrictEqual(r.map((c) => c.length), [308, 308]);
+    assert.strictEqual(r[0], two);
+    assert.deepStrictEqual([...r[1].subarray(152, 158)], [1.5, 1.75, 1.5, 1.75, 1.5, 1.75]);
+    assert.deepStrictEqual([...r[1].subarray(306)], [1.5, 1.75]);
   });
 
   it('guidance with AND weights', () => {

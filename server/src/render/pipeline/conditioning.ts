@@ -61,14 +61,14 @@ function mean(values: Float32Array): number {
 }
 
 /**
- * One batch's contexts at equal length, as A1111 builds them: AND parts padded to the longest by
- * repeating their last vector (`stack_conds`), then cond and uncond padded with encodings of the
- * empty prompt to the same number of chunks (`pad_cond`).
+ * The AND parts' contexts at equal length, as A1111's `stack_conds`: each padded to the longest by
+ * repeating its last vector (`width` values). The negative prompt is not padded: with A1111's
+ * default options (pad_cond_uncond off) a negative prompt of another length runs in its own UNet
+ * call as it is; padding it with empty-prompt chunks gives another image.
  */
-export function alignContexts(conds: Float32Array[], uncond: Float32Array, empty: Float32Array): { conds: Float32Array[]; uncond: Float32Array } {
-  const width = empty.length / CONTEXT_LENGTH;
+export function stackConds(conds: Float32Array[], width: number): Float32Array[] {
   const longest = Math.max(...conds.map((c) => c.length));
-  let padded = conds.map((c) => {
+  return conds.map((c) => {
     if (c.length === longest) return c;
     const out = new Float32Array(longest);
     out.set(c);
@@ -76,11 +76,6 @@ export function alignContexts(conds: Float32Array[], uncond: Float32Array, empty
     for (let o = c.length; o < longest; o += width) out.set(last, o);
     return out;
   });
-  let u = uncond;
-  const withEmpty = (c: Float32Array, chunks: number) => concat([c, ...Array.from({ length: chunks }, () => empty)]);
-  if (u.length < longest) u = withEmpty(u, (longest - u.length) / empty.length);
-  else if (u.length > longest) padded = padded.map((c) => withEmpty(c, (u.length - longest) / empty.length));
-  return { conds: padded, uncond: u };
 }
 
 /**

@@ -12,7 +12,7 @@ import { ClipTokenizer } from '../../service/tokens/clipTokenizer';
 import { GraphIo, ModelSessions } from '../model/sessions';
 import { fromFloat16, toFloat16 } from '../onnx/half';
 import { ModelFolder } from '../model/modelFolder';
-import { alignContexts, applyEmphasis, chunkInput, combineGuidance, concat, CONTEXT_LENGTH } from './conditioning';
+import { applyEmphasis, chunkInput, combineGuidance, concat, CONTEXT_LENGTH, stackConds } from './conditioning';
 import { createInfotext } from './infotext';
 import { encodePng } from './png';
 import { seededNormal } from './random';
@@ -143,7 +143,6 @@ export async function renderTxt2Img(
       cond: { chunks: e.cond.chunks.map((c) => new Float32Array(c.length)), pooled: e.cond.pooled && new Float32Array(e.cond.pooled.length) },
     }));
   }
-  const empty = (await encodeText('')).chunks[0];
   const encodeMs = Date.now() - t0;
 
   // ---- denoising ----
@@ -166,11 +165,9 @@ export async function renderTxt2Img(
     const input = sampler.scaleModelInput(x, i);
     const condsNow = condSchedules.map((c) => at(c.schedule, i));
     const uncondNow = at(uncondSchedule, i);
-    const { conds, uncond } = alignContexts(
-      condsNow.map((c) => concat(c.chunks)),
-      concat(uncondNow.chunks),
-      empty,
-    );
+    // AND parts stacked to one length; the negative prompt keeps its own (A1111's default, pad_cond_uncond off).
+    const conds = stackConds(condsNow.map((c) => concat(c.chunks)), condsNow[0].chunks[0].length / CONTEXT_LENGTH);
+    const uncond = concat(uncondNow.chunks);
     const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds } : undefined);
     const outputs: { output: Float32Array; weight: number }[] = [];
     for (const [k, context] of conds.entries()) {
@@ -194,7 +191,8 @@ export async function renderTxt2Img(
   const rgb = new Uint8Array(p.width * p.height * 3);
   const plane = p.width * p.height;
   for (let c = 0; c < 3; c++) {
-    for (let k = 0; k < plane; k++) rgb[k * 3 + c] = Math.round(Math.min(1, Math.max(0, (image[c * plane + k] + 1) / 2)) * 255);
+    // A1111 truncates (numpy astype(uint8)), it does not round.
+    for (let k = 0; k < plane; k++) rgb[k * 3 + c] = Math.trunc(Math.min(1, Math.max(0, (image[c * plane + k] + 1) / 2)) * 255);
   }
   const infotext = createInfotext({
     prompt: p.prompt,
