@@ -247,9 +247,8 @@ describe('test model generator', function () {
       );
       assert.deepStrictEqual(unet.outputNames, ['out_sample']);
       await unet.release();
-      const started = Date.now();
+      // How long this takes is bench/testModel.bench.ts's business, not a pass/fail condition.
       const out = await runPipeline(tiny);
-      assert.ok(Date.now() - started < 2000, `tiny pipeline ran in ${Date.now() - started} ms`);
       // Batch rows have different prompts, so the conditioning reaches the UNet output.
       const n = values(out.noise);
       const half = n.length / 2;
