@@ -1,10 +1,21 @@
 import {
   CancellationToken,
+  CodeActionRequest,
+  CompletionRequest,
   Connection,
   DidChangeConfigurationNotification,
   DocumentDiagnosticReportKind,
+  DocumentDiagnosticRequest,
+  DocumentFormattingRequest,
+  DocumentLinkRequest,
+  DocumentRangeFormattingRequest,
+  DocumentSymbolRequest,
+  ErrorCodes,
+  FoldingRangeRequest,
+  HoverRequest,
+  InlayHintRequest,
   ResponseError,
-  LSPErrorCodes,
+  SemanticTokensRequest,
   TextDocumentSyncKind,
   TextDocuments,
 } from 'vscode-languageserver';
@@ -22,23 +33,19 @@ import { LibraryFileSystem } from './service/library/fileSystem';
 import { LibraryHost } from './libraryHost';
 import {
   GENERATION_DATA_REQUEST,
-  GenerationDataParams,
   GenerationDataResult,
   LORA_LIST_REQUEST,
-  LoraListParams,
   LoraListResult,
   MERGE_REPORT_NOTIFICATION,
-  MergeReportParams,
   RENDER_LORAS_REQUEST,
-  RenderLorasParams,
   RenderLorasResult,
   SELECTION_PROMPT_REQUEST,
-  SelectionPromptParams,
   SelectionPromptResult,
   TOKEN_COUNT_REQUEST,
-  TokenCountParams,
   TokenCountResult,
 } from '../../common/src/protocol';
+import { CheckedParams, checkParams } from './messageShapes';
+import { runSafe } from './runSafe';
 import { generationData, loraPickList, renderLoras, selectionPromptText } from './service/features/extensionRequests';
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
@@ -203,69 +210,92 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (!pullDiagnostics) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
+  /** Runs a request (named in the log if it fails), honouring cancellation before and after the work. */
+  const safely = <T>(request: string, token: CancellationToken, empty: T, work: () => Promise<T>) =>
+    runSafe(request, token, empty, work, (message) => connection.console.error(message));
+
   /** Runs a request against an open document, honouring cancellation before and after the work. */
-  const withDocument = <T>(uri: string, token: CancellationToken, empty: T, work: (d: TextDocument) => T | Promise<T>) =>
-    runSafe(token, empty, async () => {
+  const withDocument = <T>(request: string, uri: string, token: CancellationToken, empty: T, work: (d: TextDocument) => T | Promise<T>) =>
+    safely(request, token, empty, async () => {
       const document = documents.get(uri);
       return document ? work(document) : empty;
     });
 
+  /**
+   * The extension's own requests: params that do not fit the message's shape are refused with
+   * InvalidParams and a line naming the message and the field, before any work sees them.
+   */
+  const onExtensionRequest = <M extends keyof CheckedParams, R>(
+    method: M,
+    empty: R,
+    work: (params: CheckedParams[M], token: CancellationToken) => Promise<R>,
+  ) =>
+    connection.onRequest(method, (params: unknown, token) => {
+      const checked = checkParams(method, params);
+      if ('problem' in checked) {
+        connection.console.error(`refused ${checked.problem}`);
+        return new ResponseError(ErrorCodes.InvalidParams, checked.problem);
+      }
+      return safely(method, token, empty, () => work(checked.params, token));
+    });
+
   connection.languages.diagnostics.on((params, token) =>
-    withDocument(params.textDocument.uri, token, { kind: DocumentDiagnosticReportKind.Full, items: [] }, async (d) => ({
+    withDocument(DocumentDiagnosticRequest.method, params.textDocument.uri, token, { kind: DocumentDiagnosticReportKind.Full, items: [] }, async (d) => ({
       kind: DocumentDiagnosticReportKind.Full,
       items: service.diagnostics(d, await settingsFor(d.uri)),
     })),
   );
   connection.onHover((params, token) =>
-    withDocument(params.textDocument.uri, token, null, async (d) => service.hover(d, params.position, await settingsFor(d.uri))),
+    withDocument(HoverRequest.method, params.textDocument.uri, token, null, async (d) => service.hover(d, params.position, await settingsFor(d.uri))),
   );
-  connection.onDocumentSymbol((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.documentSymbols(d)));
-  connection.onFoldingRanges((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.foldingRanges(d)));
-  connection.onDocumentFormatting((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.format(d)));
+  connection.onDocumentSymbol((params, token) => withDocument(DocumentSymbolRequest.method, params.textDocument.uri, token, [], (d) => service.documentSymbols(d)));
+  connection.onFoldingRanges((params, token) => withDocument(FoldingRangeRequest.method, params.textDocument.uri, token, [], (d) => service.foldingRanges(d)));
+  connection.onDocumentFormatting((params, token) => withDocument(DocumentFormattingRequest.method, params.textDocument.uri, token, [], (d) => service.format(d)));
   connection.onDocumentRangeFormatting((params, token) =>
-    withDocument(params.textDocument.uri, token, [], (d) => service.format(d, params.range)),
+    withDocument(DocumentRangeFormattingRequest.method, params.textDocument.uri, token, [], (d) => service.format(d, params.range)),
   );
   connection.onCodeAction((params, token) =>
-    withDocument(params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics, params.range)),
+    withDocument(CodeActionRequest.method, params.textDocument.uri, token, [], (d) => service.codeActions(d, params.context.diagnostics, params.range)),
   );
   connection.onCompletion((params, token) =>
-    withDocument(params.textDocument.uri, token, null, async (d) => service.completion(d, params.position, await settingsFor(d.uri))),
+    withDocument(CompletionRequest.method, params.textDocument.uri, token, null, async (d) => service.completion(d, params.position, await settingsFor(d.uri))),
   );
   connection.onCompletionResolve((item) => service.resolveCompletion(item));
-  connection.onDocumentLinks((params, token) => withDocument(params.textDocument.uri, token, [], (d) => service.documentLinks(d)));
+  connection.onDocumentLinks((params, token) => withDocument(DocumentLinkRequest.method, params.textDocument.uri, token, [], (d) => service.documentLinks(d)));
   connection.languages.inlayHint.on((params, token) =>
-    withDocument(params.textDocument.uri, token, [], async (d) => service.inlayHints(d, params.range, await settingsFor(d.uri))),
+    withDocument(InlayHintRequest.method, params.textDocument.uri, token, [], async (d) => service.inlayHints(d, params.range, await settingsFor(d.uri))),
   );
-  connection.onRequest(TOKEN_COUNT_REQUEST, (params: TokenCountParams, token) =>
-    withDocument<TokenCountResult | null>(params.textDocument.uri, token, null, async (d) => {
-      const count = service.tokenCount(d, params.position, await settingsFor(d.uri));
-      return count ? { ...count, tokenizer: tokenizerHost?.source ?? '' } : null;
-    }),
-  );
+  onExtensionRequest(TOKEN_COUNT_REQUEST, null as TokenCountResult | null, async (params) => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return null;
+    const count = service.tokenCount(document, params.position, await settingsFor(document.uri));
+    return count ? { ...count, tokenizer: tokenizerHost?.source ?? '' } : null;
+  });
   // The extension's commands (Insert LoRA, Render Preview, Copy as Generation Data).
-  connection.onRequest(LORA_LIST_REQUEST, (params: LoraListParams, token) =>
-    runSafe<LoraListResult>(token, { folders: [], loras: [] }, async () => {
-      await configureLibrary();
-      const settings = params.textDocument ? await settingsFor(params.textDocument.uri) : await windowSettings();
-      const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).lora;
-      return { folders, loras: await loraPickList(host?.library, settings) };
-    }),
-  );
-  connection.onRequest(RENDER_LORAS_REQUEST, (params: RenderLorasParams, token) =>
-    runSafe<RenderLorasResult>(token, { loras: [], warnings: [] }, async () => {
-      await configureLibrary();
-      return renderLoras(parsePromptDocument(params.text), host?.catalog);
-    }),
-  );
-  connection.onRequest(GENERATION_DATA_REQUEST, (params: GenerationDataParams, token) =>
-    runSafe<GenerationDataResult>(token, { infotext: '' }, async () => ({ infotext: generationData(parsePromptDocument(params.text)) })),
-  );
-  connection.onRequest(SELECTION_PROMPT_REQUEST, (params: SelectionPromptParams, token) =>
-    runSafe<SelectionPromptResult>(token, { promptText: params.selected }, async () => ({
-      promptText: selectionPromptText(parsePromptDocument(params.text), params.selected),
-    })),
-  );
-  connection.onNotification(MERGE_REPORT_NOTIFICATION, (params: MergeReportParams) => {
+  onExtensionRequest(LORA_LIST_REQUEST, { folders: [], loras: [] } as LoraListResult, async (params) => {
+    await configureLibrary();
+    const settings = params.textDocument ? await settingsFor(params.textDocument.uri) : await windowSettings();
+    const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).lora;
+    return { folders, loras: await loraPickList(host?.library, settings) };
+  });
+  onExtensionRequest(RENDER_LORAS_REQUEST, { loras: [], warnings: [] } as RenderLorasResult, async (params) => {
+    await configureLibrary();
+    return renderLoras(parsePromptDocument(params.text), host?.catalog);
+  });
+  onExtensionRequest(GENERATION_DATA_REQUEST, { infotext: '' } as GenerationDataResult, async (params) => ({
+    infotext: generationData(parsePromptDocument(params.text)),
+  }));
+  onExtensionRequest(SELECTION_PROMPT_REQUEST, { promptText: '' } as SelectionPromptResult, async (params) => ({
+    promptText: selectionPromptText(parsePromptDocument(params.text), params.selected),
+  }));
+  connection.onNotification(MERGE_REPORT_NOTIFICATION, (raw: unknown) => {
+    // A report that does not fit is dropped whole: the file keeps the report it had, and nothing else notices.
+    const checked = checkParams(MERGE_REPORT_NOTIFICATION, raw);
+    if ('problem' in checked) {
+      connection.console.error(`ignored ${checked.problem}`);
+      return;
+    }
+    const params = checked.params;
     service.setMergeReport(params.textDocument.uri, { model: params.model, loras: params.loras });
     const document = documents.get(params.textDocument.uri);
     if (!document) return;
@@ -274,23 +304,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     } else scheduleDiagnostics(document, 0);
   });
   connection.languages.semanticTokens.on((params, token) =>
-    withDocument(params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
+    withDocument(SemanticTokensRequest.method, params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
   );
 
   connection.onShutdown(() => host?.dispose());
   documents.listen(connection);
   connection.listen();
-}
-
-/** Cancelled requests answer RequestCancelled; a failure in a feature is logged, never fatal. */
-async function runSafe<T>(token: CancellationToken, empty: T, work: () => Promise<T>): Promise<T | ResponseError<any>> {
-  if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
-  try {
-    const result = await work();
-    if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
-    return result;
-  } catch (e) {
-    console.error(`sd-prompt: request failed: ${(e as Error).stack ?? e}`);
-    return empty;
-  }
 }

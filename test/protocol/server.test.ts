@@ -1,8 +1,6 @@
 import * as assert from 'assert';
-import * as cp from 'child_process';
 import * as path from 'path';
 import {
-  createProtocolConnection,
   DidChangeConfigurationNotification,
   DidChangeTextDocumentNotification,
   DidCloseTextDocumentNotification,
@@ -10,14 +8,6 @@ import {
   DocumentDiagnosticRequest,
   DocumentFormattingRequest,
   HoverRequest,
-  InitializeRequest,
-  InitializedNotification,
-  ProtocolConnection,
-  PublishDiagnosticsNotification,
-  PublishDiagnosticsParams,
-  StreamMessageReader,
-  StreamMessageWriter,
-  ConfigurationRequest,
   CancellationTokenSource,
   DocumentSymbolRequest,
   CodeActionRequest,
@@ -29,6 +19,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { kohyaSd15 } from '../unit/library/build';
 import { FIXTURES } from '../unit/fixtures';
+import { ServerUnderTest, TEXT, URI } from './serverUnderTest';
 import {
   GENERATION_DATA_REQUEST,
   GenerationDataParams,
@@ -45,73 +36,6 @@ import {
   SelectionPromptParams,
   SelectionPromptResult,
 } from '../../common/src/protocol';
-
-const SERVER = path.resolve(__dirname, '../../../dist/server.js');
-const URI = 'file:///work/example.prompt';
-const TEXT = 'masterpiece, (best quality:1.2), <lora: add_detail :0.8>, 1girl BREAK night sky\nNegative prompt: lowres, bad hands\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512\n';
-
-/** The built server over stdio, with a client that answers workspace/configuration. */
-class ServerUnderTest {
-  readonly process: cp.ChildProcess;
-  readonly connection: ProtocolConnection;
-  settings: unknown = { lora: { weightRange: { min: 0, max: 1 } } };
-  private readonly published: PublishDiagnosticsParams[] = [];
-  private waiters: (() => void)[] = [];
-
-  constructor() {
-    this.process = cp.spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.connection = createProtocolConnection(new StreamMessageReader(this.process.stdout!), new StreamMessageWriter(this.process.stdin!));
-    this.connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => this.settings));
-    this.connection.onRequest('client/registerCapability', () => null);
-    this.connection.onNotification(PublishDiagnosticsNotification.type, (p) => {
-      this.published.push(p);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.connection.listen();
-  }
-
-  async initialize(pull: boolean) {
-    await this.connection.sendRequest(InitializeRequest.type, {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {
-        workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true } },
-        textDocument: pull ? { diagnostic: { dynamicRegistration: false } } : { publishDiagnostics: {} },
-      },
-    });
-    await this.connection.sendNotification(InitializedNotification.type, {});
-  }
-
-  /** The next published diagnostics for `version` (awaits the notification; no sleeps). */
-  async diagnosticsFor(version: number): Promise<Diagnostic[]> {
-    for (;;) {
-      const hit = this.published.find((p) => p.version === version);
-      if (hit) return hit.diagnostics;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  /** Diagnostics of the first publish after `count` publishes (awaits it). */
-  async publishAfter(count: number): Promise<PublishDiagnosticsParams> {
-    while (this.published.length <= count) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    return this.published[count];
-  }
-
-  get publishCount() {
-    return this.published.length;
-  }
-
-  open(text = TEXT) {
-    return this.connection.sendNotification(DidOpenTextDocumentNotification.type, {
-      textDocument: { uri: URI, languageId: 'sd-prompt', version: 1, text },
-    });
-  }
-
-  dispose() {
-    this.connection.dispose();
-    this.process.kill();
-  }
-}
 
 describe('language server over stdio', function () {
   this.timeout(20000);
@@ -365,11 +289,19 @@ describe('language server over stdio', function () {
           { name: 'add_detail', path: path.join(folder, 'add_detail.safetensors'), te: 1, unet: 1 },
         ],
         warnings: ["LoRA 'missing' is not in the library: rendering without it", "LoRA 'old' is a pickle (.pt), never opened: rendering without it"],
+        skipped: [
+          { name: 'missing', reason: 'not-found' },
+          { name: 'old', reason: 'pickle', detail: '.pt' },
+        ],
       });
       const dropped = await server.connection.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, { text: '<lora:add_detail:abc>, <lora:ink:1>' });
       assert.deepStrictEqual(dropped, {
         loras: [],
         warnings: ["ValueError: could not convert string to float: 'abc': A1111 applies no LoRA in this generation, and neither does this render"],
+        skipped: [
+          { name: 'add_detail', reason: 'invalid-weight', detail: "ValueError: could not convert string to float: 'abc'" },
+          { name: 'ink', reason: 'invalid-weight', detail: "ValueError: could not convert string to float: 'abc'" },
+        ],
       });
 
       const data = await server.connection.sendRequest<GenerationDataResult>(GENERATION_DATA_REQUEST, {
