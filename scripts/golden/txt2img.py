@@ -20,6 +20,7 @@ see README.md here). What this script transcribes itself, from A1111's sources (
 """
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -157,6 +158,11 @@ def render(case, size, pipeline, noise_blocks):
         elif sampler == 'DPM++ 2M':
             sigmas = a.get_sigmas_karras(steps, schedule.sigma_min, schedule.sigma_max)
             x = a.sample_dpmpp_2m(denoised, first * sigmas[0], sigmas)
+        elif sampler == 'LCM':
+            # CFGDenoiserLCM: CFG over LCMCompVisDenoiser's outputs (the UNet sees the grid timestep).
+            lcm = a.LcmSchedule(ac)
+            sigmas = lcm.get_sigmas(steps)
+            x = a.sample_lcm(lambda x, sigma: cfg(lambda x, t, c: a.lcm_denoiser(lambda s, t: unet(s, t, c), lcm)(x, sigma), x, lcm.sigma_to_t(sigma)), first * sigmas[0], sigmas, randn)
         else:
             raise ValueError(f'no transcription of sampler {sampler}')
 
@@ -192,8 +198,10 @@ def main():
         'numpy': np.__version__,
         'cases': [render(case, size, pipeline, noise[str(case['seed'])]) for case in cases['cases']],
     }
-    json.dump(golden, sys.stdout, indent=1)
-    sys.stdout.write('\n')
+    # One line per list of numbers: small diffs when a golden is regenerated.
+    text = json.dumps(golden, indent=1)
+    text = re.sub(r'\[\s*(-?[0-9][-+0-9.eE,\s]*?)\s*\]', lambda m: '[' + ', '.join(v.strip() for v in m.group(1).split(',')) + ']', text)
+    sys.stdout.write(text + '\n')
 
 
 if __name__ == '__main__':
