@@ -77,10 +77,24 @@ export interface RenderLora {
   dyn?: number;
 }
 
+/**
+ * A tag's LoRA a render leaves out, for the preview panel: `not-found` (no file or alias of that name in the
+ * library), `pickle` (a .pt/.ckpt, never opened), `invalid-weight` (a tag's weight A1111 cannot parse drops
+ * every LoRA of the generation; `detail` says which).
+ */
+export interface SkippedLora {
+  /** The name as the tag writes it (spaces included). */
+  name: string;
+  reason: 'not-found' | 'pickle' | 'invalid-weight';
+  detail?: string;
+}
+
 export interface RenderLorasResult {
   loras: RenderLora[];
-  /** Tags left out, and why. */
+  /** Tags left out, and why (one line each, for logs and the CLI). */
   warnings: string[];
+  /** The same, per LoRA (absent from a server that predates it). */
+  skipped?: SkippedLora[];
 }
 
 /** The A1111 infotext ("generation data") of a .prompt text. */

@@ -105,7 +105,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
       promptText = (await deps.client.sendRequest<SelectionPromptResult>(SELECTION_PROMPT_REQUEST, params)).promptText;
     }
     const lorasParams: RenderLorasParams = { text: promptText };
-    const { loras, warnings } = await deps.client.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, lorasParams);
+    const { loras, warnings, skipped = [] } = await deps.client.sendRequest<RenderLorasResult>(RENDER_LORAS_REQUEST, lorasParams);
     for (const w of warnings) deps.log.warn(`render: ${w}`);
     const request: RenderRequest = {
       promptText,
@@ -136,7 +136,8 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
         });
       },
     );
-    for (const a of result.attempts) deps.log.warn(`render: ${a.device} unavailable: ${a.error}`);
+    // One line for what `auto` (or a named device) tried before the one that ran.
+    if (result.attempts.length) deps.log.warn(`render: ran on ${result.device}; ${result.attempts.map((a) => `${a.device} unavailable: ${a.error}`).join('; ')}`);
     // What the merge did shows on the file's LoRA tags (modules that matched nothing, files not merged).
     const report: MergeReportParams = {
       textDocument: { uri: document.uri.toString() },
@@ -148,7 +149,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
       if (l.error) deps.log.warn(`render: LoRA '${l.name}' not merged: ${l.error}`);
       else if (l.unmatched.length || l.mismatched.length) deps.log.warn(`render: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} keys unmatched, ${l.mismatched.length} of the wrong shape`);
     }
-    const record = await deps.service.save(document.uri, result);
+    const record = await deps.service.save(document.uri, result, skipped);
     const t = result.timings;
     deps.log.info(
       `render: ${record.png}: ${result.width}x${result.height}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${result.device} (load ${t.load} ms, encode ${t.encode} ms, denoise ${t.denoise} ms, decode ${t.decode} ms)`,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import { Webview } from 'vscode';
+import { loraLines } from './loraLines';
 
 /**
  * The preview panel's page: a strict CSP (scripts and styles only with this page's nonce, images only
@@ -99,6 +100,8 @@ const $ = (id) => document.getElementById(id);
 let state = { history: [], status: 'idle' };
 let selectedId;
 
+const loraLines = ${loraLines.toString()};
+
 const fmt = (ms) => ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : Math.round(ms) + ' ms';
 
 function render() {
@@ -141,26 +144,24 @@ function render() {
     fact('Timings', 'load ' + fmt(t.load) + ' · encode ' + fmt(t.encode) + ' · denoise ' + fmt(t.denoise) + ' · decode ' + fmt(t.decode));
     const loras = $('loras');
     loras.replaceChildren();
-    for (const l of record.loras) {
+    const lines = loraLines(record);
+    for (const line of lines) {
       const li = document.createElement('li');
-      li.textContent = l.error
-        ? l.name + ': not merged: ' + l.error
-        : l.name + ' (te ' + l.te + ', unet ' + l.unet + '): ' + l.matched + ' modules merged';
-      if (l.error) li.className = 'warning';
-      const unmatched = [...l.unmatched, ...l.mismatched.map((m) => m + ' (wrong shape)')];
-      if (unmatched.length) {
+      li.textContent = line.text;
+      if (line.warning) li.className = 'warning';
+      if (line.unmatched.length) {
         const details = document.createElement('details');
         const summary = document.createElement('summary');
         summary.className = 'warning';
-        summary.textContent = unmatched.length + ' key(s) matched nothing';
+        summary.textContent = line.unmatched.length + ' key(s) matched nothing';
         const pre = document.createElement('pre');
-        pre.textContent = unmatched.join('\\n');
+        pre.textContent = line.unmatched.join('\\n');
         details.append(summary, pre);
         li.append(details);
       }
       loras.append(li);
     }
-    $('lora-section').hidden = record.loras.length === 0;
+    $('lora-section').hidden = lines.length === 0;
   }
   const strip = $('history');
   strip.replaceChildren();

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LogOutputChannel, Uri } from 'vscode';
+import type { SkippedLora } from '../../../common/src/protocol';
 import { RenderHost, RenderRequest, RenderResult } from '../../../server/src/render/api';
 
 /** A finished render as kept in the output folder: the PNG and this record beside it (`.json`). */
@@ -22,6 +23,8 @@ export interface RenderRecord {
   attempts: RenderResult['attempts'];
   timings: RenderResult['timings'];
   loras: RenderResult['loras'];
+  /** The prompt's LoRAs the render left out (not in the library, ...); absent in records written before it. */
+  skipped?: SkippedLora[];
 }
 
 /** How many earlier renders of a file the history keeps. */
@@ -53,7 +56,7 @@ export class RenderService {
   }
 
   /** Writes the PNG (it carries the infotext) and its record into the output folder. */
-  async save(source: Uri, result: RenderResult): Promise<RenderRecord> {
+  async save(source: Uri, result: RenderResult, skipped: SkippedLora[] = []): Promise<RenderRecord> {
     const folder = this.outputFolder.fsPath;
     await fs.promises.mkdir(folder, { recursive: true });
     const date = new Date();
@@ -62,7 +65,7 @@ export class RenderService {
     const png = path.join(folder, id);
     await fs.promises.writeFile(png, new Uint8Array(result.png));
     const { infotext, seed, steps, sampler, width, height, device, attempts, timings, loras } = result;
-    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), infotext, seed, steps, sampler, width, height, device, attempts, timings, loras };
+    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), infotext, seed, steps, sampler, width, height, device, attempts, timings, loras, skipped };
     await fs.promises.writeFile(png.replace(/\.png$/, '.json'), JSON.stringify(record, null, 2));
     return record;
   }

@@ -1,4 +1,4 @@
-import type { LoraListItem, RenderLora } from '../../../../common/src/protocol';
+import type { LoraListItem, RenderLora, RenderLorasResult, SkippedLora } from '../../../../common/src/protocol';
 import { PromptLibrary } from '../library';
 import { CatalogEntry, LoraCatalog } from '../library/catalog';
 import { isActivationError, loraActivation } from '../semantics/extraNetworks';
@@ -42,22 +42,33 @@ export type { RenderLora };
  * library (file name or alias, last file wins), multipliers from the tag. A tag whose weight A1111
  * cannot parse makes it drop every LoRA of the generation, and so does the render.
  */
-export function renderLoras(doc: PromptDocument, catalog: LoraCatalog | undefined): { loras: RenderLora[]; warnings: string[] } {
+export function renderLoras(doc: PromptDocument, catalog: LoraCatalog | undefined): Required<RenderLorasResult> {
   const tags = doc.positive.tags.filter((t) => t.type === 'lora' || t.type === 'lyco');
-  if (tags.length === 0) return { loras: [], warnings: [] };
+  if (tags.length === 0) return { loras: [], warnings: [], skipped: [] };
   const activations = tags.map((t) => loraActivation(t));
   const failed = activations.find(isActivationError);
-  if (failed) return { loras: [], warnings: [`${failed.error}: A1111 applies no LoRA in this generation, and neither does this render`] };
+  if (failed) {
+    return {
+      loras: [],
+      warnings: [`${failed.error}: A1111 applies no LoRA in this generation, and neither does this render`],
+      skipped: tags.map((t) => ({ name: t.positional[0] ?? '', reason: 'invalid-weight', detail: failed.error })),
+    };
+  }
   const loras: RenderLora[] = [];
   const warnings: string[] = [];
+  const skipped: SkippedLora[] = [];
   for (const a of activations) {
     if (isActivationError(a)) continue;
     const entry = catalog?.resolveLora(a.name);
-    if (!entry) warnings.push(`LoRA '${a.name}' is not in the library: rendering without it`);
-    else if (entry.pickle) warnings.push(`LoRA '${a.name}' is a pickle (${entry.extension}), never opened: rendering without it`);
-    else loras.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet, ...(a.dyn !== null ? { dyn: a.dyn } : {}) });
+    if (!entry) {
+      warnings.push(`LoRA '${a.name}' is not in the library: rendering without it`);
+      skipped.push({ name: a.name, reason: 'not-found' });
+    } else if (entry.pickle) {
+      warnings.push(`LoRA '${a.name}' is a pickle (${entry.extension}), never opened: rendering without it`);
+      skipped.push({ name: a.name, reason: 'pickle', detail: entry.extension });
+    } else loras.push({ name: a.name, path: entry.path, te: a.te, unet: a.unet, ...(a.dyn !== null ? { dyn: a.dyn } : {}) });
   }
-  return { loras, warnings };
+  return { loras, warnings, skipped };
 }
 
 /**
