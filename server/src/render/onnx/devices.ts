@@ -124,12 +124,3 @@ export async function onFirstWorkingDevice<T>(
   );
 }
 
-/**
- * The one line that says where a render ran and what was tried before: `auto: cpu (cuda unavailable: …)`,
- * or just the device when the first one tried ran.
- */
-export function describeDeviceChoice(setting: DeviceSetting, device: ExecutionProvider, attempts: readonly DeviceAttempt[]): string {
-  const ran = setting === device ? device : `${setting}: ${device}`;
-  if (attempts.length === 0) return ran;
-  return `${ran} (${attempts.map((a) => `${a.device} unavailable: ${a.error}`).join('; ')})`;
-}
