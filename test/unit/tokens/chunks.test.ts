@@ -44,6 +44,15 @@ describe('A1111 chunking', () => {
     assert.deepStrictEqual(sizes(far), [75, 6]);
   });
 
+  it('the comma backtrack reaches exactly 20 tokens back (comma_padding_backtrack = 20), not 21', () => {
+    // The chunk fills with the comma 20 tokens from its end: the 19 words after it move on.
+    const at20 = 'w '.repeat(55) + ', ' + 'x '.repeat(20);
+    assert.deepStrictEqual([sizes(at20), chunk(at20).count], [[56, 20], 95]);
+    // 21 tokens from its end: nothing moves.
+    const at21 = 'w '.repeat(54) + ', ' + 'x '.repeat(21);
+    assert.deepStrictEqual([sizes(at21), chunk(at21).count], [[75, 1], 76]);
+  });
+
   it('emphasis segments are tokenized separately, BREAK inside brackets is a word', () => {
     const c = chunk('(a b:1.5) c').chunks[0].tokens;
     assert.deepStrictEqual(c.map((t) => t.weight), [1.5, 1.5, 1]);
@@ -63,6 +72,17 @@ describe('A1111 chunking', () => {
     assert.deepStrictEqual(result.chunks.map((c) => c.tokens.length), [70, 8]);
     assert.strictEqual(result.count, 83);
     assert.strictEqual(result.chunks[1].tokens[0].embedding, 'easyneg');
+  });
+
+  it('an embedding that fills the chunk to exactly 75 stays in it; one token more moves it on', () => {
+    const name = words.encodeWithOffsets('easyneg').ids;
+    const lookup = { get: (id: number) => (id === name[0] ? [{ ids: name, vectors: 8, name: 'easyneg' }] : undefined) };
+    const chunked = (text: string) => {
+      const result = chunkPrompt(weightedTexts(parseAttention(text).segments), words, lookup);
+      return [result.chunks.map((c) => c.tokens.length), result.count];
+    };
+    assert.deepStrictEqual(chunked('w '.repeat(67) + 'easyneg'), [[75], 75]);
+    assert.deepStrictEqual(chunked('w '.repeat(68) + 'easyneg'), [[68, 8], 83]);
   });
 
   it('the counter takes the largest of the AND parts and prompt-editing variants, tags and comments removed', () => {

@@ -63,7 +63,7 @@ export interface AttentionResult {
 }
 
 /** Cost bound for A1111's quadratic range multiplication; past it weights are computed in one sweep. */
-const EXACT_WORK_LIMIT = 5_000_000;
+export const EXACT_WORK_LIMIT = 5_000_000;
 
 export function parseAttention(text: string): AttentionResult {
   const segments: AttentionSegment[] = [];
