@@ -75,6 +75,52 @@ describe('diagnostics', () => {
     assert.deepStrictEqual(problems('<lora:x:1.5>', wide), []);
   });
 
+  it('a tag with an empty or blank name: the whole tag, for lora and hypernet alike', () => {
+    const blank = only('a, <lora: :0.5>');
+    assert.deepStrictEqual([blank.code, blank.severity, blank.at, blank.fixes], ['tag-name-empty', 'warning', [3, 15], undefined]);
+    assert.strictEqual(blank.message, 'This lora tag has no name: A1111 removes it and finds nothing to apply.');
+    const empty = only('<hypernet::0.5>');
+    assert.deepStrictEqual([empty.code, empty.at], ['tag-name-empty', [0, 15]]);
+    assert.strictEqual(empty.message, 'This hypernet tag has no name: A1111 removes it and finds nothing to apply.');
+  });
+
+  it('dyn below 1 keeps no rank: positional and named', () => {
+    const positional = only('<lora:x:0.5:0.5:0>');
+    assert.deepStrictEqual([positional.code, positional.severity, positional.at], ['lora-dyn-range', 'warning', [16, 17]]);
+    assert.strictEqual(positional.message, 'dyn 0 keeps no rank: dyn is the number of the LoRA\'s ranks to use and must be 1 or more.');
+    const named = only('<lora:x:0.5:dyn=-2>');
+    assert.deepStrictEqual([named.code, named.text], ['lora-dyn-range', '-2']);
+    assert.match(named.message, /^dyn -2 keeps no rank/);
+    assert.deepStrictEqual(problems('<lora:x:0.5:0.5:1> <lora:y:0.5:dyn=8>'), []);
+  });
+
+  it('prompt editing that never switches, with the steps of the file or of the settings', () => {
+    const late = only('a [b:25] c');
+    assert.deepStrictEqual([late.code, late.severity, late.at, late.fixes], ['schedule-never-switches', 'information', [2, 8], undefined]);
+    // A1111 clamps the step to the step count (min(steps, int(25))).
+    assert.strictEqual(late.message, "'b' is added after step 20 of 20: it never appears.");
+    const never = only('a [b:c:30]\nSteps: 30, Sampler: Euler a');
+    assert.deepStrictEqual([never.code, never.text], ['schedule-never-switches', '[b:c:30]']);
+    assert.strictEqual(never.message, "This edit switches after step 30 of 30: 'c' never appears.");
+    const first = only('[b:c:0] a');
+    assert.deepStrictEqual([first.code, first.at], ['schedule-never-switches', [0, 7]]);
+    assert.strictEqual(first.message, "This edit switches before the first step: 'b' never appears.");
+    // Step 29 of 30 switches; so does a fraction; and 25 of the setting's 40 steps.
+    assert.deepStrictEqual(problems('a [b:c:29] [d:e:0.99]\nSteps: 30, Sampler: Euler a'), []);
+    assert.deepStrictEqual(problems('a [b:25]', { ...DEFAULT_SETTINGS, steps: 40 }), []);
+  });
+
+  it('an unknown schedule type, with a fix when one is close', () => {
+    const near = only('a\nSteps: 20, Sampler: Euler a, Schedule type: Karas');
+    assert.deepStrictEqual([near.code, near.severity, near.text], ['param-schedule-type-unknown', 'warning', 'Karas']);
+    assert.strictEqual(near.message, "Unknown schedule type 'Karas': A1111 uses the sampler's default schedule instead. Did you mean 'Karras'?");
+    assert.deepStrictEqual(near.fixes, [[{ at: [46, 51], newText: 'Karras' }]]);
+    const far = only('a\nSteps: 20, Hires schedule type: "Zigzag"');
+    assert.deepStrictEqual([far.code, far.text, far.fixes], ['param-schedule-type-unknown', '"Zigzag"', undefined]);
+    assert.strictEqual(far.message, `Unknown schedule type '"Zigzag"': A1111 uses the sampler's default schedule instead.`);
+    assert.deepStrictEqual(problems('a\nSteps: 20, Schedule type: Align Your Steps'), []);
+  });
+
   it('weight 0 is reported as doing nothing', () => {
     assert.strictEqual(only('<lora:x:0>').code, 'lora-weight-zero');
   });
@@ -173,16 +219,22 @@ describe('diagnostics', () => {
     assert.match(list[1].message, /Did you mean 'Euler a'\?/);
   });
 
-  it('never throws on junk and stays fast on a 1 MB line', () => {
+  it('never throws on junk, on a 1 MB line or on 400,000 open brackets, and reports at most 100 problems of a kind', function () {
+    // A guard against hangs and crashes, not a speed test (bench/ measures speed): a loaded machine takes seconds.
+    this.timeout(60_000);
+    const counts = (text: string) => {
+      const byCode: Record<string, number> = {};
+      for (const p of findProblems(parsePromptDocument(text), DEFAULT_SETTINGS)) byCode[p.code] = (byCode[p.code] ?? 0) + 1;
+      return byCode;
+    };
     let junk = '';
     let seed = 7;
     for (let i = 0; i < 20000; i++) {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       junk += String.fromCharCode(seed % 0x2fff);
     }
-    findProblems(parsePromptDocument(junk + '([<:|\\'), DEFAULT_SETTINGS);
-    const big = 'word, (emph:1.1), [a:b:0.5], <lora:x:1> '.repeat(26000);
-    findProblems(parsePromptDocument(big), DEFAULT_SETTINGS);
-    findProblems(parsePromptDocument('('.repeat(200000) + '['.repeat(200000) + '<lora:'.repeat(50000)), DEFAULT_SETTINGS);
+    assert.deepStrictEqual(counts(junk + '([<:|\\'), { 'bracket-unmatched': 1 });
+    assert.deepStrictEqual(counts('word, (emph:1.1), [a:b:0.5], <lora:x:1> '.repeat(26000)), { 'lora-duplicate': 100 });
+    assert.deepStrictEqual(counts('('.repeat(200000) + '['.repeat(200000) + '<lora:'.repeat(50000)), { 'bracket-unclosed': 100, 'tag-unclosed': 100 });
   });
 });

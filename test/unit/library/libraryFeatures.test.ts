@@ -103,6 +103,33 @@ describe('library diagnostics', () => {
     assert.match(list[0].message, /add up to 1\.7/);
   });
 
+  it('hypernetworks are looked up in the webui folder, with did-you-mean; without that folder nothing is said', async () => {
+    const disk = new MemoryFileSystem();
+    disk.writeFile('/webui/models/hypernetworks/anime_style.pt', 'not opened');
+    disk.writeFile('/webui/models/hypernetworks/sub/watercolor.safetensors', kohyaSd15());
+    const host = new LibraryHost(disk, (p) => p === '/webui/models/hypernetworks', () => undefined);
+    const withWebui: PromptSettings = { ...DEFAULT_SETTINGS, webuiPath: '/webui' };
+    await host.configure(withWebui);
+    const service = createPromptLanguageService({ library: () => host.library });
+    assert.deepStrictEqual(problems(service, 'a <hypernet:anime_styel:0.5>', withWebui), [
+      {
+        code: 'hypernet-unknown',
+        text: 'anime_styel',
+        message: "No hypernetwork named 'anime_styel' in your folders: A1111 skips it. Did you mean 'anime_style'?",
+        fixes: ["Change to 'anime_style'"],
+      },
+    ]);
+    assert.deepStrictEqual(problems(service, '<hypernet:zzz:1>', withWebui), [
+      { code: 'hypernet-unknown', text: 'zzz', message: "No hypernetwork named 'zzz' in your folders: A1111 skips it.", fixes: [] },
+    ]);
+    // Found by file name in a subfolder; a tag in the negative prompt is text, not looked up.
+    assert.deepStrictEqual(problems(service, '<hypernet:anime_style:0.5> <hypernet:watercolor>\nNegative prompt: x', withWebui), []);
+    assert.deepStrictEqual(problems(service, 'a\nNegative prompt: <hypernet:zzz:1>', withWebui).map((p) => p.code), ['tag-in-negative']);
+    host.dispose();
+    const { service: noHypernetFolder } = await library();
+    assert.deepStrictEqual(problems(noHypernetFolder, '<hypernet:zzz:1>'), []);
+  });
+
   it('a file added to the folder clears the unknown-name warning', async () => {
     const { disk, host, service } = await library();
     assert.deepStrictEqual(problems(service, '<lora:fresh:0.5>').map((p) => p.code), ['lora-unknown']);

@@ -20,6 +20,8 @@ interface ReferenceCase {
 }
 
 describe('CLIP tokenizer', function () {
+  // Reading the real vocabulary and merges takes seconds on a busy machine; this is no speed test.
+  this.timeout(30_000);
   let clip: ClipTokenizer;
   let vocabText = '';
   let mergesText = '';
@@ -189,7 +191,9 @@ describe('approximate tokenizer', () => {
   });
 });
 
-describe('tokenizer files', () => {
+describe('tokenizer files', function () {
+  // One test loads the real vocabulary: seconds on a busy machine.
+  this.timeout(30_000);
   const home = '/home/u';
   const snapshots = `${home}/.cache/huggingface/hub/models--openai--clip-vit-large-patch14/snapshots`;
   // Tiny but sound tokenizer files: byte tokens + `c a t` merges, so loading is fast and exact.
