@@ -69,7 +69,6 @@ export class LoraCatalog {
   private aliases = new Map<string, CatalogEntry>();
   private names = new Map<string, CatalogEntry>();
   private forbidden = new Set<string>(ALWAYS_FORBIDDEN);
-  private embeddings = new Map<string, CatalogEntry>();
   private hypernets = new Map<string, CatalogEntry>();
   private listeners: (() => void)[] = [];
   /** One watcher per scanned folder, by path. */
@@ -112,10 +111,6 @@ export class LoraCatalog {
     return this.list('lora').filter((e) => (e.details.alias ?? e.name) === alias);
   }
 
-  resolveEmbedding(name: string): CatalogEntry | undefined {
-    return this.embeddings.get(name);
-  }
-
   resolveHypernet(name: string): CatalogEntry | undefined {
     return this.hypernets.get(name);
   }
@@ -143,11 +138,6 @@ export class LoraCatalog {
     this.ready = true;
     this.startWatching();
     this.fire();
-  }
-
-  /** A file or folder under a root changed: update just that part. */
-  async refreshPath(path: string): Promise<void> {
-    await this.refreshPaths([path]);
   }
 
   /** Several paths changed together (a rename, a copy): update them, then notify once. */
@@ -304,12 +294,11 @@ export class LoraCatalog {
     this.names = new Map();
     this.aliases = new Map();
     this.forbidden = new Set(ALWAYS_FORBIDDEN);
-    this.embeddings = new Map();
     this.hypernets = new Map();
     for (const entry of all) {
-      if (entry.kind === 'embedding') this.embeddings.set(entry.name, entry);
-      else if (entry.kind === 'hypernet') this.hypernets.set(entry.name, entry);
-      else {
+      // Embeddings are found by the token ids of their names (EmbeddingLookup), not here.
+      if (entry.kind === 'hypernet') this.hypernets.set(entry.name, entry);
+      else if (entry.kind === 'lora') {
         const alias = entry.details.alias ?? entry.name;
         this.names.set(entry.name, entry);
         if (this.aliases.has(alias)) this.forbidden.add(alias.toLowerCase());
