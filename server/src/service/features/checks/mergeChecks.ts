@@ -16,6 +16,8 @@ export interface MergeReport {
 }
 
 const LORA_TYPES = new Set(['lora', 'lyco']);
+/** The merge's code for a LoRA refused for NaN/Inf values (its `error` names the module). */
+const NONFINITE = 'lora-merge-nonfinite';
 /** How many module names a message lists before "and N more". */
 const LISTED = 3;
 
@@ -25,7 +27,8 @@ function listed(names: string[]): string {
 }
 
 /**
- * Diagnostics on the LoRA tags from the last render's merge: a LoRA that could not be merged, one
+ * Diagnostics on the LoRA tags from the last render's merge: a LoRA that could not be merged (an
+ * error when NaN/Inf values in it were refused), one
  * whose modules found no weight in the model (a LoRA for another base model changes nothing),
  * and modules whose shapes do not fit. A1111 applies the same files the same way, so these are
  * what the webui would silently do too.
@@ -40,7 +43,9 @@ export function checkMergeReport(doc: PromptDocument, report: MergeReport | unde
     const span = tag.items[0].span;
     const prefix = `In the last render with ${report.model}, LoRA '${outcome.name}'`;
     if (outcome.error) {
-      out.push({ code: 'lora-merge-failed', severity: 'warning', span, message: `${prefix} was not merged: ${outcome.error}` });
+      // NaN/Inf values would have spread to whole weights and spoilt the image: the merge refused the file, which is an error in it.
+      const nonFinite = outcome.code === NONFINITE;
+      out.push({ code: nonFinite ? NONFINITE : 'lora-merge-failed', severity: nonFinite ? 'error' : 'warning', span, message: `${prefix} was not merged: ${outcome.error}` });
       continue;
     }
     const modules = outcome.matched + outcome.unmatched.length + outcome.mismatched.length;

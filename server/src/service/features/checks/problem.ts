@@ -38,6 +38,7 @@ export type ProblemCode =
   | 'lora-trigger-missing'
   | 'lora-weight-sum'
   | 'lora-merge-failed'
+  | 'lora-merge-nonfinite'
   | 'lora-merge-unmatched'
   | 'lora-merge-mismatched'
   | 'hypernet-unknown'
