@@ -196,6 +196,8 @@ def main():
                  'context length and its mean over the sequence; then the VAE decoder input, its output at each latent cell and '
                  "A1111's pixel value before truncation to uint8 (clamp((x + 1) / 2, 0, 1) * 255), in C, H, W order.",
         'numpy': np.__version__,
+        # Which weights the goldens were made from: the test checks these first.
+        'weightSums': {name: float(np.sum(w, dtype=np.float64)) for name, w in sorted(weights.items())},
         'cases': [render(case, size, pipeline, noise[str(case['seed'])]) for case in cases['cases']],
     }
     # One line per list of numbers: small diffs when a golden is regenerated.

@@ -7,7 +7,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { GraphIo, loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
-import { generateTranscribablePipeline, TRANSCRIBABLE_WIDTH } from '../../../server/src/render/testModel/transcribablePipeline';
+import { generateTranscribablePipeline, TRANSCRIBABLE_WIDTH, transcribableWeights } from '../../../server/src/render/testModel/transcribablePipeline';
 import { FIXTURES } from '../fixtures';
 
 /*
@@ -46,7 +46,7 @@ interface GoldenCase {
   pixels: number[];
 }
 
-const GOLDEN: { cases: GoldenCase[] } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../../test/golden/txt2img.json'), 'utf8'));
+const GOLDEN: { weightSums: Record<string, number>; cases: GoldenCase[] } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../../test/golden/txt2img.json'), 'utf8'));
 
 interface UnetCall {
   timestep: number;
@@ -114,6 +114,14 @@ describe('txt2img against the numpy transcription of A1111 (test/golden/txt2img.
     const outcome = await renderTxt2Img(ort, openModelFolder(root), { ...sessions, unet, vaeDecoder }, { ...golden, modelName: 'transcribable' });
     return { unetCalls, decoderInput: decoderInput!, decoderOutput: decoderOutput!, rgb: outcome.rgb };
   }
+
+  it('the goldens were made from the weights the generator makes now', () => {
+    const sums = Object.fromEntries(Object.entries(transcribableWeights()).map(([name, w]) => [name, w.data.reduce((a, b) => a + b, 0)]));
+    assert.deepStrictEqual(Object.keys(sums).sort(), Object.keys(GOLDEN.weightSums));
+    for (const [name, sum] of Object.entries(GOLDEN.weightSums)) {
+      assert.ok(Math.abs(sums[name] - sum) <= 1e-9 * Math.max(1, Math.abs(sum)), `${name}: sums to ${sums[name]}, the goldens' to ${sum}: the generator changed, regenerate them (scripts/golden/README.md)`);
+    }
+  });
 
   for (const golden of GOLDEN.cases) {
     it(`${golden.name}: ${JSON.stringify(golden.prompt)}, negative ${JSON.stringify(golden.negativePrompt)}, ${golden.sampler}, ${golden.steps} steps, CFG ${golden.cfgScale}`, async () => {
