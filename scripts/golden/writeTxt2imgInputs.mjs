@@ -47,9 +47,12 @@ fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify({ bos: made.token
 
 const latent = 4 * (cases.height / 8) * (cases.width / 8);
 const noise = {};
-for (const c of cases.cases) {
-  const randn = seededNormal(c.seed);
-  noise[c.seed] = Array.from({ length: c.steps + 1 }, () => {
+// Enough draws for the longest case of each seed: the first latent, then at most one per step.
+const draws = new Map();
+for (const c of cases.cases) draws.set(c.seed, Math.max(draws.get(c.seed) ?? 0, c.steps + 1));
+for (const [seed, count] of draws) {
+  const randn = seededNormal(seed);
+  noise[seed] = Array.from({ length: count }, () => {
     const block = new Float32Array(latent);
     randn(block);
     return Array.from(block);
