@@ -48,7 +48,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'tokens') return await tokens(args, io);
     if (command === 'info') return await runInfo(parseInfoArgs(args), io);
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
-    if (command === 'render') return await runRender(parseRenderArgs(args), io);
+    if (command === 'render') return await runRender(parseRenderArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
       return 0;

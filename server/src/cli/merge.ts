@@ -1,18 +1,21 @@
 import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
-import { openModelFolder } from '../render/model/modelFolder';
+import { openModelGraphs } from '../render/model/modelFolder';
 import { LoraMergeReport, mergeModel } from '../render/merge/mergeModel';
 import { MergeKernel } from '../render/merge/mergeKernel';
 import { writeMergedModel } from '../render/merge/mergedModelFiles';
 import { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
 import { pyFloat } from '../service/semantics/pyNumbers';
+import { errnoText, MERGE_MARK, OutputError, StagedFolder } from './stagedOutput';
 
 /**
  * `sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`: a complete
  * model folder with the LoRAs baked in, readable by any ONNX Runtime diffusers pipeline. The source
- * folder is never written; an existing output folder only with --force.
+ * folder is never written; an existing output folder is replaced only with --force, and only if an
+ * earlier merge wrote it (stagedOutput.ts). The output appears whole or not at all: a LoRA that
+ * could not be merged fails the merge (exit 1) and nothing is written.
  */
 
 export interface MergeOptions {
@@ -64,33 +67,44 @@ export function parseMergeArgs(args: string[]): MergeOptions {
 
 export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
   const source = path.resolve(o.model);
-  const out = path.resolve(o.out);
-  if (out === source || out.startsWith(source + path.sep)) throw new Error(`--out ${o.out} is inside the model folder ${o.model}: choose another folder (the source is never written)`);
-  if (fs.existsSync(out) && !o.force) throw new Error(`${o.out} already exists: pass --force to replace it`);
-  const folder = openModelFolder(source);
-  const prepared = await prepareLoras(o.loras);
-  // The products run when copyFolder writes each merged graph: the kernel (and its helper threads) lives until then.
-  const kernel = await MergeKernel.onDevice(require('onnxruntime-node'), 'cpu');
+  // Everything that can be checked before the work is: the model folder, then where the output goes.
+  const folder = openModelGraphs(source);
+  const staged = StagedFolder.create(o.out, { force: o.force, source: o.model, loras: o.loras.map((l) => l.path) });
   let loras: LoraMergeReport[];
   try {
-    const result = await mergeModel(folder, prepared, { kernel });
-    loras = result.loras;
-    const replaced = new Map([...result.merged].map(([file, m]) => [path.relative(source, file), m]));
-    if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
-    await copyFolder(source, out, replaced);
-  } finally {
-    await kernel.release();
+    const prepared = await prepareLoras(o.loras);
+    // The products run when copyFolder writes each merged graph: the kernel (and its helper threads) lives until then.
+    const kernel = await MergeKernel.onDevice(require('onnxruntime-node'), 'cpu');
+    try {
+      const result = await mergeModel(folder, prepared, { kernel });
+      loras = result.loras;
+      if (!loras.some((l) => l.error)) {
+        const replaced = new Map([...result.merged].map(([file, m]) => [path.relative(source, file), m]));
+        await copyFolder(source, staged.staging, replaced);
+      }
+    } finally {
+      await kernel.release();
+    }
+    if (loras.some((l) => l.error)) staged.abandon();
+    else staged.commit({ source, loras: loras.map((l) => ({ name: l.name, file: l.file, te: l.te, unet: l.unet, matched: l.matched })) });
+  } catch (e) {
+    staged.abandon();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code && err.syscall) throw new OutputError(`merge failed: ${errnoText(err)}${err.path ? ` (${err.path})` : ''}; nothing was written to ${o.out}`);
+    throw e;
   }
-  if (o.json) io.stdout(JSON.stringify({ out, loras }) + '\n');
+  const failed = loras.filter((l) => l.error);
+  if (o.json) io.stdout(JSON.stringify({ out: failed.length ? null : staged.target, loras }) + '\n');
   else {
     for (const l of loras) {
-      io.stdout(l.error ? `${l.name}: not merged: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
+      io.stdout(l.error ? `${l.name}: not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
       for (const u of l.unmatched.slice(0, 20)) io.stdout(`  unmatched: ${u}\n`);
       for (const m of l.mismatched.slice(0, 20)) io.stdout(`  mismatched: ${m}\n`);
     }
-    io.stdout(`wrote ${out}\n`);
+    if (!failed.length) io.stdout(`wrote ${staged.target}\n`);
   }
-  return loras.some((l) => l.error) ? 1 : 0;
+  if (failed.length) io.stderr(`sd-prompt: merge failed: ${failed.map((l) => l.name).join(', ')} could not be merged; nothing was written to ${o.out}\n`);
+  return failed.length ? 1 : 0;
 }
 
 /**
@@ -101,6 +115,8 @@ async function copyFolder(from: string, to: string, replaced: Map<string, Merged
   fs.mkdirSync(path.join(to, rel), { recursive: true });
   for (const entry of fs.readdirSync(path.join(from, rel), { withFileTypes: true })) {
     const relPath = path.join(rel, entry.name);
+    // The source's own mark (it is an earlier merge's output) is not this merge's: commit writes that.
+    if (relPath === MERGE_MARK) continue;
     if (entry.isDirectory()) {
       await copyFolder(from, to, replaced, relPath);
       continue;

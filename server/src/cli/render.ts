@@ -12,6 +12,7 @@ import { renderLoras } from '../service/features/extensionRequests';
 import { PromptDocument } from '../service/syntax/document';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
+import { StagedFile } from './stagedOutput';
 
 /**
  * `sd-prompt render FILE.prompt --model DIR [--out FILE.png] [--device D] [--steps N] [--seed N]
@@ -72,12 +73,15 @@ function workerPath(): string {
   return fs.existsSync(bundled) ? bundled : path.join(__dirname, '../render/worker.js');
 }
 
-export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
-  const text = fs.readFileSync(o.file, 'utf8');
+export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void; readInput: (file: string) => string }): Promise<number> {
+  const text = io.readInput(o.file);
   const doc = parsePromptDocument(text);
-  const loras = await resolveLoraTags(doc, o.loraDirs, io);
+  // Checked before the render: an unwritable --out was found only after it, as a raw errno.
+  const out = o.out ?? o.file.replace(/\.prompt$/i, '') + '.png';
+  const staged = StagedFile.create(out, [{ path: o.file, what: 'the prompt file itself' }]);
   const host = new RenderHost(workerPath());
   try {
+    const loras = await resolveLoraTags(doc, o.loraDirs, io);
     const { model, steps, seed, sampler, cfg, width, height } = o;
     const result = await host.render(
       { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, loras, idleReleaseMs: 0 },
@@ -91,11 +95,10 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
       },
     );
     for (const a of result.attempts) io.stderr(`sd-prompt: ${a.device} unavailable (${a.error})\n`);
-    const out = o.out ?? o.file.replace(/\.prompt$/i, '') + '.png';
-    fs.writeFileSync(out, new Uint8Array(result.png));
+    staged.commit(new Uint8Array(result.png));
     const { device, width: w, height: h, timings } = result;
     for (const l of result.loras) {
-      if (l.error) io.stderr(`sd-prompt: LoRA '${l.name}' not merged: ${l.error}\n`);
+      if (l.error) io.stderr(`sd-prompt: LoRA '${l.name}' not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n`);
       else if (l.unmatched.length || l.mismatched.length) {
         io.stderr(`sd-prompt: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
       }
@@ -103,6 +106,9 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
     const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: result.loras };
     io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${w}x${h}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${device}\n`);
     return 0;
+  } catch (e) {
+    staged.abandon();
+    throw e;
   } finally {
     await host.dispose();
   }

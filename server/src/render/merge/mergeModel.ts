@@ -1,4 +1,4 @@
-import { ModelFolder } from '../model/modelFolder';
+import { ModelGraphs } from '../model/modelFolder';
 import { LoraComponent } from '../lora/loraKeys';
 import { MergeContext, mergeIntoGraph, MergedGraph } from './merge';
 import { PreparedLoras } from '../lora/prepare';
@@ -26,7 +26,7 @@ export interface LoraMergeReport {
  * Merges the prepared LoRAs into every component of the model they touch (text encoders with
  * `te`, the UNet with `unet`), and reports per LoRA over all components.
  */
-export async function mergeModel(folder: ModelFolder, prepared: PreparedLoras, context: MergeContext): Promise<{ merged: Map<string, MergedGraph>; loras: LoraMergeReport[] }> {
+export async function mergeModel(folder: ModelGraphs, prepared: PreparedLoras, context: MergeContext): Promise<{ merged: Map<string, MergedGraph>; loras: LoraMergeReport[] }> {
   const components: [LoraComponent, string | undefined][] = [
     ['text_encoder', folder.textEncoder],
     ['text_encoder_2', folder.textEncoder2],

@@ -8,15 +8,19 @@ import * as path from 'path';
  * from the model paths so ORT reads `model.onnx_data` (or `weights.pb`, or one file per tensor)
  * itself — an SDXL fp16 UNet's ~5 GB would not fit one Node Buffer.
  */
-export interface ModelFolder {
+export interface ModelFolder extends ModelGraphs {
+  tokenizer: { vocab: string; merges: string };
+  tokenizer2?: { vocab: string; merges: string };
+}
+
+/** The folder without its tokenizer: what a LoRA merge reads (`sd-prompt merge` copies the rest as it is). */
+export interface ModelGraphs {
   root: string;
   kind: 'sd1' | 'sd2' | 'sdxl' | 'unknown';
   textEncoder: string;
   textEncoder2?: string;
   unet: string;
   vaeDecoder: string;
-  tokenizer: { vocab: string; merges: string };
-  tokenizer2?: { vocab: string; merges: string };
   schedulerConfig: Record<string, unknown>;
   modelIndex: Record<string, unknown>;
 }
@@ -51,8 +55,22 @@ function needFile(file: string, what: string): string {
   return file;
 }
 
-/** Checks the layout and reads the small JSON files; throws ModelFolderError naming the file. */
+/** Checks the layout, tokenizer included, and reads the small JSON files; throws ModelFolderError naming the file. */
 export function openModelFolder(root: string): ModelFolder {
+  const graphs = openModelGraphs(root);
+  const tokenizerOf = (folder: string) => ({
+    vocab: needFile(path.join(root, folder, 'vocab.json'), `the CLIP tokenizer's vocabulary is needed; copy ${folder}/ from the original model.`),
+    merges: needFile(path.join(root, folder, 'merges.txt'), `the CLIP tokenizer's merges are needed; copy ${folder}/ from the original model.`),
+  });
+  return {
+    ...graphs,
+    tokenizer: tokenizerOf('tokenizer'),
+    tokenizer2: graphs.textEncoder2 !== undefined && fs.existsSync(path.join(root, 'tokenizer_2')) ? tokenizerOf('tokenizer_2') : undefined,
+  };
+}
+
+/** Checks what a merge needs (the graphs, the model index, the scheduler) and reads the small JSON files. */
+export function openModelGraphs(root: string): ModelGraphs {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
     throw new ModelFolderError(root, `${root} is not a folder: set sdPrompt.model (or --model) to a diffusers ONNX model folder.`);
   }
@@ -61,19 +79,13 @@ export function openModelFolder(root: string): ModelFolder {
   const component = (name: string) => needFile(path.join(root, name, 'model.onnx'), `the ${name} graph is needed; ${exportHint}`);
   const hasSecondEncoder = fs.existsSync(path.join(root, 'text_encoder_2', 'model.onnx'));
   const className = String(modelIndex._class_name ?? '');
-  const tokenizerOf = (folder: string) => ({
-    vocab: needFile(path.join(root, folder, 'vocab.json'), `the CLIP tokenizer's vocabulary is needed; copy ${folder}/ from the original model.`),
-    merges: needFile(path.join(root, folder, 'merges.txt'), `the CLIP tokenizer's merges are needed; copy ${folder}/ from the original model.`),
-  });
-  const folder: ModelFolder = {
+  const folder: ModelGraphs = {
     root,
     kind: 'unknown',
     textEncoder: component('text_encoder'),
     textEncoder2: hasSecondEncoder ? component('text_encoder_2') : undefined,
     unet: component('unet'),
     vaeDecoder: component('vae_decoder'),
-    tokenizer: tokenizerOf('tokenizer'),
-    tokenizer2: hasSecondEncoder && fs.existsSync(path.join(root, 'tokenizer_2')) ? tokenizerOf('tokenizer_2') : undefined,
     schedulerConfig: readJson(path.join(root, 'scheduler', 'scheduler_config.json'), `the noise schedule is needed; ${exportHint}`),
     modelIndex,
   };
