@@ -156,12 +156,18 @@ export async function killGroup(child) {
     signal('SIGKILL');
 }
 
-/** The workbench URL that opens `folder` with the extension at `extensionDevelopmentPath` (and tests, if given). */
-export function workbenchUrl(server, { folder, extensionDevelopmentPath, extensionTestsPath }) {
+/**
+ * The workbench URL that opens `folder` with the extension at `extensionDevelopmentPath` (and tests, if given).
+ * `openFile`: a file the workbench opens in an editor once it starts (the web workbench's `openFile` payload).
+ */
+export function workbenchUrl(server, { folder, extensionDevelopmentPath, extensionTestsPath, openFile }) {
     const remote = p => `vscode-remote://${server.host}${encodePathForUri(p)}`;
     const payload = [['extensionDevelopmentPath', remote(extensionDevelopmentPath)]];
     if (extensionTestsPath) {
         payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
+    }
+    if (openFile) {
+        payload.push(['openFile', remote(openFile)]);
     }
     payload.push(['skipWelcome', 'true']);
     return `${server.url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
