@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { LoraComponent, LoraModule } from '../lora/loraKeys';
-import { deltaWeight, isLoraMathError, lowRankFactors, transpose } from '../lora/loraMath';
+import { deltaBias, deltaWeight, isLoraMathError, lowRankFactors, transpose } from '../lora/loraMath';
 import { LoraTensor } from '../lora/loraTensors';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
@@ -193,6 +193,15 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           break;
         }
         terms.push({ entry, term: { key, multiplier, delta } });
+        if (module.tensors.diffBias !== undefined) {
+          // diff_b (kohya full / LyCORIS): the bias changes by diff_b times the multiplier, no scale.
+          const bias = biasDelta(module, entry, multiplier, component);
+          if (typeof bias === 'string') report.mismatched.push(bias);
+          else if (!(maxAbs(bias.term.delta as Float32Array) * Math.abs(multiplier) < (bias.entry.dtype === 'float16' ? FP16_MAX : FP32_MAX))) {
+            report.refused = overflowMessage(module, multiplier, bias.entry.dtype === 'float16' ? 'fp16' : 'fp32');
+            break;
+          } else terms.push(bias);
+        }
       }
       if (report.refused !== undefined) {
         report.matched = 0;
@@ -300,6 +309,17 @@ function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Flo
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
   plan.terms.forEach((term, t) => scratch.addScaled(sum, deltas[t].subarray(from, from + n), term.multiplier));
   if (half) scratch.addToHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n), sum);
+}
+
+/** A module's diff_b as a term on its bias initializer (patched like a weight of one row), or why it cannot be. */
+function biasDelta(module: LoraModule<LoraTensor>, entry: WeightEntry, multiplier: number, component: LoraComponent): { entry: WeightEntry; term: Term } | string {
+  const bias = entry.bias;
+  if (bias === undefined) return `${component}:${module.module}: the LoRA has diff_b but the model's ${entry.initializer} has no bias initializer to patch`;
+  if (bias.dtype !== 'float32' && bias.dtype !== 'float16') return `${component}:${module.module}: cannot merge diff_b into its ${bias.dtype} bias ${bias.initializer}`;
+  const delta = deltaBias(module, 1, bias.dims.reduce((a, b) => a * b, 1));
+  if (delta === undefined || isLoraMathError(delta)) return delta?.error ?? `${component}:${module.module}: no diff_b`;
+  const biasEntry: WeightEntry = { module: `${entry.module}.bias`, initializer: bias.initializer, node: entry.node, op: entry.op, layout: 'out_in', dims: bias.dims, dtype: bias.dtype, location: bias.location, via: [] };
+  return { entry: biasEntry, term: { key: `${entry.initializer}|${module.module}|bias`, multiplier, delta } };
 }
 
 const FP32_MAX = 3.4028234663852886e38;

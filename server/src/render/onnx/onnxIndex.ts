@@ -198,6 +198,15 @@ export interface WeightEntry {
   via: string[];
   /** Conv groups (1 for a plain conv; a LoRA on a grouped conv must respect the block structure). */
   group?: number;
+  /** The module's bias (Conv's and Gemm's third input, or the Add after a MatMul), where it has one: `diff_b` patches it. */
+  bias?: BiasEntry;
+}
+
+export interface BiasEntry {
+  initializer: string;
+  dims: number[];
+  dtype: OnnxDType;
+  location: TensorLocation;
 }
 
 export interface UnattributedWeight {
@@ -812,6 +821,38 @@ export function indexWeights(model: OnnxModel): WeightIndex {
   const inits = new Map(g.initializers.map((i) => [i.name, i]));
   const producer = new Map<string, OnnxNode>();
   for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  /** The initializer behind a value, through Transpose / Cast / Identity. */
+  const initializerBehind = (name: string): OnnxInitializer | undefined => {
+    let value = name;
+    for (let hops = 0; hops <= 8; hops++) {
+      const init = inits.get(value);
+      if (init) return init;
+      const p = producer.get(value);
+      if (!p || !PASS_THROUGH.has(p.opType)) return undefined;
+      value = p.inputs[0];
+    }
+    return undefined;
+  };
+  /** A module's bias of `outputs` values: the op's own bias input, or the Add torch.onnx puts after a Linear's MatMul. */
+  const biasOf = (node: OnnxNode, outputs: number, module: string): BiasEntry | undefined => {
+    const candidates =
+      node.opType === 'MatMul'
+        ? (consumers.get(node.outputs[0]) ?? []).filter((c) => c.opType === 'Add').map((add) => add.inputs.find((i) => i !== node.outputs[0]) ?? '')
+        : [node.inputs[2] ?? ''];
+    const found = [...candidates.filter(Boolean).map(initializerBehind), inits.get(`${module}.bias`)].find(
+      (b) => b?.location && b.dims.reduce((a, d) => a * d, 1) === outputs && b.dims.filter((d) => d !== 1).length <= 1,
+    );
+    return found ? { initializer: found.name, dims: found.dims, dtype: found.dtype, location: found.location! } : undefined;
+  };
 
   const fusedNodes: FusedAttentionReport['nodes'] = [];
   const byInitializer = new Map<string, Candidate>();
@@ -932,6 +973,8 @@ export function indexWeights(model: OnnxModel): WeightIndex {
       via: via.map((v) => v.opType),
     };
     if (op === 'Conv') entry.group = node.attributes.group?.i ?? 1;
+    const bias = biasOf(node, layout === 'in_out' ? init.dims[1] : init.dims[0], module);
+    if (bias) entry.bias = bias;
     claim(init.name, { entry });
   }
 
