@@ -3,23 +3,23 @@
 // the bugs no test notices. Sources are mutated as TypeScript, compiled with tsc in Stryker's sandbox,
 // and mocha runs the compiled tests from out/.
 //
-// Two areas, run one after the other by scripts/mutation.mjs (MUTATION_AREA picks one): a mutant in a
-// module-level constant (a regex, a table) runs every test of its area, so the prompt service's
-// mutants must not wait on the render tests, which build and run tiny ONNX models.
+// Areas, run one after the other by scripts/mutation.mjs (MUTATION_AREA picks one), each with its own
+// report and incremental file: a mutant in a module-level constant (a regex, a table) runs every test
+// of its area, so the prompt service's mutants must not wait on the render tests, which build and run
+// tiny ONNX models; and one area can be rerun (--incremental) without losing the others' results.
+const SERVICE_TESTS = [
+  'out/test/unit/conformance.test.js',
+  'out/test/unit/a1111Differential.test.js',
+  'out/test/unit/realPrompts.test.js',
+  'out/test/unit/diagnostics.test.js',
+  'out/test/unit/features.test.js',
+  'out/test/unit/semantics/**/*.test.js',
+  'out/test/unit/tokens/**/*.test.js',
+  'out/test/unit/library/libraryFeatures.test.js',
+];
 const AREAS = {
-  service: {
-    mutate: ['server/src/service/semantics/**/*.ts', 'server/src/service/tokens/**/*.ts'],
-    spec: [
-      'out/test/unit/conformance.test.js',
-      'out/test/unit/a1111Differential.test.js',
-      'out/test/unit/realPrompts.test.js',
-      'out/test/unit/diagnostics.test.js',
-      'out/test/unit/features.test.js',
-      'out/test/unit/semantics/**/*.test.js',
-      'out/test/unit/tokens/**/*.test.js',
-      'out/test/unit/library/libraryFeatures.test.js',
-    ],
-  },
+  semantics: { mutate: ['server/src/service/semantics/**/*.ts'], spec: SERVICE_TESTS },
+  tokens: { mutate: ['server/src/service/tokens/**/*.ts'], spec: SERVICE_TESTS },
   render: {
     mutate: ['server/src/render/lora/loraKeys.ts', 'server/src/render/lora/loraMath.ts', 'server/src/render/pipeline/**/*.ts'],
     spec: [
@@ -33,7 +33,7 @@ const AREAS = {
     ],
   },
 };
-const area = process.env.MUTATION_AREA ?? 'service';
+const area = process.env.MUTATION_AREA ?? 'semantics';
 if (!AREAS[area]) throw new Error(`MUTATION_AREA must be one of ${Object.keys(AREAS).join(', ')}, not '${area}'`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run mutation [-- --area service|render] [-- other Stryker options, e.g. --incremental]`: runs
+// `npm run mutation [-- --area semantics|tokens|render] [-- other Stryker options, e.g. --incremental]`: runs
 // Stryker (stryker.config.mjs) over each area, then prints the mutation score of each mutated folder.
 // StrykerJS 10 needs Node 22 or later; on an older Node this runs itself again on Node 22 from the npm
 // registry (`npx -p node@22`), so the project itself can stay on Node 20.
@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['service', 'render'];
+const AREAS = ['semantics', 'tokens', 'render'];
 /** The folders the score is reported for, in this order; a file belongs to the first that prefixes it. */
 const FOLDERS = ['server/src/service/semantics', 'server/src/service/tokens', 'server/src/render/lora', 'server/src/render/pipeline'];
 
