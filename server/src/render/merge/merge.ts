@@ -52,6 +52,11 @@ export interface ComponentMergeReport {
 export interface PatchedWeight {
   initializer: string;
   length: number;
+  /**
+   * For a de-duplicated weight's twin (`WeightEntry.twinOf`): the stored initializer it shares. The twin
+   * becomes an initializer of its own, so the other modules of that weight keep theirs as they were.
+   */
+  copyOf?: string;
 }
 
 /**
@@ -216,12 +221,21 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
   } finally {
     await reader.close();
   }
+  // A shared weight patched for one module must stay as it was for its twins: each twin of a patched
+  // weight is written as a copy of its own, unpatched unless a LoRA patches it too. (A patched twin
+  // already gets its own copy and leaves the shared weight alone.)
+  for (const plan of [...plans.values()]) {
+    if (plan.entry.twinOf !== undefined) continue;
+    for (const twin of index.weights) {
+      if (twin.twinOf === plan.entry.initializer && !plans.has(twin.initializer)) plans.set(twin.initializer, { entry: twin, terms: [] });
+    }
+  }
   const planned = [...plans.values()];
   return {
     modelFile,
     initializers: model.graph.initializers,
     reports,
-    patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length })),
+    patches: planned.map((p) => ({ initializer: p.entry.initializer, length: p.entry.location.length, ...(p.entry.twinOf !== undefined ? { copyOf: p.entry.twinOf } : {}) })),
     compute: async (sink) => {
       const weights = new WeightReader(modelFile);
       const scratch = context.scratch ?? new MergeScratch();
@@ -306,6 +320,11 @@ function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Flo
   const half = plan.entry.dtype === 'float16';
   const size = half ? 2 : 4;
   const [from, n] = [at / size, bytes.length / size];
+  if (half && plan.terms.length === 1) {
+    // One term (one LoRA on this weight): the same bits in one pass, with no sum in between.
+    scratch.addScaledToHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n), deltas[0].subarray(from, from + n), plan.terms[0].multiplier);
+    return;
+  }
   const sum = half ? scratch.floats(fp16Sum, n).fill(0) : scratch.floats(bytes, n);
   plan.terms.forEach((term, t) => scratch.addScaled(sum, deltas[t].subarray(from, from + n), term.multiplier));
   if (half) scratch.addToHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n), sum);

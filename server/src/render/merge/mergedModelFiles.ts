@@ -207,7 +207,7 @@ export async function sessionModel(m: MergedGraph, options: SessionModelOptions 
         if (loc.kind === 'external') all.set(init.name, { location: path.relative(root, loc.file), offset: loc.offset, length: loc.length });
         else if (loc.length >= POINT_INTO_MODEL_BYTES) all.set(init.name, { location: modelLocation, offset: loc.offset, length: loc.length });
       }
-      return relocateInitializers(readModelOutside(m, POINT_INTO_MODEL_BYTES), all);
+      return relocateInitializers(readModelOutside(m, POINT_INTO_MODEL_BYTES), all, undefined, twinsOf(m));
     };
     // The parse (m.initializers) is the same object while the model file is unchanged (GraphCache).
     const bytes = options.files ? options.files.relocatedModel(m.modelFile, m.initializers, JSON.stringify([...moves]), relocate) : relocate();
@@ -261,10 +261,15 @@ async function inlineModel(m: MergedGraph, model: Uint8Array): Promise<Uint8Arra
     moves.set(p.initializer, { data });
   }
   const offsets = new Map<string, number>();
-  const bytes = relocateInitializers(model, moves, (part, offset) => {
-    const name = placeholders.get(part);
-    if (name !== undefined) offsets.set(name, offset);
-  });
+  const bytes = relocateInitializers(
+    model,
+    moves,
+    (part, offset) => {
+      const name = placeholders.get(part);
+      if (name !== undefined) offsets.set(name, offset);
+    },
+    twinsOf(m),
+  );
   await m.compute((patch, data, at) => bytes.set(data, offsets.get(patch.initializer)! + at));
   return bytes;
 }
@@ -276,7 +281,12 @@ async function inlineModel(m: MergedGraph, model: Uint8Array): Promise<Uint8Arra
 export async function writeMergedModel(m: MergedGraph, outModel: string): Promise<void> {
   const dataName = `${path.basename(outModel)}.lora.bin`;
   const moves = await writePatches(m, path.join(path.dirname(outModel), dataName), dataName);
-  fs.writeFileSync(outModel, relocateInitializers(new Uint8Array(fs.readFileSync(m.modelFile)), moves));
+  fs.writeFileSync(outModel, relocateInitializers(new Uint8Array(fs.readFileSync(m.modelFile)), moves, undefined, twinsOf(m)));
+}
+
+/** The patched twins of de-duplicated weights, each with the initializer it shared (relocateInitializers separates them). */
+function twinsOf(m: MergedGraph): Map<string, string> {
+  return new Map(m.patches.flatMap((p) => (p.copyOf !== undefined ? [[p.initializer, p.copyOf] as const] : [])));
 }
 
 /**

@@ -200,6 +200,13 @@ export interface WeightEntry {
   group?: number;
   /** The module's bias (Conv's and Gemm's third input, or the Add after a MatMul), where it has one: `diff_b` patches it. */
   bias?: BiasEntry;
+  /**
+   * Set for a weight torch.onnx de-duplicated: equal initializers are stored once and every other module
+   * reads that one through an `Identity`. Then `initializer` is the Identity's output (the twin's own
+   * name, not an initializer of the graph), `twinOf` the stored initializer, and `location` its bytes.
+   * A merge that patches either gives the twin an initializer of its own (relocateInitializers).
+   */
+  twinOf?: string;
 }
 
 export interface BiasEntry {
@@ -907,7 +914,11 @@ export function indexWeights(model: OnnxModel): WeightIndex {
     if (!init) continue;
     const weight = init;
 
-    const problem = (reason: string): void => claim(weight.name, { problem: { initializer: weight.name, node: node.name, op, reason } });
+    // torch.onnx keeps one of several equal initializers and makes the others Identity(kept): such a
+    // twin is its own module's weight, under the Identity's output name.
+    const twin = via[0]?.opType === 'Identity' && via[0].inputs[0] === init.name ? via[0].outputs[0] : undefined;
+    const claimName = twin ?? weight.name;
+    const problem = (reason: string): void => claim(claimName, { problem: { initializer: claimName, node: node.name, op, reason } });
 
     if (PACKED_QKV.test(node.name) || PACKED_QKV.test(init.name)) {
       fusedNodes.push({ name: node.name, opType: node.opType, domain: node.domain });
@@ -954,7 +965,7 @@ export function indexWeights(model: OnnxModel): WeightIndex {
     // The parameter's own name is authoritative; folded weights (`onnx::MatMul_N`) take the
     // consumer's scope, then any pass-through node's scope (a Transpose exported in the module).
     const module =
-      moduleFromInitializerName(init.name) ??
+      moduleFromInitializerName(claimName) ??
       moduleFromNodeName(node.name) ??
       via.map((v) => moduleFromNodeName(v.name)).find((m) => m !== undefined);
     if (!module) {
@@ -963,7 +974,7 @@ export function indexWeights(model: OnnxModel): WeightIndex {
     }
     const entry: WeightEntry = {
       module,
-      initializer: init.name,
+      initializer: claimName,
       node: node.name,
       op,
       layout,
@@ -975,7 +986,8 @@ export function indexWeights(model: OnnxModel): WeightIndex {
     if (op === 'Conv') entry.group = node.attributes.group?.i ?? 1;
     const bias = biasOf(node, layout === 'in_out' ? init.dims[1] : init.dims[0], module);
     if (bias) entry.bias = bias;
-    claim(init.name, { entry });
+    if (twin !== undefined) entry.twinOf = init.name;
+    claim(claimName, { entry });
   }
 
   const weights: WeightEntry[] = [];
