@@ -15,18 +15,18 @@ export const PY_DIGIT = '\\p{Nd}';
  */
 export const PY_SPACE = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 
-const WORD_CHAR = new RegExp(PY_WORD, 'u');
-
-export function isPyWordChar(ch: string | undefined): boolean {
-  return ch !== undefined && ch !== '' && WORD_CHAR.test(ch);
-}
-
 /** `\bWORD\b` in Python terms, as a JS pattern source (JS `\b` only knows ASCII). */
 export function pyWordBounded(word: string): string {
   return `(?<!${PY_WORD})${word}(?!${PY_WORD})`;
 }
 
-/** Python's repr of a str, as it appears in error messages (`'abc'`, `"it's"`). */
+/** What Python's `str.isprintable()` rejects: other (Cc Cf Cs Co Cn) and separators (Z*) but the space. */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/**
+ * Python's repr of a str, as it appears in error messages (`'abc'`, `"it's"`, `'a\\x1cb'`): A1111's
+ * ValueError for a weight like `1\x1c2` names it this way.
+ */
 export function pyStrRepr(text: string): string {
   const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
   let out = '';
@@ -36,7 +36,15 @@ export function pyStrRepr(text: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && NOT_PRINTABLE.test(ch)) out += pyEscape(ch.codePointAt(0)!);
     else out += ch;
   }
   return quote + out + quote;
+}
+
+function pyEscape(code: number): string {
+  const hex = code.toString(16);
+  if (code <= 0xff) return '\\x' + hex.padStart(2, '0');
+  if (code <= 0xffff) return '\\u' + hex.padStart(4, '0');
+  return '\\U' + hex.padStart(8, '0');
 }
