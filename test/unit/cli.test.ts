@@ -85,6 +85,23 @@ describe('sd-prompt CLI', () => {
     assert.match(br.stdout, /"BREAK",\s*-1\n/);
   });
 
+  it('explain --old-scheduling and --hires-steps change the schedule as A1111 does', async () => {
+    // `1.0` is a fraction (all 10 steps) in the new scheduling and step 1 in the old; with hires
+    // steps, whole numbers count from the base steps and fractions from 1.0 (A1111 1.6+).
+    const schedules = async (...args: string[]) =>
+      JSON.parse((await cli(['explain', ...args, '-'], {}, '[a:b:1.0] [c:d:15] [e:f:1.5]')).stdout).get_learned_conditioning_prompt_schedules;
+    assert.deepStrictEqual(await schedules('--steps', '10'), [[10, 'a c e']]);
+    assert.deepStrictEqual(await schedules('--steps', '10', '--old-scheduling'), [[1, 'a c e'], [10, 'b c f']]);
+    assert.deepStrictEqual(await schedules('--steps', '10', '--hires-steps', '20'), [[5, 'b c e'], [10, 'b d e'], [20, 'b d f']]);
+    assert.strictEqual((await cli(['explain', '--hires-steps', '0', '-'])).code, 2);
+  });
+
+  it('check --format=json is --format json', async () => {
+    const files = { 'w.prompt': '<lora:x:1.5>' };
+    assert.strictEqual((await cli(['check', '--format=json', 'w.prompt'], files)).stdout, (await cli(['check', '--format', 'json', 'w.prompt'], files)).stdout);
+    assert.strictEqual(JSON.parse((await cli(['check', '--format=json', 'w.prompt'], files)).stdout)[0].code, 'lora-weight-range');
+  });
+
   it('explain of a .prompt file uses its positive prompt and its Steps', async () => {
     const r = await cli(['explain', 'f.prompt'], { 'f.prompt': '[a:b:0.5] # note\nNegative prompt: x\nSteps: 30, Sampler: Euler, CFG scale: 7' });
     const out = JSON.parse(r.stdout);
