@@ -2,7 +2,9 @@ import * as assert from 'assert';
 import { floatToHalf, fromFloat16, halfToFloat, halfToFloatTable, toFloat16 } from '../../../server/src/render/onnx/half';
 import { edgeAndRandomFloats, everyOrderedHalf, halfValue, isQuietHalfNaN, nearestHalf } from './halfReference';
 
-describe('half.ts: the fp16 codec', () => {
+describe('half.ts: the fp16 codec', function () {
+  // Exhaustive checks against a reference that searches the halves, on a shared 2-core machine.
+  this.timeout(20_000);
   it('decodes every half to its value (signed zeros, subnormals, infinities; NaN for every NaN)', () => {
     const table = halfToFloatTable();
     for (let bits = 0; bits < 65536; bits++) {

@@ -50,7 +50,9 @@ describe('MergeScratch: the buffers weights are merged in, and w += f·Δ', () =
     assert.throws(() => scratch.addScaled(target, new Float32Array(15), 1), /a delta of 15 values for a weight of 16/);
   });
 
-  describe('addToHalf: an fp16 weight plus its fp32 sum, rounded once in WebAssembly', () => {
+  describe('addToHalf: an fp16 weight plus its fp32 sum, rounded once in WebAssembly', function () {
+    // Exhaustive checks against a reference that searches the halves, on a shared 2-core machine.
+    this.timeout(20_000);
     /** `halves` and `sums` copied into a fresh scratch's memory, added there, and the halves read back. */
     const addInMemory = (halves: ArrayLike<number>, sums: ArrayLike<number>) => {
       const scratch = new MergeScratch();
@@ -122,12 +124,50 @@ describe('MergeScratch: the buffers weights are merged in, and w += f·Δ', () =
         const outside = halves.slice();
         new MergeScratch().addToHalf(outside, values);
         assert.deepStrictEqual([...outside], [...inMemory], `length ${length}`);
-        halves.forEach((bits, i) => assert.strictEqual(inMemory[i], nearestHalf(Math.fround(halfValue(bits) + values[i])), `length ${length}, value ${i}`));
+        halves.forEach((bits, i) => {
+          const expected = nearestHalf(Math.fround(halfValue(bits) + values[i]));
+          if (Number.isNaN(values[i])) assert.ok(isQuietHalfNaN(inMemory[i]), `length ${length}, value ${i}: NaN → ${hex(inMemory[i])}`);
+          else assert.strictEqual(inMemory[i], expected, `length ${length}, value ${i}`);
+        });
       }
+    });
+
+    it('addScaledToHalf (one term) gives the bits of addScaled onto a zeroed sum and then addToHalf, in memory and outside it', () => {
+      const length = 40_003; // several staged pieces of 16384, and a tail past the last eight
+      const halves = Uint16Array.from({ length }, (_, i) => (i % 5 === 0 ? 0x8000 : (i * 7919) & 0xfbff)); // −0 and finite halves
+      const delta = edgeAndRandomFloats(length, 11).subarray(-length).map((v, i) => (i % 7 === 0 ? -0 : v * 2 ** -8));
+      for (const factor of [0.7, -1.3, 1e-3]) {
+        const scratch = new MergeScratch();
+        const [h, s] = scratch.reserve(length * 4, 2);
+        const twoPasses = new Uint16Array(h.buffer, h.byteOffset, length);
+        twoPasses.set(halves);
+        const sum = scratch.floats(s, length).fill(0);
+        scratch.addScaled(sum, delta, factor);
+        scratch.addToHalf(twoPasses, sum);
+        const onePass = new Uint16Array(s.buffer, s.byteOffset, length);
+        onePass.set(halves);
+        scratch.addScaledToHalf(onePass, delta, factor);
+        const outside = halves.slice();
+        scratch.addScaledToHalf(outside, delta, factor);
+        const f = Math.fround(factor);
+        for (let i = 0; i < length; i++) {
+          const expected = nearestHalf(Math.fround(halfValue(halves[i]) + (Math.fround(f * delta[i]) + 0)));
+          if (Number.isNaN(halfValue(expected))) continue; // none here: the deltas are scaled into fp16's range
+          assert.strictEqual(onePass[i], expected, `factor ${factor}, value ${i}: ${hex(halves[i])} + ${f}·${delta[i]}`);
+          assert.strictEqual(twoPasses[i], expected, `two passes, factor ${factor}, value ${i}`);
+          assert.strictEqual(outside[i], expected, `outside, factor ${factor}, value ${i}`);
+        }
+      }
+      // −0 plus −0·f: +0, as a sum started from 0 gives.
+      const scratch = new MergeScratch();
+      const zeros = new Uint16Array(scratch.reserve(64, 1)[0].buffer, 0, 16).fill(0x8000);
+      scratch.addScaledToHalf(zeros, new Float32Array(16).fill(-0), 1);
+      assert.deepStrictEqual([...zeros], new Array(16).fill(0));
     });
 
     it('a sum of another length is refused with both lengths', () => {
       assert.throws(() => new MergeScratch().addToHalf(new Uint16Array(16), new Float32Array(15)), /a sum of 15 values for a weight of 16/);
+      assert.throws(() => new MergeScratch().addScaledToHalf(new Uint16Array(16), new Float32Array(17), 1), /a delta of 17 values for a weight of 16/);
     });
   });
 });

@@ -12,7 +12,8 @@ import { floatToHalf, halfToFloat } from '../onnx/half';
 export class MergeScratch {
   private readonly memory: WasmMemory;
   private readonly axpy?: (dst: number, a: number, b: number, end: number, factor: number) => void;
-  private readonly addHalves?: (halves: number, sums: number, end: number) => void;
+  private readonly addHalves?: (halves: number, sums: number, end: number, unused: number) => void;
+  private readonly addScaledHalves?: (halves: number, delta: number, end: number, factor: number) => void;
   /** Bytes of each region and how many, as last reserved. */
   private regionBytes = 0;
   private regions = 0;
@@ -23,6 +24,7 @@ export class MergeScratch {
       const instance = new wasm.Instance(new wasm.Module(MERGE_MODULE), { m: { mem: this.memory } });
       this.axpy = instance.exports.axpy as typeof this.axpy;
       this.addHalves = instance.exports.addToHalf as typeof this.addHalves;
+      this.addScaledHalves = instance.exports.addScaledToHalf as typeof this.addScaledHalves;
     }
     // Without SIMD (no runtime of ours lacks it) both fall back to JS loops: slower, same results.
   }
@@ -83,9 +85,30 @@ export class MergeScratch {
     if (sums.length !== halves.length) throw new Error(`a sum of ${sums.length} values for a weight of ${halves.length}`);
     const inMemory = halves.buffer === this.memory.buffer && sums.buffer === this.memory.buffer;
     const vectorised = this.addHalves && inMemory ? halves.length & ~7 : 0;
-    if (vectorised) this.addHalves!(halves.byteOffset, sums.byteOffset, halves.byteOffset + vectorised * 2);
+    if (vectorised) this.addHalves!(halves.byteOffset, sums.byteOffset, halves.byteOffset + vectorised * 2, 0);
     // fp32(half) + sum, computed in double and rounded once to fp32, is the fp32 sum (double has more than 2·24 + 2 bits).
     for (let i = vectorised; i < halves.length; i++) halves[i] = floatToHalf(Math.fround(halfToFloat(halves[i]) + sums[i]));
+  }
+
+  /**
+   * An fp16 weight's block with one term: `halves[i] = fp16(fp32(halves[i]) + (0 + f·delta[i]))`, the same
+   * bits as addScaled onto a zeroed sum and then addToHalf, in one pass: the sum never goes through memory.
+   * `delta` (any Float32Array of the halves' length) is copied in a cache-sized piece at a time, as in addScaled.
+   */
+  addScaledToHalf(halves: Uint16Array, delta: Float32Array, factor: number): void {
+    if (delta.length !== halves.length) throw new Error(`a delta of ${delta.length} values for a weight of ${halves.length}`);
+    const vectorised = this.addScaledHalves && halves.buffer === this.memory.buffer ? halves.length & ~7 : 0;
+    if (vectorised) {
+      const staging = this.regions * this.regionBytes;
+      const stage = new Float32Array(this.memory.buffer, staging, STAGE_BYTES / 4);
+      for (let at = 0; at < vectorised; at += stage.length) {
+        const end = Math.min(vectorised, at + stage.length);
+        stage.set(delta.subarray(at, end));
+        this.addScaledHalves!(halves.byteOffset + at * 2, staging, halves.byteOffset + end * 2, factor);
+      }
+    }
+    const f = Math.fround(factor);
+    for (let i = vectorised; i < halves.length; i++) halves[i] = floatToHalf(Math.fround(halfToFloat(halves[i]) + (Math.fround(f * delta[i]) + 0)));
   }
 }
 
@@ -110,24 +133,25 @@ const ALIGN = 64;
 /** How much of a delta addScaled copies in at a time: well inside a core's L2 cache. */
 const STAGE_BYTES = 64 * 1024;
 
-
 /**
- * A WebAssembly module importing memory `m.mem` and exporting two functions on byte offsets (written
+ * A WebAssembly module importing memory `m.mem` and exporting three functions on byte offsets (written
  * out by hand: the project has no WebAssembly toolchain):
  * - `axpy(dst, a, b, end, f)`: for p = a, a+16, … < end, `dst[·] = a[·] + f·b[·]` on f32x4 (dst and b
  *   advance with a);
- * - `addToHalf(h, s, end)`: for p = h, h+16, … < end, eight halves at p become `fp16(fp32(half) + sum)`
- *   with the eight floats at s (s advances 32 bytes a step).
- * WebAssembly has no half-precision instructions, so both conversions are integer SIMD on the bits
- * (F. Giesen's branch-free conversions, every case computed and the right one selected per lane):
- * - fp16 → fp32 is exact: exponent rebiased, Inf/NaN widened, subnormals normalised by one float
- *   subtraction (`2^-14·(1 + m/1024) − 2^-14 = m·2^-24`, exact).
- * - fp32 → fp16 rounds to nearest even: a normal result adds `0xfff` plus the kept mantissa's last bit
- *   below the 13 bits dropped, a carry going on into the exponent (up to Inf); a subnormal result is
- *   the float added to 0.5, where one ulp is 2^-24, so the hardware's own round-to-nearest-even
- *   rounds it; magnitudes of 65520 (half-way past 65504) and up become Inf, NaN a quiet NaN, and the
- *   sign is kept (signed zeros too). Checked against half.ts bit for bit on all 2^16 halves and on
- *   random and edge floats, and against onnxruntime's Cast (test/unit/render/mergeScratch.test.ts).
+ * - `addToHalf(h, s, end, _)`: for p = h, h+16, … < end, the eight halves at p become
+ *   `fp16(fp32(half) + sum)` with the eight floats at s (s advances 32 bytes a step);
+ * - `addScaledToHalf(h, d, end, f)`: the same with `0 + f·d[·]` for the sum.
+ * WebAssembly has no half-precision instructions, so the conversions are SIMD on the bits, every case
+ * computed and the right one selected per lane (M. Maratyszcza's FP16 library's conversions, as XNNPACK
+ * uses them), and the rounding is done by the hardware's fp32 arithmetic, which rounds to nearest even:
+ * - fp16 → fp32 is exact: a normal (or Inf/NaN) half's bits moved into place with the exponent off by
+ *   2^112, then multiplied by 2^-112; a subnormal's mantissa set under 0.5's exponent (0.5 + m·2^-24), minus 0.5.
+ * - fp32 → fp16: 4|x| (Inf where fp16 overflows) is added to a power of two whose ulp is the half's ulp at
+ *   x's exponent, 2^-24 at least, so the addition rounds the mantissa to ten bits, to nearest even,
+ *   subnormals and the carry into the exponent included; the sum's bits hold the half's exponent and
+ *   mantissa. NaN becomes the quiet NaN 0x7e00, and the sign (of zeros too) is kept.
+ * Checked against a by-definition reference bit for bit on all 2^16 halves, every tie between two halves
+ * and a million random floats, and against onnxruntime's Cast (test/unit/render/mergeScratch.test.ts).
  */
 const MERGE_MODULE = (() => {
   const leb = (n: number) => {
@@ -152,10 +176,10 @@ const MERGE_MODULE = (() => {
   const store = [...simd(0x0b), 4, 0];
   /** v128.const with four equal i32 lanes. */
   const splat = (n: number) => [...simd(0x0c), ...Array.from({ length: 16 }, (_, i) => (n >>> ((i % 4) * 8)) & 0xff)];
-  const [AND, OR, XOR, BITSELECT] = [0x4e, 0x50, 0x51, 0x52].map(simd);
-  const [LT_S, GT_S, GE_S] = [0x39, 0x3b, 0x3f].map(simd); // i32x4 comparisons (every operand here is ≥ 0)
-  const [SHL, SHR_U, ADD, SUB] = [0xab, 0xad, 0xae, 0xb1].map(simd); // i32x4
-  const [F_ADD, F_SUB, F_MUL] = [0xe4, 0xe5, 0xe6].map(simd); // f32x4
+  const [AND, OR, BITSELECT] = [0x4e, 0x50, 0x52].map(simd);
+  const [LT_U, GT_U] = [0x3a, 0x3c].map(simd); // i32x4 comparisons, unsigned
+  const [SHL, SHR_U, ADD, MAX_U] = [0xab, 0xad, 0xae, 0xb9].map(simd); // i32x4
+  const [F_ABS, F_ADD, F_SUB, F_MUL] = [0xe0, 0xe4, 0xe5, 0xe6].map(simd); // f32x4
   const [EXTEND_LOW_U, EXTEND_HIGH_U, NARROW_U] = [0xa9, 0xaa, 0x86].map(simd); // u16 ⇄ i32 lanes
 
   const axpy = [
@@ -173,53 +197,72 @@ const MERGE_MODULE = (() => {
     0x0b, 0x0b, 0x0b, // end loop, end block, end function
   ];
 
-  // addToHalf's locals after its params (h 0, s 1, end 2): v128s.
-  const [HALVES, X, E, O, SIGN, A, LOW] = [3, 4, 5, 6, 7, 8, 9];
+  // The fp16 functions' params are h 0, b 1, end 2, f 3 (addToHalf has no use for f); their locals v128s.
+  const [HALVES, X, E, O, A, LOW, FACTOR] = [4, 5, 6, 7, 8, 9, 10];
+  /** A splatted constant, held in a local set before the loop (V8 would otherwise make each again every step). */
+  const constants = new Map<number, number>();
+  const k = (n: number) => {
+    if (!constants.has(n)) constants.set(n, 11 + constants.size);
+    return get(constants.get(n)!);
+  };
   /** fp32 bits of the halves in X's i32 lanes, onto the stack. */
   const decode = [
-    ...get(X), ...splat(0x7fff), ...AND, ...i32(13), ...SHL, ...set(E), // exponent and mantissa, in place
-    ...get(E), ...splat(0x38000000), ...ADD, ...set(O), // exponent rebiased by 127 − 15
-    // Inf/NaN (exponent 31) rebiased once more, to 255.
-    ...get(O), ...splat(0x38000000), ...ADD, ...get(O), ...get(E), ...splat(0x0f800000), ...GE_S, ...BITSELECT, ...set(O),
-    // Subnormal (exponent 0): as 2^-14·(1 + m/1024), minus 2^-14.
-    ...get(O), ...splat(0x00800000), ...ADD, ...splat(0x38800000), ...F_SUB,
-    ...get(O), ...get(E), ...splat(0x00800000), ...LT_S, ...BITSELECT,
-    ...get(X), ...splat(0x8000), ...AND, ...i32(16), ...SHL, ...OR, // the sign
+    ...get(X), ...i32(17), ...SHL, ...set(E), // exponent and mantissa at the top
+    // Subnormal: the mantissa under 0.5's exponent is 0.5 + m·2^-24; minus 0.5 (exact).
+    ...get(X), ...k(0x7fff), ...AND, ...k(0x3f000000), ...OR, ...k(0x3f000000), ...F_SUB,
+    // Otherwise: exponent rebiased by 224 (Inf/NaN land on 255), times 2^-112 (exact; Inf and NaN stay).
+    ...get(E), ...i32(4), ...SHR_U, ...k(0x70000000), ...ADD, ...k(0x07800000), ...F_MUL,
+    ...get(E), ...k(0x08000000), ...LT_U, ...BITSELECT,
+    ...get(X), ...i32(16), ...SHL, ...k(0x80000000), ...AND, ...OR, // the sign
   ];
   /** fp16 bits of the floats in X, rounded to nearest even, onto the stack in i32 lanes. */
   const encode = [
-    ...get(X), ...splat(0x80000000), ...AND, ...set(SIGN),
-    ...get(X), ...get(SIGN), ...XOR, ...set(A), // |x|
-    // Inf or NaN, for |x| ≥ 65536 (below it, 65520 and up round to Inf in the normal case).
-    ...splat(0x7e00), ...splat(0x7c00), ...get(A), ...splat(0x7f800000), ...GT_S, ...BITSELECT,
-    // Subnormal or zero (|x| < 2^-14): 0.5 + |x| rounds to a multiple of 2^-24, whose bits past 0.5 are the half.
-    ...get(A), ...splat(0x3f000000), ...F_ADD, ...splat(0x3f000000), ...SUB,
-    // Normal: exponent rebiased, plus 0xfff and the kept mantissa's last bit, then the top bits.
-    ...get(A), ...splat(0xc8000fff), ...ADD, ...get(A), ...i32(13), ...SHR_U, ...splat(1), ...AND, ...ADD, ...i32(13), ...SHR_U,
-    ...get(A), ...splat(0x38800000), ...LT_S, ...BITSELECT,
-    ...get(A), ...splat(0x47800000), ...GE_S, ...BITSELECT,
-    ...get(SIGN), ...i32(16), ...SHR_U, ...OR,
+    // |x|·2^112·2^-110: 4|x|, or Inf where fp16 overflows (the first product overflows fp32 from 2^16).
+    ...get(X), ...F_ABS, ...k(0x77800000), ...F_MUL, ...k(0x08800000), ...F_MUL, ...set(O),
+    ...get(X), ...get(X), ...ADD, ...set(A), // the bits without the sign, shifted up one
+    // Added to a power of two whose ulp is the half's ulp at x's exponent (at least 2^-24), 4|x| is rounded to
+    // nearest even by the float addition itself; the sum's bits then hold the half's exponent and mantissa.
+    ...get(A), ...k(0xff000000), ...AND, ...k(0x71000000), ...MAX_U, ...i32(1), ...SHR_U, ...k(0x07800000), ...ADD,
+    ...get(O), ...F_ADD, ...set(O),
+    ...k(0x7e00), // NaN
+    ...get(O), ...i32(13), ...SHR_U, ...k(0x7c00), ...AND, ...get(O), ...k(0x0fff), ...AND, ...ADD,
+    ...get(A), ...k(0xff000000), ...GT_U, ...BITSELECT,
+    ...get(X), ...k(0x80000000), ...AND, ...i32(16), ...SHR_U, ...OR, // the sign
   ];
-  /** The four halves in X's lanes plus the four floats at s + offset, as fp16 bits, onto the stack. */
-  const addFour = (offset: number) => [...decode, ...get(1), ...load(offset), ...F_ADD, ...set(X), ...encode];
-  const addToHalf = [
-    1, 7, V128,
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    ...get(0), ...get(2), 0x4f, 0x0d, 1, // if h >= end: leave the block
-    ...get(0), ...load(), ...set(HALVES),
-    ...get(HALVES), ...EXTEND_LOW_U, ...set(X), ...addFour(0), ...set(LOW),
-    ...get(HALVES), ...EXTEND_HIGH_U, ...set(X), ...addFour(16), ...set(X),
-    ...get(0), ...get(LOW), ...get(X), ...NARROW_U, ...store,
-    ...advance(0, 16), ...advance(1, 32),
-    0x0c, 0,
-    0x0b, 0x0b, 0x0b,
-  ];
+  /**
+   * For h (param 0) < end (param 2), eight halves a step: each becomes fp16(fp32(half) + term), where
+   * `term(offset)` pushes four floats from byte `offset` of b's step (b, param 1, advances 32 bytes a step).
+   */
+  const halfLoop = (term: (offset: number) => number[]) => {
+    const addFour = (offset: number) => [...decode, ...term(offset), ...F_ADD, ...set(X), ...encode];
+    const loop = [
+      0x02, 0x40, 0x03, 0x40, // block, loop
+      ...get(0), ...get(2), 0x4f, 0x0d, 1, // if h >= end: leave the block
+      ...get(0), ...load(), ...set(HALVES),
+      ...get(HALVES), ...EXTEND_LOW_U, ...set(X), ...addFour(0), ...set(LOW),
+      ...get(HALVES), ...EXTEND_HIGH_U, ...set(X), ...addFour(16), ...set(X),
+      ...get(0), ...get(LOW), ...get(X), ...NARROW_U, ...store,
+      ...advance(0, 16), ...advance(1, 32),
+      0x0c, 0,
+      0x0b, 0x0b, 0x0b,
+    ];
+    return [
+      1, 7 + constants.size, V128,
+      ...get(3), ...simd(0x13), ...set(FACTOR), // f32x4.splat
+      ...[...constants].flatMap(([n, local]) => [...splat(n), ...set(local)]),
+      ...loop,
+    ];
+  };
+  // The sum's floats as they are.
+  const addToHalf = halfLoop((offset) => [...get(1), ...load(offset)]);
+  // f·Δ, then +0 as a sum of one term starts from 0 (so −0 becomes +0, as in addScaled onto a zeroed sum).
+  const addScaledToHalf = halfLoop((offset) => [...get(1), ...load(offset), ...get(FACTOR), ...F_MUL, ...k(0), ...F_ADD]);
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, [2, 0x60, 5, I32, I32, I32, I32, F32, 0, 0x60, 3, I32, I32, I32, 0]), // types: (i32 ×4, f32) → (), (i32 ×3) → ()
+    ...section(1, [2, 0x60, 5, I32, I32, I32, I32, F32, 0, 0x60, 4, I32, I32, I32, F32, 0]), // types: (i32 ×4, f32) → (), (i32 ×3, f32) → ()
     ...section(2, [1, ...name('m'), ...name('mem'), 0x02, 0x01, 0, ...leb(MAX_PAGES)]), // import memory (min 0, max)
-    ...section(3, [2, 0, 1]), // two functions, of types 0 and 1
-    ...section(7, [2, ...name('axpy'), 0x00, 0, ...name('addToHalf'), 0x00, 1]),
-    ...section(10, [2, ...leb(axpy.length), ...axpy, ...leb(addToHalf.length), ...addToHalf]),
+    ...section(3, [3, 0, 1, 1]), // three functions
+    ...section(7, [3, ...name('axpy'), 0x00, 0, ...name('addToHalf'), 0x00, 1, ...name('addScaledToHalf'), 0x00, 2]),
+    ...section(10, [3, ...[axpy, addToHalf, addScaledToHalf].flatMap((body) => [...leb(body.length), ...body])]),
   ]);
 })();
