@@ -16,6 +16,8 @@ const SERVICE_TESTS = [
   'out/test/unit/semantics/**/*.test.js',
   'out/test/unit/tokens/**/*.test.js',
   'out/test/unit/library/libraryFeatures.test.js',
+  // `sd-prompt explain` and `tokens`, run in-process.
+  'out/test/unit/cli.test.js',
 ];
 const AREAS = {
   semantics: { mutate: ['server/src/service/semantics/**/*.ts'], spec: SERVICE_TESTS },

@@ -254,8 +254,28 @@ describe('tokenizer files', function () {
   it('Hugging Face cache: newest snapshot name first, skipping incomplete ones', async () => {
     const fs = tree([`${snapshots}/111`, `${snapshots}/333`]);
     fs.writeFile(`${snapshots}/999/vocab.json`, tinyVocab());
-    const found = await findTokenizerFiles(fs, { home });
-    assert.ok('vocabPath' in found && found.vocabPath === `${snapshots}/333/vocab.json`);
+    fs.writeFile(`${snapshots}/zzz`, 'a file, not a snapshot');
+    assert.deepStrictEqual(await findTokenizerFiles(fs, { home }), {
+      vocabPath: `${snapshots}/333/vocab.json`,
+      mergesPath: `${snapshots}/333/merges.txt`,
+      source: `Hugging Face cache (${snapshots}/333)`,
+    });
+  });
+
+  it('folders written with a trailing slash; what each incomplete place lacks', async () => {
+    const fs = new MemoryFileSystem();
+    fs.writeFile('/tok/merges.txt', merges);
+    fs.writeFile('/models/sd15/tokenizer/vocab.json', tinyVocab());
+    fs.mkdir(snapshots);
+    assert.deepStrictEqual(await findTokenizerFiles(fs, { tokenizerPath: '/tok/', modelFolder: '/models/sd15//', home: home + '/' }), {
+      missing: ['/tok (no vocab.json)', '/models/sd15/tokenizer (no merges.txt)', `${snapshots} (no snapshot)`],
+    });
+    fs.writeFile('/tok/vocab.json', tinyVocab());
+    assert.deepStrictEqual(await findTokenizerFiles(fs, { tokenizerPath: '/tok//' }), {
+      vocabPath: '/tok/vocab.json',
+      mergesPath: '/tok/merges.txt',
+      source: 'sdPrompt.tokenizerPath (/tok)',
+    });
   });
 
   it('nothing found: every place looked at is listed, and the approximate tokenizer says so', async () => {
@@ -299,6 +319,11 @@ describe('tokenizer files', function () {
     const u = await loadTokenizer(unreadable, { tokenizerPath: '/tok' });
     assert.strictEqual(u.tokenizer.approximate, true);
     assert.match(u.problem ?? '', /^\/tok\/merges\.txt cannot be read: EACCES/);
+    assert.strictEqual(u.source, 'approximate (no CLIP tokenizer files)');
+
+    const unreadableVocab = tree(['/tok']);
+    unreadableVocab.setUnreadable('/tok/vocab.json');
+    assert.match((await loadTokenizer(unreadableVocab, { tokenizerPath: '/tok' })).problem ?? '', /^\/tok\/vocab\.json cannot be read: EACCES/);
   });
 
   it('the real files load from a model folder', async function () {
