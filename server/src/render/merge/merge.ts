@@ -9,7 +9,7 @@ import type { MergeFiles } from './mergedModelFiles';
 import { GraphCache, parseGraph } from '../onnx/graphCache';
 import { OnnxInitializer, WeightEntry } from '../onnx/onnxIndex';
 import { halfToFloat } from '../onnx/half';
-import { overflowMessage } from '../lora/nonFinite';
+import { maxAbs, overflowMessage } from '../lora/nonFinite';
 
 /**
  * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
@@ -344,44 +344,12 @@ function biasDelta(module: LoraModule<LoraTensor>, entry: WeightEntry, multiplie
 const FP32_MAX = 3.4028234663852886e38;
 const FP16_MAX = 65504;
 
-/** The largest |value| (Infinity when there is a NaN), kept per array: a kept delta is looked at once. */
-const maxAbsOf = new WeakMap<Float32Array, number>();
-function maxAbs(data: Float32Array): number {
-  let max = maxAbsOf.get(data);
-  if (max !== undefined) return max;
-  max = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = Math.abs(data[i]);
-    if (v > max) max = v;
-    else if (v !== v) {
-      max = Infinity;
-      break;
-    }
-  }
-  maxAbsOf.set(data, max);
-  return max;
-}
-
 /**
- * A bound on |scale·up·down| from the factors alone: scale · Σ_r max|up[·, r]| · max|down[r, ·]|.
- * Cheap (one pass over the factors, kept per array) next to the product, which it spares checking.
+ * A bound on |scale·up·down| from the factors alone: scale · rank · max|up| · max|down|. The factors'
+ * maxima were found when the file was read (the NaN/Inf check), so this costs nothing per merge.
  */
-const boundOf = new WeakMap<Float32Array, number>();
 function productBound({ up, down, rank, scale }: LowRank): number {
-  let bound = boundOf.get(up);
-  if (bound === undefined) {
-    const upMax = new Float64Array(rank);
-    for (let i = 0; i < up.length; i++) upMax[i % rank] = Math.max(upMax[i % rank], Math.abs(up[i]));
-    const cols = down.length / rank;
-    bound = 0;
-    for (let r = 0; r < rank; r++) {
-      let downMax = 0;
-      for (let j = r * cols; j < (r + 1) * cols; j++) downMax = Math.max(downMax, Math.abs(down[j]));
-      bound += upMax[r] * downMax;
-    }
-    boundOf.set(up, bound);
-  }
-  return Math.abs(scale) * bound;
+  return Math.abs(scale) * rank * maxAbs(up) * maxAbs(down);
 }
 
 function elements(entry: WeightEntry): number {
