@@ -27,8 +27,6 @@ export interface MergeMark {
 
 /** A folder written whole in a hidden sibling, then renamed to `--out`. */
 export class StagedFolder {
-  private readonly stopCleanup: () => void;
-
   private constructor(
     /** The output folder, symbolic links resolved. */
     readonly target: string,
@@ -36,9 +34,8 @@ export class StagedFolder {
     readonly staging: string,
     private readonly replaces: boolean,
     private readonly createdFolders: string[],
-  ) {
-    this.stopCleanup = removeIfInterrupted(staging);
-  }
+    private readonly stopCleanup: () => void,
+  ) {}
 
   /** Checks `out` (see the file comment) and creates the staging folder beside it. */
   static create(out: string, o: { force: boolean; source: string; loras: string[] }): StagedFolder {
@@ -69,14 +66,17 @@ export class StagedFolder {
     const parent = path.dirname(target);
     const createdFolders = makeFolders(parent, out);
     removeStaleStaging(parent, path.basename(target));
+    // Listening before the folder exists: a signal between the two would leave it.
+    const cleanup = removeIfInterrupted();
     let staging: string;
     try {
-      staging = fs.mkdtempSync(path.join(parent, `${stagingPrefix(path.basename(target))}${process.pid}-`));
+      staging = cleanup.track(fs.mkdtempSync(path.join(parent, `${stagingPrefix(path.basename(target))}${process.pid}-`)));
     } catch (e) {
+      cleanup.dispose();
       removeFolders(createdFolders);
       throw new OutputError(`cannot write in ${parent} (for --out ${out}): ${errnoText(e)}`);
     }
-    return new StagedFolder(target, staging, replaces, createdFolders);
+    return new StagedFolder(target, staging, replaces, createdFolders, cleanup.dispose);
   }
 
   /** Marks the staged folder as a merge's output and moves it to the target, replacing an earlier merge's. */
@@ -112,14 +112,11 @@ export class StagedFolder {
 
 /** A file written under a hidden name beside `--out`, renamed into place at the end. */
 export class StagedFile {
-  private readonly stopCleanup: () => void;
-
   private constructor(
     readonly target: string,
     private readonly staging: string,
-  ) {
-    this.stopCleanup = removeIfInterrupted(staging);
-  }
+    private readonly stopCleanup: () => void,
+  ) {}
 
   /** Checks that `out` can be written (creating its hidden sibling now) and is none of `keep`. */
   static create(out: string, keep: { path: string; what: string }[]): StagedFile {
@@ -134,12 +131,14 @@ export class StagedFile {
     if (!parentStat) throw new OutputError(`cannot write ${out}: the folder ${shownParent} does not exist`);
     if (!parentStat.isDirectory()) throw new OutputError(`cannot write ${out}: ${shownParent} is a file, not a folder`);
     const staging = path.join(parent, `${stagingPrefix(path.basename(target))}${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    const cleanup = removeIfInterrupted();
     try {
-      fs.closeSync(fs.openSync(staging, 'wx'));
+      fs.closeSync(fs.openSync(cleanup.track(staging), 'wx'));
     } catch (e) {
+      cleanup.dispose();
       throw new OutputError(`cannot write in ${parent} (for --out ${out}): ${errnoText(e)}`);
     }
-    return new StagedFile(target, staging);
+    return new StagedFile(target, staging, cleanup.dispose);
   }
 
   commit(bytes: Uint8Array): void {
@@ -260,11 +259,14 @@ function isRunning(pid: number): boolean {
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Removes `p` if the process exits or is interrupted (Ctrl-C, SIGTERM, a closed terminal) before the
- * output is committed, then lets the signal end the process as it would have. Returns the disposer.
+ * Removes the tracked path if the process exits or is interrupted (Ctrl-C, SIGTERM, a closed
+ * terminal) before the output is committed, then lets the signal end the process as it would have.
  */
-function removeIfInterrupted(p: string): () => void {
-  const remove = () => fs.rmSync(p, { recursive: true, force: true });
+function removeIfInterrupted(): { track: (p: string) => string; dispose: () => void } {
+  let tracked: string | undefined;
+  const remove = () => {
+    if (tracked !== undefined) fs.rmSync(tracked, { recursive: true, force: true });
+  };
   const handlers = SIGNALS.map((signal) => {
     const handler = () => {
       remove();
@@ -281,7 +283,10 @@ function removeIfInterrupted(p: string): () => void {
     for (const [signal, handler] of handlers) process.removeListener(signal, handler);
     process.removeListener('exit', remove);
   };
-  return dispose;
+  return {
+    track: (p) => (tracked = p),
+    dispose,
+  };
 }
 
 /** An errno in words, with its code (`permission denied (EACCES)`). */
