@@ -96,6 +96,31 @@ describe('A1111 chunking', () => {
   });
 });
 
+describe('the counter on prompt editing', () => {
+  it("counts the longest step's text, and its tokens point at their words in the document", () => {
+    const text = 'top, [bb cc:dd ee (ff:1.2):3] gg\\(\nNegative prompt: n';
+    const positive = countTokens(parsePromptDocument(text), 'positive', words, { baseSteps: 20 })!;
+    // Step 20's text, 'top, dd ee (ff:1.2) gg\\(', is the longer: 7 tokens, the escaped '(' one of them.
+    assert.deepStrictEqual([positive.count, positive.target], [7, 75]);
+    const [only] = positive.chunks;
+    assert.deepStrictEqual(
+      only.tokens.map((t) => [text.slice(t.start, t.end), t.weight]),
+      [['top', 1], [',', 1], ['dd', 1], ['ee', 1], ['ff', 1.2], ['gg', 1], ['(', 1]],
+    );
+    assert.deepStrictEqual([only.start, only.end], [0, text.indexOf('\n')]);
+  });
+
+  it('alternation: each option is a step of its own; a tie keeps the first', () => {
+    const text = 'x [aa bb|cc] y';
+    const positive = countTokens(parsePromptDocument(text), 'positive', words, { baseSteps: 20 })!;
+    assert.deepStrictEqual(positive.count, 4);
+    assert.deepStrictEqual(positive.chunks[0].tokens.map((t) => text.slice(t.start, t.end)), ['x', 'aa', 'bb', 'y']);
+    const tie = 'x [aa|bb] y';
+    const tied = countTokens(parsePromptDocument(tie), 'positive', words, { baseSteps: 20 })!;
+    assert.deepStrictEqual(tied.chunks[0].tokens.map((t) => tie.slice(t.start, t.end)), ['x', 'aa', 'y']);
+  });
+});
+
 describe('chunk-boundary diagnostics', () => {
   it('trigger words that straddle a chunk boundary', () => {
     const text = 'w '.repeat(74) + 'smart falcon, x';
