@@ -125,6 +125,21 @@ describe('sd-prompt merge', function () {
       assert.strictEqual(JSON.parse(fs.readFileSync(path.join(out, MERGE_MARK), 'utf8')).loras[0].te, 1);
       assert.deepStrictEqual(fs.readdirSync(outs), ['merged']);
 
+      // Nor the folder the user is in.
+      const cwd = process.cwd();
+      process.chdir(out);
+      try {
+        const inIt = await merge('--model', model, '--lora', lora, '--out', out, '--force');
+        assert.deepStrictEqual([inIt.code, inIt.stderr], [1, `sd-prompt: --out ${out} contains the current folder: run the merge from outside it\n`]);
+      } finally {
+        process.chdir(cwd);
+      }
+
+      // An empty folder (made beforehand) takes a merge without --force: nothing in it to lose.
+      fs.mkdirSync(path.join(outs, 'empty'));
+      assert.strictEqual((await merge('--model', model, '--lora', lora, '--out', path.join(outs, 'empty'))).code, 0);
+      assert.ok(fs.existsSync(path.join(outs, 'empty', MERGE_MARK)));
+
       // A folder that holds one of the LoRAs is never replaced, mark or not.
       fs.copyFileSync(lora, path.join(out, 'mine.safetensors'));
       const holding = await merge('--model', model, '--lora', path.join(out, 'mine.safetensors'), '--out', out, '--force');
