@@ -8,10 +8,6 @@ export function span(start: number, end: number): Span {
   return { start, end };
 }
 
-export function contains(outer: Span, offset: number): boolean {
-  return offset >= outer.start && offset <= outer.end;
-}
-
 /**
  * Text derived from the document (comments removed, tags cut out) that remembers where each
  * of its characters came from, so results computed on the derived text report document ranges.
@@ -82,10 +78,5 @@ export class MappedText {
     sources.set(this.sources.subarray(last), o);
     parts.push(this.text.slice(last));
     return new MappedText(parts.join(''), sources, this.sourceEnd);
-  }
-
-  slice(start: number, end: number): MappedText {
-    const e = Math.min(end, this.text.length);
-    return new MappedText(this.text.slice(start, e), this.sources.slice(start, e), this.toSource(e));
   }
 }
