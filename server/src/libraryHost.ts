@@ -4,7 +4,7 @@ import type { LoraCard } from './service/library/loraCard';
 import { quickScan } from './service/library/quickHeader';
 import { EmbeddingLookup } from './service/tokens/chunks';
 import { CatalogEntry, EntryDetails, LoraCatalog } from './service/library/catalog';
-import { LibraryFileSystem } from './service/library/fileSystem';
+import { dirName, LibraryFileSystem } from './service/library/fileSystem';
 import { loadLoraCard } from './service/library/loraCard';
 import { BaseModel, baseModelOfFolder } from './service/library/modelBase';
 import { SafetensorsCache, shortHash } from './service/library/safetensors';
@@ -20,6 +20,15 @@ export class LibraryHost {
   private readonly hashes = new Map<string, string | Promise<void>>();
   /** Cards by path, for the file version (size, mtime) they were read from. */
   private readonly cards = new Map<string, { size: number; mtimeMs: number; card?: LoraCard; error?: string; loading?: Promise<void> }>();
+  /**
+   * The names in each folder a card was read from, with the folder's mtime when listed: one listing
+   * answers the sidecar lookups of every card in the folder (each card had listed the folder again:
+   * 5,000 cards in one folder read 25 million names). Dropped when the catalog sees a change, and
+   * listed again when the folder's mtime moved (a sidecar added where nothing watches).
+   */
+  private readonly folderNames = new Map<string, Promise<{ mtimeMs: number; names: ReadonlySet<string> } | undefined>>();
+  /** Set while this host announces its own cards, which changes no folder. */
+  private announcing = false;
   private changeTimer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
   private lookup: { key: object; generation: number; value: EmbeddingLookup } | undefined;
@@ -31,7 +40,10 @@ export class LibraryHost {
     private readonly log: (message: string) => void,
   ) {
     this.catalog = new LoraCatalog(fs, (entry) => this.describe(entry));
-    this.catalog.onDidChange(() => this.generation++);
+    this.catalog.onDidChange(() => {
+      this.generation++;
+      if (!this.announcing) this.folderNames.clear();
+    });
   }
 
   get library(): PromptLibrary {
@@ -62,13 +74,15 @@ export class LibraryHost {
     let record = this.cardRecord(entry);
     if (!record) {
       const fresh: { size: number; mtimeMs: number; card?: LoraCard; error?: string; loading?: Promise<void> } = { size: entry.size, mtimeMs: entry.mtimeMs };
-      fresh.loading = loadLoraCard(this.fs, entry.path, this.headers).then(
-        (card) => {
-          if ('error' in card) fresh.error = card.error;
-          else fresh.card = card;
-        },
-        (e) => void (fresh.error = String(e)),
-      );
+      fresh.loading = this.namesBeside(entry.path)
+        .then((siblings) => loadLoraCard(this.fs, entry.path, this.headers, siblings))
+        .then(
+          (card) => {
+            if ('error' in card) fresh.error = card.error;
+            else fresh.card = card;
+          },
+          (e) => void (fresh.error = String(e)),
+        );
       this.cards.set(entry.path, fresh);
       record = fresh;
     }
@@ -76,10 +90,40 @@ export class LibraryHost {
     return record.card;
   }
 
+  /**
+   * The names in the file's folder, listed once for all the cards read from it while the folder
+   * stays as it was; undefined when it cannot be listed (the card then looks for itself).
+   */
+  private async namesBeside(path: string): Promise<ReadonlySet<string> | undefined> {
+    const folder = dirName(path);
+    const known = this.folderNames.get(folder);
+    if (known) {
+      const listed = await known;
+      const now = await this.fs.stat(folder).then((st) => st.mtimeMs, () => undefined);
+      if (listed && listed.mtimeMs === now) return listed.names;
+      if (this.folderNames.get(folder) !== known) return this.namesBeside(path); // someone listed it again meanwhile
+    }
+    // The mtime is read before the listing, so a change during it makes the next look list again.
+    const listing = (async () => {
+      const { mtimeMs } = await this.fs.stat(folder);
+      const names: ReadonlySet<string> = new Set((await this.fs.readDirectory(folder)).map((e) => e.name));
+      return { mtimeMs, names };
+    })().catch(() => undefined);
+    this.folderNames.set(folder, listing);
+    return (await listing)?.names;
+  }
+
   /** Cards read in the background: one change notice for a burst of them. */
   private announceCards(): void {
     clearTimeout(this.changeTimer);
-    this.changeTimer = setTimeout(() => this.catalog.notifyChanged(), 20);
+    this.changeTimer = setTimeout(() => {
+      this.announcing = true;
+      try {
+        this.catalog.notifyChanged();
+      } finally {
+        this.announcing = false;
+      }
+    }, 20);
   }
 
   /** Rescans only when the folders or the model changed. */

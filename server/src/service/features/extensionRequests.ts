@@ -1,6 +1,7 @@
 import type { LoraListItem, RenderLora, RenderLorasResult, SkippedLora } from '../../../../common/src/protocol';
 import { PromptLibrary } from '../library';
 import { CatalogEntry, LoraCatalog } from '../library/catalog';
+import type { LoraCard } from '../library/loraCard';
 import { isActivationError, loraActivation } from '../semantics/extraNetworks';
 import { PromptSettings } from '../settings';
 import { parsePromptDocument, PromptDocument } from '../syntax/document';
@@ -11,11 +12,26 @@ import { parsePromptDocument, PromptDocument } from '../syntax/document';
  * file as A1111's generation data. The shapes are the messages' own (common/src/protocol.ts).
  */
 
-/** Every LoRA of the library with its card (read once per file version, so a second call is cheap). */
+/** Cards read at once for the picker: enough to overlap the reads, few enough that headers do not pile up. */
+const PARALLEL_CARDS = 16;
+
+/**
+ * Every LoRA of the library with its card (read once per file version, so a second call is cheap).
+ * Cards are read a few at a time: all at once, 5,000 header reads and sidecar parses were in flight
+ * together and the server grew past a gigabyte.
+ */
 export async function loraPickList(library: PromptLibrary | undefined, settings: PromptSettings): Promise<LoraListItem[]> {
   if (!library) return [];
   const entries = library.catalog.list('lora');
-  const cards = await Promise.all(entries.map((e) => library.loadCard(e).catch(() => undefined)));
+  const cards: (LoraCard | undefined)[] = new Array(entries.length);
+  let next = 0;
+  const reader = async () => {
+    while (next < entries.length) {
+      const i = next++;
+      cards[i] = await library.loadCard(entries[i]).catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_CARDS, entries.length) }, reader));
   return entries.map((entry: CatalogEntry, i) => {
     const card = cards[i];
     const problem = entry.pickle ? `${entry.extension} pickle: never opened` : library.problem(entry);
