@@ -173,6 +173,7 @@ const MERGE_MODULE = (() => {
   const [I32, F32, V128] = [0x7f, 0x7d, 0x7b];
   const get = (i: number) => [0x20, i];
   const set = (i: number) => [0x21, i];
+  const tee = (i: number) => [0x22, i];
   const i32 = (n: number) => [0x41, n]; // i32.const for 0 ≤ n < 64 (one signed LEB byte)
   const advance = (i: number, by: number) => [...get(i), 0x41, ...leb(by), 0x6a, ...set(i)]; // local += by (by < 64)
   const simd = (op: number) => [0xfd, ...leb(op)];
@@ -180,8 +181,9 @@ const MERGE_MODULE = (() => {
   const store = [...simd(0x0b), 4, 0];
   /** v128.const with four equal i32 lanes. */
   const splat = (n: number) => [...simd(0x0c), ...Array.from({ length: 16 }, (_, i) => (n >>> ((i % 4) * 8)) & 0xff)];
-  const [AND, OR, BITSELECT] = [0x4e, 0x50, 0x52].map(simd);
-  const [LT_U, GT_U] = [0x3a, 0x3c].map(simd); // i32x4 comparisons, unsigned
+  const [AND, OR, XOR, BITSELECT] = [0x4e, 0x50, 0x51, 0x52].map(simd);
+  const LT_S = simd(0x39); // i32x4, signed (both operands ≥ 0 where used)
+  const F_NE = simd(0x42); // f32x4
   const [SHL, SHR_U, ADD, MAX_U] = [0xab, 0xad, 0xae, 0xb9].map(simd); // i32x4
   const [F_ABS, F_ADD, F_SUB, F_MUL] = [0xe0, 0xe4, 0xe5, 0xe6].map(simd); // f32x4
   const [EXTEND_LOW_U, EXTEND_HIGH_U, NARROW_U] = [0xa9, 0xaa, 0x86].map(simd); // u16 ⇄ i32 lanes
@@ -211,26 +213,25 @@ const MERGE_MODULE = (() => {
   };
   /** fp32 bits of the halves in X's i32 lanes, onto the stack. */
   const decode = [
-    ...get(X), ...i32(17), ...SHL, ...set(E), // exponent and mantissa at the top
+    ...get(X), ...k(0x7fff), ...AND, ...set(A), // exponent and mantissa
     // Subnormal: the mantissa under 0.5's exponent is 0.5 + m·2^-24; minus 0.5 (exact).
-    ...get(X), ...k(0x7fff), ...AND, ...k(0x3f000000), ...OR, ...k(0x3f000000), ...F_SUB,
+    ...get(A), ...k(0x3f000000), ...OR, ...k(0x3f000000), ...F_SUB,
     // Otherwise: exponent rebiased by 224 (Inf/NaN land on 255), times 2^-112 (exact; Inf and NaN stay).
-    ...get(E), ...i32(4), ...SHR_U, ...k(0x70000000), ...ADD, ...k(0x07800000), ...F_MUL,
-    ...get(E), ...k(0x08000000), ...LT_U, ...BITSELECT,
-    ...get(X), ...i32(16), ...SHL, ...k(0x80000000), ...AND, ...OR, // the sign
+    ...get(A), ...i32(13), ...SHL, ...tee(E), ...k(0x70000000), ...ADD, ...k(0x07800000), ...F_MUL,
+    ...get(E), ...k(0x00800000), ...LT_S, ...BITSELECT, // exponent 0: the subnormal
+    ...get(X), ...get(A), ...XOR, ...i32(16), ...SHL, ...OR, // the sign
   ];
   /** fp16 bits of the floats in X, rounded to nearest even, onto the stack in i32 lanes. */
   const encode = [
     // |x|·2^112·2^-110: 4|x|, or Inf where fp16 overflows (the first product overflows fp32 from 2^16).
-    ...get(X), ...F_ABS, ...k(0x77800000), ...F_MUL, ...k(0x08800000), ...F_MUL, ...set(O),
-    ...get(X), ...get(X), ...ADD, ...set(A), // the bits without the sign, shifted up one
+    ...get(X), ...F_ABS, ...k(0x77800000), ...F_MUL, ...k(0x08800000), ...F_MUL,
     // Added to a power of two whose ulp is the half's ulp at x's exponent (at least 2^-24), 4|x| is rounded to
     // nearest even by the float addition itself; the sum's bits then hold the half's exponent and mantissa.
-    ...get(A), ...k(0xff000000), ...AND, ...k(0x71000000), ...MAX_U, ...i32(1), ...SHR_U, ...k(0x07800000), ...ADD,
-    ...get(O), ...F_ADD, ...set(O),
+    ...get(X), ...get(X), ...ADD, ...k(0xff000000), ...AND, ...k(0x71000000), ...MAX_U, ...i32(1), ...SHR_U, ...k(0x07800000), ...ADD,
+    ...F_ADD, ...set(O),
     ...k(0x7e00), // NaN
     ...get(O), ...i32(13), ...SHR_U, ...k(0x7c00), ...AND, ...get(O), ...k(0x0fff), ...AND, ...ADD,
-    ...get(A), ...k(0xff000000), ...GT_U, ...BITSELECT,
+    ...get(X), ...get(X), ...F_NE, ...BITSELECT,
     ...get(X), ...k(0x80000000), ...AND, ...i32(16), ...SHR_U, ...OR, // the sign
   ];
   /**
