@@ -18,8 +18,19 @@ const COMMANDS = [
     'sdPrompt.newPromptFile',
 ];
 
-async function openUntitled(content: string): Promise<vscode.TextEditor> {
-    const doc = await vscode.workspace.openTextDocument({ language: 'sd-prompt', content });
+/** Where the tests' scratch .prompt files go (removed after the suite). */
+const scratchFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-scratch-'));
+let scratchFiles = 0;
+
+/**
+ * A new .prompt file with `content`, in an editor with the cursor at its end. A file of its own for each test:
+ * untitled documents reuse their names, and a closed "Untitled-1" whose model VS Code had not disposed yet came
+ * back (reverted to its first text) as the next test's new untitled document, which then edited the wrong text.
+ */
+async function openScratchFile(content: string): Promise<vscode.TextEditor> {
+    const file = path.join(scratchFolder, `scratch-${++scratchFiles}.prompt`);
+    fs.writeFileSync(file, content);
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
     const editor = await vscode.window.showTextDocument(doc);
     const end = doc.positionAt(content.length);
     editor.selection = new vscode.Selection(end, end);
@@ -46,6 +57,7 @@ describe('sd-prompt commands', () => {
     after(async () => {
         await restoreSettings?.();
         fs.rmSync(loraFolder, { recursive: true, force: true });
+        fs.rmSync(scratchFolder, { recursive: true, force: true });
     });
 
     it('activates on a .prompt file and contributes its commands in category "SD Prompt"', async () => {
@@ -71,7 +83,7 @@ describe('sd-prompt commands', () => {
 
     it('Insert LoRA: picks from the library, inserts the preferred weight and the trigger words at the cursor', async () => {
         const api = await activateExtension();
-        const editor = await openUntitled('masterpiece, ');
+        const editor = await openScratchFile('masterpiece, ');
         const seen: string[][] = [];
         const sub = api.onDidShowPicker(async shown => {
             seen.push([shown.step, ...shown.labels]);
@@ -93,7 +105,7 @@ describe('sd-prompt commands', () => {
 
     it('Insert LoRA: a filter narrows the picker; a LoRA without a preferred weight gets sdPrompt.lora.defaultWeight', async () => {
         const api = await activateExtension();
-        const editor = await openUntitled('1girl, ');
+        const editor = await openScratchFile('1girl, ');
         const shown = nextEvent(api.onDidShowPicker);
         const inserting = vscode.commands.executeCommand<string>('sdPrompt.insertLora', { filter: 'ink' });
         assert.strictEqual((await shown).step, 'lora');
@@ -108,7 +120,7 @@ describe('sd-prompt commands', () => {
 
     it('Copy as Generation Data: the infotext A1111 writes for the file, comments stripped', async () => {
         await activateExtension();
-        await openUntitled('masterpiece, 1girl # pose\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512\n');
+        await openScratchFile('masterpiece, 1girl # pose\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512\n');
         try {
             const copied = await vscode.commands.executeCommand<string>('sdPrompt.copyGenerationData');
             const expected = 'masterpiece, 1girl \n\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x512';
