@@ -28,7 +28,7 @@ const USAGE = `usage:
   sd-prompt info FILE.safetensors
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
-  sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`;
+  sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]`;
 
 
 export interface Io {

@@ -7,11 +7,11 @@ import { MergeKernel } from '../render/merge/mergeKernel';
 import { writeMergedModel } from '../render/merge/mergedModelFiles';
 import { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
-import { pyFloat } from '../service/semantics/pyNumbers';
+import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { errnoText, MERGE_MARK, OutputError, StagedFolder } from './stagedOutput';
 
 /**
- * `sd-prompt merge --model DIR --lora FILE[:TE[:UNET]]... --out DIR2 [--json] [--force]`: a complete
+ * `sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]`: a complete
  * model folder with the LoRAs baked in, readable by any ONNX Runtime diffusers pipeline. The source
  * folder is never written; an existing output folder is replaced only with --force, and only if an
  * earlier merge wrote it (stagedOutput.ts). The output appears whole or not at all: a LoRA that
@@ -26,21 +26,29 @@ export interface MergeOptions {
   force: boolean;
 }
 
-/** `FILE[:TE[:UNET]]`, numbers taken from the right so paths with colons still work. */
+/**
+ * `FILE[:TE[:UNET[:DYN]]]`, numbers taken from the right so paths with colons still work. DYN is
+ * A1111's `dyn` (the tag's fourth argument): only the first DYN ranks of each plain LoRA module.
+ */
 export function parseLoraSpec(spec: string): LoraSpec {
   const parts = spec.split(':');
-  const numbers: number[] = [];
-  while (parts.length > 1 && numbers.length < 2) {
-    const v = pyFloat(parts[parts.length - 1]);
-    if (v === undefined) break;
-    numbers.unshift(v);
-    parts.pop();
+  const numbers: string[] = [];
+  while (parts.length > 1 && numbers.length < 3) {
+    if (pyFloat(parts[parts.length - 1]) === undefined) break;
+    numbers.unshift(parts.pop()!);
   }
   const file = parts.join(':');
   if (!file) throw new UsageError(`--lora needs a file: '${spec}'`);
-  const te = numbers[0] ?? 1;
-  const unet = numbers[1] ?? te;
-  return { name: path.basename(file).replace(/\.[^.]+$/, ''), path: path.resolve(file), te, unet };
+  const te = numbers[0] !== undefined ? pyFloat(numbers[0])! : 1;
+  const unet = numbers[1] !== undefined ? pyFloat(numbers[1])! : te;
+  const lora: LoraSpec = { name: path.basename(file).replace(/\.[^.]+$/, ''), path: path.resolve(file), te, unet };
+  if (numbers[2] !== undefined) {
+    // A1111 reads dyn with int(): '8.0' is a ValueError there, so it is refused here too.
+    const dyn = pyInt(numbers[2]);
+    if (dyn === undefined) throw new UsageError(`--lora '${spec}': DYN must be a whole number of ranks, not '${numbers[2]}'`);
+    lora.dyn = dyn;
+  }
+  return lora;
 }
 
 export function parseMergeArgs(args: string[]): MergeOptions {
@@ -61,7 +69,7 @@ export function parseMergeArgs(args: string[]): MergeOptions {
   }
   if (!o.model) throw new UsageError('merge needs --model DIR');
   if (!o.out) throw new UsageError('merge needs --out DIR2');
-  if (o.loras.length === 0) throw new UsageError('merge needs at least one --lora FILE[:TE[:UNET]]');
+  if (o.loras.length === 0) throw new UsageError('merge needs at least one --lora FILE[:TE[:UNET[:DYN]]]');
   return o as MergeOptions;
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../../../server/src/cli/main';
+import { parseLoraSpec } from '../../../server/src/cli/merge';
 import { MERGE_MARK } from '../../../server/src/cli/stagedOutput';
 import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
@@ -212,6 +213,44 @@ describe('sd-prompt merge', function () {
     } finally {
       fs.rmSync(outs, { recursive: true, force: true });
     }
+  });
+
+  it('--lora FILE:TE:UNET:DYN merges only the first DYN ranks, as the LoRA cut to those ranks merges', async () => {
+    const outs = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-cli-dyn-'));
+    try {
+      // The rank-2 LoRA cut to rank 1: down's first row, up's first column (no alpha, so the scale stays 1).
+      const cut = Object.fromEntries(
+        Object.entries(tinyKohyaLora()).map(([key, t]) =>
+          key.endsWith('lora_down.weight') ? [key, { dims: [1, t.dims[1]], data: t.data.slice(0, t.dims[1]) }] : [key, { dims: [t.dims[0], 1], data: t.data.filter((_, i) => i % 2 === 0) }],
+        ),
+      );
+      const cutFile = path.join(outs, 'cut.safetensors');
+      writeSafetensors(cutFile, cut);
+      const dyn = await merge('--model', model, '--lora', `${lora}:0.5:0.75:1`, '--out', path.join(outs, 'dyn'), '--json');
+      const byCut = await merge('--model', model, '--lora', `${cutFile}:0.5:0.75`, '--out', path.join(outs, 'cut'));
+      const full = await merge('--model', model, '--lora', `${lora}:0.5:0.75`, '--out', path.join(outs, 'full'));
+      assert.deepStrictEqual([dyn.code, byCut.code, full.code, dyn.stderr], [0, 0, 0, '']);
+      assert.deepStrictEqual(JSON.parse(dyn.stdout).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, matched: 2, unmatched: [], mismatched: [] }]);
+      const weights = (out: string) => ['text_encoder', 'unet'].map((g) => fs.readFileSync(path.join(outs, out, g, 'model.onnx.lora.bin')));
+      const [dynTe, dynUnet] = weights('dyn');
+      const [cutTe, cutUnet] = weights('cut');
+      const [fullTe, fullUnet] = weights('full');
+      assert.ok(dynTe.equals(cutTe) && dynUnet.equals(cutUnet), 'dyn 1 = the LoRA cut to rank 1');
+      assert.ok(!dynTe.equals(fullTe) && !dynUnet.equals(fullUnet), 'dyn 1 differs from all ranks');
+    } finally {
+      fs.rmSync(outs, { recursive: true, force: true });
+    }
+  });
+
+  it('--lora FILE[:TE[:UNET[:DYN]]] reads its numbers from the right; DYN must be a whole number as A1111 reads it', () => {
+    const file = path.resolve('a:b.safetensors');
+    assert.deepStrictEqual(parseLoraSpec('a:b.safetensors'), { name: 'a:b', path: file, te: 1, unet: 1 });
+    assert.deepStrictEqual(parseLoraSpec('a:b.safetensors:0.5'), { name: 'a:b', path: file, te: 0.5, unet: 0.5 });
+    assert.deepStrictEqual(parseLoraSpec('a:b.safetensors:0.5:0.25'), { name: 'a:b', path: file, te: 0.5, unet: 0.25 });
+    assert.deepStrictEqual(parseLoraSpec('a:b.safetensors:0.5:0.25:8'), { name: 'a:b', path: file, te: 0.5, unet: 0.25, dyn: 8 });
+    // Three numbers at most: a fourth from the right is part of the path.
+    assert.deepStrictEqual(parseLoraSpec('7:1:2:3'), { name: '7', path: path.resolve('7'), te: 1, unet: 2, dyn: 3 });
+    assert.throws(() => parseLoraSpec('x.safetensors:1:1:8.0'), { message: "--lora 'x.safetensors:1:1:8.0': DYN must be a whole number of ranks, not '8.0'" });
   });
 
   it('bad usage exits 2', async () => {

@@ -230,8 +230,8 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
         loras: [{ name: 'style', file: loraFile, te: 0.8, unet: 0.5, matched: 2, unmatched: [], mismatched: [] }],
       });
       const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name])).sort();
-      // The same files, plus the patched weights of each merged graph beside it.
-      assert.deepStrictEqual(files(out), [...files(root), 'text_encoder/model.onnx.lora.bin', 'unet/model.onnx.lora.bin'].sort());
+      // The same files, plus the patched weights of each merged graph beside it and the mark that lets --force replace it.
+      assert.deepStrictEqual(files(out), [...files(root), 'sd-prompt-merge.json', 'text_encoder/model.onnx.lora.bin', 'unet/model.onnx.lora.bin'].sort());
       // The source folder is never written, and an existing output needs --force.
       stderr = '';
       assert.strictEqual(await main(['merge', '--model', root, '--lora', loraFile, '--out', path.join(root, 'inside')], io), 1);
