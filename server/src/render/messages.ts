@@ -3,7 +3,7 @@ import type { ParameterDefaults } from './parameters';
 import type { LoraSpec } from './lora/prepare';
 import type { LoraMergeReport } from './model/sessions';
 
-/** Messages between the render host (language server side) and its worker thread. */
+/** Messages between the render host (in the extension host, or the CLI's process) and its worker thread. */
 export interface RenderRequest {
   /** The whole .prompt text (prompt, negative prompt, parameter line). */
   promptText: string;

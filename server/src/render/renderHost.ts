@@ -12,7 +12,7 @@ export class RenderError extends Error {
 }
 
 /**
- * The language server's handle on the render worker: starts it on first use, sends renders,
+ * The extension host's (and `sd-prompt render`'s) handle on the render worker: starts it on first use, sends renders,
  * relays progress, cancels (taking effect within one step), and stops it on dispose.
  */
 export class RenderHost {

@@ -14,8 +14,8 @@ import { DeltaCache } from './merge/deltaCache';
 import { GraphCache } from './onnx/graphCache';
 
 /**
- * The render worker: `session.run` blocks its thread, so the pipeline runs here and the
- * language server stays responsive. Sessions are kept between renders and released after an
+ * The render worker: `session.run` blocks its thread, so the pipeline runs here and its host (the
+ * extension host, or the `sd-prompt render` process) stays responsive. Sessions are kept between renders and released after an
  * idle time, when another model or device is asked for, or on request.
  */
 type Ort = typeof import('onnxruntime-node');
