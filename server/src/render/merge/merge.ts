@@ -8,7 +8,7 @@ import { MergeScratch } from './mergeScratch';
 import type { MergeFiles } from './mergedModelFiles';
 import { GraphCache, parseGraph } from '../onnx/graphCache';
 import { OnnxInitializer, WeightEntry } from '../onnx/onnxIndex';
-import { halfToFloat } from '../onnx/half';
+import { fromFloat16 } from '../onnx/half';
 import { maxAbs, overflowMessage } from '../lora/nonFinite';
 
 /**
@@ -446,7 +446,7 @@ class WeightReader {
   async float32(entry: WeightEntry): Promise<Float32Array> {
     const bytes = new Uint8Array(entry.location.length);
     await this.read(entry, bytes);
-    if (entry.dtype === 'float16') return Float32Array.from(new Uint16Array(bytes.buffer), halfToFloat);
+    if (entry.dtype === 'float16') return fromFloat16(new Uint16Array(bytes.buffer));
     return new Float32Array(bytes.buffer);
   }
 
