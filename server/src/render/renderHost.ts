@@ -1,6 +1,7 @@
 import { Worker } from 'worker_threads';
 import { RenderMessage, RenderRequest, RenderResult, WorkerMessage } from './messages';
 import { installMergeTempCleanup } from './merge/mergeTempCleanup';
+import { closeWorker } from './threads/closeWorker';
 
 export class RenderError extends Error {
   constructor(
@@ -80,11 +81,7 @@ export class RenderHost {
       worker.on('message', (m: WorkerMessage) => m.type === 'released' && resolve());
       worker.once('exit', () => resolve());
     });
-    worker.postMessage({ type: 'release' } satisfies RenderMessage);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([released, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    await worker.terminate();
+    await closeWorker(worker, () => worker.postMessage({ type: 'release' } satisfies RenderMessage), released, graceMs);
   }
 
   private ensureWorker(): Worker {

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { ProductInputs } from './productModel';
+import { closeWorker } from '../threads/closeWorker';
 
 export interface ProductJob extends ProductInputs {
   id: number;
@@ -119,16 +120,6 @@ export class ProductPool {
   async close(graceMs = 10_000): Promise<void> {
     this.broken ??= new Error('the LoRA product threads were closed');
     Atomics.store(this.closing, 0, 1);
-    await Promise.all(
-      this.helpers.map(async (helper, i) => {
-        // Kept alive until it has stopped: a process that exits first cuts it off all the same.
-        helper.ref();
-        helper.postMessage({ close: true } satisfies ProductClose);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = await Promise.race([this.exited[i].then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
-        clearTimeout(timer);
-        if (late) await helper.terminate();
-      }),
-    );
+    await Promise.all(this.helpers.map((helper, i) => closeWorker(helper, () => helper.postMessage({ close: true } satisfies ProductClose), this.exited[i], graceMs)));
   }
 }
