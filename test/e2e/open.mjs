@@ -15,8 +15,8 @@
 //      development extension ("[Extension Development Host]"), exactly as the e2e tests load it;
 //   5. sets sdPrompt.model (user settings) to a tiny random SD1.5 pipeline generated into .cache/e2e/tiny-sd15
 //      (no real model can be downloaded here), so SD Prompt: Render Preview works on the first try; it renders
-//      noise, its 20 steps at 512×512 in 15-30 s on a 2-core machine's CPU. Point sdPrompt.model at a real
-//      diffusers ONNX export for real images;
+//      noise; the demo's 20 steps at 256×256 took 15-18 s on a busy 2-core machine's CPU (512×512: minutes).
+//      Point sdPrompt.model at a real diffusers ONNX export for real images;
 //   6. keeps running until Ctrl-C, then stops code-server and deletes its temp dirs (the demo workspace stays).
 //
 // The URL also works with "localhost" for the host (checked); from another machine, forward the port
@@ -178,7 +178,7 @@ const workspaceLine = demo
 console.log(`
 [open] code-server is listening on ${server.url}
 [open] workspace: ${workspaceLine}
-${demo ? `[open] LoRA library: ${relative(demo.loras)} (${demo.library}; demo LoRAs for the tiny model)\n` : ''}[open] sdPrompt.model: ${model ? `${relative(model)} (a tiny random model: its images are noise; a 20-step 512×512 render takes 15-30 s on 2 CPU cores)` : '(not set)'}
+${demo ? `[open] LoRA library: ${relative(demo.loras)} (${demo.library}; demo LoRAs for the tiny model)\n` : ''}[open] sdPrompt.model: ${model ? `${relative(model)} (a tiny random model: its images are noise; the demo's 20 steps at 256×256 take 15-20 s on a busy 2-core machine)` : '(not set)'}
 [open] extension under development: ${repoRoot}
 
 Open this URL in a browser; ${openFile ? 'example.prompt opens by itself' : 'open a .prompt file'}:
@@ -193,8 +193,9 @@ if (opts.check) {
 
 /**
  * --check: what a person sees at the URL, checked in headless chromium (as run.mjs drives it): example.prompt
- * opens by itself from the demo copy (not from test/e2e), its deliberate mistake is underlined, and hovering
- * the add_detail tag shows the demo library's card with its trigger words. Screenshot: test-results/open-demo.png.
+ * opens by itself from the demo copy (not from test/e2e), its deliberate mistake is underlined, hovering the
+ * add_detail tag shows the demo library's card with its trigger words, and typing `<lora:` offers both demo LoRAs.
+ * Screenshot: test-results/open-demo.png.
  */
 async function checkInBrowser(url) {
     const say = msg => console.log(`[open --check] ${msg}`);
@@ -220,6 +221,16 @@ async function checkInBrowser(url) {
         const hover = page.locator('.monaco-hover', { hasText: 'intricate' });
         await hover.first().waitFor({ timeout: 30_000 });
         say("hovering add_detail shows the demo library's card (trigger words: detailed, intricate)");
+        await page.keyboard.press('Escape');
+        // Completion of LoRA names from the demo library, typed after the prompt's second line.
+        await page.locator('.view-lines .view-line', { hasText: 'night sky' }).first().click({ timeout: 10_000 });
+        await page.keyboard.press('End');
+        await page.keyboard.type(', <lora:', { delay: 50 });
+        const suggest = page.locator('.suggest-widget.visible');
+        for (const name of ['add_detail', 'ink_style']) {
+            await suggest.locator('.monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
+        }
+        say('typing <lora: offers add_detail and ink_style');
         return true;
     } catch (err) {
         console.error(`[open --check] FAILED: ${err instanceof Error ? err.message.split('\n')[0] : err}`);
