@@ -13,6 +13,7 @@ import { capPerCode, Fix, Problem, Severity } from './checks/problem';
 import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
 import { checkMergeReport, MergeReport } from './checks/mergeChecks';
+import { plainText } from './displayText';
 
 /** Every problem A1111 would have with the document, in document order. */
 export function findProblems(
@@ -31,7 +32,17 @@ export function findProblems(
   checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
   checkKeywords(doc, out);
   checkParameters(doc, out);
-  return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end));
+  return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end)).map(showable);
+}
+
+/**
+ * Messages and fix titles quote the prompt and the library's files: a NUL, a bidi override (U+202E
+ * turns the rest of a message around) or half a surrogate pair from there does not reach the editor.
+ */
+function showable(problem: Problem): Problem {
+  const shown = { ...problem, message: plainText(problem.message) };
+  if (problem.fixes) shown.fixes = problem.fixes.map((f) => ({ ...f, title: plainText(f.title) }));
+  return shown;
 }
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {

@@ -5,6 +5,7 @@ import { switchStep } from '../semantics/schedule';
 import { Span } from '../semantics/spans';
 import { PromptDocument } from '../syntax/document';
 import { PromptLibrary } from '../library';
+import { markdownCode, markdownText } from './displayText';
 import { entryMarkdown } from './loraCardMarkdown';
 import { locate } from './locate';
 
@@ -29,27 +30,27 @@ export async function hoverAt(
     const tag = here.tag;
     span = tag.span;
     if (here.part.part.kind === 'negative') {
-      lines.push(`**${tag.type}** tag in the negative prompt: A1111 does not apply it; it is plain text here.`);
+      lines.push(`**${markdownText(tag.type)}** tag in the negative prompt: A1111 does not apply it; it is plain text here.`);
     } else if (tag.type === 'lora' || tag.type === 'lyco') {
       const a = loraActivation(tag);
-      if (isActivationError(a)) lines.push(`**LoRA** \`${tag.positional[0] ?? ''}\`\n\nA1111 raises \`${a.error}\` and applies no LoRA in this generation.`);
+      if (isActivationError(a)) lines.push(`**LoRA** ${markdownCode(tag.positional[0] ?? '')}\n\nA1111 raises ${markdownCode(a.error)} and applies no LoRA in this generation.`);
       else {
         const entry = library?.catalog.ready ? library.catalog.resolveLora(a.name) : undefined;
         const card = entry ? await library!.loadCard(entry) : undefined;
         lines.push(
           entry
             ? entryMarkdown(entry, { card, problem: library!.problem(entry), shortHash: shortHash?.(entry.path) })
-            : `**LoRA** \`${a.name}\``,
+            : `**LoRA** ${markdownCode(a.name)}`,
         );
         lines.push(`| text encoder | UNet | dyn |\n|---|---|---|\n| ${a.te} | ${a.unet} | ${a.dyn ?? '—'} |`);
         if (!entry && library?.catalog.ready && library.catalog.hasFolders('lora')) lines.push('Not in your LoRA folders.');
       }
     } else if (tag.type === 'hypernet') {
       const entry = library?.catalog.ready ? library.catalog.resolveHypernet(tag.items[0]?.text ?? '') : undefined;
-      lines.push(entry ? entryMarkdown(entry) : `**Hypernetwork** \`${tag.items[0]?.text ?? ''}\``);
-      lines.push(`Multiplier ${tag.items[1]?.text.trim() ?? '1.0'}`);
+      lines.push(entry ? entryMarkdown(entry) : `**Hypernetwork** ${markdownCode(tag.items[0]?.text ?? '')}`);
+      lines.push(`Multiplier ${markdownText(tag.items[1]?.text.trim() ?? '1.0')}`);
     } else {
-      lines.push(`**${tag.type}** tag: not a type A1111 knows; it is removed from the prompt and ignored.`);
+      lines.push(`**${markdownText(tag.type)}** tag: not a type A1111 knows; it is removed from the prompt and ignored.`);
     }
   }
 
@@ -61,7 +62,7 @@ export async function hoverAt(
   for (const hole of here.holes) {
     span ??= hole.span;
     const text = (r: { start: number; end: number } | undefined) =>
-      r && here.subprompt ? `'${here.subprompt.sub.text.slice(r.start, r.end)}'` : "''";
+      r && here.subprompt ? `'${markdownText(here.subprompt.sub.text.slice(r.start, r.end))}'` : "''";
     if (hole.kind === 'scheduled') {
       const when = switchStep(hole.number, { baseSteps: steps });
       const first = when < 1 ? 'never' : `steps 1–${Math.min(when, steps)}`;
@@ -86,7 +87,7 @@ export async function hoverAt(
     } else if (here.groups.length || seg.weight !== 1) {
       span ??= here.groups[0]?.span ?? seg.span;
       const chain = here.groups
-        .map((g) => (g.weightText !== undefined ? `×${g.weightText.trim()}` : g.kind === 'round' ? '×1.1' : '÷1.1'))
+        .map((g) => (g.weightText !== undefined ? `×${markdownText(g.weightText.trim())}` : g.kind === 'round' ? '×1.1' : '÷1.1'))
         .join(' ');
       lines.push(`**Weight ${fmt(seg.weight)}**${chain ? ` (${chain})` : ''}: A1111 multiplies this text's token embeddings by ${fmt(seg.weight)}.`);
     }

@@ -1,10 +1,15 @@
 import { CatalogEntry } from '../library/catalog';
 import type { LoraCard } from '../library/loraCard';
+import { markdownCode, markdownParagraphs, markdownText } from './displayText';
 
-/** A file path as a `file://` URI (percent-encoded), for links and preview images. */
+/**
+ * A file path as a `file://` URI (percent-encoded), for links and preview images. The characters
+ * encodeURIComponent leaves (`!'()*`) are encoded too: a `)` in a file name would end a Markdown link.
+ */
 export function fileUri(path: string): string {
   const normalized = path.replace(/\\/g, '/');
-  return 'file://' + (normalized.startsWith('/') ? '' : '/') + normalized.split('/').map(encodeURIComponent).join('/');
+  const encode = (part: string) => encodeURIComponent(part).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return 'file://' + (normalized.startsWith('/') ? '' : '/') + normalized.split('/').map(encode).join('/');
 }
 
 function size(bytes: number): string {
@@ -13,11 +18,13 @@ function size(bytes: number): string {
   return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
 }
 
-const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';
+const code = markdownCode;
 
 /**
  * What a hover card or a completion item says about a library entry: kind, base model,
  * rank, trigger words, preferred weight, file, hash and preview (a markdown image with a width).
+ * Everything the file and its sidecars say is escaped (displayText.ts); the only image is the
+ * preview file found beside the LoRA on disk.
  */
 export function entryMarkdown(
   entry: CatalogEntry,
@@ -43,14 +50,14 @@ export function entryMarkdown(
       card.trainingModel ? `trained on ${code(card.trainingModel)}` : undefined,
     ].filter(Boolean);
     if (more.length) lines.push(more.join(' · '));
-    for (const w of card.warnings) lines.push(`⚠ ${w}`);
+    for (const w of card.warnings) lines.push(`⚠ ${markdownText(w)}`);
   }
   if (entry.pickle) lines.push('⚠ A pickle file (.pt/.ckpt): it can run code when loaded, so sd-prompt never opens it.');
   const problem = options.problem ?? entry.details.error;
-  if (problem) lines.push(`⚠ Unreadable: ${problem}`);
+  if (problem) lines.push(`⚠ Unreadable: ${markdownText(problem)}`);
   const hash = options.shortHash ?? card?.sshsHash?.slice(0, 12);
   lines.push(`${code(entry.path)} · ${size(entry.size)}${entry.subfolder ? ` · in ${code(entry.subfolder)}` : ''}${hash ? ` · hash ${code(hash)}` : ''}`);
-  if (card?.previewPath) lines.push(`![preview of ${entry.name}](${fileUri(card.previewPath)}|width=${options.previewWidth ?? 256})`);
-  if (card?.description) lines.push(card.description.length > 600 ? card.description.slice(0, 600) + '…' : card.description);
+  if (card?.previewPath) lines.push(`![preview of ${markdownText(entry.name)}](${fileUri(card.previewPath)}|width=${options.previewWidth ?? 256})`);
+  if (card?.description) lines.push(markdownParagraphs(card.description, 600));
   return lines.join('\n\n');
 }
