@@ -224,10 +224,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   /**
    * The extension's own requests: params that do not fit the message's shape are refused with
    * InvalidParams and a line naming the message and the field, before any work sees them.
+   * `empty` is the answer when the work fails.
    */
   const onExtensionRequest = <M extends keyof CheckedParams, R>(
     method: M,
-    empty: R,
+    empty: (params: CheckedParams[M]) => R,
     work: (params: CheckedParams[M], token: CancellationToken) => Promise<R>,
   ) =>
     connection.onRequest(method, (params: unknown, token) => {
@@ -236,7 +237,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         connection.console.error(`refused ${checked.problem}`);
         return new ResponseError(ErrorCodes.InvalidParams, checked.problem);
       }
-      return safely(method, token, empty, () => work(checked.params, token));
+      return safely(method, token, empty(checked.params), () => work(checked.params, token));
     });
 
   connection.languages.diagnostics.on((params, token) =>
@@ -265,27 +266,28 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.languages.inlayHint.on((params, token) =>
     withDocument(InlayHintRequest.method, params.textDocument.uri, token, [], async (d) => service.inlayHints(d, params.range, await settingsFor(d.uri))),
   );
-  onExtensionRequest(TOKEN_COUNT_REQUEST, null as TokenCountResult | null, async (params) => {
+  onExtensionRequest(TOKEN_COUNT_REQUEST, (): TokenCountResult | null => null, async (params) => {
     const document = documents.get(params.textDocument.uri);
     if (!document) return null;
     const count = service.tokenCount(document, params.position, await settingsFor(document.uri));
     return count ? { ...count, tokenizer: tokenizerHost?.source ?? '' } : null;
   });
   // The extension's commands (Insert LoRA, Render Preview, Copy as Generation Data).
-  onExtensionRequest(LORA_LIST_REQUEST, { folders: [], loras: [] } as LoraListResult, async (params) => {
+  onExtensionRequest(LORA_LIST_REQUEST, (): LoraListResult => ({ folders: [], loras: [] }), async (params) => {
     await configureLibrary();
     const settings = params.textDocument ? await settingsFor(params.textDocument.uri) : await windowSettings();
     const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).lora;
     return { folders, loras: await loraPickList(host?.library, settings) };
   });
-  onExtensionRequest(RENDER_LORAS_REQUEST, { loras: [], warnings: [] } as RenderLorasResult, async (params) => {
+  onExtensionRequest(RENDER_LORAS_REQUEST, (): RenderLorasResult => ({ loras: [], warnings: [] }), async (params) => {
     await configureLibrary();
     return renderLoras(parsePromptDocument(params.text), host?.catalog);
   });
-  onExtensionRequest(GENERATION_DATA_REQUEST, { infotext: '' } as GenerationDataResult, async (params) => ({
+  onExtensionRequest(GENERATION_DATA_REQUEST, (): GenerationDataResult => ({ infotext: '' }), async (params) => ({
     infotext: generationData(parsePromptDocument(params.text)),
   }));
-  onExtensionRequest(SELECTION_PROMPT_REQUEST, { promptText: '' } as SelectionPromptResult, async (params) => ({
+  // Should the work fail, the selection is rendered as it is.
+  onExtensionRequest(SELECTION_PROMPT_REQUEST, (params): SelectionPromptResult => ({ promptText: params.selected }), async (params) => ({
     promptText: selectionPromptText(parsePromptDocument(params.text), params.selected),
   }));
   connection.onNotification(MERGE_REPORT_NOTIFICATION, (raw: unknown) => {
