@@ -59,6 +59,12 @@ describe('text from LoRA files and prompts is shown as text', () => {
     host.dispose();
   });
 
+  it("prompt text quoted in a hover stays text (a hypernetwork tag's multiplier)", async () => {
+    const service = createPromptLanguageService();
+    const lines = await hoverLines(service, '<hypernet:x:![a](//evil.example/h.png)>');
+    assert.deepStrictEqual(lines, ['**Hypernetwork** `x`', 'Multiplier \\!\\[a\\]\\(//evil.example/h.png\\)']);
+  });
+
   it('diagnostic messages that quote the prompt leave out NUL, bidi overrides and lone surrogates', () => {
     const service = createPromptLanguageService();
     const text = 'a cat\nNegative prompt: <lora:a\u0000b\u202Ec\uD800d:1>';
