@@ -5,6 +5,7 @@
  * the language service uses the shapes as its result types. Types and string constants only:
  * nothing here runs, so it adds nothing to either bundle but the names.
  */
+import type { LoraMergeOutcome } from './mergeReport';
 
 export const TOKEN_COUNT_REQUEST = 'sdPrompt/tokenCount';
 
@@ -127,18 +128,8 @@ export interface SelectionPromptResult {
  */
 export const MERGE_REPORT_NOTIFICATION = 'sdPrompt/mergeReport';
 
-/** What one render's merge did with one LoRA (the render side's `LoraMergeReport`, as sent). */
-export interface LoraMergeOutcome {
-  /** The name as written in the tag. */
-  name: string;
-  matched: number;
-  unmatched: string[];
-  mismatched: string[];
-  /** Why the LoRA was not merged, when it was not. */
-  error?: string;
-  /** What kind of failure `error` is, when the merge knows (`lora-merge-nonfinite`: NaN or Inf values). */
-  code?: string;
-}
+/** What one render's merge did with one LoRA, as sent: the outcome part of the one merge report (mergeReport.ts). */
+export type { LoraMergeOutcome };
 
 export interface MergeReportParams {
   textDocument: { uri: string };

@@ -2,10 +2,9 @@ import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelGraphs } from '../render/model/modelFolder';
-import { LoraMergeReport, mergeModel } from '../render/merge/mergeModel';
-import { MergeKernel } from '../render/merge/mergeKernel';
-import { writeMergedModel } from '../render/merge/mergedModelFiles';
-import { MergedGraph } from '../render/merge/merge';
+import type { LoraMergeReport } from '../../../common/src/mergeReport';
+import { LoraMerger } from '../render/merge/loraMerger';
+import type { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { errnoText, MERGE_MARK, OutputError, StagedFolder } from './stagedOutput';
@@ -81,17 +80,17 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   let loras: LoraMergeReport[];
   try {
     const prepared = await prepareLoras(o.loras);
-    // The products run when copyFolder writes each merged graph: the kernel (and its helper threads) lives until then.
-    const kernel = await MergeKernel.onDevice(require('onnxruntime-node'), 'cpu');
+    // The products run when copyFolder writes each merged graph: the merger (its kernel and helper threads) lives until then.
+    const merger = new LoraMerger(require('onnxruntime-node'), 'cpu');
     try {
-      const result = await mergeModel(folder, prepared, { kernel });
+      const result = await merger.plan(folder, prepared);
       loras = result.loras;
       if (!loras.some((l) => l.error)) {
         const replaced = new Map([...result.merged].map(([file, m]) => [path.relative(source, file), m]));
-        await copyFolder(source, staged.staging, replaced);
+        await copyFolder(source, staged.staging, replaced, (m, out) => merger.writeModel(m, out));
       }
     } finally {
-      await kernel.release();
+      await merger.release();
     }
     if (loras.some((l) => l.error)) staged.abandon();
     else staged.commit({ source, loras: loras.map((l) => ({ name: l.name, file: l.file, te: l.te, unet: l.unet, matched: l.matched })) });
@@ -119,18 +118,18 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
  * Copies the model folder; a merged graph is written as its model file plus `<model>.lora.bin`
  * with the patched weights, and keeps reading every other weight from the copied data file.
  */
-async function copyFolder(from: string, to: string, replaced: Map<string, MergedGraph>, rel = ''): Promise<void> {
+async function copyFolder(from: string, to: string, replaced: Map<string, MergedGraph>, write: (m: MergedGraph, outModel: string) => Promise<void>, rel = ''): Promise<void> {
   fs.mkdirSync(path.join(to, rel), { recursive: true });
   for (const entry of fs.readdirSync(path.join(from, rel), { withFileTypes: true })) {
     const relPath = path.join(rel, entry.name);
     // The source's own mark (it is an earlier merge's output) is not this merge's: commit writes that.
     if (relPath === MERGE_MARK) continue;
     if (entry.isDirectory()) {
-      await copyFolder(from, to, replaced, relPath);
+      await copyFolder(from, to, replaced, write, relPath);
       continue;
     }
     const merged = replaced.get(relPath);
-    if (merged) await writeMergedModel(merged, path.join(to, relPath));
+    if (merged) await write(merged, path.join(to, relPath));
     else fs.copyFileSync(path.join(from, relPath), path.join(to, relPath));
   }
 }

@@ -1,7 +1,7 @@
 import { ExecutionProvider, DeviceSetting } from './onnx/devices';
 import type { ParameterDefaults } from './parameters';
 import type { LoraSpec } from './lora/prepare';
-import type { LoraMergeReport } from './model/sessions';
+import type { LoraMergeReport } from '../../../common/src/mergeReport';
 
 /** Messages between the render host (in the extension host, or the CLI's process) and its worker thread. */
 export interface RenderRequest {

@@ -1,17 +1,13 @@
 import * as path from 'path';
 import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './onnx/devices';
-import { openModelFolder } from './model/modelFolder';
+import { ModelFolder, openModelFolder } from './model/modelFolder';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
-import { MergeKernel, mergeDeviceFor } from './merge/mergeKernel';
-import { MergeScratch } from './merge/mergeScratch';
-import { MergeFiles } from './merge/mergedModelFiles';
-import { DeltaCache } from './merge/deltaCache';
-import { GraphCache } from './onnx/graphCache';
+import { LoraMerger } from './merge/loraMerger';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and its host (the
@@ -24,12 +20,12 @@ let cached: { key: string; model: string; device: DeviceSetting; sessions: Model
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const cancelled = new Map<number, AbortController>();
 /**
- * Kept across renders: the merge's product sessions and working memory, every LoRA module's delta so a
- * weight change only re-adds them, the parsed graphs so it does not read the models again, and each
- * graph's temporary weight file so it is overwritten instead of written anew (sessionsFor releases a
- * graph's sessions before it merges that graph again, as MergeFiles requires).
+ * Kept across renders (LoraMerger with `remerge`): the merge's product sessions and working memory, every
+ * LoRA module's delta so a weight change only re-adds them, the parsed graphs so it does not read the
+ * models again, and each graph's temporary weight file so it is overwritten instead of written anew
+ * (sessionsFor releases a graph's sessions before it merges that graph again, as that requires).
  */
-let merging: { kernel: MergeKernel; cache: DeltaCache; graphs: GraphCache; scratch: MergeScratch; files: MergeFiles; device: DeviceSetting } | undefined;
+let merger: LoraMerger | undefined;
 
 /**
  * An AbortSignal-like view of the host's shared cancel flag: read synchronously before each step,
@@ -54,22 +50,17 @@ async function release(): Promise<void> {
 /** Sessions and everything kept for merging: what an idle worker gives back. */
 async function releaseAll(): Promise<void> {
   await release();
-  const old = merging;
-  merging = undefined;
-  old?.cache.clear();
-  old?.graphs.clear();
-  old?.files.clear();
-  await old?.kernel.release();
+  await merger?.release();
 }
 
 /** Sessions for a model, device and set of LoRAs with their weights: reused while all three stay the same. */
-async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
+async function sessionsFor(folder: ModelFolder, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
+  const model = folder.root;
   const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet, l.dyn])]);
   if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
-  const folder = openModelFolder(model);
   // Another LoRA weight changes only the graphs it is merged into: the others keep their sessions.
   let reuse: SessionReuse | undefined;
   const previous = cached;
@@ -82,18 +73,10 @@ async function sessionsFor(model: string, device: DeviceSetting, loras: LoraSpec
     reuse = { sessions: previous.sessions, files };
   } else await previous?.sessions.release();
   // The products run where mergeDeviceFor says (WebGPU renders and CPU renders share the CPU kernel and its threads).
-  const productDevice = mergeDeviceFor(device);
-  if (loras.length && merging && merging.device !== productDevice) {
-    // Another device for the products, another kernel (the cached deltas stay).
-    await merging.kernel.release();
-    merging.kernel = await MergeKernel.onDevice(ort, productDevice);
-    merging.device = productDevice;
-  }
-  if (loras.length && !merging) {
-    merging = { kernel: await MergeKernel.onDevice(ort, productDevice), cache: new DeltaCache(), graphs: new GraphCache(), scratch: new MergeScratch(), files: new MergeFiles(), device: productDevice };
-  }
+  merger ??= new LoraMerger(ort, device, { remerge: true });
+  await merger.useDevice(device);
   try {
-    const sessions = await loadSessions(folder, device, ort, prepared, merging, reuse);
+    const sessions = await loadSessions(folder, device, ort, prepared, merger, reuse);
     cached = { key, model, device, sessions, loadMs: Date.now() - t0 };
     return cached;
   } catch (e) {
@@ -110,8 +93,10 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
   try {
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
     const params = renderParameters(request.promptText, overrides, request.defaults);
-    const { sessions, loadMs } = await sessionsFor(request.model, request.device, request.loras ?? []);
-    const result = await renderTxt2Img(ort!, openModelFolder(request.model), sessions, params, {
+    // Opened once per render: the sessions and the pipeline read the same folder.
+    const folder = openModelFolder(request.model);
+    const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
+    const result = await renderTxt2Img(ort!, folder, sessions, params, {
       signal: sharedSignal(flag, controller),
       previewEvery: request.previewEvery,
       onProgress: (p) => post({ type: 'progress', id, step: p.step, steps: p.steps, preview: p.preview }),

@@ -192,7 +192,7 @@ describe('LoRA merge into the generated tiny SD1.5 graphs', function () {
     assert.ok(!fs.existsSync(path.dirname(rewritten)));
   });
 
-  it('loadSessions without a merge context merges with a kernel of its own, whose products run when the merged graphs are written', async () => {
+  it('loadSessions without a merger merges with a merger of its own, whose products run when the merged graphs are written', async () => {
     const file = path.join(root, 'own_kernel.safetensors');
     writeSafetensors(file, tinyKohyaLora());
     const folder = openModelFolder(root);

@@ -7,8 +7,6 @@ import type { LoraTensor } from './loraTensors';
  * merges it as well). So such a LoRA is refused as a whole, with the module and tensor named, and the
  * other LoRAs of the render are still merged.
  */
-export const NONFINITE_CODE = 'lora-merge-nonfinite';
-
 const maxAbsOf = new WeakMap<Float32Array, number>();
 
 /**

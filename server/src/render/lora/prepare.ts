@@ -1,8 +1,10 @@
 import { NodeFileSystem } from '../../node/nodeFileSystem';
 import { isLoraKeyMapError, mapLoraKeys } from './loraKeys';
 import { readLoraTensors, resolveModule } from './loraTensors';
-import { LoraInput } from '../merge/merge';
-import { NONFINITE_CODE, nonFiniteTensor } from './nonFinite';
+import { LORA_MERGE_NONFINITE } from '../../../../common/src/mergeReport';
+import type { LoraModule } from './loraKeys';
+import type { LoraTensor } from './loraTensors';
+import { nonFiniteTensor } from './nonFinite';
 
 /** A LoRA the prompt asks for: its file and the multipliers its tag resolves to. */
 export interface LoraSpec {
@@ -11,6 +13,20 @@ export interface LoraSpec {
   te: number;
   unet: number;
   /** A1111's `dyn` from the tag: only the first `dyn` ranks of each plain LoRA module. */
+  dyn?: number;
+}
+
+/** One LoRA as a merge takes it: its modules with their tensors and the tag's multipliers. */
+export interface LoraInput {
+  name: string;
+  /** Identifies the file's contents for the delta cache (path, size, mtime); `name` when absent. */
+  id?: string;
+  /** Modules with their tensors resolved (loraKeys + loraTensors). */
+  modules: LoraModule<LoraTensor>[];
+  /** The tag's multipliers: te for the text encoders, unet for the UNet. */
+  te: number;
+  unet: number;
+  /** A1111's `dyn`: only the first `dyn` ranks of plain LoRA modules. */
   dyn?: number;
 }
 
@@ -48,7 +64,7 @@ export async function prepareLoras(specs: LoraSpec[]): Promise<PreparedLoras> {
     }
     if (nonFinite !== undefined) {
       // Refused as a whole: half a LoRA is not what the prompt asked for either.
-      out.problems.push({ name: spec.name, path: spec.path, error: nonFinite, code: NONFINITE_CODE });
+      out.problems.push({ name: spec.name, path: spec.path, error: nonFinite, code: LORA_MERGE_NONFINITE });
       continue;
     }
     // The delta cache must not serve a file's old deltas after it was replaced.

@@ -2,51 +2,26 @@ import * as fs from 'fs';
 import { LoraComponent, LoraModule } from '../lora/loraKeys';
 import { deltaBias, deltaWeight, isLoraMathError, lowRankFactors, transpose } from '../lora/loraMath';
 import { LoraTensor } from '../lora/loraTensors';
+import type { LoraInput } from '../lora/prepare';
+import type { ComponentMergeReport } from '../../../../common/src/mergeReport';
 import { DeltaCache } from './deltaCache';
 import { MergeKernel } from './mergeKernel';
 import { MergeScratch } from './mergeScratch';
-import type { MergeFiles } from './mergedModelFiles';
 import { GraphCache, parseGraph } from '../onnx/graphCache';
 import { OnnxInitializer, WeightEntry } from '../onnx/onnxIndex';
 import { fromFloat16 } from '../onnx/half';
 import { maxAbs, overflowMessage } from '../lora/nonFinite';
 
 /**
- * Merging LoRAs into one ONNX graph (design §4): each LoRA module lands on the initializer of its
+ * Merging LoRAs (lora/prepare.ts's LoraInput) into one ONNX graph (design §4): each LoRA module lands on the initializer of its
  * diffusers module path, in the initializer's own layout (from its op, never its shape). Every
  * module becomes a delta ΔW at multiplier 1 (a low-rank product through MergeKernel's Gemm, every
  * other kind in JS), kept in the DeltaCache so that a weight change only re-adds it. Per weight, the
  * deltas times their multipliers are added to the base weight in fp32 (MergeScratch) and rounded
  * once into its dtype. Only the patched weights are read and written: the result is their new bytes, which
  * mergedModelFiles.ts points the model at while every other weight stays in the user's files.
+ * LoraMerger (loraMerger.ts) is the way in from outside render/merge/.
  */
-export interface LoraInput {
-  name: string;
-  /** Identifies the file's contents for the delta cache (path, size, mtime); `name` when absent. */
-  id?: string;
-  /** Modules with their tensors resolved (loraKeys + loraTensors). */
-  modules: LoraModule<LoraTensor>[];
-  /** The tag's multipliers: te for the text encoders, unet for the UNet. */
-  te: number;
-  unet: number;
-  /** A1111's `dyn`: only the first `dyn` ranks of plain LoRA modules. */
-  dyn?: number;
-}
-
-export interface ComponentMergeReport {
-  name: string;
-  /** Modules merged into this component's graph. */
-  matched: number;
-  /** Modules of this component with no weight in the graph. */
-  unmatched: string[];
-  /** Modules whose shapes do not fit their weight, with the reason. */
-  mismatched: string[];
-  /**
-   * Set when a module's weight change overflows to NaN/Inf (`lora-merge-nonfinite`): then none of this
-   * LoRA's modules are in the merge, and the caller leaves it out of the other graphs too.
-   */
-  refused?: string;
-}
 
 /** A weight the merge changes: its initializer and how many bytes it has. */
 export interface PatchedWeight {
@@ -86,11 +61,6 @@ export interface MergeContext {
   cache?: DeltaCache;
   /** The buffers weights are merged in, kept between merges (else one per merge). */
   scratch?: MergeScratch;
-  /**
-   * Each graph's temporary weight file, kept for its next merge to overwrite (faster than a new one).
-   * Only for callers that release a graph's sessions before merging it again.
-   */
-  files?: MergeFiles;
   /** Keeps parsed graphs between merges (a weight change then does not parse the model again). */
   graphs?: GraphCache;
 }

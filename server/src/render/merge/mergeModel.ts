@@ -1,32 +1,23 @@
-import { ModelGraphs } from '../model/modelFolder';
+import { LORA_MERGE_NONFINITE, LoraMergeReport } from '../../../../common/src/mergeReport';
 import { LoraComponent } from '../lora/loraKeys';
 import { MergeContext, mergeIntoGraph, MergedGraph } from './merge';
 import { PreparedLoras } from '../lora/prepare';
-import { NONFINITE_CODE } from '../lora/nonFinite';
 
-/** What merging the prompt's LoRAs did, per LoRA (the render summary, `merge` and the editor report it). */
-export interface LoraMergeReport {
-  name: string;
-  file: string;
-  te: number;
-  unet: number;
-  /** Modules merged, over all components. */
-  matched: number;
-  /** LoRA keys or modules that landed on no weight of the model. */
-  unmatched: string[];
-  /** Modules whose shapes do not fit the model's weights. */
-  mismatched: string[];
-  /** Set when the LoRA could not be used at all. */
-  error?: string;
-  /** Why, for a caller that acts on it: `lora-merge-nonfinite` when NaN/Inf values refused it (`error` names the module). */
-  code?: string;
+/**
+ * The graphs of a model folder a LoRA merge reads (a ModelGraphs is one): the text encoders, merged
+ * with `te`, and the UNet, merged with `unet`.
+ */
+export interface MergeTargets {
+  textEncoder: string;
+  textEncoder2?: string;
+  unet: string;
 }
 
 /**
  * Merges the prepared LoRAs into every component of the model they touch (text encoders with
  * `te`, the UNet with `unet`), and reports per LoRA over all components.
  */
-export async function mergeModel(folder: ModelGraphs, prepared: PreparedLoras, context: MergeContext): Promise<{ merged: Map<string, MergedGraph>; loras: LoraMergeReport[] }> {
+export async function mergeModel(folder: MergeTargets, prepared: PreparedLoras, context: MergeContext): Promise<{ merged: Map<string, MergedGraph>; loras: LoraMergeReport[] }> {
   const components: [LoraComponent, string | undefined][] = [
     ['text_encoder', folder.textEncoder],
     ['text_encoder_2', folder.textEncoder2],
@@ -63,7 +54,7 @@ export async function mergeModel(folder: ModelGraphs, prepared: PreparedLoras, c
     if (again) continue;
     const overflowed = prepared.inputs
       .filter((l) => refused.has(l.name))
-      .map((l) => ({ name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [], mismatched: [], error: refused.get(l.name), code: NONFINITE_CODE }));
+      .map((l) => ({ name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [], mismatched: [], error: refused.get(l.name), code: LORA_MERGE_NONFINITE }));
     const failed = prepared.problems.map((p) => ({ name: p.name, file: p.path, te: 0, unet: 0, matched: 0, unmatched: [], mismatched: [], error: p.error, ...(p.code ? { code: p.code } : {}) }));
     return { merged, loras: [...reports.values(), ...overflowed, ...failed] };
   }

@@ -1,12 +1,11 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice, unavailableDevice } from '../onnx/devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
-import { LoraMergeReport, mergeModel } from '../merge/mergeModel';
+import type { LoraMergeReport } from '../../../../common/src/mergeReport';
 import { LoraComponent } from '../lora/loraKeys';
 import { PreparedLoras } from '../lora/prepare';
-import { MergeContext } from '../merge/merge';
-import { MergeKernel, mergeDeviceFor } from '../merge/mergeKernel';
-import { SessionModel, sessionModel } from '../merge/mergedModelFiles';
+import { LoraMerger } from '../merge/loraMerger';
+import type { SessionModel } from '../merge/mergedModelFiles';
 
 /**
  * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
@@ -19,8 +18,6 @@ export interface GraphIo {
   inputs: Map<string, { type: Tensor.Type; shape: readonly (number | string)[] }>;
   outputs: string[];
 }
-
-export type { LoraMergeReport } from '../merge/mergeModel';
 
 export interface ModelSessions {
   device: ExecutionProvider;
@@ -132,33 +129,30 @@ export async function loadSessions(
   setting: DeviceSetting,
   ort: Ort = require('onnxruntime-node'),
   prepared: PreparedLoras = { inputs: [], problems: [] },
-  mergeContext?: MergeContext,
+  merger?: LoraMerger,
   reuse?: SessionReuse,
 ): Promise<ModelSessions> {
   if (reuse?.files.size) setting = reuse.sessions.device;
   const reused = (file: string): GraphIo | undefined => (reuse?.files.has(file) ? reuse.sessions.graphs.get(file) : undefined);
-  // Merge once (the same bytes serve every device tried), only into components a LoRA touches.
-  // A kernel of its own lives until sessionModel has computed the merged weights (the products run then).
-  const ownKernel = mergeContext || prepared.inputs.length === 0 ? undefined : await MergeKernel.onDevice(ort, mergeDeviceFor(setting));
-  const { merged, loras } = await mergeModel(folder, prepared, mergeContext ?? { kernel: ownKernel ?? new MergeKernel(ort) }).catch(async (e) => {
-    await ownKernel?.release();
-    throw e;
-  });
-  const models = new Map<string, SessionModel>();
+  // Merge once (the same bytes serve every device tried), only into components a LoRA touches. Without
+  // the caller's merger, one for this load alone: it lives until sessionModels has computed the merged
+  // weights (the products run then).
+  const ownMerger = merger ? undefined : new LoraMerger(ort, setting);
+  let loras: LoraMergeReport[];
+  let models: Map<string, SessionModel>;
+  try {
+    const merge = await (merger ?? ownMerger!).plan(folder, prepared);
+    loras = merge.loras;
+    models = await (merger ?? ownMerger!).sessionModels(merge, (file) => reused(file) !== undefined);
+  } finally {
+    await ownMerger?.release();
+  }
   // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
   const leftover: SessionModel[] = [];
   const disposeModels = () => {
     for (const m of models.values()) if (!m.dispose()) leftover.push(m);
     models.clear();
   };
-  try {
-    for (const [file, m] of merged) if (!reused(file)) models.set(file, await sessionModel(m, { files: mergeContext?.files }));
-  } catch (e) {
-    disposeModels();
-    throw e;
-  } finally {
-    await ownKernel?.release();
-  }
   // A provider whose library is not installed is skipped without asking onnxruntime (which logs red lines).
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
     const options = renderSessionOptions(ep);

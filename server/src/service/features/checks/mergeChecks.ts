@@ -1,4 +1,5 @@
-import type { LoraMergeOutcome } from '../../../../../common/src/protocol';
+import { LORA_MERGE_NONFINITE, LoraMergeOutcome } from '../../../../../common/src/mergeReport';
+import type { MergeReportParams } from '../../../../../common/src/protocol';
 import { PromptDocument } from '../../syntax/document';
 import { Problem } from './problem';
 
@@ -9,15 +10,10 @@ import { Problem } from './problem';
  */
 export type { LoraMergeOutcome };
 
-export interface MergeReport {
-  /** The model folder's name, for the messages. */
-  model: string;
-  loras: LoraMergeOutcome[];
-}
+/** The report of `sdPrompt/mergeReport` as the service keeps it: the model's name and each LoRA's outcome. */
+export type MergeReport = Omit<MergeReportParams, 'textDocument'>;
 
 const LORA_TYPES = new Set(['lora', 'lyco']);
-/** The merge's code for a LoRA refused for NaN/Inf values (its `error` names the module). */
-const NONFINITE = 'lora-merge-nonfinite';
 /** How many module names a message lists before "and N more". */
 const LISTED = 3;
 
@@ -44,8 +40,8 @@ export function checkMergeReport(doc: PromptDocument, report: MergeReport | unde
     const prefix = `In the last render with ${report.model}, LoRA '${outcome.name}'`;
     if (outcome.error) {
       // NaN/Inf values would have spread to whole weights and spoilt the image: the merge refused the file, which is an error in it.
-      const nonFinite = outcome.code === NONFINITE;
-      out.push({ code: nonFinite ? NONFINITE : 'lora-merge-failed', severity: nonFinite ? 'error' : 'warning', span, message: `${prefix} was not merged: ${outcome.error}` });
+      const nonFinite = outcome.code === LORA_MERGE_NONFINITE;
+      out.push({ code: nonFinite ? LORA_MERGE_NONFINITE : 'lora-merge-failed', severity: nonFinite ? 'error' : 'warning', span, message: `${prefix} was not merged: ${outcome.error}` });
       continue;
     }
     const modules = outcome.matched + outcome.unmatched.length + outcome.mismatched.length;
