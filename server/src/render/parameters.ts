@@ -35,6 +35,8 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
   return {
     prompt: text.slice(doc.positive.part.content.start, doc.positive.part.content.end),
     negativePrompt: doc.negative ? text.slice(doc.negative.part.content.start, doc.negative.part.content.end) : '',
+    // The conditioning reads the prompts from this parse rather than parsing them again.
+    parsed: { positive: doc.positive, negative: doc.negative },
     steps: o.steps ?? pyInt(param('Steps') ?? '') ?? defaults.steps ?? 20,
     sampler: o.sampler ?? param('Sampler') ?? defaults.sampler ?? 'Euler a',
     scheduleType: o.sampler ? undefined : param('Schedule type'),

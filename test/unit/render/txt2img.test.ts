@@ -9,6 +9,7 @@ import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { RenderCancelled, RenderParameters, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
 import { generateTinyPipeline, TINY_SD15, TINY_SD2, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
+import { renderParameters } from '../../../server/src/render/parameters';
 import { FIXTURES } from '../fixtures';
 import { main } from '../../../server/src/cli/main';
 import { tinyKohyaLora, writeSafetensors } from './loraFiles';
@@ -62,6 +63,19 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
       ['Steps: 6', 'Sampler: Euler a', 'Schedule type: Automatic', 'CFG scale: 7', 'Seed: 1234', 'Size: 64x64', 'Model: tiny-sd15', 'Version: sd-prompt'],
     );
     assert.strictEqual(sessions.device, 'cpu');
+  });
+
+  it('a file rendered from its one parse (renderParameters) gives the same PNG as its prompts parsed by the pipeline', async () => {
+    // Comments, a LoRA tag, AND weights, prompt editing and emphasis: every stage the parse hands over.
+    const file = 'a (cat:1.2) <lora:style:0.5> AND a dog:0.5, [day:night:3] # a comment\nNegative prompt: lowres # not this\nSteps: 4, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 64x64';
+    const fromFile = renderParameters(file, { model: root });
+    const bare: RenderParameters = { ...fromFile, parsed: undefined };
+    const folder = openModelFolder(root);
+    const [parsedOnce, parsedHere] = [await renderTxt2Img(ort, folder, sessions, fromFile), await renderTxt2Img(ort, folder, sessions, bare)];
+    assert.ok(parsedOnce.png.equals(parsedHere.png));
+    // And the tag, the comment and the weight changed what was encoded (the texts are not ignored).
+    const plain = await renderTxt2Img(ort, folder, sessions, { ...bare, prompt: 'a (cat:1.2) <lora:style:0.5> AND a dog, [day:night:3]' });
+    assert.ok(!plain.png.equals(parsedOnce.png));
   });
 
   it('the same seed gives identical PNG bytes; another seed does not', async () => {
@@ -130,7 +144,7 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     fs.writeFileSync(file, 'a cat, (sunset:1.1)\nNegative prompt: blurry\nSteps: 5, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6, Seed: 42, Size: 64x64\n');
     let stdout = '';
     let stderr = '';
-    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: (file: string) => fs.readFileSync(file, 'utf8'), readStdin: () => '' };
     const code = await main(['render', file, '--model', root, '--device', 'cpu', '--steps', '3', '--json'], io);
     assert.strictEqual(code, 0, stderr);
     const summary = JSON.parse(stdout);
@@ -222,7 +236,7 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
       fs.writeFileSync(file, `${prompt}\nSteps: 3, Sampler: Euler, CFG scale: 6, Seed: 5, Size: 64x64`);
       let stdout = '';
       let stderr = '';
-      const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: () => '', readStdin: () => '' };
+      const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: (file: string) => fs.readFileSync(file, 'utf8'), readStdin: () => '' };
       const code = await main(['render', file, '--model', root, '--device', 'cpu', '--lora-dir', loraDir, '--json'], io);
       assert.strictEqual(code, 0, stderr);
       return { summary: JSON.parse(stdout), stderr, png: fs.readFileSync(path.join(root, 'lora.png')) };

@@ -1,14 +1,14 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Tensor } from 'onnxruntime-node';
-import { multicondPromptList } from '../../service/semantics/multicond';
+import { splitAnd } from '../../service/semantics/multicond';
 import { parseAttention } from '../../service/semantics/attention';
-import { parseSchedule, scheduleVariants } from '../../service/semantics/schedule';
+import { parseSchedule, ScheduleParse, scheduleVariants } from '../../service/semantics/schedule';
 import { parseExtraNetworks } from '../../service/semantics/extraNetworks';
 import { MappedText } from '../../service/semantics/spans';
 import { stripCommentsText } from '../../service/semantics/comments';
+import type { PromptAnalysis } from '../../service/syntax/document';
 import { chunkPrompt, weightedTexts } from '../../service/tokens/chunks';
-import { ClipTokenizer } from '../../service/tokens/clipTokenizer';
+import { loadTokenizer } from './tokenizerFiles';
 import { GraphIo, ModelSessions } from '../model/sessions';
 import { fromFloat16, toFloat16 } from '../onnx/half';
 import { ModelFolder } from '../model/modelFolder';
@@ -28,6 +28,12 @@ import { resolveSamplerName } from './samplerNames';
 export interface RenderParameters {
   prompt: string;
   negativePrompt: string;
+  /**
+   * The file's parse (renderParameters), whose parts are `prompt` and `negativePrompt`: when given, the
+   * conditioning takes their comment-stripped, tag-free, AND-split and schedule-parsed texts from it
+   * instead of parsing the prompts again. Callers with bare prompts leave it out.
+   */
+  parsed?: { positive: PromptAnalysis; negative?: PromptAnalysis };
   steps: number;
   sampler: string;
   scheduleType?: string;
@@ -78,11 +84,6 @@ export async function renderTxt2Img(
 ): Promise<RenderOutcome> {
   const choice = resolveSamplerName(p.sampler, p.scheduleType);
   if (p.width % 8 || p.height % 8) throw new Error(`Size ${p.width}x${p.height} must be a multiple of 8 in both directions.`);
-  const loadTokenizer = (files: { vocab: string; merges: string }) => {
-    const r = ClipTokenizer.fromText(fs.readFileSync(files.vocab, 'utf8'), fs.readFileSync(files.merges, 'utf8'));
-    if ('problem' in r) throw new Error(`${path.dirname(files.vocab)}: ${r.problem}`);
-    return r.tokenizer;
-  };
   const tokenizer = loadTokenizer(folder.tokenizer);
   const sdxl = folder.kind === 'sdxl' && !!sessions.textEncoder2;
   const tokenizer2 = sdxl ? loadTokenizer(folder.tokenizer2 ?? folder.tokenizer) : undefined;
@@ -121,20 +122,19 @@ export async function renderTxt2Img(
     encodeCache.set(text, out);
     return out;
   };
-  const scheduleOf = async (text: string) => {
-    const variants = scheduleVariants(text, { baseSteps: p.steps }, parseSchedule(text));
+  const scheduleOf = async (text: string, parsed = parseSchedule(text)) => {
+    const variants = scheduleVariants(text, { baseSteps: p.steps }, parsed);
     const entries: { endAtStep: number; cond: Conditioning }[] = [];
     for (const v of variants) entries.push({ endAtStep: v.step, cond: await encodeText(v.text) });
     return entries;
   };
-  const cleaned = parseExtraNetworks(MappedText.identity(stripCommentsText(p.prompt), 0)).prompt.text;
-  const multicond = multicondPromptList([cleaned]);
+  const prompts = promptTexts(p);
   const condSchedules = [];
-  for (const [index, weight] of multicond.res_indexes[0]) {
-    condSchedules.push({ weight, schedule: await scheduleOf(multicond.prompt_flat_list[index]) });
+  for (const { text, weight, schedule } of prompts.subprompts) {
+    condSchedules.push({ weight, schedule: await scheduleOf(text, schedule) });
     checkCancel();
   }
-  const negative = stripCommentsText(p.negativePrompt);
+  const negative = prompts.negative;
   let uncondSchedule = await scheduleOf(negative);
   if (sdxl && negative === '') {
     // A1111 (sd_models_xl): an empty negative prompt on SDXL is all zeros, context and pooled.
@@ -212,6 +212,25 @@ export async function renderTxt2Img(
   return { png, rgb, infotext, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
 }
 
+
+/**
+ * The texts the conditioning encodes, in A1111's order: comments stripped, the positive prompt's
+ * extra-network tags removed and split on AND (each part with its weight and prompt-editing parse), and
+ * the negative prompt whole. From the file's parse when the parameters carry it, else parsed here.
+ */
+function promptTexts(p: RenderParameters): { subprompts: { text: string; weight: number; schedule: ScheduleParse }[]; negative: string } {
+  if (p.parsed) {
+    return {
+      subprompts: p.parsed.positive.subprompts.map(({ sub, schedule }) => ({ text: sub.text, weight: sub.weight, schedule })),
+      negative: p.parsed.negative?.stripped.text.text ?? '',
+    };
+  }
+  const cleaned = parseExtraNetworks(MappedText.identity(stripCommentsText(p.prompt), 0)).prompt.text;
+  return {
+    subprompts: splitAnd(cleaned).subprompts.map((sub) => ({ text: sub.text, weight: sub.weight, schedule: parseSchedule(sub.text) })),
+    negative: stripCommentsText(p.negativePrompt),
+  };
+}
 
 /** A float tensor in the graph input's own dtype (fp16 graphs take float16). */
 function floatTensor(ort: typeof import('onnxruntime-node'), type: Tensor.Type | undefined, data: Float32Array, dims: number[]): Tensor {
