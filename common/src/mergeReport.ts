@@ -10,6 +10,8 @@ export interface LoraMergeReport {
   file: string;
   te: number;
   unet: number;
+  /** A1111's `dyn` (only the first `dyn` ranks were merged), when the tag or `--lora` gave one. */
+  dyn?: number;
   /** Modules merged, over all components. */
   matched: number;
   /** LoRA keys or modules that landed on no weight of the model. */

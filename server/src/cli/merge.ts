@@ -93,7 +93,7 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
       await merger.release();
     }
     if (loras.some((l) => l.error)) staged.abandon();
-    else staged.commit({ source, loras: loras.map((l) => ({ name: l.name, file: l.file, te: l.te, unet: l.unet, matched: l.matched })) });
+    else staged.commit({ source, loras: loras.map((l) => ({ name: l.name, file: l.file, te: l.te, unet: l.unet, ...(l.dyn !== undefined ? { dyn: l.dyn } : {}), matched: l.matched })) });
   } catch (e) {
     staged.abandon();
     const err = e as NodeJS.ErrnoException;
@@ -104,7 +104,7 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   if (o.json) io.stdout(JSON.stringify({ out: failed.length ? null : staged.target, loras }) + '\n');
   else {
     for (const l of loras) {
-      io.stdout(l.error ? `${l.name}: not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
+      io.stdout(l.error ? `${l.name}: not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}${l.dyn !== undefined ? `, dyn ${l.dyn}` : ''}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
       for (const u of l.unmatched.slice(0, 20)) io.stdout(`  unmatched: ${u}\n`);
       for (const m of l.mismatched.slice(0, 20)) io.stdout(`  mismatched: ${m}\n`);
     }

@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { LoraMergeReport } from '../../../common/src/mergeReport';
 
 /**
  * Where `merge` and `render` put their output. Everything is checked before the work starts
@@ -22,7 +23,8 @@ export class OutputError extends Error {}
 export interface MergeMark {
   writtenBy: typeof WRITTEN_BY;
   source: string;
-  loras: { name: string; file: string; te: number; unet: number; matched: number }[];
+  /** Each LoRA merged: the part of its merge report that says what went in. */
+  loras: Pick<LoraMergeReport, 'name' | 'file' | 'te' | 'unet' | 'dyn' | 'matched'>[];
 }
 
 /** A folder written whole in a hidden sibling, then renamed to `--out`. */

@@ -227,10 +227,14 @@ describe('sd-prompt merge', function () {
       const cutFile = path.join(outs, 'cut.safetensors');
       writeSafetensors(cutFile, cut);
       const dyn = await merge('--model', model, '--lora', `${lora}:0.5:0.75:1`, '--out', path.join(outs, 'dyn'), '--json');
+      const shown = await merge('--model', model, '--lora', `${lora}:0.5:0.75:1`, '--out', path.join(outs, 'shown'));
       const byCut = await merge('--model', model, '--lora', `${cutFile}:0.5:0.75`, '--out', path.join(outs, 'cut'));
       const full = await merge('--model', model, '--lora', `${lora}:0.5:0.75`, '--out', path.join(outs, 'full'));
       assert.deepStrictEqual([dyn.code, byCut.code, full.code, dyn.stderr], [0, 0, 0, '']);
-      assert.deepStrictEqual(JSON.parse(dyn.stdout).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, matched: 2, unmatched: [], mismatched: [] }]);
+      assert.deepStrictEqual(JSON.parse(dyn.stdout).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, dyn: 1, matched: 2, unmatched: [], mismatched: [] }]);
+      assert.strictEqual(shown.stdout, `style: 2 modules merged (te 0.5, unet 0.75, dyn 1), 0 unmatched, 0 of the wrong shape\nwrote ${path.join(outs, 'shown')}\n`);
+      // The mark says what went in, dyn included.
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(outs, 'dyn', MERGE_MARK), 'utf8')).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, dyn: 1, matched: 2 }]);
       const weights = (out: string) => ['text_encoder', 'unet'].map((g) => fs.readFileSync(path.join(outs, out, g, 'model.onnx.lora.bin')));
       const [dynTe, dynUnet] = weights('dyn');
       const [cutTe, cutUnet] = weights('cut');

@@ -29,7 +29,7 @@ export async function mergeModel(folder: MergeTargets, prepared: PreparedLoras, 
   for (;;) {
     const inputs = prepared.inputs.filter((l) => !refused.has(l.name));
     const reports = new Map<string, LoraMergeReport>(
-      inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
+      inputs.map((l) => [l.name, { name: l.name, file: l.path, te: l.te, unet: l.unet, ...(l.dyn !== undefined ? { dyn: l.dyn } : {}), matched: 0, unmatched: [...l.unmatchedKeys], mismatched: [] }]),
     );
     const merged = new Map<string, MergedGraph>();
     let again = false;
