@@ -84,39 +84,44 @@ export function chunkPrompt(texts: WeightedText[], tokenizer: PromptTokenizer, e
     chunks.push({ tokens: chunk });
     chunk = [];
   };
+  const commaId = tokenizer.commaId;
+  // A long prompt has one token per few characters: this loop runs for each, so it reads the
+  // offset pairs by index (no destructuring) and pushes one object per token, nothing else.
   for (const piece of texts) {
     if (piece.isBreak) {
       nextChunk();
       continue;
     }
     const { ids, offsets } = tokenizer.encodeWithOffsets(piece.text);
-    const at = (i: number) => (piece.offsets.length ? piece.offsets[Math.min(i, piece.offsets.length - 1)] : 0);
+    const inputOffsets = piece.offsets;
+    const lastInput = inputOffsets.length - 1;
+    const at = (i: number) => (lastInput >= 0 ? inputOffsets[i < lastInput ? i : lastInput] : 0);
+    const weight = piece.weight;
     let position = 0;
     while (position < ids.length) {
       const id = ids[position];
-      const [s, e] = offsets[position];
-      const isComma = tokenizer.commaId >= 0 ? id === tokenizer.commaId : piece.text.slice(s, e) === ',';
+      const range = offsets[position];
+      const isComma = commaId >= 0 ? id === commaId : piece.text.slice(range[0], range[1]) === ',';
       if (isComma) {
         lastComma = chunk.length;
       } else if (chunk.length === CHUNK_LENGTH && lastComma !== -1 && chunk.length - lastComma <= COMMA_BACKTRACK) {
-        const moved = chunk.slice(lastComma + 1);
-        chunk = chunk.slice(0, lastComma + 1);
+        const moved = chunk.splice(lastComma + 1);
         nextChunk();
         chunk = moved;
       }
       if (chunk.length === CHUNK_LENGTH) nextChunk();
-      const candidates = embeddings?.get(id);
+      const candidates = embeddings === undefined ? undefined : embeddings.get(id);
       const embedding = candidates?.find((c) => c.ids.every((x, k) => ids[position + k] === x));
       if (!embedding) {
-        chunk.push({ id, weight: piece.weight, start: at(s), end: at(e - 1) + 1 });
+        chunk.push({ id, weight, start: at(range[0]), end: at(range[1] - 1) + 1 });
         position++;
         continue;
       }
       if (chunk.length + embedding.vectors > CHUNK_LENGTH) nextChunk();
-      const [es] = offsets[position];
-      const [, ee] = offsets[position + embedding.ids.length - 1];
+      const es = offsets[position][0];
+      const ee = offsets[position + embedding.ids.length - 1][1];
       for (let k = 0; k < embedding.vectors; k++) {
-        chunk.push({ id: 0, weight: piece.weight, start: at(es), end: at(ee - 1) + 1, embedding: k === 0 ? embedding.name : undefined });
+        chunk.push({ id: 0, weight, start: at(es), end: at(ee - 1) + 1, embedding: k === 0 ? embedding.name : undefined });
       }
       position += embedding.ids.length;
     }

@@ -72,10 +72,17 @@ export function countTokens(
       const chunked = chunkPrompt(weightedTexts(attention.segments), tokenizer, embeddings);
       if (best && chunked.count <= best.count) continue;
       const map = (o: number) => toDocument(variantOffset(variant, o));
+      // The tokens are this call's own: they take document offsets in place rather than as copies
+      // (a 10,000-line prompt has 150,000 of them, and every copy is garbage to collect).
       best = {
         count: chunked.count,
         chunks: chunked.chunks.map((c) => {
-          const tokens = c.tokens.map((t) => ({ ...t, start: map(t.start), end: map(Math.max(t.end - 1, t.start)) + (t.end > t.start ? 1 : 0) }));
+          const tokens = c.tokens;
+          for (const t of tokens) {
+            const start = map(t.start);
+            t.end = map(Math.max(t.end - 1, t.start)) + (t.end > t.start ? 1 : 0);
+            t.start = start;
+          }
           return { tokens, start: tokens[0]?.start ?? map(0), end: tokens[tokens.length - 1]?.end ?? map(0) };
         }),
       };
