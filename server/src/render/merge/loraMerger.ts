@@ -43,7 +43,8 @@ export class LoraMerger {
   private readonly cache?: DeltaCache;
   private readonly graphs?: GraphCache;
   private readonly files?: MergeFiles;
-  private readonly scratch = new MergeScratch();
+  /** Made by the first merge with a LoRA to merge (a render without LoRAs needs none of it). */
+  private scratch?: MergeScratch;
 
   constructor(
     private readonly ort: Ort,
@@ -76,6 +77,7 @@ export class LoraMerger {
   async plan(model: MergeTargets, prepared: PreparedLoras): Promise<ModelMerge> {
     // No LoRA to merge, no kernel: the plan is the reports of those that could not be read.
     const kernel = prepared.inputs.length ? await this.startedKernel() : new MergeKernel(this.ort);
+    if (prepared.inputs.length) this.scratch ??= new MergeScratch();
     return mergeModel(model, prepared, { kernel, cache: this.cache, graphs: this.graphs, scratch: this.scratch });
   }
 

@@ -137,15 +137,15 @@ export async function loadSessions(
   // Merge once (the same bytes serve every device tried), only into components a LoRA touches. Without
   // the caller's merger, one for this load alone: it lives until sessionModels has computed the merged
   // weights (the products run then).
-  const ownMerger = merger ? undefined : new LoraMerger(ort, setting);
+  const using = merger ?? new LoraMerger(ort, setting);
   let loras: LoraMergeReport[];
   let models: Map<string, SessionModel>;
   try {
-    const merge = await (merger ?? ownMerger!).plan(folder, prepared);
+    const merge = await using.plan(folder, prepared);
     loras = merge.loras;
-    models = await (merger ?? ownMerger!).sessionModels(merge, (file) => reused(file) !== undefined);
+    models = await using.sessionModels(merge, (file) => reused(file) !== undefined);
   } finally {
-    await ownMerger?.release();
+    if (using !== merger) await using.release();
   }
   // Temporary files that could not be removed yet (mapped by ORT on Windows): removed on release.
   const leftover: SessionModel[] = [];
