@@ -59,6 +59,38 @@ describe('A1111 chunking', () => {
     assert.deepStrictEqual(chunk('(a BREAK b)').count, 3);
   });
 
+  it('runs of equal weight are tokenized as one text, as A1111 merges them before tokenizing', () => {
+    // (cat)(dog) is one pair ['catdog', 1.1] for A1111: one word, one token here.
+    assert.deepStrictEqual(chunk('(cat)(dog)').chunks[0].tokens.map((t) => [t.weight, t.start, t.end]), [[1.1, 1, 9]]);
+    // A lone backslash is an empty segment: cat\dog is one word too.
+    assert.deepStrictEqual(sizes('cat\\dog'), [1]);
+    // An empty prompt is A1111's one pair ['', 1.0].
+    assert.deepStrictEqual(weightedTexts(parseAttention('').segments), [{ text: '', weight: 1, offsets: new Int32Array(0), isBreak: false }]);
+  });
+
+  it('only the text BREAK at weight -1 closes a chunk: other text at weight -1 is encoded', () => {
+    const c = chunk('x (a:-1) y');
+    assert.deepStrictEqual(c.chunks.map((k) => k.tokens.map((t) => t.weight)), [[1, -1, 1]]);
+  });
+
+  it('a BREAK at the end leaves no empty chunk; an empty prompt is one empty chunk', () => {
+    assert.deepStrictEqual([sizes('a BREAK'), chunk('a BREAK').count], [[1], 75]);
+    assert.deepStrictEqual([sizes(''), chunk('').count], [[0], 0]);
+  });
+
+  it('BREAK inside brackets is a word whose token covers the keyword, whatever the spaces around it', () => {
+    for (const text of ['(a BREAK b)', '(BREAK)', '(a   BREAK\tb)']) {
+      const tokens = chunk(text).chunks[0].tokens.filter((t) => t.weight < 0);
+      assert.deepStrictEqual(tokens.map((t) => [text.slice(t.start, t.end), t.weight]), [['BREAK', -1.1]], text);
+    }
+  });
+
+  it('a tokenizer without a comma id finds commas by their text', () => {
+    const noCommaId: PromptTokenizer = { ...words, commaId: -1 };
+    const text = 'w '.repeat(70) + ', ' + 'x '.repeat(10);
+    assert.deepStrictEqual(chunkPrompt(weightedTexts(parseAttention(text).segments), noCommaId).chunks.map((c) => c.tokens.length), [71, 10]);
+  });
+
   it('token offsets point into the input, through escapes', () => {
     const [first] = chunk('a \\(b\\) c').chunks;
     assert.deepStrictEqual(first.tokens.map((t) => [t.start, t.end]), [[0, 1], [3, 4], [4, 5], [6, 7], [8, 9]]);
@@ -72,6 +104,20 @@ describe('A1111 chunking', () => {
     assert.deepStrictEqual(result.chunks.map((c) => c.tokens.length), [70, 8]);
     assert.strictEqual(result.count, 83);
     assert.strictEqual(result.chunks[1].tokens[0].embedding, 'easyneg');
+  });
+
+  it('a name of several tokens is an embedding only when all of them match; its vectors cover the whole name', () => {
+    const name = words.encodeWithOffsets('bad hands').ids;
+    const lookup = { get: (id: number) => (id === name[0] ? [{ ids: name, vectors: 3, name: 'bad hands' }] : undefined) };
+    const tokens = (text: string) => chunkPrompt(weightedTexts(parseAttention(text).segments), words, lookup).chunks[0].tokens;
+    const text = 'a bad hands';
+    assert.deepStrictEqual(
+      tokens(text).map((t) => [text.slice(t.start, t.end), t.id, t.embedding]),
+      [['a', words.encodeWithOffsets('a').ids[0], undefined], ['bad hands', 0, 'bad hands'], ['bad hands', 0, undefined], ['bad hands', 0, undefined]],
+    );
+    // Only the first token matches: two words.
+    assert.deepStrictEqual(tokens('bad feet').map((t) => t.embedding), [undefined, undefined]);
+    assert.deepStrictEqual(tokens('bad feet').map((t) => t.id), words.encodeWithOffsets('bad feet').ids);
   });
 
   it('an embedding that fills the chunk to exactly 75 stays in it; one token more moves it on', () => {

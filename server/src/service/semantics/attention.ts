@@ -36,6 +36,8 @@ export interface AttentionSegment {
   /** Input offsets the text came from; a BREAK marker spans the keyword and its whitespace. */
   start: number;
   end: number;
+  /** Input offset of the text's first character where it is not `start`: an escape's, a BREAK keyword's. */
+  textStart?: number;
   isBreak?: boolean;
   /** False while the weight is still A1111's int -1 of a BREAK marker (no bracket multiplied it). */
   scaled?: boolean;
@@ -84,7 +86,7 @@ export function parseAttention(text: string): AttentionResult {
     const weight = m[1];
     const at = m.index;
     if (token.startsWith('\\')) {
-      segments.push({ text: token.slice(1), weight: 1.0, start: at, end: at + token.length });
+      segments.push({ text: token.slice(1), weight: 1.0, start: at, end: at + token.length, textStart: at + 1 });
     } else if (token === '(') {
       round.push(segments.length);
       const g: BracketEvent = { kind: 'round', open: at, multiplier: ROUND };
@@ -189,7 +191,7 @@ function splitBreaks(token: string, at: number, out: AttentionSegment[]) {
       let end = m.index + 5;
       while (end < token.length && SPACE.test(token[end])) end++;
       out.push({ text: token.slice(last, start), weight: 1.0, start: at + last, end: at + start });
-      out.push({ text: 'BREAK', weight: -1, start: at + start, end: at + end, isBreak: true });
+      out.push({ text: 'BREAK', weight: -1, start: at + start, end: at + end, textStart: at + m.index, isBreak: true });
       last = end;
       BREAK_WORD.lastIndex = end;
     }

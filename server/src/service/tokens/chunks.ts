@@ -64,9 +64,10 @@ export function weightedTexts(segments: AttentionSegment[]): WeightedText[] {
     const offsets = new Int32Array(text.length);
     let o = 0;
     for (const p of parts) {
-      // A segment's text is its input range, except escapes (`\(` gives "(") and BREAK markers.
-      const verbatim = p.end - p.start === p.text.length;
-      for (let i = 0; i < p.text.length; i++) offsets[o++] = verbatim ? p.start + i : Math.min(p.start + 1 + i, p.end - 1);
+      // A segment's text is its input range, except escapes (`\(` gives "(") and BREAK markers,
+      // whose keyword sits among the spaces the marker spans.
+      const first = p.textStart ?? p.start;
+      for (let i = 0; i < p.text.length; i++) offsets[o++] = first + i;
     }
     // A1111 tests exactly this: a merged pair whose text is BREAK with weight -1.
     return { text, weight, offsets, isBreak: text === 'BREAK' && weight === -1 };
