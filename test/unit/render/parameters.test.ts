@@ -5,9 +5,15 @@ describe('render parameters', () => {
   const file = 'a cat\nNegative prompt: blurry\nSteps: 30, Sampler: DDIM, CFG scale: 5, Seed: 9, Size: 640x384';
   it('options over the file over settings over defaults', () => {
     const fromFile = renderParameters(file, { model: '/m/tiny' }, { steps: 12, sampler: 'LCM', cfgScale: 2, width: 256, height: 256 });
+    const { parsed, ...values } = fromFile;
     assert.deepStrictEqual(
-      { ...fromFile },
+      values,
       { prompt: 'a cat', negativePrompt: 'blurry', steps: 30, sampler: 'DDIM', scheduleType: undefined, cfgScale: 5, seed: 9, width: 640, height: 384, modelName: 'tiny' },
+    );
+    // The file's one parse travels with them: the conditioning reads its prompts from it.
+    assert.deepStrictEqual(
+      [parsed?.positive.subprompts.map((s) => s.sub.text), parsed?.negative?.stripped.text.text],
+      [['a cat'], 'blurry'],
     );
     const fromSettings = renderParameters('a cat', { model: '/m/tiny' }, { steps: 12, sampler: 'LCM', cfgScale: 2, width: 256, height: 128 });
     assert.deepStrictEqual([fromSettings.steps, fromSettings.sampler, fromSettings.cfgScale, fromSettings.width, fromSettings.height], [12, 'LCM', 2, 256, 128]);
