@@ -1,7 +1,7 @@
 import { libraryFolders, PromptSettings } from './service';
 import { PromptLibrary } from './service/library';
 import type { LoraCard } from './service/library/loraCard';
-import { quickScan } from './service/library/quickHeader';
+import { scanLora } from './service/library/quickHeader';
 import { EmbeddingLookup } from './service/tokens/chunks';
 import { CatalogEntry, EntryDetails, LoraCatalog } from './service/library/catalog';
 import { dirName, LibraryFileSystem } from './service/library/fileSystem';
@@ -39,7 +39,7 @@ export class LibraryHost {
     private readonly exists: (path: string) => boolean,
     private readonly log: (message: string) => void,
   ) {
-    this.catalog = new LoraCatalog(fs, (entry) => this.describe(entry));
+    this.catalog = new LoraCatalog(fs, (entry, siblings) => this.describe(entry, siblings));
     this.catalog.onDidChange(() => {
       this.generation++;
       if (!this.announcing) this.folderNames.clear();
@@ -170,12 +170,15 @@ export class LibraryHost {
     return typeof done === 'string' ? done : undefined;
   }
 
-  /** The scan's look at a file: the header fits, and its alias. The full card is read on demand. */
-  private async describe(entry: Omit<CatalogEntry, 'details'>): Promise<EntryDetails> {
+  /**
+   * The scan's look at a file: the header fits, its alias, and what the Insert LoRA picker shows
+   * (`siblings`: the folder's names when the scan listed it). The full card is read on demand.
+   */
+  private async describe(entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>): Promise<EntryDetails> {
     this.hashes.delete(entry.path);
     this.cards.delete(entry.path);
     if (entry.kind === 'embedding') return this.describeEmbedding(entry.path);
-    return quickScan(this.fs, entry.path, entry.size);
+    return scanLora(this.fs, entry.path, entry.size, siblings);
   }
 
   /**

@@ -16,36 +16,40 @@ import { parsePromptDocument, PromptDocument } from '../syntax/document';
 const PARALLEL_CARDS = 16;
 
 /**
- * Every LoRA of the library with its card (read once per file version, so a second call is cheap).
- * Cards are read a few at a time: all at once, 5,000 header reads and sidecar parses were in flight
- * together and the server grew past a gigabyte.
+ * Every LoRA of the library with what the picker shows: from the card where one was read, else
+ * from the summary the scan kept (no file read: 10,000 LoRAs had taken 8-17 s of card reads).
+ * Only files without either (a header the scan could not describe, a long trigger list) have
+ * their cards read, a few at a time: all at once, 5,000 header reads and sidecar parses were in
+ * flight together and the server grew past a gigabyte.
  */
 export async function loraPickList(library: PromptLibrary | undefined, settings: PromptSettings): Promise<LoraListItem[]> {
   if (!library) return [];
   const entries = library.catalog.list('lora');
-  const cards: (LoraCard | undefined)[] = new Array(entries.length);
+  const cards: (LoraCard | undefined)[] = entries.map((entry) => library.card(entry, false));
+  const unread = entries.flatMap((entry, i) => (cards[i] || entry.details.summary ? [] : [i]));
   let next = 0;
   const reader = async () => {
-    while (next < entries.length) {
-      const i = next++;
+    while (next < unread.length) {
+      const i = unread[next++];
       cards[i] = await library.loadCard(entries[i]).catch(() => undefined);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_CARDS, entries.length) }, reader));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_CARDS, unread.length) }, reader));
   return entries.map((entry: CatalogEntry, i) => {
     const card = cards[i];
+    const shown = card ? { ...card, triggerWords: card.triggerWords.map((t) => t.word) } : entry.details.summary;
     const problem = entry.pickle ? `${entry.extension} pickle: never opened` : library.problem(entry);
     return {
       name: entry.name,
       alias: entry.details.alias && entry.details.alias !== entry.name ? entry.details.alias : undefined,
       subfolder: entry.subfolder,
       path: entry.path,
-      baseModel: card?.baseModel ?? 'unknown',
-      kind: card?.kind ?? 'unknown',
-      triggerWords: card?.triggerWords.map((t) => t.word) ?? [],
-      weight: card?.preferredWeight ?? settings.lora.defaultWeight,
-      weightSource: card?.preferredWeight !== undefined ? 'preferred' : 'default',
-      previewPath: card?.previewPath,
+      baseModel: shown?.baseModel ?? 'unknown',
+      kind: shown?.kind ?? 'unknown',
+      triggerWords: shown?.triggerWords ?? [],
+      weight: shown?.preferredWeight ?? settings.lora.defaultWeight,
+      weightSource: shown?.preferredWeight !== undefined ? 'preferred' : 'default',
+      previewPath: shown?.previewPath,
       problem,
     };
   });

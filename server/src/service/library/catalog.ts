@@ -1,4 +1,5 @@
 import { baseName, dirName, joinPath, LibraryFileSystem, splitExt } from './fileSystem';
+import type { LoraSummary } from './loraSummary';
 import { compareKeys, naturalKey } from './naturalSort';
 
 const sortKeys = new WeakMap<CatalogEntry, { folder: (string | number)[]; file: (string | number)[] }>();
@@ -25,6 +26,8 @@ export interface EntryDetails {
   error?: string;
   /** For a textual-inversion embedding: how many token vectors it stands for. */
   vectors?: number;
+  /** For a LoRA: what the Insert LoRA picker shows, kept by the scan (absent where it would be large). */
+  summary?: LoraSummary;
 }
 
 export interface CatalogEntry {
@@ -159,6 +162,7 @@ export class LoraCatalog {
             this.entriesByPath.delete(key);
           }
         }
+        await this.redescribeOwners(kind, root, path);
         let stat;
         try {
           stat = await this.fs.stat(path);
@@ -177,6 +181,22 @@ export class LoraCatalog {
     }
     this.problems = this.problems.filter((p) => !p.path.startsWith(path)).concat(problems);
     this.startWatching();
+  }
+
+  /**
+   * A sidecar (`NAME.json`, `NAME.civitai.info`, `NAME.preview.png`...) was added, changed or
+   * removed: the entries it belongs to are described again, so what the scan kept of it (the
+   * picker's trigger words, weight, preview) and the cards read from it follow the edit.
+   */
+  private async redescribeOwners(kind: NetworkKind, root: string, path: string): Promise<void> {
+    if (EXTENSIONS[kind].has(splitExt(path)[1].toLowerCase())) return;
+    const folder = dirName(path);
+    const file = baseName(path);
+    for (const [key, entry] of this.entriesByPath) {
+      if (entry.kind !== kind || entry.root !== root || dirName(entry.path) !== folder || !file.startsWith(entry.name + '.')) continue;
+      const fresh = await this.entryFor(kind, root, entry.path, entry.size, entry.mtimeMs);
+      if (fresh) this.entriesByPath.set(key, fresh);
+    }
   }
 
   /** Something the entries depend on changed (a card was read): tell the listeners. */

@@ -271,9 +271,12 @@ export function baseModelFromKeys(tensors: readonly SafetensorsTensor[]): { base
  * wrote, then the key shapes, then civitai's label. A disagreement between a label and the keys is
  * reported, since loading a LoRA on the wrong base fails silently in A1111.
  */
-function detectBaseModel(header: LoraHeader, sidecars: LoraSidecars, warnings: string[]): BaseGuess {
+function detectBaseModel(header: LoraHeader, sidecars: LoraSidecars, warnings?: string[]): BaseGuess {
   const metadata = header.metadata;
-  const keys = baseModelFromKeys(header.tensors);
+  // The keys are looked at only where no label decides, or to check a label (a card's warnings):
+  // grouping a large LoRA's tensors is most of the cost of a scan's summary.
+  let keysLooked: { found: ReturnType<typeof baseModelFromKeys> } | undefined;
+  const keys = () => (keysLooked ??= { found: baseModelFromKeys(header.tensors) }).found;
   const v2 = metadata['ss_v2'];
   const labelled: Array<[BaseModelSource, BaseModel | undefined, string | undefined]> = [
     ['sidecar sd version', fromSidecarVersion(stringField(sidecars.userMetadata, 'sd version')), stringField(sidecars.userMetadata, 'sd version')],
@@ -282,16 +285,15 @@ function detectBaseModel(header: LoraHeader, sidecars: LoraSidecars, warnings: s
     ['ss_v2', v2 === 'True' ? 'SD2' : v2 === 'False' ? 'SD1' : undefined, v2],
   ];
   const civitai = stringField(sidecars.civitaiInfo, 'baseModel');
-  const candidates: Array<[BaseModelSource, BaseModel | undefined, string | undefined]> = [
-    ...labelled,
-    ['keys', keys?.base, keys?.detail],
-    ['civitai baseModel', fromCivitai(civitai), civitai],
-  ];
-  const chosen = candidates.find(([, base]) => base !== undefined);
+  const chosen =
+    labelled.find(([, base]) => base !== undefined) ??
+    (keys() !== undefined ? (['keys', keys()!.base, keys()!.detail] as const) : undefined) ??
+    (fromCivitai(civitai) !== undefined ? (['civitai baseModel', fromCivitai(civitai), civitai] as const) : undefined);
   if (chosen === undefined) return { base: 'unknown', source: 'none', detail: '' };
   const [source, base, detail] = chosen as [BaseModelSource, BaseModel, string];
-  if (keys !== undefined && source !== 'keys' && keys.base !== base) {
-    warnings.push(`${source} says ${base} (${JSON.stringify(detail)}) but the keys look like ${keys.base} (${keys.detail})`);
+  const found = warnings !== undefined && source !== 'keys' ? keys() : undefined;
+  if (found !== undefined && found.base !== base) {
+    warnings!.push(`${source} says ${base} (${JSON.stringify(detail)}) but the keys look like ${found.base} (${found.detail})`);
   }
   return { base, source, detail };
 }
@@ -410,6 +412,20 @@ export function describeLora(header: LoraHeader, sidecars: LoraSidecars = {}): L
   return dropUndefined(card);
 }
 
+/** What the Insert LoRA picker shows of a LoRA: the card's fields of that name, without the rest of its work. */
+export type LoraPickerFields = Pick<LoraCard, 'kind' | 'baseModel' | 'triggerWords' | 'preferredWeight' | 'previewPath'>;
+
+export function describeLoraForPicker(header: LoraHeader, sidecars: LoraSidecars = {}): LoraPickerFields {
+  const ignored: string[] = [];
+  return {
+    kind: detectKind(header.tensors),
+    baseModel: detectBaseModel(header, sidecars).base,
+    triggerWords: collectTriggerWords(header, sidecars, ignored),
+    preferredWeight: preferredWeightOf(sidecars.userMetadata),
+    previewPath: sidecars.previewPath,
+  };
+}
+
 /** Leaves out absent optional fields so cards compare with deepStrictEqual and serialize compactly. */
 function dropUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -456,12 +472,16 @@ async function siblingNames(fs: LibraryFileSystem, folder: string): Promise<Set<
   }
 }
 
-/** `siblings`: the folder's file names when the caller listed it already (a scan does). */
+/**
+ * `siblings`: the folder's file names when the caller listed it already (a scan does).
+ * `alphaTensor` false skips reading the alpha tensor's value, which only the card's alpha shows.
+ */
 export async function gatherSidecars(
   fs: LibraryFileSystem,
   path: string,
   header: SafetensorsHeader,
   siblings?: ReadonlySet<string>,
+  alphaTensor = true,
 ): Promise<LoraSidecars> {
   const folder = dirName(path);
   const [stem] = splitExt(baseName(path));
@@ -472,7 +492,7 @@ export async function gatherSidecars(
   if (siblings.has(`${stem}.civitai.info`)) sidecars.civitaiInfo = await readJsonSidecar(fs, joinPath(folder, `${stem}.civitai.info`), problems);
   const preview = PREVIEW_SUFFIXES.find((suffix) => siblings.has(stem + suffix));
   if (preview !== undefined) sidecars.previewPath = joinPath(folder, stem + preview);
-  if (parseNumber(header.metadata['ss_network_alpha']) === undefined) {
+  if (alphaTensor && parseNumber(header.metadata['ss_network_alpha']) === undefined) {
     const alpha = firstAlphaTensor(header);
     if (alpha !== undefined) sidecars.alphaTensor = await readScalar(fs, path, header, alpha.name);
   }

@@ -1,14 +1,39 @@
 import { LibraryFileSystem } from './fileSystem';
+import { LoraSummary, summarizeLora } from './loraSummary';
 import { isSafetensorsError, parseHeaderLength } from './safetensors';
 
 /**
  * What a library scan needs from each safetensors file, without parsing its header: the header
- * must fit the file, and `ss_output_name` (A1111's alias) is found by a byte search. Parsing
- * every header in full costs ~0.5 ms a file (10,000 files: seconds); cards are parsed on demand.
+ * must fit the file, and `ss_output_name` (A1111's alias) is found by a byte search. `scanLora`
+ * also parses the header it read, for the picker's few fields; full cards are read on demand.
  */
 const KEY = Buffer.from('"ss_output_name"');
 
 export async function quickScan(fs: LibraryFileSystem, path: string, fileSize: number): Promise<{ alias?: string; error?: string }> {
+  const read = await readHeaderBytes(fs, path, fileSize);
+  return 'error' in read ? read : { alias: findOutputName(read.header) };
+}
+
+/**
+ * The scan's look at a LoRA the language server lists: `quickScan`'s alias and error, plus what
+ * the Insert LoRA picker shows (loraSummary.ts), from the same header bytes and the sidecars the
+ * folder listing (`siblings`) names.
+ */
+export async function scanLora(
+  fs: LibraryFileSystem,
+  path: string,
+  fileSize: number,
+  siblings?: ReadonlySet<string>,
+): Promise<{ alias?: string; error?: string; summary?: LoraSummary }> {
+  const read = await readHeaderBytes(fs, path, fileSize);
+  if ('error' in read) return read;
+  const alias = findOutputName(read.header);
+  const summary = await summarizeLora(fs, path, read.header, fileSize, siblings);
+  return summary ? { alias, summary } : { alias };
+}
+
+/** The header's bytes (after the 8-byte length), or why they cannot be read. */
+async function readHeaderBytes(fs: LibraryFileSystem, path: string, fileSize: number): Promise<{ header: Buffer } | { error: string }> {
   const file = fs.open ? await fs.open(path).catch(() => undefined) : undefined;
   const read = (offset: number, length: number) => (file ? file.read(offset, length) : fs.readBytes(path, offset, length));
   try {
@@ -17,7 +42,7 @@ export async function quickScan(fs: LibraryFileSystem, path: string, fileSize: n
     if (isSafetensorsError(headerLength)) return { error: headerLength.error };
     const header = Buffer.from(await read(8, headerLength));
     if (header.length < headerLength) return { error: `file ended after ${8 + header.length} bytes while reading a ${headerLength}-byte header` };
-    return { alias: findOutputName(header) };
+    return { header };
   } catch (e) {
     return { error: `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   } finally {

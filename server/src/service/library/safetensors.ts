@@ -198,7 +198,7 @@ export function parseHeaderJson(json: string, headerLength: number, fileSize: nu
 }
 
 /** Decodes the header bytes as UTF-8, refusing invalid sequences (the spec requires UTF-8). */
-function decodeHeader(bytes: Uint8Array): string | SafetensorsError {
+export function decodeHeader(bytes: Uint8Array): string | SafetensorsError {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
