@@ -34,5 +34,16 @@ export type LoraMergeOutcome = Pick<LoraMergeReport, 'name' | 'matched' | 'unmat
  */
 export type ComponentMergeReport = Pick<LoraMergeReport, 'name' | 'matched' | 'unmatched' | 'mismatched'> & { refused?: string };
 
+/**
+ * The one line that says what the merge did with a LoRA, wherever it is shown: `sd-prompt merge` and `render`,
+ * the extension's log and the preview panel. It also runs inside the panel's page (previewHtml.ts inserts its
+ * source), so it uses nothing from outside its own body and only plain JavaScript that survives compilation.
+ */
+export function loraMergeSummary(r: Pick<LoraMergeReport, 'name' | 'te' | 'unet' | 'dyn' | 'matched' | 'unmatched' | 'mismatched' | 'error' | 'code'>): string {
+  if (r.error) return r.name + ': not merged' + (r.code ? ' (' + r.code + ')' : '') + ': ' + r.error;
+  const dyn = r.dyn !== undefined && r.dyn !== null ? ', dyn ' + r.dyn : '';
+  return r.name + ' (te ' + r.te + ', unet ' + r.unet + dyn + '): ' + r.matched + ' modules merged, ' + r.unmatched.length + ' unmatched, ' + r.mismatched.length + ' of the wrong shape';
+}
+
 /** The `code` of a LoRA refused for NaN or Inf values (in its file, or in a weight change that overflows). */
 export const LORA_MERGE_NONFINITE = 'lora-merge-nonfinite';

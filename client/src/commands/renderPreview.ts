@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { CancellationToken, commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
+import { loraMergeSummary } from '../../../common/src/mergeReport';
 import {
   MERGE_REPORT_NOTIFICATION,
   MergeReportParams,
@@ -146,8 +147,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
     };
     void deps.client.sendNotification(MERGE_REPORT_NOTIFICATION, report);
     for (const l of result.loras) {
-      if (l.error) deps.log.warn(`render: LoRA '${l.name}' not merged: ${l.error}`);
-      else if (l.unmatched.length || l.mismatched.length) deps.log.warn(`render: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} keys unmatched, ${l.mismatched.length} of the wrong shape`);
+      if (l.error || l.unmatched.length || l.mismatched.length) deps.log.warn(`render: LoRA ${loraMergeSummary(l)}`);
     }
     const record = await deps.service.save(document.uri, result, skipped);
     const t = result.timings;

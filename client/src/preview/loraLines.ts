@@ -1,4 +1,5 @@
 import type { SkippedLora } from '../../../common/src/protocol';
+import type { loraMergeSummary } from '../../../common/src/mergeReport';
 import type { RenderResult } from '../../../server/src/render/api';
 
 /** One line of the preview panel's LoRA list. */
@@ -16,9 +17,10 @@ export interface LoraLine {
  * render left out, so nobody takes the image for one with that LoRA.
  *
  * It also runs inside the panel's page (previewHtml.ts inserts its source), so it uses nothing from outside
- * its own body and only plain JavaScript that survives compilation.
+ * its own body and only plain JavaScript that survives compilation; the merge's line comes from `summary`,
+ * which is common/'s loraMergeSummary (the page gets its source too).
  */
-export function loraLines(record: { loras: RenderResult['loras']; skipped?: SkippedLora[] }): LoraLine[] {
+export function loraLines(record: { loras: RenderResult['loras']; skipped?: SkippedLora[] }, summary: typeof loraMergeSummary): LoraLine[] {
   const skippedBecause: Record<string, string> = {
     'not-found': 'not found in the LoRA library',
     pickle: 'a pickle file (.pt, .ckpt), never opened',
@@ -27,7 +29,7 @@ export function loraLines(record: { loras: RenderResult['loras']; skipped?: Skip
   const lines: LoraLine[] = [];
   for (const l of record.loras) {
     lines.push({
-      text: l.error ? l.name + ': not merged: ' + l.error : l.name + ' (te ' + l.te + ', unet ' + l.unet + '): ' + l.matched + ' modules merged',
+      text: summary(l),
       warning: !!l.error,
       unmatched: [...l.unmatched, ...l.mismatched.map((m) => m + ' (wrong shape)')],
     });

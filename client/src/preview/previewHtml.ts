@@ -1,6 +1,7 @@
 import { randomBytes } from 'crypto';
 import { Webview } from 'vscode';
 import { loraLines } from './loraLines';
+import { loraMergeSummary } from '../../../common/src/mergeReport';
 
 /**
  * The preview panel's page: a strict CSP (scripts and styles only with this page's nonce, images only
@@ -100,6 +101,7 @@ const $ = (id) => document.getElementById(id);
 let state = { history: [], status: 'idle' };
 let selectedId;
 
+const loraMergeSummary = ${loraMergeSummary.toString()};
 const loraLines = ${loraLines.toString()};
 
 const fmt = (ms) => ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : Math.round(ms) + ' ms';
@@ -144,7 +146,7 @@ function render() {
     fact('Timings', 'load ' + fmt(t.load) + ' · encode ' + fmt(t.encode) + ' · denoise ' + fmt(t.denoise) + ' · decode ' + fmt(t.decode));
     const loras = $('loras');
     loras.replaceChildren();
-    const lines = loraLines(record);
+    const lines = loraLines(record, loraMergeSummary);
     for (const line of lines) {
       const li = document.createElement('li');
       li.textContent = line.text;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
 import { openModelGraphs } from '../render/model/modelFolder';
-import type { LoraMergeReport } from '../../../common/src/mergeReport';
+import { LoraMergeReport, loraMergeSummary } from '../../../common/src/mergeReport';
 import { LoraMerger } from '../render/merge/loraMerger';
 import type { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
@@ -104,7 +104,7 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
   if (o.json) io.stdout(JSON.stringify({ out: failed.length ? null : staged.target, loras }) + '\n');
   else {
     for (const l of loras) {
-      io.stdout(l.error ? `${l.name}: not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n` : `${l.name}: ${l.matched} modules merged (te ${l.te}, unet ${l.unet}${l.dyn !== undefined ? `, dyn ${l.dyn}` : ''}), ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
+      io.stdout(loraMergeSummary(l) + '\n');
       for (const u of l.unmatched.slice(0, 20)) io.stdout(`  unmatched: ${u}\n`);
       for (const m of l.mismatched.slice(0, 20)) io.stdout(`  mismatched: ${m}\n`);
     }

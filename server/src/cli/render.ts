@@ -4,6 +4,7 @@ import * as path from 'path';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
 import { RenderHost } from '../render/renderHost';
+import { loraMergeSummary } from '../../../common/src/mergeReport';
 import { LoraSpec } from '../render/lora/prepare';
 import { NodeFileSystem } from '../node/nodeFileSystem';
 import { LoraCatalog } from '../service/library/catalog';
@@ -98,10 +99,7 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
     staged.commit(new Uint8Array(result.png));
     const { device, width: w, height: h, timings } = result;
     for (const l of result.loras) {
-      if (l.error) io.stderr(`sd-prompt: LoRA '${l.name}' not merged${l.code ? ` (${l.code})` : ''}: ${l.error}\n`);
-      else if (l.unmatched.length || l.mismatched.length) {
-        io.stderr(`sd-prompt: LoRA '${l.name}': ${l.matched} modules merged, ${l.unmatched.length} unmatched, ${l.mismatched.length} of the wrong shape\n`);
-      }
+      if (l.error || l.unmatched.length || l.mismatched.length) io.stderr(`sd-prompt: LoRA ${loraMergeSummary(l)}\n`);
     }
     const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: result.loras };
     io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${w}x${h}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${device}\n`);

@@ -102,7 +102,7 @@ describe('sd-prompt merge', function () {
       const out = path.join(outs, 'merged');
       const first = await merge('--model', model, '--lora', `${lora}:0.5:0.25`, '--out', out);
       assert.deepStrictEqual([first.code, first.stderr], [0, '']);
-      assert.strictEqual(first.stdout, `style: 2 modules merged (te 0.5, unet 0.25), 0 unmatched, 0 of the wrong shape\nwrote ${out}\n`);
+      assert.strictEqual(first.stdout, `style (te 0.5, unet 0.25): 2 modules merged, 0 unmatched, 0 of the wrong shape\nwrote ${out}\n`);
       assert.strictEqual(openModelFolder(out).unet, path.join(out, 'unet', 'model.onnx'));
       assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(out, MERGE_MARK), 'utf8')), {
         writtenBy: 'sd-prompt merge',
@@ -179,7 +179,7 @@ describe('sd-prompt merge', function () {
       const r = await merge('--model', model, '--lora', lora, '--lora', nan, '--out', out);
       assert.strictEqual(r.code, 1);
       const lines = r.stdout.split('\n');
-      assert.strictEqual(lines[0], 'style: 2 modules merged (te 1, unet 1), 0 unmatched, 0 of the wrong shape');
+      assert.strictEqual(lines[0], 'style (te 1, unet 1): 2 modules merged, 0 unmatched, 0 of the wrong shape');
       assert.match(lines[1], /^nan: not merged \(lora-merge-nonfinite\): .*down_blocks[._]0/);
       assert.strictEqual(r.stderr, `sd-prompt: merge failed: nan could not be merged; nothing was written to ${out}\n`);
       const json = await merge('--model', model, '--lora', nan, '--out', out, '--json');
@@ -232,7 +232,7 @@ describe('sd-prompt merge', function () {
       const full = await merge('--model', model, '--lora', `${lora}:0.5:0.75`, '--out', path.join(outs, 'full'));
       assert.deepStrictEqual([dyn.code, byCut.code, full.code, dyn.stderr], [0, 0, 0, '']);
       assert.deepStrictEqual(JSON.parse(dyn.stdout).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, dyn: 1, matched: 2, unmatched: [], mismatched: [] }]);
-      assert.strictEqual(shown.stdout, `style: 2 modules merged (te 0.5, unet 0.75, dyn 1), 0 unmatched, 0 of the wrong shape\nwrote ${path.join(outs, 'shown')}\n`);
+      assert.strictEqual(shown.stdout, `style (te 0.5, unet 0.75, dyn 1): 2 modules merged, 0 unmatched, 0 of the wrong shape\nwrote ${path.join(outs, 'shown')}\n`);
       // The mark says what went in, dyn included.
       assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(outs, 'dyn', MERGE_MARK), 'utf8')).loras, [{ name: 'style', file: lora, te: 0.5, unet: 0.75, dyn: 1, matched: 2 }]);
       const weights = (out: string) => ['text_encoder', 'unet'].map((g) => fs.readFileSync(path.join(outs, out, g, 'model.onnx.lora.bin')));

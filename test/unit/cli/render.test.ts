@@ -94,7 +94,7 @@ describe('sd-prompt render', function () {
     assert.strictEqual(
       r.stderr,
       PROGRESS +
-        "sd-prompt: LoRA 'bad' not merged (lora-merge-nonfinite): lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k has NaN/Inf values in lora_up.weight: not merged\n",
+        "sd-prompt: LoRA bad: not merged (lora-merge-nonfinite): lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k has NaN/Inf values in lora_up.weight\n",
     );
     assert.ok(fs.existsSync(path.join(dir, 'bad.png')));
   });

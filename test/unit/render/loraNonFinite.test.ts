@@ -83,7 +83,7 @@ describe('LoRA merge: NaN/Inf values refuse the LoRA (lora-merge-nonfinite)', fu
           matched: 0,
           unmatched: [],
           mismatched: [],
-          error: `${TO_K} has NaN/Inf values in ${where}: not merged`,
+          error: `${TO_K} has NaN/Inf values in ${where}`,
           code: 'lora-merge-nonfinite',
         },
       ]);
@@ -109,7 +109,7 @@ describe('LoRA merge: NaN/Inf values refuse the LoRA (lora-merge-nonfinite)', fu
         matched: 0,
         unmatched: [],
         mismatched: [],
-        error: `${TO_K}: its weight change overflows fp32 to NaN/Inf values: not merged`,
+        error: `${TO_K}: its weight change overflows fp32 to NaN/Inf values`,
         code: 'lora-merge-nonfinite',
       },
     ]);
@@ -123,7 +123,7 @@ describe('LoRA merge: NaN/Inf values refuse the LoRA (lora-merge-nonfinite)', fu
     const refused = await mergedWeights(fp16, [spec]);
     assert.deepStrictEqual(
       refused.reports.map((r) => [r.name, r.matched, r.error, r.code]),
-      [['big', 0, `${TO_K}: its weight change overflows fp16 to NaN/Inf values: not merged`, 'lora-merge-nonfinite']],
+      [['big', 0, `${TO_K}: its weight change overflows fp16 to NaN/Inf values`, 'lora-merge-nonfinite']],
     );
     assert.deepStrictEqual(refused.weights, {});
     const scaled = await mergedWeights(fp16, [{ ...spec, unet: 0.25 }]);

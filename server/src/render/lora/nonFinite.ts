@@ -32,7 +32,7 @@ export function maxAbs(data: Float32Array): number {
 
 /**
  * The refusal of a module with a NaN/Inf value in one of its tensors, naming the module as the file
- * does and the tensor (`lora_unet_…_to_k has NaN/Inf values in lora_up.weight: not merged`); undefined
+ * does and the tensor (`lora_unet_…_to_k has NaN/Inf values in lora_up.weight`); undefined
  * when all are finite. `names` are the module's tensor keys (the unresolved module).
  */
 export function nonFiniteTensor(module: LoraModule<LoraTensor>, names: LoraModule<string>['tensors']): string | undefined {
@@ -45,12 +45,12 @@ export function nonFiniteTensor(module: LoraModule<LoraTensor>, names: LoraModul
 
 export function nonFiniteMessage(key: string): string {
   const { module, suffix } = splitTensorKey(key);
-  return suffix ? `${module} has NaN/Inf values in ${suffix}: not merged` : `${key} has NaN/Inf values: not merged`;
+  return suffix ? `${module} has NaN/Inf values in ${suffix}` : `${key} has NaN/Inf values`;
 }
 
 /** The refusal of a module whose factors are finite but whose ΔW (times the tag's multiplier) is not. */
 export function overflowMessage(module: LoraModule<LoraTensor>, multiplier: number, limit: 'fp32' | 'fp16'): string {
   const key = module.sourceKeys[0];
   const name = key === undefined ? `${module.component}:${module.module}` : splitTensorKey(key).module;
-  return `${name}: its weight change${multiplier === 1 ? '' : ` at multiplier ${multiplier}`} overflows ${limit} to NaN/Inf values: not merged`;
+  return `${name}: its weight change${multiplier === 1 ? '' : ` at multiplier ${multiplier}`} overflows ${limit} to NaN/Inf values`;
 }
