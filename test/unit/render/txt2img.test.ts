@@ -65,6 +65,16 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     assert.strictEqual(sessions.device, 'cpu');
   });
 
+  it("the infotext carries the prompts without their comments, as A1111's strip_comments leaves them", async () => {
+    const file = '# my notes\na cat, <lora:style:0.5> # keep it soft\nsky\nNegative prompt: lowres # not this\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64';
+    const result = await renderTxt2Img(ort, openModelFolder(root), sessions, renderParameters(file, { model: root }));
+    assert.strictEqual(
+      result.infotext,
+      // strip_comments turns "lowres # not this" into "lowres \n", and create_infotext adds its own "\n".
+      'a cat, <lora:style:0.5> \nsky\nNegative prompt: lowres \n\nSteps: 2, Sampler: Euler, Schedule type: Automatic, CFG scale: 7, Seed: 5, Size: 64x64, Model: ' + path.basename(root) + ', Version: sd-prompt',
+    );
+  });
+
   it('a file rendered from its one parse (renderParameters) gives the same PNG as its prompts parsed by the pipeline', async () => {
     // Comments, a LoRA tag, AND weights, prompt editing and emphasis: every stage the parse hands over.
     const file = 'a (cat:1.2) <lora:style:0.5> AND a dog:0.5, [day:night:3] # a comment\nNegative prompt: lowres # not this\nSteps: 4, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 64x64';

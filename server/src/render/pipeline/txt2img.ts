@@ -194,9 +194,11 @@ export async function renderTxt2Img(
     // A1111 truncates (numpy astype(uint8)), it does not round.
     for (let k = 0; k < plane; k++) rgb[k * 3 + c] = Math.trunc(Math.min(1, Math.max(0, (image[c * plane + k] + 1) / 2)) * 255);
   }
+  // A1111 writes the prompts after strip_comments (its Comments script replaces p.all_prompts and
+  // p.main_prompt), so a comment never reaches the image's generation data; Copy as Generation Data agrees.
   const infotext = createInfotext({
-    prompt: p.prompt,
-    negativePrompt: p.negativePrompt,
+    prompt: stripCommentsText(p.prompt),
+    negativePrompt: stripCommentsText(p.negativePrompt),
     parameters: [
       ['Steps', p.steps],
       ['Sampler', choice.samplerLabel],
