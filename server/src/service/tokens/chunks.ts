@@ -75,28 +75,19 @@ export function weightedTexts(segments: AttentionSegment[]): WeightedText[] {
 }
 
 export function chunkPrompt(texts: WeightedText[], tokenizer: PromptTokenizer, embeddings?: EmbeddingLookup): ChunkedPrompt {
-  const chunks: PromptChunk[] = [];
-  let chunk: PromptToken[] = [];
-  let count = 0;
-  let lastComma = -1;
-  const nextChunk = (isLast = false) => {
-    count += isLast ? chunk.length : CHUNK_LENGTH;
-    lastComma = -1;
-    chunks.push({ tokens: chunk });
-    chunk = [];
-  };
+  const state: ChunkingState = { chunks: [], chunk: [], count: 0, lastComma: -1 };
   const commaId = tokenizer.commaId;
   // A long prompt has one token per few characters: this loop runs for each, so it reads the
-  // offset pairs by index (no destructuring) and pushes one object per token, nothing else.
+  // offset pairs by index (no destructuring), pushes one object per token and calls no closure
+  // made per call (V8 threw its optimized code away each time a new one came).
   for (const piece of texts) {
     if (piece.isBreak) {
-      nextChunk();
+      closeChunk(state, false);
       continue;
     }
     const { ids, offsets } = tokenizer.encodeWithOffsets(piece.text);
     const inputOffsets = piece.offsets;
     const lastInput = inputOffsets.length - 1;
-    const at = (i: number) => (lastInput >= 0 ? inputOffsets[i < lastInput ? i : lastInput] : 0);
     const weight = piece.weight;
     let position = 0;
     while (position < ids.length) {
@@ -104,31 +95,51 @@ export function chunkPrompt(texts: WeightedText[], tokenizer: PromptTokenizer, e
       const range = offsets[position];
       const isComma = commaId >= 0 ? id === commaId : piece.text.slice(range[0], range[1]) === ',';
       if (isComma) {
-        lastComma = chunk.length;
-      } else if (chunk.length === CHUNK_LENGTH && lastComma !== -1 && chunk.length - lastComma <= COMMA_BACKTRACK) {
-        const moved = chunk.splice(lastComma + 1);
-        nextChunk();
-        chunk = moved;
+        state.lastComma = state.chunk.length;
+      } else if (state.chunk.length === CHUNK_LENGTH && state.lastComma !== -1 && state.chunk.length - state.lastComma <= COMMA_BACKTRACK) {
+        const moved = state.chunk.splice(state.lastComma + 1);
+        closeChunk(state, false);
+        state.chunk = moved;
       }
-      if (chunk.length === CHUNK_LENGTH) nextChunk();
+      if (state.chunk.length === CHUNK_LENGTH) closeChunk(state, false);
       const candidates = embeddings === undefined ? undefined : embeddings.get(id);
-      const embedding = candidates?.find((c) => c.ids.every((x, k) => ids[position + k] === x));
+      const embedding = candidates === undefined ? undefined : candidates.find((c) => c.ids.every((x, k) => ids[position + k] === x));
       if (!embedding) {
-        chunk.push({ id, weight, start: at(range[0]), end: at(range[1] - 1) + 1 });
+        state.chunk.push({ id, weight, start: inputOffset(inputOffsets, lastInput, range[0]), end: inputOffset(inputOffsets, lastInput, range[1] - 1) + 1 });
         position++;
         continue;
       }
-      if (chunk.length + embedding.vectors > CHUNK_LENGTH) nextChunk();
-      const es = offsets[position][0];
-      const ee = offsets[position + embedding.ids.length - 1][1];
+      if (state.chunk.length + embedding.vectors > CHUNK_LENGTH) closeChunk(state, false);
+      const start = inputOffset(inputOffsets, lastInput, offsets[position][0]);
+      const end = inputOffset(inputOffsets, lastInput, offsets[position + embedding.ids.length - 1][1] - 1) + 1;
       for (let k = 0; k < embedding.vectors; k++) {
-        chunk.push({ id: 0, weight, start: at(es), end: at(ee - 1) + 1, embedding: k === 0 ? embedding.name : undefined });
+        state.chunk.push({ id: 0, weight, start, end, embedding: k === 0 ? embedding.name : undefined });
       }
       position += embedding.ids.length;
     }
   }
-  if (chunk.length || chunks.length === 0) nextChunk(true);
-  return { chunks, count };
+  if (state.chunk.length || state.chunks.length === 0) closeChunk(state, true);
+  return { chunks: state.chunks, count: state.count };
+}
+
+interface ChunkingState {
+  chunks: PromptChunk[];
+  chunk: PromptToken[];
+  count: number;
+  lastComma: number;
+}
+
+/** Ends the chunk being filled: a closed chunk counts 75 (A1111 pads it), the last its own tokens. */
+function closeChunk(state: ChunkingState, isLast: boolean): void {
+  state.count += isLast ? state.chunk.length : CHUNK_LENGTH;
+  state.lastComma = -1;
+  state.chunks.push({ tokens: state.chunk });
+  state.chunk = [];
+}
+
+/** The input offset of character `i` of a weighted text (its last character's past the end; 0 for an empty one). */
+function inputOffset(offsets: Int32Array, last: number, i: number): number {
+  return last >= 0 ? offsets[i < last ? i : last] : 0;
 }
 
 /** The webui counter's target: whole chunks, at least one. */

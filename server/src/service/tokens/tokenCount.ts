@@ -30,21 +30,38 @@ const segmentCaches = new WeakMap<PromptTokenizer, Map<string, { ids: number[]; 
 function cachingTokenizer(tokenizer: PromptTokenizer): PromptTokenizer {
   let cache = segmentCaches.get(tokenizer);
   if (!cache) segmentCaches.set(tokenizer, (cache = new Map()));
-  const segments = cache;
-  return {
-    approximate: tokenizer.approximate,
-    commaId: tokenizer.commaId,
-    decode: (ids) => tokenizer.decode(ids),
-    encodeWithOffsets(text) {
-      let hit = segments.get(text);
-      if (!hit) {
-        hit = tokenizer.encodeWithOffsets(text);
-        if (segments.size >= SEGMENT_CACHE_SIZE) segments.delete(segments.keys().next().value!);
-        segments.set(text, hit);
-      }
-      return hit;
-    },
-  };
+  return new CachingTokenizer(tokenizer, cache);
+}
+
+/**
+ * A class rather than an object of closures: chunkPrompt calls `encodeWithOffsets` for every
+ * segment, and a method made anew per count made V8 drop chunkPrompt's optimized code each time.
+ */
+class CachingTokenizer implements PromptTokenizer {
+  readonly approximate: boolean;
+  readonly commaId: number;
+
+  constructor(
+    private readonly tokenizer: PromptTokenizer,
+    private readonly segments: Map<string, { ids: number[]; offsets: [number, number][] }>,
+  ) {
+    this.approximate = tokenizer.approximate;
+    this.commaId = tokenizer.commaId;
+  }
+
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  encodeWithOffsets(text: string): { ids: number[]; offsets: [number, number][] } {
+    let hit = this.segments.get(text);
+    if (!hit) {
+      hit = this.tokenizer.encodeWithOffsets(text);
+      if (this.segments.size >= SEGMENT_CACHE_SIZE) this.segments.delete(this.segments.keys().next().value!);
+      this.segments.set(text, hit);
+    }
+    return hit;
+  }
 }
 
 export function countTokens(
