@@ -115,6 +115,8 @@ describe('A1111 chunking', () => {
       tokens(text).map((t) => [text.slice(t.start, t.end), t.id, t.embedding]),
       [['a', words.encodeWithOffsets('a').ids[0], undefined], ['bad hands', 0, 'bad hands'], ['bad hands', 0, undefined], ['bad hands', 0, undefined]],
     );
+    const followed = 'bad hands, b';
+    assert.deepStrictEqual(tokens(followed).map((t) => followed.slice(t.start, t.end)), ['bad hands', 'bad hands', 'bad hands', ',', 'b']);
     // Only the first token matches: two words.
     assert.deepStrictEqual(tokens('bad feet').map((t) => t.embedding), [undefined, undefined]);
     assert.deepStrictEqual(tokens('bad feet').map((t) => t.id), words.encodeWithOffsets('bad feet').ids);
@@ -154,6 +156,11 @@ describe('the counter on prompt editing', () => {
       [['top', 1], [',', 1], ['dd', 1], ['ee', 1], ['ff', 1.2], ['gg', 1], ['(', 1]],
     );
     assert.deepStrictEqual([only.start, only.end], [0, text.indexOf('\n')]);
+  });
+
+  it('a text A1111 raises on (an emphasis weight float() rejects) counts nothing', () => {
+    const positive = countTokens(parsePromptDocument('x (a b c:1..2) d'), 'positive', words, { baseSteps: 20 })!;
+    assert.deepStrictEqual([positive.count, positive.target, positive.chunks], [0, 75, []]);
   });
 
   it('alternation: each option is a step of its own; a tie keeps the first', () => {
