@@ -3,25 +3,11 @@ import { parseAttention } from '../../../server/src/service/semantics/attention'
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { chunkPrompt, targetOf, weightedTexts } from '../../../server/src/service/tokens/chunks';
 import { countTokens } from '../../../server/src/service/tokens/tokenCount';
+import { wordTokenizer as words } from './wordTokenizer';
 import { PromptTokenizer } from '../../../server/src/service/tokens/tokenizer';
 import { checkChunkBoundaries } from '../../../server/src/service/features/checks/tokenChecks';
 import { Problem } from '../../../server/src/service/features/checks/problem';
 
-/** One token per word or punctuation mark; ids stable per text; "," is 267 as in CLIP. */
-const words: PromptTokenizer = {
-  approximate: false,
-  commaId: 267,
-  encodeWithOffsets(text: string) {
-    const ids: number[] = [];
-    const offsets: [number, number][] = [];
-    for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu)) {
-      ids.push(m[0] === ',' ? 267 : 1000 + [...m[0]].reduce((a, c) => (a * 31 + c.codePointAt(0)!) % 40000, 0));
-      offsets.push([m.index!, m.index! + m[0].length]);
-    }
-    return { ids, offsets };
-  },
-  decode: (ids) => ids.join(' '),
-};
 
 const chunk = (text: string) => chunkPrompt(weightedTexts(parseAttention(text).segments), words);
 const sizes = (text: string) => chunk(text).chunks.map((c) => c.tokens.length);
