@@ -459,13 +459,17 @@ function buildVaeDecoder(config: PipelineConfig): Built {
 // ---------------------------------------------------------------------------------------
 // Folder
 
-function writeJson(file: string, value: unknown): void {
+export function writeJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 function schedulerConfig(config: PipelineConfig): Record<string, unknown> {
-  const name = config.scheduler ?? (config.base === 'sdxl' ? 'EulerDiscreteScheduler' : 'PNDMScheduler');
+  return diffusersSchedulerConfig(config.scheduler ?? (config.base === 'sdxl' ? 'EulerDiscreteScheduler' : 'PNDMScheduler'));
+}
+
+/** `scheduler/scheduler_config.json` as diffusers writes it for SD's schedule (scaled-linear betas 0.00085-0.012). */
+export function diffusersSchedulerConfig(name: string): Record<string, unknown> {
   const common = {
     _class_name: name,
     _diffusers_version: '0.27.2',
@@ -481,7 +485,7 @@ function schedulerConfig(config: PipelineConfig): Record<string, unknown> {
   return { ...common, interpolation_type: 'linear', sample_max_value: 1.0, timestep_spacing: 'leading', use_karras_sigmas: false, clip_sample: false, set_alpha_to_one: false };
 }
 
-function copyTokenizer(from: string, to: string): void {
+export function copyTokenizer(from: string, to: string): void {
   fs.mkdirSync(to, { recursive: true });
   for (const file of ['vocab.json', 'merges.txt']) {
     const src = path.join(from, file);

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelBuilder } from '../onnx/onnxWriter';
 import { randomNormal } from './net';
+import { copyTokenizer, diffusersSchedulerConfig, writeJson } from './generateModel';
 
 /**
  * A pipeline in the diffusers ONNX layout whose three networks are small closed-form functions, so
@@ -96,10 +97,6 @@ function vaeDecoder(w: Record<string, TranscribableWeight>): ModelBuilder {
   return model;
 }
 
-function writeJson(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
-}
 
 /**
  * Writes the pipeline into `folder` (created if needed): SD1 layout, SD's scheduler config, CLIP's
@@ -116,18 +113,8 @@ export function generateTranscribablePipeline(folder: string, tokenizerFrom: str
     fs.mkdirSync(path.join(folder, name), { recursive: true });
     model.write(path.join(folder, name, 'model.onnx'));
   }
-  fs.mkdirSync(path.join(folder, 'tokenizer'), { recursive: true });
-  for (const file of ['vocab.json', 'merges.txt']) fs.writeFileSync(path.join(folder, 'tokenizer', file), fs.readFileSync(path.join(tokenizerFrom, file)));
-  writeJson(path.join(folder, 'scheduler/scheduler_config.json'), {
-    _class_name: 'PNDMScheduler',
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    num_train_timesteps: 1000,
-    prediction_type: 'epsilon',
-    steps_offset: 1,
-    trained_betas: null,
-  });
+  copyTokenizer(tokenizerFrom, path.join(folder, 'tokenizer'));
+  writeJson(path.join(folder, 'scheduler/scheduler_config.json'), diffusersSchedulerConfig('PNDMScheduler'));
   writeJson(path.join(folder, 'model_index.json'), {
     _class_name: 'StableDiffusionPipeline',
     scheduler: ['diffusers', 'PNDMScheduler'],
