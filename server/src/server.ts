@@ -57,6 +57,8 @@ export interface ServerOptions {
   exists?: (path: string) => boolean;
   /** The user's home folder (where the Hugging Face cache lives). */
   home?: string;
+  /** The CLIP tokenizer files shipped with the extension (`resources/clip/`). */
+  bundledTokenizer?: string;
 }
 
 /** How long typing pauses before diagnostics are pushed. */
@@ -71,7 +73,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const host = options.fileSystem
     ? new LibraryHost(options.fileSystem, options.exists ?? (() => false), (m) => connection.console.log(m))
     : undefined;
-  const tokenizerHost = options.fileSystem ? new TokenizerHost(options.fileSystem, options.home ?? '', (m) => connection.console.log(m)) : undefined;
+  const tokenizerHost = options.fileSystem ? new TokenizerHost(options.fileSystem, options.home ?? '', (m) => connection.console.log(m), options.bundledTokenizer) : undefined;
   const service = createPromptLanguageService({
     library: () => host?.library,
     shortHash: (path) => host?.shortHash(path),

@@ -5,7 +5,8 @@ import { PromptTokenizer } from './service/tokens/tokenizer';
 
 /**
  * The CLIP tokenizer for the current settings: `sdPrompt.tokenizerPath`, the model folder's
- * `tokenizer/`, the Hugging Face cache, or an approximate count (always marked "≈").
+ * `tokenizer/`, the Hugging Face cache, the CLIP files shipped in `resources/clip/`, or (when even those
+ * are missing) an approximate count, always marked "≈".
  */
 export class TokenizerHost {
   tokenizer: PromptTokenizer | undefined;
@@ -16,6 +17,8 @@ export class TokenizerHost {
     private readonly fs: LibraryFileSystem,
     private readonly home: string,
     private readonly log: (message: string) => void,
+    /** `resources/clip/`, shipped with the extension: exact counts with no setup. */
+    private readonly bundledFolder?: string,
   ) {}
 
   /** Reloads when the folders it depends on changed; true when the tokenizer changed. */
@@ -27,6 +30,7 @@ export class TokenizerHost {
       tokenizerPath: settings.tokenizerPath || undefined,
       modelFolder: settings.model || undefined,
       home: this.home,
+      bundledFolder: this.bundledFolder,
     });
     this.tokenizer = loaded.tokenizer;
     this.source = loaded.source;

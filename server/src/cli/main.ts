@@ -4,6 +4,7 @@ import { explainForJson } from './explain';
 import { pythonJson } from './pythonJson';
 import * as os from 'os';
 import { NodeFileSystem } from '../node/nodeFileSystem';
+import { bundledClipFolder } from '../node/bundledTokenizer';
 import { loadTokenizer } from '../service/tokens/tokenizerFiles';
 import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
@@ -148,7 +149,7 @@ export async function runCli(): Promise<void> {
     stderr,
     readFile: (p) => readTextBounded(p, p),
     readStdin: () => readTextBounded(0, 'standard input'),
-    loadTokenizer: (tokenizerPath) => loadTokenizer(fileSystem, { tokenizerPath, home: os.homedir() }),
+    loadTokenizer: (tokenizerPath) => loadTokenizer(fileSystem, { tokenizerPath, home: os.homedir(), bundledFolder: bundledClipFolder() }),
   });
   process.exitCode = stdout.finish(code);
 }

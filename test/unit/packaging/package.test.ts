@@ -59,6 +59,9 @@ describe('the .vsix', function () {
       'dist/renderWorker.js',
       'dist/productWorker.js',
       'bin/sd-prompt.js',
+      'resources/clip/vocab.json',
+      'resources/clip/merges.txt',
+      'resources/clip/LICENSE',
       'dist/node_modules/onnxruntime-node/package.json',
       'dist/node_modules/onnxruntime-node/dist/index.js',
       `dist/node_modules/onnxruntime-node/bin/napi-v6/${BINARIES}/onnxruntime_binding.node`,
@@ -106,5 +109,14 @@ describe('the .vsix', function () {
     const check = spawnSync(process.execPath, [path.join(extension, 'bin/sd-prompt.js'), 'check', prompt], { encoding: 'utf8' });
     assert.strictEqual(check.status, 1, check.stderr);
     assert.match(check.stdout, /check\.prompt:1:18 error lora-weight-invalid 'LyCO' is not a number/);
+    // The shipped CLIP files: exact counts with no tokenizer setting and no Hugging Face cache.
+    const tokens = spawnSync(process.execPath, [path.join(extension, 'bin/sd-prompt.js'), 'tokens', '--json', '-'], {
+      encoding: 'utf8',
+      input: 'a photo of a cat',
+      env: { ...process.env, HOME: root },
+    });
+    assert.strictEqual(tokens.status, 0, tokens.stderr);
+    assert.deepStrictEqual(JSON.parse(tokens.stdout).ids, [320, 1125, 539, 320, 2368]);
+    assert.strictEqual(tokens.stderr, '');
   });
 });

@@ -93,4 +93,15 @@ describe('model folder', () => {
     assert.throws(() => openModelFolder(badIndex), /model_index\.json is not valid JSON/);
     assert.throws(() => openModelFolder('/no/such/model'), /\/no\/such\/model is not a folder: set sdPrompt\.model/);
   });
+
+  it('a folder without tokenizer/ uses the CLIP files shipped with sd-prompt; half a tokenizer is an error', () => {
+    const noTokenizer = make(complete);
+    fs.rmSync(path.join(noTokenizer, 'tokenizer'), { recursive: true });
+    const folder = openModelFolder(noTokenizer, '/shipped/clip');
+    assert.deepStrictEqual(folder.tokenizer, { vocab: '/shipped/clip/vocab.json', merges: '/shipped/clip/merges.txt' });
+    const half = make(complete);
+    fs.rmSync(path.join(half, 'tokenizer/merges.txt'));
+    assert.throws(() => openModelFolder(half, '/shipped/clip'), (e: ModelFolderError) => e.file === path.join(half, 'tokenizer/merges.txt') && /the CLIP tokenizer's merges are needed/.test(e.message));
+    assert.throws(() => openModelFolder(noTokenizer, null), /tokenizer\/vocab\.json is missing/);
+  });
 });

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { bundledClipFolder } from '../../node/bundledTokenizer';
 
 /**
  * A diffusers ONNX model folder, as optimum and the diffusers ONNX pipelines write it:
@@ -55,13 +56,24 @@ function needFile(file: string, what: string): string {
   return file;
 }
 
-/** Checks the layout, tokenizer included, and reads the small JSON files; throws ModelFolderError naming the file. */
-export function openModelFolder(root: string): ModelFolder {
+/**
+ * Checks the layout, tokenizer included, and reads the small JSON files; throws ModelFolderError naming the file.
+ * A folder without `tokenizer/` uses the CLIP files shipped with sd-prompt (`bundled`): every SD text encoder
+ * shares CLIP's BPE vocabulary (null: none shipped). A half tokenizer (one of the two files) is an error: the folder is damaged.
+ */
+export function openModelFolder(root: string, bundled: string | null = bundledClipFolder() ?? null): ModelFolder {
   const graphs = openModelGraphs(root);
-  const tokenizerOf = (folder: string) => ({
-    vocab: needFile(path.join(root, folder, 'vocab.json'), `the CLIP tokenizer's vocabulary is needed; copy ${folder}/ from the original model.`),
-    merges: needFile(path.join(root, folder, 'merges.txt'), `the CLIP tokenizer's merges are needed; copy ${folder}/ from the original model.`),
-  });
+  const tokenizerOf = (folder: string) => {
+    const vocab = path.join(root, folder, 'vocab.json');
+    const merges = path.join(root, folder, 'merges.txt');
+    if (bundled && !fs.existsSync(vocab) && !fs.existsSync(merges)) {
+      return { vocab: path.join(bundled, 'vocab.json'), merges: path.join(bundled, 'merges.txt') };
+    }
+    return {
+      vocab: needFile(vocab, `the CLIP tokenizer's vocabulary is needed; copy ${folder}/ from the original model.`),
+      merges: needFile(merges, `the CLIP tokenizer's merges are needed; copy ${folder}/ from the original model.`),
+    };
+  };
   return {
     ...graphs,
     tokenizer: tokenizerOf('tokenizer'),

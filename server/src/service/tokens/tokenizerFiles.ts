@@ -13,6 +13,8 @@ export interface TokenizerSearchOptions {
   modelFolder?: string;
   /** The user's home folder, for the Hugging Face cache. */
   home?: string;
+  /** The CLIP BPE files shipped with sd-prompt (`resources/clip/`): the last place looked, before an estimate. */
+  bundledFolder?: string;
 }
 
 export interface TokenizerFilesFound {
@@ -20,6 +22,8 @@ export interface TokenizerFilesFound {
   mergesPath: string;
   /** Which setting or place they came from, for the log and the status bar. */
   source: string;
+  /** A folder the user named (`sdPrompt.tokenizerPath`) that lacked the files, so a later place was used. */
+  passedOver?: string;
 }
 
 export interface TokenizerFilesMissing {
@@ -62,7 +66,8 @@ function trimSlash(path: string): string {
 /**
  * The first folder with both files, in this order: `sdPrompt.tokenizerPath`, the model folder's
  * `tokenizer/`, the Hugging Face cache (snapshots newest name first — snapshot names are commit
- * hashes, so "newest" is only a stable order; any complete one gives the same tokenizer).
+ * hashes, so "newest" is only a stable order; any complete one gives the same tokenizer), then the
+ * files shipped with sd-prompt (`bundledFolder`).
  */
 export async function findTokenizerFiles(
   fs: LibraryFileSystem,
@@ -106,6 +111,22 @@ export async function findTokenizerFiles(
       missing.push(`${folder} (${lacks})`);
     }
   }
+  if (options.bundledFolder) {
+    const folder = trimSlash(options.bundledFolder);
+    const lacks = await whatIsMissing(fs, folder);
+    if (lacks === '') {
+      // Every SD text encoder uses CLIP's BPE vocabulary, so the shipped files are exact; but a folder the
+      // user named and that lacks the files is still said, or a typo in the setting would go unseen.
+      const named = options.tokenizerPath ? missing[0] : undefined;
+      return {
+        vocabPath: joinPath(folder, VOCAB),
+        mergesPath: joinPath(folder, MERGES),
+        source: `bundled CLIP tokenizer (${folder})`,
+        ...(named ? { passedOver: named } : {}),
+      };
+    }
+    missing.push(`${folder} (${lacks})`);
+  }
   if (missing.length === 0) missing.push('no place to look: sdPrompt.tokenizerPath, sdPrompt.model and the home folder are all unset');
   return { missing };
 }
@@ -129,27 +150,49 @@ export async function loadTokenizer(fs: LibraryFileSystem, options: TokenizerSea
     if ('missing' in found) {
       return approximate(`No CLIP tokenizer (${VOCAB} + ${MERGES}) found; token counts are estimates. Looked in: ${found.missing.join('; ')}`);
     }
-    let vocabText: string;
-    let mergesText: string;
-    try {
-      vocabText = await fs.readText(found.vocabPath);
-    } catch (error) {
-      return approximate(`${found.vocabPath} cannot be read: ${describe(error)}`);
+    const read = await readTokenizer(fs, found);
+    const bundled = options.bundledFolder ? trimSlash(options.bundledFolder) : undefined;
+    if ('problem' in read) {
+      // Broken files in a place the user chose: say so, and count exactly with the shipped files anyway.
+      const fallback = bundled && found.vocabPath !== joinPath(bundled, VOCAB) ? await readTokenizer(fs, bundledFiles(bundled)) : undefined;
+      if (fallback && 'tokenizer' in fallback) {
+        return { tokenizer: fallback.tokenizer, source: bundledFiles(bundled!).source, problem: `${read.problem}; using the bundled CLIP tokenizer` };
+      }
+      return approximate(read.problem);
     }
-    try {
-      mergesText = await fs.readText(found.mergesPath);
-    } catch (error) {
-      return approximate(`${found.mergesPath} cannot be read: ${describe(error)}`);
+    if (found.passedOver) {
+      return { tokenizer: read.tokenizer, source: found.source, problem: `tokenizer folder ${found.passedOver}; using the bundled CLIP tokenizer` };
     }
-    const built = ClipTokenizer.fromText(vocabText, mergesText);
-    if ('problem' in built) {
-      const file = built.problem.startsWith(MERGES) ? found.mergesPath : found.vocabPath;
-      return approximate(`${file}: ${built.problem.replace(/^(vocab\.json|merges\.txt) /, '')}`);
-    }
-    return { tokenizer: built.tokenizer, source: found.source };
+    return { tokenizer: read.tokenizer, source: found.source };
   } catch (error) {
     // Defensive: a file system implementation that throws synchronously or an unexpected bug must
     // still leave the editor with a working (approximate) counter.
     return approximate(`loading the tokenizer failed: ${describe(error)}`);
   }
+}
+
+function bundledFiles(folder: string): TokenizerFilesFound {
+  return { vocabPath: joinPath(folder, VOCAB), mergesPath: joinPath(folder, MERGES), source: `bundled CLIP tokenizer (${folder})` };
+}
+
+/** The tokenizer built from found files, or what is wrong with them (naming the file). */
+async function readTokenizer(fs: LibraryFileSystem, found: TokenizerFilesFound): Promise<{ tokenizer: ClipTokenizer } | { problem: string }> {
+  let vocabText: string;
+  let mergesText: string;
+  try {
+    vocabText = await fs.readText(found.vocabPath);
+  } catch (error) {
+    return { problem: `${found.vocabPath} cannot be read: ${describe(error)}` };
+  }
+  try {
+    mergesText = await fs.readText(found.mergesPath);
+  } catch (error) {
+    return { problem: `${found.mergesPath} cannot be read: ${describe(error)}` };
+  }
+  const built = ClipTokenizer.fromText(vocabText, mergesText);
+  if ('problem' in built) {
+    const file = built.problem.startsWith(MERGES) ? found.mergesPath : found.vocabPath;
+    return { problem: `${file}: ${built.problem.replace(/^(vocab\.json|merges\.txt) /, '')}` };
+  }
+  return { tokenizer: built.tokenizer };
 }
