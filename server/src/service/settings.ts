@@ -18,6 +18,8 @@ export interface PromptSettings {
   /** Steps used to explain prompt editing when the file has no `Steps:` parameter. */
   steps: number;
   diagnostics: { enable: boolean };
+  /** Tag lists in tagcomplete's CSV format (files, or folders of `*.csv`), besides the webui's tagcomplete `tags/`. */
+  tags: { files: string[] };
 }
 
 export const DEFAULT_SETTINGS: PromptSettings = {
@@ -28,6 +30,7 @@ export const DEFAULT_SETTINGS: PromptSettings = {
   tokenizerPath: '',
   steps: 20,
   diagnostics: { enable: true },
+  tags: { files: [] },
 };
 
 /** Settings as a client sent them (any shape) merged over the defaults, never throwing. */
@@ -53,6 +56,7 @@ export function resolveSettings(raw: unknown): PromptSettings {
     tokenizerPath: str(r.tokenizerPath),
     steps: Math.max(1, Math.trunc(num(r.steps, DEFAULT_SETTINGS.steps))),
     diagnostics: { enable: typeof r.diagnostics?.enable === 'boolean' ? r.diagnostics.enable : true },
+    tags: { files: strings(r.tags?.files) },
   };
 }
 
