@@ -34,6 +34,7 @@ import { documentSymbols, foldingRanges } from './features/symbols';
 import { stepsOf } from './features/checks/parameterChecks';
 import { PromptSettings } from './settings';
 import { parsePromptDocument, PromptDocument } from './syntax/document';
+import { TagIndex } from './tags/tagIndex';
 
 export { DEFAULT_SETTINGS, resolveSettings } from './settings';
 export type { PromptSettings } from './settings';
@@ -77,6 +78,8 @@ export interface ServiceOptions {
   tokenizer?: () => PromptTokenizer | undefined;
   /** Textual-inversion embeddings by the token ids of their names. */
   embeddings?: () => EmbeddingLookup | undefined;
+  /** The tagcomplete tag lists in use, for tag completion and `tag-parens-unescaped`. */
+  tags?: () => TagIndex | undefined;
 }
 
 export function createPromptLanguageService(options: ServiceOptions = {}): PromptLanguageService {
@@ -127,7 +130,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       const doc = parse(document);
       const sections = tokens(document, settings);
       const tokenInfo = sections ? { sections, triggerWords: triggerWords(doc) } : undefined;
-      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri)).map((p) => toDiagnostic(document, p));
+      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri), options.tags?.()).map((p) => toDiagnostic(document, p));
     },
     hover: async (document, position, settings) => {
       const doc = parse(document);
@@ -156,7 +159,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       ...quickFixes(document.uri, diagnostics),
       ...(range ? openFileActions(parse(document), document.offsetAt(range.start), document.offsetAt(range.end), library()) : []),
     ],
-    completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library()),
+    completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library(), options.tags?.()),
     resolveCompletion: (item) => resolveCompletion(item, library()),
     documentLinks: (document) => documentLinks(document, parse(document), library()),
     tokens,

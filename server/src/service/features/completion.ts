@@ -5,6 +5,8 @@ import { CatalogEntry, NetworkKind } from '../library/catalog';
 import { PromptSettings } from '../settings';
 import { PromptDocument } from '../syntax/document';
 import { entryMarkdown } from './loraCardMarkdown';
+import { TagIndex } from '../tags/tagIndex';
+import { tagCompletions } from './tagCompletion';
 
 /** What completion items carry to `completionItem/resolve`. */
 interface ItemData {
@@ -34,6 +36,7 @@ export async function completions(
   offset: number,
   settings: PromptSettings,
   library: PromptLibrary | undefined,
+  tags?: TagIndex,
 ): Promise<CompletionList> {
   const position = document.positionAt(offset);
   const lineStart = document.offsetAt({ line: position.line, character: 0 });
@@ -130,7 +133,9 @@ export async function completions(
       }
     }
   }
-  return { isIncomplete: false, items };
+  const tagged = tags && tagCompletions(document, doc, offset, tags);
+  if (tagged) items.push(...tagged.items);
+  return { isIncomplete: tagged?.isIncomplete ?? false, items };
 }
 
 /** Adds the card to an item picked from the list. */

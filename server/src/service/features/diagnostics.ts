@@ -14,6 +14,8 @@ import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
 import { checkMergeReport, MergeReport } from './checks/mergeChecks';
 import { plainText } from './displayText';
+import { checkTagParens } from './checks/tagParensChecks';
+import { TagIndex } from '../tags/tagIndex';
 
 /** Every problem A1111 would have with the document, in document order. */
 export function findProblems(
@@ -22,6 +24,7 @@ export function findProblems(
   library?: PromptLibrary,
   tokens?: { sections: SectionTokens[]; triggerWords: string[] },
   mergeReport?: MergeReport,
+  tags?: TagIndex,
 ): Problem[] {
   const out: Problem[] = [];
   checkMergeReport(doc, mergeReport, out);
@@ -32,6 +35,7 @@ export function findProblems(
   checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
   checkKeywords(doc, out);
   checkParameters(doc, out);
+  checkTagParens(doc, tags, out);
   return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end)).map(showable);
 }
 

@@ -48,7 +48,8 @@ export type ProblemCode =
   | 'param-not-number'
   | 'param-size'
   | 'param-sampler-unknown'
-  | 'param-schedule-type-unknown';
+  | 'param-schedule-type-unknown'
+  | 'tag-parens-unescaped';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 

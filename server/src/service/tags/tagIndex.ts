@@ -1,0 +1,171 @@
+import { CategoryScheme, categorySchemeOf } from './tagCategories';
+import { TagRecord } from './tagCsv';
+import { tagKey } from './tagText';
+
+/** One tag as completion and the checks see it. */
+export interface TagInfo {
+  name: string;
+  category?: number;
+  scheme: CategoryScheme;
+  postCount?: number;
+  note?: string;
+  aliases: readonly string[];
+  /** The list it came from. */
+  file: string;
+}
+
+export interface TagMatch {
+  tag: TagInfo;
+  /** The alias that matched, when the name itself did not. */
+  alias?: string;
+  /** The matched name or alias in key form (see `tagKey`). */
+  key: string;
+}
+
+/**
+ * Every tag of the loaded lists, searchable by prefix of its name or any alias. Built for
+ * 200,000-tag lists: the keys (names and aliases in `tagKey` form) sit in one sorted array, a
+ * prefix is a binary search to its first key and a walk while keys still start with it, and the
+ * best tags by post count are kept in a small sorted window during the walk. No map of every
+ * prefix, no object per key.
+ */
+export class TagIndex {
+  private readonly tags: TagInfo[];
+  /** Keys in code-unit order; `keyTag[i]` is the tag of `keys[i]`, `keyAlias[i]` its alias index or -1 for the name. */
+  private readonly keys: string[];
+  private readonly keyTag: Int32Array;
+  private readonly keyAlias: Int32Array;
+  /** Post counts by tag (0 when the list has none), for ranking without touching the objects. */
+  private readonly rank: Float64Array;
+
+  private constructor(tags: TagInfo[], keys: string[], keyTag: Int32Array, keyAlias: Int32Array) {
+    this.tags = tags;
+    this.keys = keys;
+    this.keyTag = keyTag;
+    this.keyAlias = keyAlias;
+    this.rank = Float64Array.from(tags, (t) => t.postCount ?? 0);
+  }
+
+  static empty(): TagIndex {
+    return new TagIndex([], [], new Int32Array(0), new Int32Array(0));
+  }
+
+  /**
+   * The tags of several lists; a name in more than one list is one tag (the entry with the
+   * larger post count, with the aliases of both).
+   */
+  static build(files: { path: string; tags: TagRecord[] }[]): TagIndex {
+    const tags: TagInfo[] = [];
+    const byName = new Map<string, number>();
+    for (const file of files) {
+      const scheme = categorySchemeOf(file.path);
+      for (const record of file.tags) {
+        const nameKey = tagKey(record.name);
+        const known = byName.get(nameKey);
+        if (known === undefined) {
+          byName.set(nameKey, tags.length);
+          tags.push({ name: record.name, category: record.category, scheme, postCount: record.postCount, note: record.note, aliases: record.aliases, file: file.path });
+          continue;
+        }
+        const old = tags[known];
+        const aliases = [...new Set([...old.aliases, ...record.aliases])];
+        const newer = (record.postCount ?? -1) > (old.postCount ?? -1);
+        tags[known] = newer
+          ? { name: record.name, category: record.category, scheme, postCount: record.postCount, note: record.note, aliases, file: file.path }
+          : { ...old, aliases };
+      }
+    }
+    byName.clear();
+    const keyList: string[] = [];
+    const tagList: number[] = [];
+    const aliasList: number[] = [];
+    tags.forEach((tag, t) => {
+      const nameKey = tagKey(tag.name);
+      keyList.push(nameKey);
+      tagList.push(t);
+      aliasList.push(-1);
+      tag.aliases.forEach((alias, a) => {
+        const aliasKey = tagKey(alias);
+        if (aliasKey === nameKey) return;
+        keyList.push(aliasKey);
+        tagList.push(t);
+        aliasList.push(a);
+      });
+    });
+    const order = Array.from({ length: keyList.length }, (_, i) => i);
+    order.sort((a, b) => (keyList[a] < keyList[b] ? -1 : keyList[a] > keyList[b] ? 1 : tagList[a] - tagList[b] || aliasList[a] - aliasList[b]));
+    const keys = order.map((i) => keyList[i]);
+    return new TagIndex(tags, keys, Int32Array.from(order, (i) => tagList[i]), Int32Array.from(order, (i) => aliasList[i]));
+  }
+
+  get size(): number {
+    return this.tags.length;
+  }
+
+  /**
+   * The tags whose name or an alias starts with `typed` (compared as `tagKey`s), most posts
+   * first (then by name), at most `limit`, one entry per tag (the name when it matches, else
+   * the first alias that does). `more` says whether tags were left out.
+   */
+  search(typed: string, limit: number): { matches: TagMatch[]; more: boolean } {
+    const prefix = tagKey(typed);
+    if (prefix === '' || limit <= 0) return { matches: [], more: false };
+    // Best first: parallel arrays of tag and key index, kept sorted by (rank desc, name asc).
+    const bestTag: number[] = [];
+    const bestKey: number[] = [];
+    let more = false;
+    const before = (t: number, u: number) => this.rank[t] > this.rank[u] || (this.rank[t] === this.rank[u] && this.tags[t].name < this.tags[u].name);
+    for (let i = this.lowerBound(prefix); i < this.keys.length && this.keys[i].startsWith(prefix); i++) {
+      const t = this.keyTag[i];
+      // Most keys of a short prefix rank below the window: one comparison turns them away.
+      if (bestTag.length === limit && t !== bestTag[limit - 1] && !before(t, bestTag[limit - 1])) {
+        more = true;
+        continue;
+      }
+      const seen = bestTag.indexOf(t);
+      if (seen !== -1) {
+        if (this.keyAlias[i] === -1) bestKey[seen] = i; // the name beats an alias of the same tag
+        continue;
+      }
+      let at = bestTag.length;
+      while (at > 0 && before(t, bestTag[at - 1])) at--;
+      bestTag.splice(at, 0, t);
+      bestKey.splice(at, 0, i);
+      if (bestTag.length > limit) {
+        bestTag.pop();
+        bestKey.pop();
+        more = true;
+      }
+    }
+    return { matches: bestTag.map((t, n) => this.match(t, bestKey[n])), more };
+  }
+
+  /** The tag whose name (else an alias) is `text` in key form: `ahri (league of legends)` finds `ahri_(league_of_legends)`. */
+  find(text: string): TagMatch | undefined {
+    const key = tagKey(text);
+    let found: TagMatch | undefined;
+    for (let i = this.lowerBound(key); i < this.keys.length && this.keys[i] === key; i++) {
+      const match = this.match(this.keyTag[i], i);
+      if (!match.alias) return match;
+      found ??= match;
+    }
+    return found;
+  }
+
+  private match(t: number, keyIndex: number): TagMatch {
+    const tag = this.tags[t];
+    const a = this.keyAlias[keyIndex];
+    return a === -1 ? { tag, key: this.keys[keyIndex] } : { tag, alias: tag.aliases[a], key: this.keys[keyIndex] };
+  }
+
+  private lowerBound(key: string): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
