@@ -3,8 +3,8 @@ import * as path from 'path';
 
 /**
  * A minimal, dependency-free ONNX protobuf writer: just the subset of onnx.proto that the
- * test-model generator needs (model, graph, node, attribute, tensor, value info). The
- * extension must not ship a protobuf library for tests alone, and the wire format for this
+ * SD graph builders need (model, graph, node, attribute, tensor, value info). The
+ * extension needs no protobuf library for it, and the wire format for this
  * subset is small. Field numbers were checked against onnx/onnx `onnx/onnx.proto`.
  *
  * Repeated scalar fields (`dims`, `ints`, `floats`) are written unpacked because onnx.proto
@@ -22,12 +22,16 @@ export const DataType = {
   BOOL: 9,
   FLOAT16: 10,
   DOUBLE: 11,
+  BFLOAT16: 16,
 } as const;
 export type ElemType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool';
+/** Types of initializers whose bytes are taken as they are (a checkpoint's weights): bfloat16 has no typed array here. */
+export type StoredType = ElemType | 'bfloat16';
 
-const ELEM_CODE: Record<ElemType, number> = {
+const ELEM_CODE: Record<StoredType, number> = {
   float32: DataType.FLOAT,
   float16: DataType.FLOAT16,
+  bfloat16: DataType.BFLOAT16,
   int32: DataType.INT32,
   int64: DataType.INT64,
   bool: DataType.BOOL,
@@ -42,6 +46,13 @@ export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array
  */
 export type LazyTensorData = TensorData | (() => TensorData);
 
+/**
+ * Initializer bytes that are not made here: `length` bytes at `offset` of `file` (ONNX external
+ * data, e.g. a tensor inside a checkpoint: nothing is read or copied), or bytes already in the
+ * tensor's layout and element type (`bytes`).
+ */
+export type InitializerBytes = { file: string; offset: number; length: number } | { bytes: Uint8Array };
+
 function elemTypeOf(data: TensorData): ElemType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Uint16Array) return 'float16';
@@ -50,7 +61,7 @@ function elemTypeOf(data: TensorData): ElemType {
   return 'bool';
 }
 
-const BYTES_PER_ELEM: Record<ElemType, number> = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 };
+const BYTES_PER_ELEM: Record<StoredType, number> = { float32: 4, float16: 2, bfloat16: 2, int32: 4, int64: 8, bool: 1 };
 
 // ---------------------------------------------------------------------------------------
 // Wire format
@@ -203,7 +214,7 @@ function tensorBytes(data: TensorData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function tensorHeader(name: string, type: ElemType, dims: readonly number[]): PbMessage {
+function tensorHeader(name: string, type: StoredType, dims: readonly number[]): PbMessage {
   const m = new PbMessage();
   for (const d of dims) m.varint(1, d);
   m.varint(2, ELEM_CODE[type]);
@@ -233,6 +244,14 @@ interface Initializer {
   data: LazyTensorData;
 }
 
+/** An initializer over bytes made elsewhere (`GraphBuilder.initializerBytes`). */
+export interface ReferencedInitializer {
+  name: string;
+  type: StoredType;
+  dims: number[];
+  bytes: InitializerBytes;
+}
+
 interface Node {
   opType: string;
   inputs: string[];
@@ -246,6 +265,8 @@ export class GraphBuilder {
   readonly inputs: ValueInfo[] = [];
   readonly outputs: ValueInfo[] = [];
   readonly initializers: Initializer[] = [];
+  /** Initializers over given bytes (a checkpoint's), written after the made ones. */
+  readonly referenced: ReferencedInitializer[] = [];
   readonly nodes: Node[] = [];
   private readonly names = new Set<string>();
 
@@ -279,6 +300,23 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A weight whose bytes are elsewhere: a range of a file (written as external data pointing at it,
+   * at its own offset) or bytes given as they are. `type` and `dims` say how to read them.
+   */
+  initializerBytes(name: string, type: StoredType, dims: number[], bytes: InitializerBytes): string {
+    if (this.names.has(name)) throw new Error(`duplicate initializer ${name}`);
+    const size = GraphBuilder.byteLength({ type, dims });
+    const length = 'file' in bytes ? bytes.length : bytes.bytes.byteLength;
+    if (length !== size) throw new Error(`initializer ${name}: ${length} bytes where ${type} [${dims}] takes ${size}`);
+    if ('file' in bytes && (!Number.isSafeInteger(bytes.offset) || bytes.offset < 0)) {
+      throw new Error(`initializer ${name}: bad offset ${bytes.offset} in ${bytes.file}`);
+    }
+    this.names.add(name);
+    this.referenced.push({ name, type, dims, bytes });
+    return name;
+  }
+
   hasInitializer(name: string): boolean {
     return this.names.has(name);
   }
@@ -290,7 +328,7 @@ export class GraphBuilder {
   }
 
   /** Bytes an initializer will take. */
-  static byteLength(init: { type: ElemType; dims: number[] }): number {
+  static byteLength(init: { type: StoredType; dims: number[] }): number {
     return init.dims.reduce((a, b) => a * b, 1) * BYTES_PER_ELEM[init.type];
   }
 }
@@ -333,6 +371,13 @@ export interface SerializeOptions {
    * save_external_data appends tensors back to back; 4096 gives page-aligned, mmap-friendly offsets.
    */
   externalDataAlignment?: number;
+  /**
+   * The `location` written for an initializer whose bytes lie in another file (`initializerBytes`
+   * with a file). Default: the file's path as given. ORT resolves a location against the model's
+   * folder and refuses one outside it, so a caller that writes the model elsewhere maps each
+   * file onto a name it makes resolvable there (see docs/rendering.md, "Checkpoint graphs and external data").
+   */
+  locate?: (file: string) => string;
 }
 
 export interface SerializedModel {
@@ -378,13 +423,30 @@ export class ModelBuilder {
     const external: ExternalTensorEntry[] = [];
     const chunks: Uint8Array[] = [];
     let offset = 0;
-    for (const init of g.initializers) {
+    const all: (Initializer | ReferencedInitializer)[] = [...g.initializers, ...g.referenced];
+    for (const init of all) {
       const size = GraphBuilder.byteLength(init);
-      const data = typeof init.data === 'function' ? init.data() : init.data;
-      if (elemTypeOf(data) !== init.type || data.byteLength !== size) {
-        throw new Error(`initializer ${init.name}: made ${data.byteLength} bytes of ${elemTypeOf(data)}, expected ${size} of ${init.type}`);
-      }
       const header = tensorHeader(init.name, init.type, init.dims);
+      if ('bytes' in init && 'file' in init.bytes) {
+        // Key order location, offset, length is onnx's set_external_data order.
+        const location = opts.locate ? opts.locate(init.bytes.file) : init.bytes.file;
+        for (const [k, v] of [['location', location], ['offset', String(init.bytes.offset)], ['length', String(size)]]) {
+          header.message(13, new PbMessage().string(1, k).string(2, v));
+        }
+        header.varint(14, 1); // data_location = EXTERNAL
+        gm.message(5, header);
+        continue;
+      }
+      let bytes: Uint8Array;
+      if ('bytes' in init) {
+        bytes = (init.bytes as { bytes: Uint8Array }).bytes;
+      } else {
+        const data = typeof init.data === 'function' ? init.data() : init.data;
+        if (elemTypeOf(data) !== init.type || data.byteLength !== size) {
+          throw new Error(`initializer ${init.name}: made ${data.byteLength} bytes of ${elemTypeOf(data)}, expected ${size} of ${init.type}`);
+        }
+        bytes = tensorBytes(data);
+      }
       if (opts.externalDataFile && size >= threshold) {
         const pad = (align - (offset % align)) % align;
         if (pad) {
@@ -398,13 +460,12 @@ export class ModelBuilder {
           header.message(13, new PbMessage().string(1, k).string(2, v));
         }
         header.varint(14, 1); // data_location = EXTERNAL
-        const bytes = tensorBytes(data);
         if (sink) sink(bytes);
         else chunks.push(bytes);
         external.push({ name: init.name, offset, length: size });
         offset += size;
       } else {
-        header.bytes(9, tensorBytes(data));
+        header.bytes(9, bytes);
       }
       gm.message(5, header);
     }

@@ -1,7 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ElemType, ModelBuilder } from '../onnx/onnxWriter';
-import { FloatType, LinearRecord, Net } from './net';
+import { SdArchitecture, TextEncoderArchitecture } from '../sdGraphs/architecture';
+import { BuiltGraph } from '../sdGraphs/graphOptions';
+import { FloatType, LinearRecord } from '../sdGraphs/net';
+import { checkArchitecture } from '../sdGraphs/pipelineGraphs';
+import { buildTextEncoder } from '../sdGraphs/textEncoder';
+import { buildUnet } from '../sdGraphs/unet';
+import { buildVaeDecoder } from '../sdGraphs/vaeDecoder';
 
 /**
  * Generates random-weight Stable Diffusion pipelines in the diffusers ONNX folder layout
@@ -163,14 +168,10 @@ function floatType(config: PipelineConfig): FloatType {
   return config.dtype === 'fp16' ? 'float16' : 'float32';
 }
 
-/** Opset 17: torch's default export opset for SD, and the first with LayerNormalization. */
-function newModel(): ModelBuilder {
-  return new ModelBuilder(17, 'main_graph');
-}
-
 // ---------------------------------------------------------------------------------------
-// Text encoder (transformers CLIPTextModel / CLIPTextModelWithProjection)
+// Graphs: the production builders (render/sdGraphs) with random weights
 
+/** A text encoder as the generator describes it (`buildPipelineGraphs` returns the first one's). */
 export interface TextEncoderSpec {
   width: number;
   layers: number;
@@ -183,277 +184,74 @@ export interface TextEncoderSpec {
   projection?: number;
 }
 
-function buildTextEncoder(config: PipelineConfig, spec: TextEncoderSpec, seedOffset: number): Built {
-  const model = newModel();
-  const g = model.graph;
-  const dt = floatType(config);
-  const net = new Net(g, dt, config.seed + seedOffset);
-  const D = spec.width;
-  const vocab = config.vocabSize ?? 49408;
-  const ids = g.input('input_ids', config.inputIdsType, ['batch_size', 'sequence_length']);
-
-  // Embeddings: token Gather + position Gather over position_ids sliced to the sequence length.
-  const E = '/text_model/embeddings';
-  const tokW = net.randomWeight('text_model.embeddings.token_embedding.weight', [vocab, D], 0.02);
-  const posW = net.randomWeight('text_model.embeddings.position_embedding.weight', [MAX_POSITIONS, D], 0.01);
-  const posIds = g.initializer(
-    'text_model.embeddings.position_ids',
-    BigInt64Array.from({ length: MAX_POSITIONS }, (_, i) => BigInt(i)),
-    [1, MAX_POSITIONS],
-  );
-  const idShape = net.op1(E, 'Shape', [ids]);
-  const seqLen = net.op1(E, 'Slice', [idShape, net.i64([1]), net.i64([2]), net.i64([0])]);
-  const posSlice = net.op1(E, 'Slice', [posIds, net.i64([0]), seqLen, net.i64([1])]);
-  const tok = net.op1(`${E}/token_embedding`, 'Gather', [tokW, ids]);
-  const pos = net.op1(`${E}/position_embedding`, 'Gather', [posW, posSlice]);
-  let h = net.op1(E, 'Add', [tok, pos]);
-
-  // Causal mask [S, S]: 0 on and below the diagonal, the dtype's most negative value above (torch's finfo.min).
-  const neg = dt === 'float16' ? -65504 : -3.4028234663852886e38;
-  const maskFull = new Float32Array(MAX_POSITIONS * MAX_POSITIONS);
-  for (let i = 0; i < MAX_POSITIONS; i++) for (let j = i + 1; j < MAX_POSITIONS; j++) maskFull[i * MAX_POSITIONS + j] = neg;
-  const maskInit = g.initializer(net.onnxName('Const'), net.floats(maskFull), [MAX_POSITIONS, MAX_POSITIONS]);
-  const ends = net.op1('/text_model', 'Concat', [seqLen, seqLen], { axis: 0 });
-  const mask = net.op1('/text_model', 'Slice', [maskInit, net.i64([0, 0]), ends, net.i64([0, 1])]);
-
-  const hiddenStates: string[] = [h];
-  for (let l = 0; l < spec.layers; l++) {
-    const L = `/text_model/encoder/layers.${l}`;
-    const n1 = net.layerNorm(`${L}/layer_norm1`, h, D);
-    // CLIP scales q inside the attention; the net scales the scores instead, which is the same product.
-    const a = net.attention(`${L}/self_attn`, n1, n1, D, D, spec.heads, { q: 'q_proj', k: 'k_proj', v: 'v_proj', out: 'out_proj' }, true, mask);
-    h = net.op1(L, 'Add', [h, a]);
-    const n2 = net.layerNorm(`${L}/layer_norm2`, h, D);
-    const f1 = net.linear(`${L}/mlp/fc1`, n2, D, 4 * D, true);
-    const act = spec.act === 'quick_gelu' ? net.quickGelu(`${L}/mlp/activation_fn`, f1) : net.gelu(`${L}/mlp/activation_fn`, f1);
-    const f2 = net.linear(`${L}/mlp/fc2`, act, 4 * D, D, true);
-    h = net.op1(L, 'Add', [h, f2]);
-    hiddenStates.push(h);
-  }
-  const last = net.layerNorm('/text_model/final_layer_norm', h, D);
-  const outType: ElemType = dt;
-  g.node('Identity', [last], ['last_hidden_state'], {}, '/text_model/Identity_last');
-  g.output('last_hidden_state', outType, ['batch_size', 'sequence_length', D]);
-
-  // Pooled output at the EOS token: CLIP takes argmax(input_ids) since EOS has the largest id.
-  const P = '/text_model';
-  const eos = net.op1(P, 'ArgMax', [net.cast(P, ids, 'int32')], { axis: -1, keepdims: 1 });
-  const pooled = net.op1(P, 'GatherND', [last, eos], { batch_dims: 1 });
-  if (spec.projection) {
-    const proj = net.randomWeight(net.onnxName('MatMul'), [D, spec.projection], 0.02);
-    net.linears.push({ module: 'text_projection', initializer: proj, node: '/text_projection/MatMul', op: 'MatMul', dims: [D, spec.projection] });
-    g.node('MatMul', [pooled, proj], ['text_embeds'], {}, '/text_projection/MatMul');
-    g.output('text_embeds', outType, ['batch_size', spec.projection]);
-  } else {
-    g.node('Identity', [pooled], ['pooler_output'], {}, '/text_model/Identity_pooled');
-    g.output('pooler_output', outType, ['batch_size', D]);
-  }
-  if (spec.hiddenStates) {
-    hiddenStates.forEach((hs, i) => {
-      g.node('Identity', [hs], [`hidden_states.${i}`], {}, `/text_model/Identity_hidden_${i}`);
-      g.output(`hidden_states.${i}`, outType, ['batch_size', 'sequence_length', D]);
-    });
-  }
-  return { model, linears: net.linears };
-}
-
 /** A built graph and the Linear/Conv weights in it. */
-export interface Built {
-  model: ModelBuilder;
-  linears: LinearRecord[];
+export type Built = BuiltGraph;
+
+function textEncoderArchitecture(config: PipelineConfig, spec: TextEncoderSpec): TextEncoderArchitecture {
+  return {
+    kind: spec.act === 'quick_gelu' ? 'clip' : 'openclip',
+    width: spec.width,
+    layers: spec.layers,
+    heads: spec.heads,
+    ffWidth: 4 * spec.width,
+    vocabSize: config.vocabSize ?? 49408,
+    positions: MAX_POSITIONS,
+    activation: spec.act,
+    ...(spec.projection ? { projectionDim: spec.projection } : {}),
+  };
 }
 
-// ---------------------------------------------------------------------------------------
-// UNet (diffusers UNet2DConditionModel)
-
-interface Feature {
-  t: string;
-  c: number;
+function textEncoderSpecs(config: PipelineConfig): TextEncoderSpec[] {
+  const sdxl = config.base === 'sdxl';
+  const te1: TextEncoderSpec = {
+    width: config.hiddenSize,
+    layers: config.layers,
+    heads: config.textHeads,
+    act: config.base === 'sd15' || sdxl ? 'quick_gelu' : 'gelu',
+    hiddenStates: sdxl,
+  };
+  if (!sdxl) return [te1];
+  const D2 = config.hiddenSize2 ?? 1280;
+  return [te1, { width: D2, layers: config.layers2 ?? config.layers, heads: config.textHeads2 ?? config.textHeads, act: 'gelu', hiddenStates: true, projection: D2 }];
 }
 
-function unetHeads(config: PipelineConfig, c: number): number {
-  return config.unetHeadDim ? c / config.unetHeadDim : config.unetHeads;
-}
-
-/** ResnetBlock2D: GN → SiLU → conv1 (+ time embedding) → GN → SiLU → conv2, plus a 1×1 shortcut when widths differ. */
-function resnet(net: Net, config: PipelineConfig, scope: string, x: Feature, outC: number, temb: string | undefined, tembDim: number, groups: number): Feature {
-  let h = net.silu(`${scope}/nonlinearity`, net.groupNorm(`${scope}/norm1`, x.t, x.c, groups));
-  h = net.conv(`${scope}/conv1`, h, x.c, outC, 3);
-  if (temb) {
-    const t = net.gemm(`${scope}/time_emb_proj`, net.silu(`${scope}/nonlinearity`, temb), tembDim, outC);
-    h = net.op1(scope, 'Add', [h, net.op1(scope, 'Unsqueeze', [t, net.i64([2, 3])])]);
-  }
-  h = net.silu(`${scope}/nonlinearity`, net.groupNorm(`${scope}/norm2`, h, outC, groups));
-  h = net.conv(`${scope}/conv2`, h, outC, outC, 3);
-  const shortcut = x.c === outC ? x.t : net.conv(`${scope}/conv_shortcut`, x.t, x.c, outC, 1);
-  return { t: net.op1(scope, 'Add', [shortcut, h]), c: outC };
-}
-
-/** Transformer2DModel: GN → proj_in → BasicTransformerBlocks (attn1, attn2, GEGLU FF) → proj_out → + input. */
-function transformer(net: Net, config: PipelineConfig, scope: string, x: Feature, context: string, contextDim: number, depth: number): Feature {
-  const C = x.c;
-  const linearProj = config.base !== 'sd15';
-  const shape = net.op1(scope, 'Shape', [x.t]);
-  let h = net.groupNorm(`${scope}/norm`, x.t, C, config.normGroups, 1e-6);
-  const toTokens = (t: string): string => net.op1(scope, 'Transpose', [net.op1(scope, 'Reshape', [t, net.i64([0, C, -1])])], { perm: [0, 2, 1] });
-  if (linearProj) h = net.linear(`${scope}/proj_in`, toTokens(h), C, C, true);
-  else h = toTokens(net.conv(`${scope}/proj_in`, h, C, C, 1));
-  const heads = unetHeads(config, C);
-  const names = { q: 'to_q', k: 'to_k', v: 'to_v', out: 'to_out.0' };
-  for (let b = 0; b < depth; b++) {
-    const B = `${scope}/transformer_blocks.${b}`;
-    const n1 = net.layerNorm(`${B}/norm1`, h, C);
-    const a1 = net.attention(`${B}/attn1`, n1, n1, C, C, heads, names, false);
-    h = net.op1(B, 'Add', [a1, h]);
-    const a2 = net.attention(`${B}/attn2`, net.layerNorm(`${B}/norm2`, h, C), context, C, contextDim, heads, names, false);
-    h = net.op1(B, 'Add', [a2, h]);
-    // GEGLU: proj to 8C, split, hidden * gelu(gate), then net.2 back to C.
-    const n3 = net.layerNorm(`${B}/norm3`, h, C);
-    const proj = net.linear(`${B}/ff/net.0/proj`, n3, C, 8 * C, true);
-    const [hid, gate] = net.op(`${B}/ff/net.0`, 'Split', [proj, net.i64([4 * C, 4 * C])], { axis: -1 }, 2);
-    const geglu = net.op1(`${B}/ff/net.0`, 'Mul', [hid, net.gelu(`${B}/ff/net.0`, gate)]);
-    h = net.op1(B, 'Add', [net.linear(`${B}/ff/net.2`, geglu, 4 * C, C, true), h]);
-  }
-  const fromTokens = (t: string): string => net.op1(scope, 'Reshape', [net.op1(scope, 'Transpose', [t], { perm: [0, 2, 1] }), shape]);
-  let out: string;
-  if (linearProj) out = fromTokens(net.linear(`${scope}/proj_out`, h, C, C, true));
-  else out = net.conv(`${scope}/proj_out`, fromTokens(h), C, C, 1);
-  return { t: net.op1(scope, 'Add', [out, x.t]), c: C };
-}
-
-/** Sinusoidal embedding of a 1-D float32 tensor (flip_sin_to_cos, shift 0, as SD's Timesteps): [N] → [N, dim]. */
-function sinusoid(net: Net, scope: string, t: string, dim: number): string {
-  const half = dim / 2;
-  const freqs = Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
-  const arg = net.op1(scope, 'Mul', [net.op1(scope, 'Unsqueeze', [t, net.i64([1])]), net.f32(freqs, [1, half])]);
-  return net.op1(scope, 'Concat', [net.op1(scope, 'Cos', [arg]), net.op1(scope, 'Sin', [arg])], { axis: -1 });
-}
-
-function buildUnet(config: PipelineConfig, contextDim: number, pooledDim: number): Built {
-  const model = newModel();
-  const g = model.graph;
-  const dt = floatType(config);
-  const net = new Net(g, dt, config.seed + 100);
-  const C0 = config.channels;
-  const blockC = config.channelMult.map((m) => m * C0);
-  const tembDim = 4 * C0;
-  const depth = (i: number): number => (config.crossAttention[i] ? (config.transformerDepth?.[i] ?? 1) : 0);
-
-  const sample = g.input('sample', dt, ['batch_size', 4, 'height', 'width']);
-  // optimum exports `timestep` 1-D with a symbolic length ("steps"): diffusers feeds np.array([t]).
-  const timestep = g.input('timestep', config.timestepType === 'int64' ? 'int64' : dt, ['steps']);
-  const context = g.input('encoder_hidden_states', dt, ['batch_size', 'sequence_length', contextDim]);
-
-  // Time embedding: sinusoid in float32 (fp16 cannot hold 999 · freq products precisely), then back to the graph type.
-  let tproj = sinusoid(net, '/time_proj', net.cast('/time_proj', timestep, 'float32'), C0);
-  if (dt === 'float16') tproj = net.cast('/time_proj', tproj, 'float16');
-  let temb = net.gemm('/time_embedding/linear_1', tproj, C0, tembDim);
-  temb = net.gemm('/time_embedding/linear_2', net.silu('/time_embedding/act', temb), tembDim, tembDim);
-
-  if (config.base === 'sdxl') {
-    // add_embedding over concat(text_embeds, sinusoid of each of the 6 time_ids), as SDXL's text_time embedding.
-    const tdim = config.additionTimeEmbedDim ?? 256;
-    const textEmbeds = g.input('text_embeds', dt, ['batch_size', pooledDim]);
-    const timeIds = g.input('time_ids', dt, ['batch_size', 6]);
-    const flat = net.op1('/add_time_proj', 'Reshape', [net.cast('/add_time_proj', timeIds, 'float32'), net.i64([-1])]);
-    let tid = net.op1('/add_time_proj', 'Reshape', [sinusoid(net, '/add_time_proj', flat, tdim), net.i64([-1, 6 * tdim])]);
-    if (dt === 'float16') tid = net.cast('/add_time_proj', tid, 'float16');
-    const addIn = net.op1('', 'Concat', [textEmbeds, tid], { axis: -1 });
-    let aemb = net.gemm('/add_embedding/linear_1', addIn, pooledDim + 6 * tdim, tembDim);
-    aemb = net.gemm('/add_embedding/linear_2', net.silu('/add_embedding/act', aemb), tembDim, tembDim);
-    temb = net.op1('', 'Add', [temb, aemb]);
-  }
-
-  let h: Feature = { t: net.conv('/conv_in', sample, 4, C0, 3), c: C0 };
-  const skips: Feature[] = [h];
-  blockC.forEach((outC, i) => {
-    const S = `/down_blocks.${i}`;
-    for (let j = 0; j < config.layersPerBlock; j++) {
-      h = resnet(net, config, `${S}/resnets.${j}`, h, outC, temb, tembDim, config.normGroups);
-      if (depth(i) > 0) h = transformer(net, config, `${S}/attentions.${j}`, h, context, contextDim, depth(i));
-      skips.push(h);
-    }
-    if (i < blockC.length - 1) {
-      h = { t: net.conv(`${S}/downsamplers.0/conv`, h.t, outC, outC, 3, 2), c: outC };
-      skips.push(h);
-    }
-  });
-
-  const mid = blockC[blockC.length - 1];
-  h = resnet(net, config, '/mid_block/resnets.0', h, mid, temb, tembDim, config.normGroups);
-  const midDepth = config.transformerDepth ? config.transformerDepth[config.transformerDepth.length - 1] : 1;
-  if (midDepth > 0) h = transformer(net, config, '/mid_block/attentions.0', h, context, contextDim, midDepth);
-  h = resnet(net, config, '/mid_block/resnets.1', h, mid, temb, tembDim, config.normGroups);
-
-  const rev = [...blockC].reverse();
-  rev.forEach((outC, i) => {
-    const S = `/up_blocks.${i}`;
-    const downIndex = blockC.length - 1 - i;
-    for (let j = 0; j <= config.layersPerBlock; j++) {
-      const skip = skips.pop() as Feature;
-      const cat: Feature = { t: net.op1(S, 'Concat', [h.t, skip.t], { axis: 1 }), c: h.c + skip.c };
-      h = resnet(net, config, `${S}/resnets.${j}`, cat, outC, temb, tembDim, config.normGroups);
-      if (depth(downIndex) > 0) h = transformer(net, config, `${S}/attentions.${j}`, h, context, contextDim, depth(downIndex));
-    }
-    if (i < rev.length - 1) {
-      const up = net.op1(`${S}/upsamplers.0`, 'Resize', [h.t, '', net.f32([1, 1, 2, 2])], {
-        coordinate_transformation_mode: 'asymmetric',
-        mode: 'nearest',
-        nearest_mode: 'floor',
-      });
-      h = { t: net.conv(`${S}/upsamplers.0/conv`, up, outC, outC, 3), c: outC };
-    }
-  });
-
-  const out = net.silu('/conv_act', net.groupNorm('/conv_norm_out', h.t, h.c, config.normGroups));
-  const y = net.conv('/conv_out', out, h.c, 4, 3);
-  g.node('Identity', [y], ['out_sample'], {}, '/Identity_out');
-  g.output('out_sample', dt, ['batch_size', 4, 'height', 'width']);
-  return { model, linears: net.linears };
-}
-
-// ---------------------------------------------------------------------------------------
-// VAE decoder (diffusers AutoencoderKL: post_quant_conv + Decoder)
-
-function buildVaeDecoder(config: PipelineConfig): Built {
-  const model = newModel();
-  const g = model.graph;
-  const dt = floatType(config);
-  const net = new Net(g, dt, config.seed + 200);
-  const rev = [...config.vaeChannels].reverse();
-  const groups = config.vaeNormGroups;
-  const latent = g.input('latent_sample', dt, ['batch_size', 4, 'latent_height', 'latent_width']);
-  const pq = net.conv('/post_quant_conv', latent, 4, 4, 1);
-  let h: Feature = { t: net.conv('/decoder/conv_in', pq, 4, rev[0], 3), c: rev[0] };
-  h = resnet(net, config, '/decoder/mid_block/resnets.0', h, rev[0], undefined, 0, groups);
-  {
-    // VAE mid attention: one head over the pixels, with q/k/v biases.
-    const A = '/decoder/mid_block/attentions.0';
-    const shape = net.op1(A, 'Shape', [h.t]);
-    const normed = net.groupNorm(`${A}/group_norm`, h.t, h.c, groups, 1e-6);
-    const tokens = net.op1(A, 'Transpose', [net.op1(A, 'Reshape', [normed, net.i64([0, h.c, -1])])], { perm: [0, 2, 1] });
-    const att = net.attention(A, tokens, tokens, h.c, h.c, 1, { q: 'to_q', k: 'to_k', v: 'to_v', out: 'to_out.0' }, true);
-    const back = net.op1(A, 'Reshape', [net.op1(A, 'Transpose', [att], { perm: [0, 2, 1] }), shape]);
-    h = { t: net.op1(A, 'Add', [back, h.t]), c: h.c };
-  }
-  h = resnet(net, config, '/decoder/mid_block/resnets.1', h, rev[0], undefined, 0, groups);
-  rev.forEach((outC, i) => {
-    const S = `/decoder/up_blocks.${i}`;
-    for (let j = 0; j <= config.vaeLayersPerBlock; j++) h = resnet(net, config, `${S}/resnets.${j}`, h, outC, undefined, 0, groups);
-    if (i < rev.length - 1) {
-      const up = net.op1(`${S}/upsamplers.0`, 'Resize', [h.t, '', net.f32([1, 1, 2, 2])], {
-        coordinate_transformation_mode: 'asymmetric',
-        mode: 'nearest',
-        nearest_mode: 'floor',
-      });
-      h = { t: net.conv(`${S}/upsamplers.0/conv`, up, outC, outC, 3), c: outC };
-    }
-  });
-  const out = net.silu('/decoder/conv_act', net.groupNorm('/decoder/conv_norm_out', h.t, h.c, groups, 1e-6));
-  const y = net.conv('/decoder/conv_out', out, h.c, 3, 3);
-  g.node('Identity', [y], ['sample'], {}, '/Identity_out');
-  g.output('sample', dt, ['batch_size', 3, 'height', 'width']);
-  return { model, linears: net.linears };
+/** The architecture a generator config describes, in the terms a checkpoint's is read in. */
+export function architectureOf(config: PipelineConfig): SdArchitecture {
+  const sdxl = config.base === 'sdxl';
+  const specs = textEncoderSpecs(config);
+  const tdim = config.additionTimeEmbedDim ?? 256;
+  const contextDim = specs.reduce((sum, s) => sum + s.width, 0);
+  const pooledDim = sdxl ? specs[1].width : 0;
+  const depths = config.crossAttention.map((a, i) => (a ? (config.transformerDepth?.[i] ?? 1) : 0));
+  const vaeBase = config.vaeChannels[0];
+  return {
+    family: config.base === 'sd15' ? 'sd1' : config.base,
+    prediction: 'epsilon',
+    textEncoders: specs.map((spec) => textEncoderArchitecture(config, spec)),
+    unet: {
+      inChannels: 4,
+      outChannels: 4,
+      modelChannels: config.channels,
+      channelMult: config.channelMult,
+      numResBlocks: config.layersPerBlock,
+      transformerDepth: depths,
+      middleTransformerDepth: config.transformerDepth ? config.transformerDepth[config.transformerDepth.length - 1] : 1,
+      contextDim,
+      heads: config.unetHeadDim ? { headChannels: config.unetHeadDim } : { count: config.unetHeads },
+      linearProjection: config.base !== 'sd15',
+      ...(sdxl ? { admInChannels: pooledDim + 6 * tdim, additionTimeEmbedDim: tdim } : {}),
+      normGroups: config.normGroups,
+    },
+    vaeDecoder: {
+      latentChannels: 4,
+      baseChannels: vaeBase,
+      channelMult: config.vaeChannels.map((c) => c / vaeBase),
+      numResBlocks: config.vaeLayersPerBlock,
+      outChannels: 3,
+      normGroups: config.vaeNormGroups,
+      scalingFactor: sdxl ? 0.13025 : 0.18215,
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -539,34 +337,28 @@ export function buildPipelineGraphs(config: PipelineConfig): {
 } {
   if (config.vaeChannels.length !== 4) throw new Error('vaeChannels needs four blocks: the decoder upsamples ×8 in three steps');
   if (config.crossAttention.length !== config.channelMult.length) throw new Error('crossAttention needs one flag per channelMult block');
-  const sdxl = config.base === 'sdxl';
+  const arch = architectureOf(config);
+  checkArchitecture(arch);
+  const dtype = floatType(config);
+  const specs = textEncoderSpecs(config);
   const graphs: Record<string, PipelineGraph> = {};
-  const te1: TextEncoderSpec = {
-    width: config.hiddenSize,
-    layers: config.layers,
-    heads: config.textHeads,
-    act: config.base === 'sd15' || sdxl ? 'quick_gelu' : 'gelu',
-    hiddenStates: sdxl,
-  };
-  graphs.text_encoder = { file: 'text_encoder/model.onnx', ...buildTextEncoder(config, te1, 0), externalData: false };
-  let contextDim = config.hiddenSize;
-  let pooledDim = 0;
-  if (sdxl) {
-    const D2 = config.hiddenSize2 ?? 1280;
-    const te2: TextEncoderSpec = {
-      width: D2,
-      layers: config.layers2 ?? config.layers,
-      heads: config.textHeads2 ?? config.textHeads,
-      act: 'gelu',
-      hiddenStates: true,
-      projection: D2,
-    };
-    graphs.text_encoder_2 = { file: 'text_encoder_2/model.onnx', ...buildTextEncoder(config, te2, 50), externalData: false };
-    contextDim += D2;
-    pooledDim = D2;
-  }
-  graphs.unet = { file: 'unet/model.onnx', ...buildUnet(config, contextDim, pooledDim), externalData: config.externalData };
-  graphs.vae_decoder = { file: 'vae_decoder/model.onnx', ...buildVaeDecoder(config), externalData: false };
+  specs.forEach((spec, i) => {
+    const key = i === 0 ? 'text_encoder' : 'text_encoder_2';
+    const built = buildTextEncoder(arch.textEncoders[i], {
+      dtype,
+      weights: { kind: 'random', seed: config.seed + (i === 0 ? 0 : 50) },
+      inputIdsType: config.inputIdsType,
+      hiddenStates: spec.hiddenStates,
+    });
+    graphs[key] = { file: `${key}/model.onnx`, ...built, externalData: false };
+  });
+  const unet = buildUnet(arch.unet, { dtype, weights: { kind: 'random', seed: config.seed + 100 }, timestepType: config.timestepType });
+  graphs.unet = { file: 'unet/model.onnx', ...unet, externalData: config.externalData };
+  const vae = buildVaeDecoder(arch.vaeDecoder, { dtype, weights: { kind: 'random', seed: config.seed + 200 }, resnetEps: 1e-5 });
+  graphs.vae_decoder = { file: 'vae_decoder/model.onnx', ...vae, externalData: false };
+  const contextDim = arch.unet.contextDim;
+  const pooledDim = specs[1]?.width ?? 0;
+  const te1 = specs[0];
   return { graphs, contextDim, pooledDim, te1 };
 }
 
