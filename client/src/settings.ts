@@ -26,6 +26,7 @@ export function renderSettings(scope?: Uri): RenderSettings {
       cfgScale: c.get<number>('render.cfgScale'),
       width: c.get<number>('render.width'),
       height: c.get<number>('render.height'),
+      rngSource: c.get<'GPU' | 'CPU' | 'NV'>('render.rngSource'),
     },
     releaseAfterSeconds: c.get<number>('render.releaseAfterSeconds', 300),
     loraDefaultWeight: c.get<number>('lora.defaultWeight', 0.8),

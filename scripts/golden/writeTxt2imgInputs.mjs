@@ -4,7 +4,7 @@
 //   <dir>/tokens.json         each text of txt2imgCases.json as the project chunks it: per chunk, [id, weight] per token
 //                             (the tokenizer and the emphasis parser have their own tests; the script builds the
 //                             77-id encoder inputs, the emphasis and everything after that itself)
-//   <dir>/noise.json          per seed, the pipeline's N(0,1) draws (pipeline/random.ts) in the order the loop makes
+//   <dir>/noise.json          per seed, the pipeline's N(0,1) draws (pipeline/rng/, A1111's GPU noise) in the order the loop makes
 //                             them, one latent-sized block per draw: the goldens test the loop, not the generator
 // Run `npx tsc -p .` first: this reads the compiled modules under out/.
 import * as fs from 'node:fs';
@@ -19,7 +19,7 @@ const { transcribableWeights, npyBytes } = require(out('server/src/render/testMo
 const { ClipTokenizer } = require(out('server/src/service/tokens/clipTokenizer.js'));
 const { chunkPrompt, weightedTexts } = require(out('server/src/service/tokens/chunks.js'));
 const { parseAttention } = require(out('server/src/service/semantics/attention.js'));
-const { seededNormal } = require(out('server/src/render/pipeline/random.js'));
+const { renderImageRng } = require(out('server/src/render/pipeline/rng/renderNoise.js'));
 
 const dir = process.argv[2];
 if (!dir) {
@@ -45,18 +45,13 @@ for (const text of texts) {
 }
 fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify({ bos: made.tokenizer.bosId, eos: made.tokenizer.eosId, texts: tokens }, null, 1));
 
-const latent = 4 * (cases.height / 8) * (cases.width / 8);
 const noise = {};
 // Enough draws for the longest case of each seed: the first latent, then at most one per step.
 const draws = new Map();
 for (const c of cases.cases) draws.set(c.seed, Math.max(draws.get(c.seed) ?? 0, c.steps + 1));
 for (const [seed, count] of draws) {
-  const randn = seededNormal(seed);
-  noise[seed] = Array.from({ length: count }, () => {
-    const block = new Float32Array(latent);
-    randn(block);
-    return Array.from(block);
-  });
+  const rng = renderImageRng({ seed, width: cases.width, height: cases.height });
+  noise[seed] = Array.from({ length: count }, () => Array.from(rng.next()));
 }
 fs.writeFileSync(path.join(dir, 'noise.json'), JSON.stringify(noise));
 console.log(`wrote ${dir}/weights, tokens.json (${texts.size} texts), noise.json (${Object.keys(noise).length} seeds)`);

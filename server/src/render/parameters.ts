@@ -2,7 +2,9 @@ import * as path from 'path';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 import { RenderParameters } from './pipeline/txt2img';
-import { resolveSeed } from './pipeline/random';
+import { resolveSeed } from './pipeline/rng/seeds';
+import { readNoiseParameters } from './pipeline/rng/noiseParameters';
+import type { RngSource } from './pipeline/rng/noiseGenerator';
 
 /** Defaults from settings (`sdPrompt.render.*`): used where the file's parameter line says nothing. */
 export interface ParameterDefaults {
@@ -11,6 +13,8 @@ export interface ParameterDefaults {
   cfgScale?: number;
   width?: number;
   height?: number;
+  /** `sdPrompt.render.rngSource`: the noise source when the file has no `RNG:` (A1111's default: GPU). */
+  rngSource?: RngSource;
 }
 
 /** What a caller may set over the file's own parameters. */
@@ -42,6 +46,7 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     scheduleType: o.sampler ? undefined : param('Schedule type'),
     cfgScale: o.cfg ?? pyFloat(param('CFG scale') ?? '') ?? defaults.cfgScale ?? 7,
     seed: resolveSeed(o.seed ?? pyInt(param('Seed') ?? '')),
+    noise: readNoiseParameters(text, doc.sections.parameters?.entries ?? [], defaults.rngSource),
     width: o.width ?? (size ? Number(size[1]) : (defaults.width ?? 512)),
     height: o.height ?? (size ? Number(size[2]) : (defaults.height ?? 512)),
     modelName: path.basename(path.resolve(o.model)),

@@ -15,7 +15,9 @@ import { ModelFolder } from '../model/modelFolder';
 import { applyEmphasis, chunkInput, combineGuidance, concat, CONTEXT_LENGTH, stackConds } from './conditioning';
 import { createInfotext } from './infotext';
 import { encodePng } from './png';
-import { seededNormal } from './random';
+import { renderImageRng } from './rng/renderNoise';
+import type { NoiseParameters } from './rng/noiseParameters';
+import { noiseInfotextParameters } from './rng/noiseInfotext';
 import { NoiseSchedule, createSampler } from './schedulers';
 import { resolveSamplerName } from './samplerNames';
 
@@ -39,6 +41,8 @@ export interface RenderParameters {
   scheduleType?: string;
   cfgScale: number;
   seed: number;
+  /** RNG source, variation seed, seed resize and ENSD (A1111's GPU noise with none of them when absent). */
+  noise?: NoiseParameters;
   width: number;
   height: number;
   modelName: string;
@@ -151,9 +155,10 @@ export async function renderTxt2Img(
   const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise);
   const h = p.height / 8;
   const w = p.width / 8;
-  const randn = seededNormal(p.seed);
-  let x: Float32Array = new Float32Array(4 * h * w);
-  randn(x);
+  // A1111's per-image generators: the first draw is the initial latent, ancestral samplers take the later ones.
+  const rng = renderImageRng(p);
+  const randn = rng.fill;
+  let x: Float32Array = rng.next();
   for (let i = 0; i < x.length; i++) x[i] *= sampler.initNoiseSigma;
   const at = (entries: { endAtStep: number; cond: Conditioning }[], step: number) =>
     (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).cond;
@@ -207,6 +212,7 @@ export async function renderTxt2Img(
       ['Seed', p.seed],
       ['Size', `${p.width}x${p.height}`],
       ['Model', p.modelName],
+      ...noiseInfotextParameters(p.noise, choice.samplerLabel),
       ['Version', 'sd-prompt'],
     ],
   });
