@@ -10,10 +10,12 @@ import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, runRender } from './render';
 import { parseMergeArgs, runMerge } from './merge';
+import { parseNoiseArgs, runNoise } from './noise';
 import { UsageError } from './usage';
 import { InputError, readTextBounded } from './boundedRead';
 import { parseCheckArgs, runCheck } from './check';
 import { InfoError, parseInfoArgs, runInfo } from './info';
+import { parseExpandArgs, runExpand } from './expand';
 import { OutputStream, quietOnError } from './outputStream';
 
 /**
@@ -27,9 +29,11 @@ const USAGE = `usage:
   sd-prompt explain [--steps N] [--hires-steps N] [--old-scheduling] (FILE | -)
   sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)
   sd-prompt info FILE.safetensors
+  sd-prompt expand FILE [--wildcards DIR]... [--all] [--json] [--max N]
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
-  sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]`;
+  sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]
+  sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)`;
 
 
 export interface Io {
@@ -48,7 +52,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'explain') return explain(args, io);
     if (command === 'tokens') return await tokens(args, io);
     if (command === 'info') return await runInfo(parseInfoArgs(args), io);
+    if (command === 'expand') return await runExpand(parseExpandArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
+    if (command === 'noise') return runNoise(parseNoiseArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'render') return await runRender(parseRenderArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');

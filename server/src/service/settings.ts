@@ -20,6 +20,10 @@ export interface PromptSettings {
   diagnostics: { enable: boolean };
   /** Tag lists in tagcomplete's CSV format (files, or folders of `*.csv`), besides the webui's tagcomplete `tags/`. */
   tags: { files: string[] };
+  /** Wildcard folders (`__name__` files of sd-dynamic-prompts), besides the webui's `extensions/sd-dynamic-prompts/wildcards`. */
+  wildcards: { directories: string[] };
+  /** Read `{a|b}`, `__name__` and variables as sd-dynamic-prompts does (also on when the webui has the extension). */
+  dynamicPrompts: { enable: boolean };
 }
 
 export const DEFAULT_SETTINGS: PromptSettings = {
@@ -31,6 +35,8 @@ export const DEFAULT_SETTINGS: PromptSettings = {
   steps: 20,
   diagnostics: { enable: true },
   tags: { files: [] },
+  wildcards: { directories: [] },
+  dynamicPrompts: { enable: false },
 };
 
 /** Settings as a client sent them (any shape) merged over the defaults, never throwing. */
@@ -57,6 +63,8 @@ export function resolveSettings(raw: unknown): PromptSettings {
     steps: Math.max(1, Math.trunc(num(r.steps, DEFAULT_SETTINGS.steps))),
     diagnostics: { enable: typeof r.diagnostics?.enable === 'boolean' ? r.diagnostics.enable : true },
     tags: { files: strings(r.tags?.files) },
+    wildcards: { directories: strings(r.wildcards?.directories) },
+    dynamicPrompts: { enable: r.dynamicPrompts?.enable === true },
   };
 }
 

@@ -77,7 +77,7 @@ class Parser {
   private nestedError?: DynamicSyntaxError;
 
   constructor(
-    private readonly original: string,
+    original: string,
     private readonly base: number,
   ) {
     const expanded = expandTabs(original);

@@ -1,5 +1,6 @@
 import { Span } from '../semantics/spans';
 import { isKnownParameterKey } from './parameters';
+import { TemplateLines, findTemplateLines } from '../dynamic/templateLines';
 
 /**
  * The parts of a `.prompt` file, as A1111's infotext has them: the positive prompt, an
@@ -31,6 +32,8 @@ export interface FileSections {
   positive: PromptPart;
   negative?: PromptPart;
   parameters?: ParameterLine;
+  /** sd-dynamic-prompts' `Template:` / `Negative Template:` lines after the parameter line. */
+  templates?: TemplateLines;
 }
 
 const NEGATIVE_HEADER = 'Negative prompt:';
@@ -40,7 +43,8 @@ const RE_PARAM = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 export function parseSections(text: string): FileSections {
   const lines = lineSpans(text);
   // The parameter line: the last non-blank line, when it looks like `Steps: 20, Sampler: ...`.
-  let last = lines.length - 1;
+  const templates = findTemplateLines(text, lines, isParameterLine);
+  let last = (templates ? templates.firstLine : lines.length) - 1;
   while (last >= 0 && text.slice(lines[last].start, lines[last].end).trim() === '') last--;
   let parameters: ParameterLine | undefined;
   let promptEnd = text.length;
@@ -75,6 +79,7 @@ export function parseSections(text: string): FileSections {
     positive: { kind: 'positive', content: { start: 0, end: trimEnd(text, 0, positiveEnd) } },
     negative,
     parameters,
+    ...(templates ? { templates } : {}),
   };
 }
 
