@@ -8,6 +8,7 @@ import { dirName, LibraryFileSystem } from './service/library/fileSystem';
 import { loadLoraCard } from './service/library/loraCard';
 import { BaseModel, baseModelOfFolder } from './service/library/modelBase';
 import { SafetensorsCache, shortHash } from './service/library/safetensors';
+import { describeModelFile, fileSha256, webuiHashCache, WebuiHashCache } from './modelFiles';
 
 /**
  * Keeps the user's library in step with the settings: which folders to scan, the model in
@@ -33,6 +34,9 @@ export class LibraryHost {
   private generation = 0;
   private lookup: { key: object; generation: number; value: EmbeddingLookup } | undefined;
   private lastKey = '';
+  /** Checkpoint sha256 by path and file version: computed (a whole read of GBs) at most once per version. */
+  private readonly sha256s = new Map<string, { stamp: string; sha256?: string; pending?: Promise<void> }>();
+  private webuiHashes: WebuiHashCache | undefined;
 
   constructor(
     private readonly fs: LibraryFileSystem,
@@ -53,6 +57,7 @@ export class LibraryHost {
       card: (entry, load = true) => this.cardNow(entry, load),
       loadCard: (entry) => this.loadCard(entry),
       problem: (entry) => entry.details.error ?? this.cardRecord(entry)?.error,
+      sha256: (entry, compute = true) => this.sha256Now(entry, compute),
     };
   }
 
@@ -133,6 +138,7 @@ export class LibraryHost {
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.modelBase = settings.model ? await baseModelOfFolder(this.fs, settings.model) : 'unknown';
+    this.webuiHashes = settings.webuiPath ? await webuiHashCache(this.fs, settings.webuiPath) : undefined;
     const started = Date.now();
     await this.catalog.setRoots(roots);
     const count = this.catalog.list('lora').length;
@@ -177,6 +183,7 @@ export class LibraryHost {
   private async describe(entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>): Promise<EntryDetails> {
     this.hashes.delete(entry.path);
     this.cards.delete(entry.path);
+    if (entry.kind === 'checkpoint' || entry.kind === 'vae') return describeModelFile(this.fs, entry.path, entry.kind, this.headers);
     if (entry.kind === 'embedding') return this.describeEmbedding(entry.path);
     return scanLora(this.fs, entry.path, entry.size, siblings);
   }
@@ -193,6 +200,40 @@ export class LibraryHost {
       named.map((n) => header.tensors.find((t) => t.name === n)).find((t) => t && t.shape.length === 2) ??
       header.tensors.find((t) => t.shape.length === 2);
     return tensor ? { vectors: tensor.shape[0] } : { error: 'no [vectors, dim] tensor in this embedding' };
+  }
+
+  /**
+   * A checkpoint's sha256 when known (A1111's hash cache, or computed here once per file version); otherwise starts
+   * computing it in the background and tells the catalog's listeners when it is in.
+   */
+  private sha256Now(entry: CatalogEntry, compute = true): string | undefined {
+    const stamp = `${entry.size}|${entry.mtimeMs}`;
+    const known = this.sha256s.get(entry.path);
+    if (known && known.stamp === stamp) return known.sha256;
+    const cached = this.webuiHashes?.sha256(entry);
+    if (cached) {
+      this.sha256s.set(entry.path, { stamp, sha256: cached });
+      return cached;
+    }
+    if (!compute) return undefined;
+    const record: { stamp: string; sha256?: string; pending?: Promise<void> } = { stamp };
+    record.pending = fileSha256(this.fs, entry.path, entry.size).then(
+      (sha256) => {
+        record.sha256 = sha256;
+        this.announceCards();
+      },
+      (e) => this.log(`library: cannot hash ${entry.path}: ${e}`),
+    );
+    this.sha256s.set(entry.path, record);
+    return undefined;
+  }
+
+  /** A checkpoint's sha256, computing it if needed (the CLI waits for it). */
+  async sha256(entry: CatalogEntry): Promise<string | undefined> {
+    const now = this.sha256Now(entry);
+    if (now) return now;
+    await this.sha256s.get(entry.path)?.pending;
+    return this.sha256s.get(entry.path)?.sha256;
   }
 
   /** Embeddings by the token ids of their names, for A1111's chunking (rebuilt when either changes). */

@@ -76,5 +76,9 @@ export function libraryFolders(settings: PromptSettings, exists: (path: string) 
     lora: [...settings.lora.directories, ...candidates(['models/Lora', 'models/LyCORIS', 'models/loras'])],
     embedding: [...settings.embeddingDirectories, ...candidates(['embeddings', 'models/embeddings'])],
     hypernet: candidates(['models/hypernetworks']),
+    // A1111/Forge keep checkpoints in models/Stable-diffusion, ComfyUI in models/checkpoints.
+    checkpoint: candidates(['models/Stable-diffusion', 'models/checkpoints']),
+    // One of the two: on a case-insensitive disk both names are the same folder.
+    vae: candidates(['models/VAE', 'models/vae']).slice(0, 1),
   };
 }

@@ -5,6 +5,7 @@ import { PromptDocument } from '../syntax/document';
 import { checkEmphasis } from './checks/emphasisChecks';
 import { checkKeywords } from './checks/keywordChecks';
 import { checkLibrary } from './checks/libraryChecks';
+import { checkModel } from './checks/modelChecks';
 import { checkChunkBoundaries } from './checks/tokenChecks';
 import { SectionTokens } from '../tokens/tokenCount';
 import { PromptLibrary } from '../library';
@@ -31,6 +32,7 @@ export function findProblems(
   if (tokens) checkChunkBoundaries(doc, tokens.sections, tokens.triggerWords, out);
   checkTags(doc, settings, out);
   checkLibrary(doc, settings, library, out);
+  checkModel(doc, library, out);
   checkEmphasis(doc, out);
   checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
   checkKeywords(doc, out);

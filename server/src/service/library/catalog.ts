@@ -10,13 +10,19 @@ const sortKeys = new WeakMap<CatalogEntry, { folder: (string | number)[]; file: 
  * `ss_output_name`, lookups exact and case-sensitive, the last file in A1111's scan order
  * wins. Folder changes update single entries: headers are never re-read for unchanged files.
  */
-export type NetworkKind = 'lora' | 'embedding' | 'hypernet';
+export type NetworkKind = 'lora' | 'embedding' | 'hypernet' | 'checkpoint' | 'vae';
 
 export interface LibraryRoots {
   lora: string[];
   embedding: string[];
   hypernet: string[];
+  /** A1111's `models/Stable-diffusion` (ComfyUI: `models/checkpoints`). */
+  checkpoint?: string[];
+  /** A1111's `models/VAE`. */
+  vae?: string[];
 }
+
+const KINDS = ['lora', 'embedding', 'hypernet', 'checkpoint', 'vae'] as const;
 
 /** What the catalog needs to know about a LoRA file's contents (see loraCard.ts). */
 export interface EntryDetails {
@@ -28,6 +34,22 @@ export interface EntryDetails {
   vectors?: number;
   /** For a LoRA: what the Insert LoRA picker shows, kept by the scan (absent where it would be large). */
   summary?: LoraSummary;
+  /** For a checkpoint or VAE: what its header says (see checkpoints.ts). */
+  model?: ModelFileDetails;
+}
+
+/** A checkpoint's or VAE's header, read by the scan (the tensors never are). */
+export interface ModelFileDetails {
+  /** The family its keys and shapes say (`sd1`, `sd2`, `sdxl`), or what it is that the engine cannot render (`SD3`, `FLUX`...). */
+  family: string;
+  /** Whether the renderer can run it (a family it knows, every required key there). */
+  renderable: boolean;
+  /** Why not, when it cannot. */
+  problem?: string;
+  /** The tensors' float dtype (`F16`, `BF16`, `F32`, or `mixed`). */
+  dtype: string;
+  /** A1111's legacy 8-hex model hash (sha256 of 64 KiB at 1 MiB): cheap, so the scan computes it. */
+  legacyHash: string;
 }
 
 export interface CatalogEntry {
@@ -55,6 +77,8 @@ const EXTENSIONS: Record<NetworkKind, ReadonlySet<string>> = {
   lora: new Set(['.safetensors', '.pt', '.ckpt']),
   embedding: new Set(['.safetensors', '.pt', '.bin']),
   hypernet: new Set(['.pt', '.safetensors', '.ckpt']),
+  checkpoint: new Set(['.safetensors', '.ckpt']),
+  vae: new Set(['.safetensors', '.pt', '.ckpt']),
 };
 const PICKLES = new Set(['.pt', '.ckpt', '.bin']);
 /** A1111 starts its forbidden-alias table with these. */
@@ -66,7 +90,7 @@ const PARALLEL_READS = 16;
 export type Describe = (entry: Omit<CatalogEntry, 'details'>, siblings?: ReadonlySet<string>) => Promise<EntryDetails>;
 
 export class LoraCatalog {
-  private roots: LibraryRoots = { lora: [], embedding: [], hypernet: [] };
+  private roots: Required<LibraryRoots> = { lora: [], embedding: [], hypernet: [], checkpoint: [], vae: [] };
   private entriesByPath = new Map<string, CatalogEntry>();
   private ordered: CatalogEntry[] = [];
   private aliases = new Map<string, CatalogEntry>();
@@ -128,11 +152,11 @@ export class LoraCatalog {
     const generation = ++this.generation;
     this.stopWatching();
     this.scannedFolders = new Set();
-    this.roots = roots;
+    this.roots = { checkpoint: [], vae: [], ...roots };
     const problems: CatalogProblem[] = [];
     const found: CatalogEntry[] = [];
-    for (const kind of ['lora', 'embedding', 'hypernet'] as const) {
-      for (const root of roots[kind]) found.push(...(await this.scanFolder(kind, root, root, problems)));
+    for (const kind of KINDS) {
+      for (const root of this.roots[kind]) found.push(...(await this.scanFolder(kind, root, root, problems)));
     }
     if (generation !== this.generation) return; // a newer setRoots won
     this.entriesByPath = new Map(found.map((e) => [`${e.kind}:${e.path}`, e]));
@@ -152,7 +176,7 @@ export class LoraCatalog {
 
   private async updatePath(path: string): Promise<void> {
     const problems: CatalogProblem[] = [];
-    for (const kind of ['lora', 'embedding', 'hypernet'] as const) {
+    for (const kind of KINDS) {
       for (const root of this.roots[kind]) {
         if (path !== root && !path.startsWith(root.endsWith('/') ? root : root + '/')) continue;
         // Drop what was there, then add what is there now.
@@ -279,6 +303,8 @@ export class LoraCatalog {
     const [name, ext] = splitExt(baseName(path));
     const extension = ext.toLowerCase();
     if (!EXTENSIONS[kind].has(extension)) return undefined;
+    // A1111 leaves `NAME.vae.safetensors` beside a checkpoint out of the checkpoint list (it is that checkpoint's VAE).
+    if (kind === 'checkpoint' && name.toLowerCase().endsWith('.vae')) return undefined;
     const folder = dirName(path);
     const subfolder = folder === root || folder + '/' === root ? '' : folder.slice(root.replace(/\/$/, '').length + 1);
     const base = { kind, name, path, root, subfolder, extension, size, mtimeMs, pickle: PICKLES.has(extension) };
@@ -373,7 +399,7 @@ export class LoraCatalog {
 }
 
 function kindOrder(kind: NetworkKind): number {
-  return kind === 'lora' ? 0 : kind === 'embedding' ? 1 : 2;
+  return KINDS.indexOf(kind);
 }
 
 /** Whether `folder` is, or is inside, a hidden folder below `root` (A1111: its path contains "/."). */

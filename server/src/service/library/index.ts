@@ -17,4 +17,10 @@ export interface PromptLibrary {
   loadCard(entry: CatalogEntry): Promise<LoraCard | undefined>;
   /** Why the entry cannot be read as a LoRA, once known. */
   problem(entry: CatalogEntry): string | undefined;
+  /**
+   * A checkpoint's sha256 (A1111's short hash is its first 10 hex) when known: from the webui's own hash cache or
+   * computed once in the background (the catalog reports a change when it is in) unless `compute` is false.
+   * Never waits.
+   */
+  sha256?(entry: CatalogEntry, compute?: boolean): string | undefined;
 }

@@ -49,6 +49,8 @@ export type ProblemCode =
   | 'param-size'
   | 'param-sampler-unknown'
   | 'param-schedule-type-unknown'
+  | 'model-unknown'
+  | 'model-hash-mismatch'
   | 'tag-parens-unescaped';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
