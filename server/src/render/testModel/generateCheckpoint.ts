@@ -25,6 +25,8 @@ export interface CheckpointSpec {
   /** Leave the VAE encoder (and quant_conv) out, as decoder-only VAE files do. */
   vaeDecoderOnly?: boolean;
   metadata?: Record<string, string>;
+  /** Keys to leave out (tests of a damaged or partial file). */
+  omitKeys?: readonly string[];
 }
 
 // ---- architectures ------------------------------------------------------------------------------------
@@ -189,7 +191,8 @@ export function checkpointTensors(spec: CheckpointSpec): CheckpointTensor[] {
       if (te.kind === 'clip') tensors.push({ key: `${textEncoderPrefixes(arch)[i]}text_model.embeddings.position_ids`, shape: [1, te.positions], dtype: 'I64' });
     });
   }
-  return tensors;
+  const omit = new Set(spec.omitKeys ?? []);
+  return omit.size === 0 ? tensors : tensors.filter((t) => !omit.has(t.key));
 }
 
 // ---- values -------------------------------------------------------------------------------------------
