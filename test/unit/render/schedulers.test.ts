@@ -54,17 +54,41 @@ function randnArray(n: number, seed: number): Float32Array {
 
 type Model = (input: Float32Array, timestep: number) => Float32Array;
 
-/** The pipeline's loop, as documented in schedulers.ts. */
-function sample(sampler: Sampler, x: Float32Array, model: Model, randn: RandnFill, trace?: Float32Array[]): Float32Array {
-  for (let i = 0; i < sampler.steps; i++) {
-    const out = model(sampler.scaleModelInput(x, i), sampler.timesteps[i]);
-    x = sampler.step(out, i, x, randn).x;
-    trace?.push(x);
-  }
-  return x;
+interface Run {
+  out: Float32Array;
+  /** The timestep of every model call, in order. */
+  timesteps: number[];
+  /** The latent after each step. */
+  trace: Float32Array[];
+  /** The clean estimate of each step. */
+  denoised: Float32Array[];
+}
+
+/** Runs a sampler with `model` as the (already guided) UNet, recording what it asked and reported. */
+async function run(sampler: Sampler, x: Float32Array, model: Model, randn: RandnFill, seed = 0): Promise<Run> {
+  const r: Run = { out: x, timesteps: [], trace: [], denoised: [] };
+  r.out = await sampler.sample(x, {
+    unet: async (input, timestep) => {
+      r.timesteps.push(timestep);
+      const guided = model(input, timestep);
+      return { guided, uncond: guided };
+    },
+    randn,
+    seed,
+    onStep: ({ x: latent, denoised }) => {
+      r.trace.push(Float32Array.from(latent));
+      r.denoised.push(Float32Array.from(denoised));
+    },
+  });
+  return r;
+}
+
+async function sample(sampler: Sampler, x: Float32Array, model: Model, randn: RandnFill): Promise<Float32Array> {
+  return (await run(sampler, x, model, randn)).out;
 }
 
 const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
+const zeroModel: Model = (input) => new Float32Array(input.length);
 
 /**
  * A model that knows the clean latent: from the UNet input (always ᾱ-scaled: sqrt(ᾱ)·x0 +
@@ -190,9 +214,9 @@ describe('sigma schedules (k-diffusion, SD 1.5 table)', () => {
     for (let t = 0; t <= 999; t += 0.37) assertClose([sd.sigmaToT(sd.tToSigma(t))], [t], 1e-9, `t=${t}`);
   });
 
-  it('the UNet timesteps of the 20-step uniform schedule are 999 − i·999/19', () => {
+  it('the UNet timesteps of the 20-step uniform schedule are 999 − i·999/19', async () => {
     const s = createSampler('euler', 20, 'uniform', sd);
-    assertClose(s.timesteps, Array.from({ length: 20 }, (_, i) => 999 - (i * 999) / 19), 1e-9, 'timesteps');
+    assertClose((await run(s, new Float32Array(4), zeroModel, seededRandn(1))).timesteps, Array.from({ length: 20 }, (_, i) => 999 - (i * 999) / 19), 1e-9, 'timesteps');
     assert.strictEqual(s.initNoiseSigma, s.sigmas[0]);
   });
 
@@ -208,11 +232,12 @@ describe('sigma schedules (k-diffusion, SD 1.5 table)', () => {
 });
 
 describe('DDIM timesteps (A1111 sd_samplers_timesteps)', () => {
-  it('20 steps, steps_offset 1: [1, 51, ..., 951]; the UNet sees 951 down to 51 (19 calls)', () => {
+  it('20 steps, steps_offset 1: [1, 51, ..., 951]; the UNet sees 951 down to 51 (19 calls)', async () => {
     assert.deepStrictEqual(Array.from(a1111DdimTimesteps(20)), Array.from({ length: 20 }, (_, i) => 1 + 50 * i));
     const s = createSampler('ddim', 20, 'automatic', sd);
     assert.strictEqual(s.steps, 19);
-    assert.deepStrictEqual(Array.from(s.timesteps), Array.from({ length: 19 }, (_, i) => 951 - 50 * i));
+    const calls = (await run(s, new Float32Array(4), zeroModel, seededRandn(1))).timesteps;
+    assert.deepStrictEqual(calls, Array.from({ length: 19 }, (_, i) => 951 - 50 * i));
     assert.strictEqual(s.initNoiseSigma, 1);
   });
 
@@ -223,9 +248,10 @@ describe('DDIM timesteps (A1111 sd_samplers_timesteps)', () => {
     assert.strictEqual(createSampler('ddim', 30, 'automatic', sd).steps, 30);
   });
 
-  it('steps_offset comes from the config; more steps than training timesteps is an error', () => {
+  it('steps_offset comes from the config; more steps than training timesteps is an error', async () => {
     const zero = NoiseSchedule.fromConfig({ steps_offset: 0 });
-    assert.deepStrictEqual(Array.from(createSampler('ddim', 4, 'automatic', zero).timesteps), [750, 500, 250]);
+    const calls = (await run(createSampler('ddim', 4, 'automatic', zero), new Float32Array(4), zeroModel, seededRandn(1))).timesteps;
+    assert.deepStrictEqual(calls, [750, 500, 250]);
     assert.throws(() => a1111DdimTimesteps(1001), /DDIM needs steps ≤ 1000/);
   });
 });
@@ -245,49 +271,43 @@ describe('samplers: closed form (the model predicts the exact noise)', () => {
     ['dpmpp_2m', 'uniform'],
     ['dpmpp_2m', 'karras'],
   ] as const) {
-    it(`${kind} (${schedule}, 20 steps) recovers x0 within 1e-4`, () => {
+    it(`${kind} (${schedule}, 20 steps) recovers x0 within 1e-4`, async () => {
       const s = createSampler(kind, 20, schedule, sd);
-      const out = sample(s, kStart(s), oracle(x0, sd), noRandn);
+      const out = await sample(s, kStart(s), oracle(x0, sd), noRandn);
       assert.ok(maxAbsDiff(out, x0) < 1e-4, `max error ${maxAbsDiff(out, x0)}`);
     });
   }
 
-  it('DDIM (20 steps) predicts x0 at every step and ends, as A1111, at sqrt(ᾱ₁)·x0 + sqrt(1−ᾱ₁)·n (within 1e-4)', () => {
+  it('DDIM (20 steps) predicts x0 at every step and ends, as A1111, at sqrt(ᾱ₁)·x0 + sqrt(1−ᾱ₁)·n (within 1e-4)', async () => {
     const s = createSampler('ddim', 20, 'automatic', sd);
     const a951 = sd.alphasCumprod[951];
-    let x: Float32Array = x0.map((v, k) => Math.sqrt(a951) * v + Math.sqrt(1 - a951) * noise[k]);
-    const model = oracle(x0, sd);
-    for (let i = 0; i < s.steps; i++) {
-      const r = s.step(model(s.scaleModelInput(x, i), s.timesteps[i]), i, x, noRandn);
-      assert.ok(maxAbsDiff(r.denoised, x0) < 1e-4, `step ${i}: denoised off by ${maxAbsDiff(r.denoised, x0)}`);
-      x = r.x;
-    }
+    const x: Float32Array = x0.map((v, k) => Math.sqrt(a951) * v + Math.sqrt(1 - a951) * noise[k]);
+    const r = await run(s, x, oracle(x0, sd), noRandn);
+    assert.strictEqual(r.denoised.length, 19);
+    r.denoised.forEach((d, i) => assert.ok(maxAbsDiff(d, x0) < 1e-4, `step ${i}: denoised off by ${maxAbsDiff(d, x0)}`));
     const a1 = sd.alphasCumprod[1];
     const expected = x0.map((v, k) => Math.sqrt(a1) * v + Math.sqrt(1 - a1) * noise[k]);
-    assert.ok(maxAbsDiff(x, expected) < 1e-4, `max error ${maxAbsDiff(x, expected)}`);
+    assert.ok(maxAbsDiff(r.out, expected) < 1e-4, `max error ${maxAbsDiff(r.out, expected)}`);
     assert.ok(Math.abs(Math.sqrt(1 - a1) - 0.0413) < 1e-4);
   });
 
-  it('Euler a: deterministic for a fixed rng, and still ends at x0 within 1e-4', () => {
-    const run = (seed: number) => {
+  it('Euler a: deterministic for a fixed rng, and still ends at x0 within 1e-4', async () => {
+    const go = (seed: number) => {
       const s = createSampler('euler_a', 20, 'automatic', sd);
-      const trace: Float32Array[] = [];
-      const out = sample(s, kStart(s), oracle(x0, sd), seededRandn(seed), trace);
-      return { out, trace };
+      return run(s, kStart(s), oracle(x0, sd), seededRandn(seed));
     };
-    const a = run(7);
-    const b = run(7);
-    const c = run(8);
+    const a = await go(7);
+    const b = await go(7);
+    const c = await go(8);
     assert.deepStrictEqual(a.trace, b.trace);
     assert.ok(maxAbsDiff(a.trace[0], c.trace[0]) > 0.1, 'a different seed gives a different path');
     assert.ok(maxAbsDiff(a.out, x0) < 1e-4, `max error ${maxAbsDiff(a.out, x0)}`);
     assert.ok(maxAbsDiff(c.out, x0) < 1e-4);
   });
 
-  it('LCM on a 4-step schedule: grid timesteps 999, 679, 339, 19 and x0 within 1e-4', () => {
+  it('LCM on a 4-step schedule: grid timesteps 999, 679, 339, 19 and x0 within 1e-4', async () => {
     const s = createSampler('lcm', 4, 'automatic', sd);
     assertClose(s.sigmas, [14.614641489691587, 2.9910556879715244, 0.9728260253082863, 0.1344505838075551, 0], 1e-9, 'lcm sigmas');
-    assert.deepStrictEqual(Array.from(s.timesteps), [999, 679, 339, 19]);
     // LCM quantizes the timestep but scales the input by the true sigma: the oracle needs the sigma.
     let i = 0;
     const model: Model = (input, t) => oracle(x0, sd, () => s.sigmas[i++])(input, t);
@@ -296,12 +316,14 @@ describe('samplers: closed form (the model predicts the exact noise)', () => {
       draws++;
       seededRandn(100 + draws)(out);
     };
-    const out = sample(s, kStart(s), model, randn);
+    const r = await run(s, kStart(s), model, randn);
+    const out = r.out;
+    assert.deepStrictEqual(r.timesteps, [999, 679, 339, 19]);
     assert.strictEqual(draws, 3, 'fresh noise before each step but the first');
     assert.ok(maxAbsDiff(out, x0) < 1e-4, `max error ${maxAbsDiff(out, x0)}`);
   });
 
-  it('v_prediction: Euler, DPM++ 2M and DDIM recover x0 from the exact v within 1e-4', () => {
+  it('v_prediction: Euler, DPM++ 2M and DDIM recover x0 from the exact v within 1e-4', async () => {
     const vs = NoiseSchedule.fromConfig({ prediction_type: 'v_prediction' });
     const eps = oracle(x0, vs);
     // v = sqrt(ᾱ)·n − sqrt(1−ᾱ)·x0 in the ᾱ-scaled space the UNet sees.
@@ -313,14 +335,14 @@ describe('samplers: closed form (the model predicts the exact noise)', () => {
     };
     for (const kind of ['euler', 'dpmpp_2m'] as const) {
       const s = createSampler(kind, 20, 'automatic', vs);
-      const out = sample(s, kStart(s), vModel, noRandn);
+      const out = await sample(s, kStart(s), vModel, noRandn);
       assert.ok(maxAbsDiff(out, x0) < 1e-4, `${kind}: max error ${maxAbsDiff(out, x0)}`);
     }
     const d = createSampler('ddim', 20, 'automatic', vs);
     const a951 = vs.alphasCumprod[951];
-    let x: Float32Array = x0.map((v, k) => Math.sqrt(a951) * v + Math.sqrt(1 - a951) * noise[k]);
-    let denoised: Float32Array = x;
-    for (let i = 0; i < d.steps; i++) ({ x, denoised } = d.step(vModel(d.scaleModelInput(x, i), d.timesteps[i]), i, x, noRandn));
+    const x: Float32Array = x0.map((v, k) => Math.sqrt(a951) * v + Math.sqrt(1 - a951) * noise[k]);
+    const r = await run(d, x, vModel, noRandn);
+    const denoised = r.denoised[r.denoised.length - 1];
     assert.ok(maxAbsDiff(denoised, x0) < 1e-4, `ddim: max error ${maxAbsDiff(denoised, x0)}`);
   });
 });
@@ -337,7 +359,7 @@ describe('samplers: against the numpy transcription of the A1111/k-diffusion loo
       j++;
     };
   };
-  const run = (s: Sampler) =>
+  const runToy = (s: Sampler) =>
     sample(
       s,
       x0.map((v) => v * s.initNoiseSigma),
@@ -359,7 +381,7 @@ describe('samplers: against the numpy transcription of the A1111/k-diffusion loo
     ['LCM 4', () => createSampler('lcm', 4, 'automatic', sd), [6.505304430579102, -1.4824560088966088, 6.899631095349995]],
   ];
   for (const [name, make, expected] of cases) {
-    it(name, () => assertClose(run(make()), expected, 2e-5, name));
+    it(name, async () => assertClose(await runToy(make()), expected, 2e-5, name));
   }
 
   it('get_ancestral_step for the first 20-step uniform step, and eta 0', () => {
@@ -368,12 +390,9 @@ describe('samplers: against the numpy transcription of the A1111/k-diffusion loo
     assert.deepStrictEqual(ancestralStep(14.6, 10.7, 0), { sigmaDown: 10.7, sigmaUp: 0 });
   });
 
-  it('steps must be called in order, with matching sizes', () => {
-    const s = createSampler('dpmpp_2m', 10, 'karras', sd);
-    const x = new Float32Array(3);
-    assert.throws(() => s.step(new Float32Array(3), 1, x, draws()), /step 1 called, expected step 0/);
-    assert.throws(() => s.step(new Float32Array(2), 0, x, draws()), /model output has 2 values, the latent 3/);
+  it('a step count that is not a positive integer is an error', () => {
     assert.throws(() => createSampler('euler', 0, 'uniform', sd), /steps must be a positive integer/);
+    assert.throws(() => createSampler('ddim', 2.5, 'uniform', sd), /steps must be a positive integer/);
   });
 });
 
@@ -387,12 +406,12 @@ describe('A1111 sampler names', () => {
       ['LCM', 'Exponential', 'lcm', 'exponential', 'LCM', 'Exponential'],
     ];
     for (const [name, type, kind, schedule, samplerLabel, scheduleLabel] of cases) {
-      assert.deepStrictEqual(resolveSamplerName(name, type), { kind, schedule, samplerLabel, scheduleLabel });
+      assert.deepStrictEqual(resolveSamplerName(name, type), { kind, schedule, samplerLabel, scheduleLabel, stepMultiplier: 1 });
     }
   });
 
   it('the old name DPM++ 2M Karras is DPM++ 2M with the Karras schedule, whatever Schedule type says', () => {
-    const karras = { kind: 'dpmpp_2m', schedule: 'karras', samplerLabel: 'DPM++ 2M', scheduleLabel: 'Karras' };
+    const karras = { kind: 'dpmpp_2m', schedule: 'karras', samplerLabel: 'DPM++ 2M', scheduleLabel: 'Karras', stepMultiplier: 1 };
     assert.deepStrictEqual(resolveSamplerName('DPM++ 2M Karras'), karras);
     assert.deepStrictEqual(resolveSamplerName('DPM++ 2M Karras', 'Uniform'), karras);
     assert.deepStrictEqual(resolveSamplerName('k_dpmpp_2m_ka'), karras);
@@ -410,13 +429,18 @@ describe('A1111 sampler names', () => {
   it('an unknown name is an error listing the known ones', () => {
     assert.throws(() => resolveSamplerName('Foo'), {
       name: 'SamplerNameError',
-      message: "Unknown sampler 'Foo'. Known: Euler a, Euler, DDIM, DPM++ 2M, DPM++ 2M Karras, LCM",
+      message:
+        "Unknown sampler 'Foo'. Known: DPM++ 2M, DPM++ SDE, DPM++ 2M SDE, DPM++ 2M SDE Heun, DPM++ 2S a, DPM++ 3M SDE, Euler a, Euler, LMS, Heun, DPM2, DPM2 a, DPM fast, DPM adaptive, Restart, DDIM, DDIM CFG++, PLMS, UniPC, LCM",
     });
-    assert.throws(() => resolveSamplerName('Heun Karras'), /Unknown sampler 'Heun Karras'/);
-    assert.throws(() => resolveSamplerName('Euler', 'Beta'), (e: unknown) => {
+    assert.throws(() => resolveSamplerName('Heun Turbo'), /Unknown sampler 'Heun Turbo'/);
+    assert.throws(() => resolveSamplerName('Euler', 'Turbo'), (e: unknown) => {
       assert.ok(e instanceof SamplerNameError);
-      assert.strictEqual(e.message, "Unknown schedule type 'Beta'. Known: Automatic, Uniform, Karras, Exponential");
+      assert.strictEqual(
+        e.message,
+        "Unknown schedule type 'Turbo'. Known: Automatic, Uniform, Karras, Exponential, Polyexponential, SGM Uniform, KL Optimal, Align Your Steps, Simple, Normal, DDIM, Beta",
+      );
       return true;
     });
   });
+
 });

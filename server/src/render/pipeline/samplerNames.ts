@@ -5,39 +5,51 @@
  * suffix wins over a separate Schedule type. Unlike A1111, which silently falls back to its
  * default sampler, an unknown name is an error naming the known ones.
  */
-import type { SamplerKind, ScheduleType } from './schedulers';
+import type { ScheduleType } from './schedulers';
+import { SamplerDefinition, SAMPLER_DEFINITIONS, SamplerKind } from './samplers/registry';
 
-/** The names this engine renders, in the order error messages list them. */
-export const KNOWN_SAMPLER_NAMES = ['Euler a', 'Euler', 'DDIM', 'DPM++ 2M', 'DPM++ 2M Karras', 'LCM'] as const;
-export const KNOWN_SCHEDULE_TYPES = ['Automatic', 'Uniform', 'Karras', 'Exponential'] as const;
+/** The sampler names this engine renders (A1111's list), in the order error messages list them. */
+export const KNOWN_SAMPLER_NAMES: readonly string[] = SAMPLER_DEFINITIONS.map((d) => d.label);
 
-export type ScheduleLabel = (typeof KNOWN_SCHEDULE_TYPES)[number];
-
-interface SamplerEntry {
-  /** A1111's label, as written in infotexts. */
+interface ScheduleEntry {
   label: string;
-  kind: SamplerKind;
-  /** A1111's aliases (sd_samplers.samplers_map accepts them, lower-cased, in the API). */
-  aliases: string[];
+  name: ScheduleType;
+  aliases?: string[];
 }
 
-const SAMPLERS: readonly SamplerEntry[] = [
-  { label: 'Euler a', kind: 'euler_a', aliases: ['k_euler_a', 'k_euler_ancestral'] },
-  { label: 'Euler', kind: 'euler', aliases: ['k_euler'] },
-  { label: 'DDIM', kind: 'ddim', aliases: ['ddim'] },
-  { label: 'DPM++ 2M', kind: 'dpmpp_2m', aliases: ['k_dpmpp_2m'] },
-  { label: 'LCM', kind: 'lcm', aliases: ['k_lcm'] },
-];
-
-const SCHEDULES: readonly { label: ScheduleLabel; name: ScheduleType }[] = [
+/** A1111's `sd_schedulers.schedulers`: label, name and aliases. */
+const SCHEDULES: readonly ScheduleEntry[] = [
   { label: 'Automatic', name: 'automatic' },
   { label: 'Uniform', name: 'uniform' },
   { label: 'Karras', name: 'karras' },
   { label: 'Exponential', name: 'exponential' },
+  { label: 'Polyexponential', name: 'polyexponential' },
+  { label: 'SGM Uniform', name: 'sgm_uniform', aliases: ['SGMUniform'] },
+  { label: 'KL Optimal', name: 'kl_optimal' },
+  { label: 'Align Your Steps', name: 'align_your_steps' },
+  { label: 'Simple', name: 'simple' },
+  { label: 'Normal', name: 'normal' },
+  { label: 'DDIM', name: 'ddim' },
+  { label: 'Beta', name: 'beta' },
 ];
 
-/** Pre-1.9 names that carried the schedule: A1111 listed them as samplers of their own. */
-const LEGACY_ALIASES: Record<string, string> = { k_dpmpp_2m_ka: 'DPM++ 2M Karras' };
+export const KNOWN_SCHEDULE_TYPES: readonly string[] = SCHEDULES.map((s) => s.label);
+
+/** Pre-1.9 aliases of the names that carried the schedule ("DPM++ 2M Karras" was a sampler of its own). */
+const LEGACY_ALIASES: Record<string, string> = {
+  k_lms_ka: 'LMS Karras',
+  k_dpm_2_ka: 'DPM2 Karras',
+  k_dpm_2_a_ka: 'DPM2 a Karras',
+  k_dpmpp_2s_a_ka: 'DPM++ 2S a Karras',
+  k_dpmpp_2m_ka: 'DPM++ 2M Karras',
+  k_dpmpp_sde_ka: 'DPM++ SDE Karras',
+  k_dpmpp_2m_sde_ka: 'DPM++ 2M SDE Karras',
+  k_dpmpp_2m_sde_exp: 'DPM++ 2M SDE Exponential',
+  k_dpmpp_2m_sde_heun_ka: 'DPM++ 2M SDE Heun Karras',
+  k_dpmpp_2m_sde_heun_exp: 'DPM++ 2M SDE Heun Exponential',
+  k_dpmpp_3m_sde_ka: 'DPM++ 3M SDE Karras',
+  k_dpmpp_3m_sde_exp: 'DPM++ 3M SDE Exponential',
+};
 
 export interface SamplerChoice {
   kind: SamplerKind;
@@ -46,7 +58,9 @@ export interface SamplerChoice {
   /** A1111's sampler label for the infotext ("DPM++ 2M" for "DPM++ 2M Karras"). */
   samplerLabel: string;
   /** The schedule type label, with a suffix from the sampler name applied ("Karras"). */
-  scheduleLabel: ScheduleLabel;
+  scheduleLabel: string;
+  /** Model calls per step A1111's prompt-editing schedules are built for (2 for second-order samplers). */
+  stepMultiplier: number;
 }
 
 export class SamplerNameError extends Error {
@@ -56,9 +70,13 @@ export class SamplerNameError extends Error {
   }
 }
 
-function findSchedule(text: string): (typeof SCHEDULES)[number] | undefined {
+function scheduleOptions(s: ScheduleEntry): string[] {
+  return [s.label, s.name, ...(s.aliases ?? [])];
+}
+
+function findSchedule(text: string): ScheduleEntry | undefined {
   const t = text.trim().toLowerCase();
-  return SCHEDULES.find((s) => s.label.toLowerCase() === t || s.name === t);
+  return SCHEDULES.find((s) => scheduleOptions(s).some((o) => o.toLowerCase() === t));
 }
 
 /**
@@ -67,7 +85,7 @@ function findSchedule(text: string): (typeof SCHEDULES)[number] | undefined {
  * with the known names for anything else.
  */
 export function resolveSamplerName(samplerName: string, scheduleType?: string): SamplerChoice {
-  let schedule: (typeof SCHEDULES)[number] = SCHEDULES[0];
+  let schedule: ScheduleEntry = SCHEDULES[0];
   if (scheduleType !== undefined && scheduleType.trim() !== '') {
     const found = findSchedule(scheduleType);
     if (!found) {
@@ -83,7 +101,7 @@ export function resolveSamplerName(samplerName: string, scheduleType?: string): 
   if (!entry) {
     // "<sampler> <schedule>": the suffix selects the schedule, as get_sampler_and_scheduler does.
     for (const s of SCHEDULES) {
-      for (const option of [s.label, s.name]) {
+      for (const option of scheduleOptions(s)) {
         if (name.toLowerCase().endsWith(' ' + option.toLowerCase())) {
           const base = matchSampler(name.slice(0, -(option.length + 1)).trim());
           if (base) {
@@ -98,10 +116,16 @@ export function resolveSamplerName(samplerName: string, scheduleType?: string): 
   if (!entry) {
     throw new SamplerNameError(`Unknown sampler '${original}'. Known: ${KNOWN_SAMPLER_NAMES.join(', ')}`);
   }
-  return { kind: entry.kind, schedule: schedule.name, samplerLabel: entry.label, scheduleLabel: schedule.label };
+  return {
+    kind: entry.kind,
+    schedule: schedule.name,
+    samplerLabel: entry.label,
+    scheduleLabel: schedule.label,
+    stepMultiplier: entry.secondOrder ? 2 : 1,
+  };
 }
 
-function matchSampler(name: string): SamplerEntry | undefined {
+function matchSampler(name: string): SamplerDefinition | undefined {
   const n = name.toLowerCase();
-  return SAMPLERS.find((s) => s.label.toLowerCase() === n || s.aliases.includes(n));
+  return SAMPLER_DEFINITIONS.find((s) => s.label.toLowerCase() === n || s.aliases.includes(n));
 }

@@ -1,22 +1,22 @@
 /**
  * Noise schedules and samplers, written to reproduce what AUTOMATIC1111 does (no JS library has
  * them; design §4). A1111 samples with k-diffusion over the model's discrete sigmas
- * (`k_diffusion/external.py` `CompVisDenoiser`, `k_diffusion/sampling.py`), except DDIM, which
- * it runs with its own timestep sampler (`modules/sd_samplers_timesteps*.py`), and LCM, which has
- * its own 50-step denoiser (`modules/sd_samplers_lcm.py`).
+ * (`k_diffusion/external.py` `CompVisDenoiser`, `k_diffusion/sampling.py`), except DDIM, DDIM
+ * CFG++, PLMS and UniPC, which it runs with its own timestep samplers
+ * (`modules/sd_samplers_timesteps*.py`), and LCM, which has its own 50-step denoiser
+ * (`modules/sd_samplers_lcm.py`). The samplers themselves live in `samplers/`, one family per
+ * file; this file holds the model's noise schedule and `createSampler`, which builds one with
+ * A1111's defaults.
  *
  * Pure code: Float32Array latents, float64 scalars, no dependencies. One sampler object per
- * render; the loop that drives it (the pipeline) looks like this:
+ * render; the sampler runs its own loop and calls the model through a callback (several call it
+ * more than once per step):
  *
  * ```ts
  * const schedule = NoiseSchedule.fromConfig(folder.schedulerConfig);
- * const sampler = createSampler('dpmpp_2m', 20, 'automatic', schedule);
- * let x = initialNoise.map((v) => v * sampler.initNoiseSigma);  // N(0,1) noise in
- * for (let i = 0; i < sampler.steps; i++) {
- *   const input = sampler.scaleModelInput(x, i);
- *   const out = unet(input, sampler.timesteps[i]);               // eps or v, after CFG
- *   ({ x } = sampler.step(out, i, x, randn));
- * }
+ * const sampler = createSampler('dpmpp_sde', 20, 'automatic', schedule);
+ * const x0 = initialNoise.map((v) => v * sampler.initNoiseSigma);   // N(0,1) noise in
+ * const x = await sampler.sample(x0, { unet, randn, seed });          // unet(sample, timestep) → eps or v, after CFG
  * ```
  *
  * CFG may be applied to the raw UNet outputs: every sampler turns the output into a denoised
@@ -24,6 +24,34 @@
  * (`uncond + Σ w·scale·(cond − uncond)`) has weights summing to one, so combining before or
  * after that map gives the same result (A1111 combines the denoised latents; k-diffusion samplers).
  */
+
+import { linspace } from './samplers/linspace';
+import type { Sampler } from './samplers/types';
+import { DEFAULT_K_OPTIONS, KDiffusionSampler, KSamplerOptions, KSamplerSetup } from './samplers/kSampler';
+import { Dpm2AncestralSampler, Dpm2Sampler, EulerAncestralSampler, EulerSampler, HeunSampler } from './samplers/karras';
+import { LmsSampler } from './samplers/lms';
+import {
+  DpmPp2MSampler,
+  DpmPp2MSdeSampler,
+  DpmPp2SAncestralSampler,
+  DpmPp3MSdeSampler,
+  DpmPpSdeSampler,
+} from './samplers/dpmSolverPlusPlus';
+import { DpmAdaptiveSampler, DpmFastSampler } from './samplers/dpmSolver';
+import { RestartSampler } from './samplers/restart';
+import { TimestepSampler } from './samplers/timesteps';
+import { UniPcSampler } from './samplers/uniPc';
+import { LcmSampler } from './samplers/lcm';
+import { ScheduleName, scheduleSigmas, SCHEDULE_NAMES } from './samplers/schedules';
+import { SamplerKind, samplerDefinition } from './samplers/registry';
+
+export { linspace };
+export { karrasSigmas, exponentialSigmas } from './samplers/schedules';
+export { a1111DdimTimesteps } from './samplers/timesteps';
+export { ancestralStep } from './samplers/types';
+export type { RandnFill, Sampler, SampleContext, StepInfo, UnetCall, GuidedOutput } from './samplers/types';
+export type { SamplerKind } from './samplers/registry';
+export type { ScheduleName } from './samplers/schedules';
 
 // ---------------------------------------------------------------------------------------------
 // scheduler_config.json
@@ -145,22 +173,6 @@ export function parseSchedulerConfig(raw: unknown, source = 'scheduler_config.js
 
 // ---------------------------------------------------------------------------------------------
 // Discrete sigma tables (k-diffusion DiscreteSchedule)
-
-/**
- * `torch.linspace(start, end, n)` as torch evaluates it (from both ends towards the middle), so
- * the endpoints are exact and the grid matches k-diffusion's to the last float.
- */
-export function linspace(start: number, end: number, n: number): Float64Array {
-  const out = new Float64Array(n);
-  if (n === 1) {
-    out[0] = start;
-    return out;
-  }
-  const step = (end - start) / (n - 1);
-  const half = Math.floor(n / 2);
-  for (let i = 0; i < n; i++) out[i] = i < half ? start + i * step : end - (n - 1 - i) * step;
-  return out;
-}
 
 /**
  * A mapping between continuous noise levels and a table of discrete ones, as k-diffusion's
@@ -326,374 +338,82 @@ export class LcmSigmas extends DiscreteSigmas {
   }
 }
 
-/** k-diffusion `get_sigmas_karras(n, sigma_min, sigma_max, rho)` (Karras et al. 2022), then 0. */
-export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho = 7): Float64Array {
-  const ramp = linspace(0, 1, n);
-  const minInv = sigmaMin ** (1 / rho);
-  const maxInv = sigmaMax ** (1 / rho);
-  const out = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) out[i] = (maxInv + ramp[i] * (minInv - maxInv)) ** rho;
-  return out;
-}
-
-/** k-diffusion `get_sigmas_exponential`: even steps in log-sigma, then 0. */
-export function exponentialSigmas(n: number, sigmaMin: number, sigmaMax: number): Float64Array {
-  const l = linspace(Math.log(sigmaMax), Math.log(sigmaMin), n);
-  const out = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) out[i] = Math.exp(l[i]);
-  return out;
-}
-
-/**
- * A1111's DDIM timesteps (`CompVisSampler.get_timesteps`), ascending:
- * `clip(range(0, T, T // steps) + offset, 0, T−1)`. Note the length is ceil(T / (T // steps)),
- * which is `steps` only when the stride divides T evenly (30 steps give 31 entries).
- */
-export function a1111DdimTimesteps(steps: number, numTrainTimesteps = 1000, stepsOffset = 1): Int32Array {
-  checkSteps(steps);
-  const stride = Math.floor(numTrainTimesteps / steps);
-  if (stride < 1) throw new RangeError(`DDIM needs steps ≤ ${numTrainTimesteps}, got ${steps}`);
-  const out: number[] = [];
-  for (let t = 0; t < numTrainTimesteps; t += stride) {
-    out.push(Math.min(Math.max(t + stepsOffset, 0), numTrainTimesteps - 1));
-  }
-  return Int32Array.from(out);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Samplers
 
-export type SamplerKind = 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'lcm';
-/** A1111 "Schedule type" values these samplers support. */
-export type ScheduleType = 'automatic' | 'uniform' | 'karras' | 'exponential';
-/** What a sampler actually stepped over: a sigma schedule, or DDIM's own timesteps. */
-export type ResolvedSchedule = Exclude<ScheduleType, 'automatic'> | 'ddim_timesteps';
-
-/** Fills the array with independent N(0, 1) samples (the pipeline's seeded generator). */
-export type RandnFill = (out: Float32Array) => void;
-
-export interface StepOutput {
-  /** The latent after this step (input to step i+1, or the result after the last). */
-  x: Float32Array;
-  /** The model's estimate of the clean latent at this step (for previews). */
-  denoised: Float32Array;
-}
+/** A1111 "Schedule type" values: 'automatic' is the sampler's own default. */
+export type ScheduleType = 'automatic' | ScheduleName;
+export const SCHEDULE_TYPES: readonly ScheduleType[] = ['automatic', ...SCHEDULE_NAMES];
 
 export interface SamplerOptions {
   /**
-   * Euler a: A1111 "Eta" (opts.eta_ancestral, default 1). DDIM: "Eta DDIM" (opts.eta_ddim,
-   * default 0). Ignored by the others.
+   * A1111 "Eta": opts.eta_ancestral (default 1) for the k-diffusion samplers that take eta (Euler a,
+   * DPM2 a, DPM++ 2S a, the SDE samplers, DPM fast/adaptive); "Eta DDIM" (opts.eta_ddim, default 0)
+   * for DDIM and DDIM CFG++. Ignored by the others.
    */
   eta?: number;
-  /** Euler a: the noise multiplier s_noise (A1111 opts.s_noise, default 1). */
+  /** A1111 "Sigma noise" (opts.s_noise, default 1), for the samplers that take s_noise. */
   sNoise?: number;
+  /** A1111 "Sigma churn", "Sigma tmin", "Sigma tmax" (Euler, Heun, DPM2; defaults 0, 0, ∞). */
+  sChurn?: number;
+  sTmin?: number;
+  sTmax?: number;
+  /** A1111's "Always discard next-to-last sigma" (infotext `Discard penultimate sigma: True`). */
+  discardPenultimateSigma?: boolean;
+  /** "Schedule min sigma", "Schedule max sigma", "Schedule rho" (0 or absent: the defaults). */
+  sigmaMin?: number;
+  sigmaMax?: number;
+  rho?: number;
+  /** "Beta schedule alpha" / "Beta schedule beta" (default 0.6 each). */
+  betaAlpha?: number;
+  betaBeta?: number;
+  /** An SDXL model: Align Your Steps takes SDXL's table. */
+  sdxl?: boolean;
 }
 
+/** What `createSampler` built, beside the sampler: what A1111 would write about it in the infotext. */
+export interface SamplerInfo {
+  /** The schedule type label A1111 writes (`Schedule type:`), or undefined where it writes none. */
+  scheduleLabel: string | undefined;
+  /** Whether the penultimate sigma was dropped (the sampler's own option or the user's setting). */
+  discardedPenultimateSigma: boolean;
+  /** Model calls A1111's prompt-editing schedule counts per step (2 for `second_order` samplers). */
+  stepMultiplier: number;
+}
+
+const SCHEDULE_LABELS: Record<ScheduleName, string> = {
+  uniform: 'Uniform',
+  karras: 'Karras',
+  exponential: 'Exponential',
+  polyexponential: 'Polyexponential',
+  sgm_uniform: 'SGM Uniform',
+  kl_optimal: 'KL Optimal',
+  align_your_steps: 'Align Your Steps',
+  simple: 'Simple',
+  normal: 'Normal',
+  ddim: 'DDIM',
+  beta: 'Beta',
+};
+
 /**
- * A sampler for one render. Call `step` for i = 0, 1, ..., steps−1 in order (DPM++ 2M keeps the
- * previous step's estimate; an out-of-order call throws).
+ * The schedule A1111 uses for "Automatic": the sampler's default (`options['scheduler']` in
+ * sd_samplers_kdiffusion.py since 1.9: Karras for DPM++ 2M, Exponential for DPM++ 2M SDE...),
+ * otherwise the model's own `get_sigmas` ('uniform'); 'ddim_timesteps' for the timestep samplers.
  */
-export interface Sampler {
-  readonly kind: SamplerKind;
-  readonly schedule: ResolvedSchedule;
-  /** Model evaluations: the length of `timesteps`. */
-  readonly steps: number;
-  /** The UNet `timestep` input for each step: fractional for Euler/Euler a/DPM++ 2M, integer for DDIM and LCM. */
-  readonly timesteps: Float64Array;
-  /**
-   * The noise level before each step and after the last (steps + 1 entries). For k-diffusion
-   * samplers this is the schedule itself, ending in 0; for DDIM it is sqrt((1−ᾱ)/ᾱ) of its timesteps.
-   */
-  readonly sigmas: Float64Array;
-  /** Multiply the N(0,1) starting latent by this (k-diffusion: sigmas[0]; DDIM: 1). */
-  readonly initNoiseSigma: number;
-  /** The UNet `sample` input for step i (a new array). */
-  scaleModelInput(x: Float32Array, i: number): Float32Array;
-  /** Advances x past step i given the UNet output (eps or v per prediction_type, after CFG). */
-  step(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput;
+export function defaultSchedule(kind: SamplerKind): ScheduleName | 'ddim_timesteps' {
+  const def = samplerDefinition(kind);
+  if (def.family === 'timesteps') return 'ddim_timesteps';
+  return def.scheduler ?? 'uniform';
 }
 
 function checkSteps(steps: number): void {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
 }
 
-function checkLengths(modelOutput: Float32Array, x: Float32Array): void {
-  if (modelOutput.length !== x.length) {
-    throw new RangeError(`model output has ${modelOutput.length} values, the latent ${x.length}`);
-  }
-}
-
-/** Base of the k-diffusion samplers: a sigma schedule, c_in scaling and the denoiser formulas. */
-abstract class KDiffusionSampler implements Sampler {
-  abstract readonly kind: SamplerKind;
-  readonly steps: number;
-  readonly timesteps: Float64Array;
-  readonly initNoiseSigma: number;
-  private expected = 0;
-
-  constructor(
-    readonly sigmas: Float64Array,
-    readonly schedule: ResolvedSchedule,
-    protected readonly prediction: PredictionType,
-    timestepOf: (sigma: number) => number,
-  ) {
-    this.steps = sigmas.length - 1;
-    this.timesteps = new Float64Array(this.steps);
-    for (let i = 0; i < this.steps; i++) this.timesteps[i] = timestepOf(sigmas[i]);
-    // A1111 KDiffusionSampler.sample: x = x * sigmas[0] (opts.sgm_noise_multiplier off).
-    this.initNoiseSigma = sigmas[0];
-  }
-
-  scaleModelInput(x: Float32Array, i: number): Float32Array {
-    const s = this.sigmas[i];
-    const cIn = 1 / Math.sqrt(s * s + 1);
-    const out = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) out[k] = x[k] * cIn;
-    return out;
-  }
-
-  /**
-   * CompVisDenoiser: denoised = x − σ·eps. CompVisVDenoiser (v_prediction):
-   * denoised = x/(σ²+1) − σ·v/sqrt(σ²+1).
-   */
-  protected denoise(modelOutput: Float32Array, x: Float32Array, sigma: number): Float32Array {
-    const out = new Float32Array(x.length);
-    if (this.prediction === 'epsilon') {
-      for (let k = 0; k < x.length; k++) out[k] = x[k] - sigma * modelOutput[k];
-    } else {
-      const cSkip = 1 / (sigma * sigma + 1);
-      const cOut = -sigma / Math.sqrt(sigma * sigma + 1);
-      for (let k = 0; k < x.length; k++) out[k] = x[k] * cSkip + modelOutput[k] * cOut;
-    }
-    return out;
-  }
-
-  step(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput {
-    checkLengths(modelOutput, x);
-    if (i !== this.expected) throw new RangeError(`${this.kind}: step ${i} called, expected step ${this.expected}`);
-    this.expected++;
-    return this.advance(modelOutput, i, x, randn);
-  }
-
-  protected abstract advance(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput;
-}
-
-/** k-diffusion `sample_euler` with s_churn = 0 (A1111's default), so no noise is added. */
-class EulerSampler extends KDiffusionSampler {
-  readonly kind = 'euler';
-
-  protected advance(modelOutput: Float32Array, i: number, x: Float32Array): StepOutput {
-    const s = this.sigmas[i];
-    const dt = this.sigmas[i + 1] - s;
-    const denoised = this.denoise(modelOutput, x, s);
-    const next = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) next[k] = x[k] + ((x[k] - denoised[k]) / s) * dt;
-    return { x: next, denoised };
-  }
-}
-
-/** k-diffusion `get_ancestral_step`: how far to step down deterministically, how much noise to add. */
-export function ancestralStep(sigmaFrom: number, sigmaTo: number, eta = 1): { sigmaDown: number; sigmaUp: number } {
-  if (!eta) return { sigmaDown: sigmaTo, sigmaUp: 0 };
-  const sigmaUp = Math.min(sigmaTo, eta * Math.sqrt((sigmaTo ** 2 * (sigmaFrom ** 2 - sigmaTo ** 2)) / sigmaFrom ** 2));
-  const sigmaDown = Math.sqrt(Math.max(sigmaTo ** 2 - sigmaUp ** 2, 0));
-  return { sigmaDown, sigmaUp };
-}
-
-/** k-diffusion `sample_euler_ancestral` ("Euler a"). */
-class EulerAncestralSampler extends KDiffusionSampler {
-  readonly kind = 'euler_a';
-
-  constructor(
-    sigmas: Float64Array,
-    schedule: ResolvedSchedule,
-    prediction: PredictionType,
-    timestepOf: (sigma: number) => number,
-    private readonly eta: number,
-    private readonly sNoise: number,
-  ) {
-    super(sigmas, schedule, prediction, timestepOf);
-  }
-
-  protected advance(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput {
-    const s = this.sigmas[i];
-    const sNext = this.sigmas[i + 1];
-    const { sigmaDown, sigmaUp } = ancestralStep(s, sNext, this.eta);
-    const denoised = this.denoise(modelOutput, x, s);
-    const dt = sigmaDown - s;
-    const next = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) next[k] = x[k] + ((x[k] - denoised[k]) / s) * dt;
-    // k-diffusion draws noise only while sigma_next > 0; skipping a zero-weight draw changes nothing.
-    const up = sigmaUp * this.sNoise;
-    if (sNext > 0 && up !== 0) {
-      const z = new Float32Array(x.length);
-      randn(z);
-      for (let k = 0; k < x.length; k++) next[k] += z[k] * up;
-    }
-    return { x: next, denoised };
-  }
-}
-
-/** k-diffusion `sample_dpmpp_2m` (DPM-Solver++(2M), Lu et al. 2022), in t = −log σ. */
-class DpmPp2MSampler extends KDiffusionSampler {
-  readonly kind = 'dpmpp_2m';
-  private oldDenoised: Float32Array | undefined;
-
-  protected advance(modelOutput: Float32Array, i: number, x: Float32Array): StepOutput {
-    const s = this.sigmas[i];
-    const sNext = this.sigmas[i + 1];
-    const denoised = this.denoise(modelOutput, x, s);
-    const next = new Float32Array(x.length);
-    if (sNext === 0) {
-      // σ_next/σ = 0 and −expm1(−h) = 1 as h → ∞: the result is the estimate itself.
-      next.set(denoised);
-    } else {
-      const t = -Math.log(s);
-      const tNext = -Math.log(sNext);
-      const h = tNext - t;
-      const ratio = sNext / s;
-      const coef = -Math.expm1(-h);
-      const old = this.oldDenoised;
-      if (old === undefined) {
-        for (let k = 0; k < x.length; k++) next[k] = ratio * x[k] + coef * denoised[k];
-      } else {
-        const hLast = t + Math.log(this.sigmas[i - 1]);
-        const r = hLast / h;
-        const a = 1 + 1 / (2 * r);
-        const b = 1 / (2 * r);
-        for (let k = 0; k < x.length; k++) next[k] = ratio * x[k] + coef * (a * denoised[k] - b * old[k]);
-      }
-    }
-    this.oldDenoised = denoised;
-    return { x: next, denoised };
-  }
-}
-
 /**
- * A1111's LCM (`sd_samplers_lcm.py`): the UNet sees the quantized grid timestep; its estimate
- * goes through LCM's boundary condition (sigma_data 0.5, timestep scaling 10, applied to the
- * unscaled latent as A1111 does); then x = denoised + σ_next·fresh noise.
- */
-class LcmSampler extends KDiffusionSampler {
-  readonly kind = 'lcm';
-
-  protected advance(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput {
-    const sNext = this.sigmas[i + 1];
-    // A1111 assumes eps; a v model gets the CompVisVDenoiser conversion first (an extension).
-    const denoised = this.denoise(modelOutput, x, this.sigmas[i]);
-    const scaled = this.timesteps[i] * 10;
-    const cSkip = 0.25 / (scaled * scaled + 0.25);
-    const cOut = scaled / Math.sqrt(scaled * scaled + 0.25);
-    for (let k = 0; k < x.length; k++) denoised[k] = cOut * denoised[k] + cSkip * x[k];
-    const next = Float32Array.from(denoised);
-    if (sNext > 0) {
-      const z = new Float32Array(x.length);
-      randn(z);
-      for (let k = 0; k < x.length; k++) next[k] += sNext * z[k];
-    }
-    return { x: next, denoised };
-  }
-}
-
-/**
- * A1111's DDIM (`sd_samplers_timesteps_impl.ddim`) over `a1111DdimTimesteps`. It walks the list
- * from the top and each step lands on the next lower entry, so it makes len−1 model calls and
- * ends on ᾱ of the lowest entry (timestep 1), not on a clean x0: 20 steps are 19 UNet calls from
- * t=951 to t=51, leaving sqrt(1−ᾱ₁)≈0.041 of the noise estimate in the result, exactly as A1111.
- * The latent is in the VP scale: no input scaling, initial noise N(0,1).
- */
-class DdimSampler implements Sampler {
-  readonly kind = 'ddim';
-  readonly schedule = 'ddim_timesteps';
-  readonly steps: number;
-  readonly timesteps: Float64Array;
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma = 1;
-  private readonly aT: Float64Array;
-  private readonly aPrev: Float64Array;
-  private readonly sigmaT: Float64Array;
-  private expected = 0;
-
-  constructor(
-    noise: NoiseSchedule,
-    requestedSteps: number,
-    eta: number,
-    private readonly prediction: PredictionType,
-  ) {
-    const ts = a1111DdimTimesteps(requestedSteps, noise.config.num_train_timesteps, noise.config.steps_offset);
-    const ac = noise.alphasCumprod;
-    this.steps = ts.length - 1;
-    this.timesteps = new Float64Array(this.steps);
-    this.aT = new Float64Array(this.steps);
-    this.aPrev = new Float64Array(this.steps);
-    this.sigmaT = new Float64Array(this.steps);
-    this.sigmas = new Float64Array(this.steps + 1);
-    for (let i = 0; i < this.steps; i++) {
-      const index = ts.length - 1 - i;
-      const a = ac[ts[index]];
-      const ap = ac[ts[index - 1]];
-      this.timesteps[i] = ts[index];
-      this.aT[i] = a;
-      this.aPrev[i] = ap;
-      this.sigmaT[i] = eta * Math.sqrt(((1 - ap) / (1 - a)) * (1 - a / ap));
-      this.sigmas[i] = Math.sqrt((1 - a) / a);
-    }
-    const last = ac[ts[0]];
-    this.sigmas[this.steps] = Math.sqrt((1 - last) / last);
-  }
-
-  scaleModelInput(x: Float32Array): Float32Array {
-    return Float32Array.from(x);
-  }
-
-  step(modelOutput: Float32Array, i: number, x: Float32Array, randn: RandnFill): StepOutput {
-    checkLengths(modelOutput, x);
-    if (i !== this.expected) throw new RangeError(`ddim: step ${i} called, expected step ${this.expected}`);
-    this.expected++;
-    const a = this.aT[i];
-    const ap = this.aPrev[i];
-    const sig = this.sigmaT[i];
-    const sqrtA = Math.sqrt(a);
-    const sqrt1mA = Math.sqrt(1 - a);
-    const dirCoef = Math.sqrt(Math.max(1 - ap - sig * sig, 0));
-    const sqrtAp = Math.sqrt(ap);
-    const denoised = new Float32Array(x.length);
-    const next = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) {
-      // CompVisTimestepsVDenoiser: eps = sqrt(ᾱ)·v + sqrt(1−ᾱ)·x.
-      const e = this.prediction === 'epsilon' ? modelOutput[k] : sqrtA * modelOutput[k] + sqrt1mA * x[k];
-      const x0 = (x[k] - sqrt1mA * e) / sqrtA;
-      denoised[k] = x0;
-      next[k] = sqrtAp * x0 + dirCoef * e;
-    }
-    if (sig > 0) {
-      const z = new Float32Array(x.length);
-      randn(z);
-      for (let k = 0; k < x.length; k++) next[k] += sig * z[k];
-    }
-    return { x: next, denoised };
-  }
-}
-
-/**
- * The schedule A1111 uses for "Automatic": the sampler's default (`options['scheduler']` in
- * sd_samplers_kdiffusion.py since 1.9: Karras for DPM++ 2M), otherwise the model's own
- * `get_sigmas` ('uniform').
- */
-export function defaultSchedule(kind: SamplerKind): ResolvedSchedule {
-  switch (kind) {
-    case 'dpmpp_2m':
-      return 'karras';
-    case 'ddim':
-      return 'ddim_timesteps';
-    default:
-      return 'uniform';
-  }
-}
-
-/**
- * Builds a sampler. `schedule` is ignored by DDIM (A1111's timestep samplers have no schedule
- * type). Uniform/Karras/Exponential take sigma_min/max from the denoiser's table, which for LCM
+ * Builds a sampler with A1111's defaults. `schedule` is ignored by the timestep samplers (A1111's
+ * have no schedule type). Schedules take sigma_min/max from the denoiser's table, which for LCM
  * is its 50-entry grid, as in A1111.
  */
 export function createSampler(
@@ -702,35 +422,111 @@ export function createSampler(
   schedule: ScheduleType,
   noise: NoiseSchedule,
   options: SamplerOptions = {},
-): Sampler {
+): Sampler & { readonly info: SamplerInfo } {
   checkSteps(steps);
+  const def = samplerDefinition(kind);
   const prediction = noise.config.prediction_type;
-  if (kind === 'ddim') return new DdimSampler(noise, steps, options.eta ?? 0, prediction);
+  const discard = !!def.discardNextToLastSigma || !!options.discardPenultimateSigma;
+  const stepMultiplier = def.secondOrder ? 2 : 1;
+  // get_sigmas / get_timesteps: one more step when the penultimate sigma is to be dropped.
+  const n = steps + (discard ? 1 : 0);
+
+  if (def.family === 'timesteps') {
+    const ts = { alphasCumprod: noise.alphasCumprod, numTrainTimesteps: noise.config.num_train_timesteps, stepsOffset: noise.config.steps_offset };
+    const info: SamplerInfo = { scheduleLabel: undefined, discardedPenultimateSigma: discard, stepMultiplier };
+    const sampler =
+      kind === 'unipc'
+        ? new UniPcSampler(def.label, ts, n, prediction)
+        : new TimestepSampler(def.label, kind === 'ddim' ? 'ddim' : kind === 'ddim_cfgpp' ? 'ddim_cfgpp' : 'plms', ts, n, def.takesEta ? (options.eta ?? 0) : 0, prediction);
+    return Object.assign(sampler, { info });
+  }
 
   const table: DiscreteSigmas = kind === 'lcm' ? noise.lcmSigmas() : noise;
-  const resolved = schedule === 'automatic' ? defaultSchedule(kind) : schedule;
-  let sigmas: Float64Array;
-  switch (resolved) {
-    case 'karras':
-      sigmas = karrasSigmas(steps, table.sigmaMin, table.sigmaMax);
-      break;
-    case 'exponential':
-      sigmas = exponentialSigmas(steps, table.sigmaMin, table.sigmaMax);
-      break;
-    default:
-      sigmas = table.getSigmas(steps);
+  const resolved: ScheduleName = schedule === 'automatic' ? (def.scheduler ?? 'uniform') : schedule;
+  let sigmas = scheduleSigmas(resolved, n, table, options);
+  if (discard && sigmas.length >= 2) {
+    // torch.cat([sigmas[:-2], sigmas[-1:]])
+    const cut = new Float64Array(sigmas.length - 1);
+    cut.set(sigmas.subarray(0, sigmas.length - 2));
+    cut[cut.length - 1] = sigmas[sigmas.length - 1];
+    sigmas = cut;
   }
-  const toT = (s: number) => noise.sigmaToT(s);
+  // A1111 writes "Schedule type" whenever a schedule function ran (not for the model's own uniform one under Automatic).
+  const scheduleLabel = schedule === 'automatic' && !def.scheduler ? undefined : SCHEDULE_LABELS[resolved];
+  const info: SamplerInfo = { scheduleLabel, discardedPenultimateSigma: discard, stepMultiplier };
+  const kOptions: KSamplerOptions = {
+    eta: def.takesEta ? (options.eta ?? DEFAULT_K_OPTIONS.eta) : DEFAULT_K_OPTIONS.eta,
+    sNoise: def.takesSNoise ? (options.sNoise ?? DEFAULT_K_OPTIONS.sNoise) : DEFAULT_K_OPTIONS.sNoise,
+    sChurn: def.takesChurn ? (options.sChurn ?? DEFAULT_K_OPTIONS.sChurn) : 0,
+    sTmin: def.takesChurn ? (options.sTmin ?? DEFAULT_K_OPTIONS.sTmin) : 0,
+    // A1111: s_tmax 0 means infinity.
+    sTmax: def.takesChurn && options.sTmax ? options.sTmax : Infinity,
+  };
+  const setup: KSamplerSetup = {
+    label: def.label,
+    sigmas,
+    schedule: resolved,
+    table: noise,
+    prediction,
+    options: kOptions,
+    modelSigmaMin: table.sigmaMin,
+    modelSigmaMax: table.sigmaMax,
+  };
+  let sampler: KDiffusionSampler;
   switch (kind) {
     case 'euler':
-      return new EulerSampler(sigmas, resolved, prediction, toT);
+      sampler = new EulerSampler(setup);
+      break;
     case 'euler_a':
-      return new EulerAncestralSampler(sigmas, resolved, prediction, toT, options.eta ?? 1, options.sNoise ?? 1);
+      sampler = new EulerAncestralSampler(setup);
+      break;
+    case 'heun':
+      sampler = new HeunSampler(setup);
+      break;
+    case 'dpm2':
+      sampler = new Dpm2Sampler(setup);
+      break;
+    case 'dpm2_a':
+      sampler = new Dpm2AncestralSampler(setup);
+      break;
+    case 'lms':
+      sampler = new LmsSampler(setup);
+      break;
+    case 'dpmpp_2s_a':
+      sampler = new DpmPp2SAncestralSampler(setup);
+      break;
+    case 'dpmpp_sde':
+      sampler = new DpmPpSdeSampler(setup);
+      break;
     case 'dpmpp_2m':
-      return new DpmPp2MSampler(sigmas, resolved, prediction, toT);
+      sampler = new DpmPp2MSampler(setup);
+      break;
+    case 'dpmpp_2m_sde':
+    case 'dpmpp_2m_sde_heun': {
+      const s = new DpmPp2MSdeSampler(setup);
+      s.solverType = kind === 'dpmpp_2m_sde_heun' ? 'heun' : 'midpoint';
+      sampler = s;
+      break;
+    }
+    case 'dpmpp_3m_sde':
+      sampler = new DpmPp3MSdeSampler(setup);
+      break;
+    case 'dpm_fast':
+      sampler = new DpmFastSampler(setup);
+      break;
+    case 'dpm_adaptive':
+      sampler = new DpmAdaptiveSampler(setup);
+      break;
+    case 'restart':
+      sampler = new RestartSampler(setup);
+      break;
     case 'lcm': {
       const lcm = noise.lcmSigmas();
-      return new LcmSampler(sigmas, resolved, prediction, (s) => lcm.timestepOf(s));
+      sampler = new LcmSampler(setup, lcm);
+      break;
     }
+    default:
+      throw new RangeError(`unknown sampler kind '${kind as string}'`);
   }
+  return Object.assign(sampler, { info });
 }

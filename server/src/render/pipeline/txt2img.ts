@@ -18,7 +18,7 @@ import { encodePng } from './png';
 import { renderImageRng } from './rng/renderNoise';
 import type { NoiseParameters } from './rng/noiseParameters';
 import { noiseInfotextParameters } from './rng/noiseInfotext';
-import { NoiseSchedule, createSampler } from './schedulers';
+import { NoiseSchedule, createSampler, UnetCall } from './schedulers';
 import { resolveSamplerName } from './samplerNames';
 
 /**
@@ -127,13 +127,13 @@ export async function renderTxt2Img(
     return out;
   };
   const scheduleOf = async (text: string, parsed = parseSchedule(text)) => {
-    const variants = scheduleVariants(text, { baseSteps: p.steps }, parsed);
+    const variants = scheduleVariants(text, { baseSteps: p.steps * choice.stepMultiplier }, parsed);
     const entries: { endAtStep: number; cond: Conditioning }[] = [];
     for (const v of variants) entries.push({ endAtStep: v.step, cond: await encodeText(v.text) });
     return entries;
   };
   const prompts = promptTexts(p);
-  const condSchedules = [];
+  const condSchedules: { weight: number; schedule: { endAtStep: number; cond: Conditioning }[] }[] = [];
   for (const { text, weight, schedule } of prompts.subprompts) {
     condSchedules.push({ weight, schedule: await scheduleOf(text, schedule) });
     checkCancel();
@@ -152,7 +152,7 @@ export async function renderTxt2Img(
   // ---- denoising ----
   const t1 = Date.now();
   const noise = NoiseSchedule.fromConfig(folder.schedulerConfig, path.join(folder.root, 'scheduler/scheduler_config.json'));
-  const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise);
+  const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise, { sdxl: folder.kind === 'sdxl' });
   const h = p.height / 8;
   const w = p.width / 8;
   // A1111's per-image generators: the first draw is the initial latent, ancestral samplers take the later ones.
@@ -164,27 +164,37 @@ export async function renderTxt2Img(
     (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).cond;
   // SDXL's size conditioning: original size, crop top-left, target size (A1111 uses the image size).
   const timeIds = Float32Array.of(p.height, p.width, 0, 0, p.height, p.width);
-  for (let i = 0; i < sampler.steps; i++) {
-    checkCancel();
-    // A1111 looks schedules up with the 0-based step counter (reconstruct_cond_batch).
-    const input = sampler.scaleModelInput(x, i);
-    const condsNow = condSchedules.map((c) => at(c.schedule, i));
-    const uncondNow = at(uncondSchedule, i);
+  // A1111 looks prompt schedules up with CFGDenoiser.step, which counts model calls (a second-order
+  // sampler makes two per step; its schedules were built for twice the steps).
+  let modelCalls = 0;
+  const unet: UnetCall = async (input, timestep, cfgScaleMultiplier) => {
+    const condsNow = condSchedules.map((c) => at(c.schedule, modelCalls));
+    const uncondNow = at(uncondSchedule, modelCalls);
+    modelCalls++;
     // AND parts stacked to one length; the negative prompt keeps its own (A1111's default, pad_cond_uncond off).
     const conds = stackConds(condsNow.map((c) => concat(c.chunks)), condsNow[0].chunks[0].length / CONTEXT_LENGTH);
     const uncond = concat(uncondNow.chunks);
     const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds } : undefined);
     const outputs: { output: Float32Array; weight: number }[] = [];
     for (const [k, context] of conds.entries()) {
-      const output = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], context, extra(condsNow[k]));
+      const output = await runUnet(ort, sessions.unet, input, h, w, timestep, context, extra(condsNow[k]));
       outputs.push({ output, weight: condSchedules[k].weight });
     }
-    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, sampler.timesteps[i], uncond, extra(uncondNow));
-    const guided = combineGuidance(uncondOut, outputs, p.cfgScale);
-    x = sampler.step(guided, i, x, randn).x;
-    const every = options.previewEvery ?? 5;
-    options.onProgress?.({ step: i + 1, steps: sampler.steps, preview: (i + 1) % every === 0 ? previewOf(x, w, h) : undefined });
-  }
+    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, timestep, uncond, extra(uncondNow));
+    return { guided: combineGuidance(uncondOut, outputs, p.cfgScale * cfgScaleMultiplier), uncond: uncondOut };
+  };
+  const every = options.previewEvery ?? 5;
+  x = await sampler.sample(x, {
+    unet,
+    randn,
+    seed: p.seed,
+    beforeModelCall: checkCancel,
+    onStep: ({ i, x: latent }) => {
+      // DPM adaptive decides its step count as it goes: progress stops at the estimate.
+      const step = Math.min(i + 1, sampler.steps);
+      options.onProgress?.({ step, steps: sampler.steps, preview: step % every === 0 ? previewOf(latent, w, h) : undefined });
+    },
+  });
   const denoiseMs = Date.now() - t1;
 
   // ---- decoding ----
