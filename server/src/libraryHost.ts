@@ -137,13 +137,21 @@ export class LibraryHost {
     const key = JSON.stringify({ roots, model: settings.model });
     if (key === this.lastKey) return;
     this.lastKey = key;
-    this.modelBase = settings.model ? await baseModelOfFolder(this.fs, settings.model) : 'unknown';
+    this.modelBase = settings.model ? await this.baseModelOf(settings.model) : 'unknown';
     this.webuiHashes = settings.webuiPath ? await webuiHashCache(this.fs, settings.webuiPath) : undefined;
     const started = Date.now();
     await this.catalog.setRoots(roots);
     const count = this.catalog.list('lora').length;
     this.log(`library: ${count} LoRA files in ${roots.lora.length} folder(s) scanned in ${Date.now() - started} ms`);
     for (const p of this.catalog.problems) this.log(`library: ${p.message}`);
+  }
+
+  /** The base model of `sdPrompt.model`: a checkpoint file's keys say it, a diffusers folder its UNet config. */
+  private async baseModelOf(model: string): Promise<BaseModel> {
+    if (!/\.safetensors$/i.test(model)) return baseModelOfFolder(this.fs, model);
+    const details = await describeModelFile(this.fs, model, 'checkpoint', this.headers).catch(() => undefined);
+    const family = details?.model?.family;
+    return family === 'sd1' ? 'SD1' : family === 'sd2' ? 'SD2' : family === 'sdxl' ? 'SDXL' : 'unknown';
   }
 
   /** The short hash when computed; otherwise starts computing it and says nothing yet. */

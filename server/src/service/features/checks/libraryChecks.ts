@@ -6,6 +6,7 @@ import { PromptLibrary } from '../../library';
 import { BaseModel, baseModelOfName } from '../../library/modelBase';
 import { MAX_PROBLEMS_PER_CODE, Problem } from './problem';
 import { closestName } from './suggest';
+import { selectedCheckpoint } from './modelChecks';
 
 const LORA_TYPES = new Set(['lora', 'lyco']);
 
@@ -140,6 +141,9 @@ function isSdBase(base: BaseModel): boolean {
 }
 
 function modelInUse(doc: PromptDocument, library: PromptLibrary): { base: BaseModel; source: string } | undefined {
+  // The checkpoint the parameter line selects is what A1111 would load, whatever sdPrompt.model says.
+  const selected = selectedCheckpoint(doc, library);
+  if (selected) return { base: selected.base, source: selected.source };
   if (library.modelBase !== 'unknown' && library.modelBase !== 'other') return { base: library.modelBase, source: 'sdPrompt.model' };
   const model = doc.sections.parameters?.entries.find((e) => e.key === 'Model');
   if (!model) return undefined;

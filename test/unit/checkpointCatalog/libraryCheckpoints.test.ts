@@ -1,0 +1,72 @@
+import * as assert from 'assert';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { LibraryHost } from '../../../server/src/libraryHost';
+import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
+import { writeCheckpoint, TINY_SD1_ARCHITECTURE, TINY_SDXL_ARCHITECTURE } from '../../../server/src/render/testModel/generateCheckpoint';
+import { createPromptLanguageService, DEFAULT_SETTINGS, PromptSettings } from '../../../server/src/service';
+import { kohyaSd15 } from '../library/build';
+
+/** A webui folder on disk with tiny generated checkpoints, a LoRA and a LoRA put among the checkpoints by mistake. */
+describe('checkpoints of a webui folder in the language server', function () {
+  this.timeout(60000);
+  let webui: string;
+  let host: LibraryHost;
+  const settings = (extra: Partial<PromptSettings> = {}): PromptSettings => ({ ...DEFAULT_SETTINGS, webuiPath: webui, ...extra });
+
+  before(async () => {
+    webui = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-webui-'));
+    const sd = path.join(webui, 'models/Stable-diffusion');
+    fs.mkdirSync(path.join(sd, 'xl'), { recursive: true });
+    fs.mkdirSync(path.join(webui, 'models/Lora'), { recursive: true });
+    writeCheckpoint(path.join(sd, 'tiny_sd1.safetensors'), { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 1 });
+    writeCheckpoint(path.join(sd, 'xl/tiny_xl.safetensors'), { architecture: TINY_SDXL_ARCHITECTURE, dtype: 'BF16', seed: 2 });
+    fs.writeFileSync(path.join(sd, 'misplaced_lora.safetensors'), kohyaSd15());
+    fs.writeFileSync(path.join(webui, 'models/Lora/add_detail.safetensors'), kohyaSd15());
+    host = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
+    await host.configure(settings());
+    await Promise.all(host.catalog.list('lora').map((e) => host.loadCard(e)));
+  });
+  after(() => {
+    host.dispose();
+    fs.rmSync(webui, { recursive: true, force: true });
+  });
+
+  it('each file gets its family, dtype, whether it renders, and the legacy hash of its bytes', () => {
+    const sd = path.join(webui, 'models/Stable-diffusion');
+    const legacy = (file: string) => createHash('sha256').update(fs.readFileSync(file).subarray(0x100000, 0x110000)).digest('hex').slice(0, 8);
+    const seen = host.catalog.list('checkpoint').map((e) => [e.name, e.details.model?.family, e.details.model?.dtype, e.details.model?.renderable, e.details.model?.legacyHash]);
+    assert.deepStrictEqual(seen, [
+      ['misplaced_lora', 'other', 'F16', false, legacy(path.join(sd, 'misplaced_lora.safetensors'))],
+      ['tiny_sd1', 'sd1', 'F16', true, legacy(path.join(sd, 'tiny_sd1.safetensors'))],
+      ['tiny_xl', 'sdxl', 'BF16', true, legacy(path.join(sd, 'xl/tiny_xl.safetensors'))],
+    ]);
+    assert.match(host.catalog.list('checkpoint')[0].details.model?.problem ?? '', /misplaced_lora\.safetensors is a LoRA .*not a checkpoint: put it in models\/Lora/);
+  });
+
+  it("a LoRA for SD1 under a prompt whose Model: is an SDXL checkpoint: lora-base-model names the checkpoint", () => {
+    const service = createPromptLanguageService({ library: () => host.library });
+    const text = 'a cat <lora:add_detail:0.5>\nSteps: 20, Sampler: Euler a, Model: tiny_xl';
+    const problems = service.diagnostics(TextDocument.create('file:///x.prompt', 'sd-prompt', 1, text), settings()).filter((d) => d.code === 'lora-base-model');
+    assert.deepStrictEqual(problems.map((d) => d.message), [
+      "'add_detail' was trained for SD1, but the model in use is SDXL (checkpoint 'tiny_xl', chosen by Model): its weights do not fit, so A1111 skips it or it does nothing useful.",
+    ]);
+  });
+
+  it('the whole-file sha256 is computed once in the background and then finds the file by its short hash', async () => {
+    const entry = host.catalog.list('checkpoint').find((e) => e.name === 'tiny_sd1')!;
+    const expected = createHash('sha256').update(fs.readFileSync(entry.path)).digest('hex');
+    assert.strictEqual(await host.sha256(entry), expected);
+    assert.strictEqual(host.library.sha256!(entry, false), expected);
+  });
+
+  it('sdPrompt.model naming a checkpoint file gives the base model from its keys', async () => {
+    const other = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
+    await other.configure(settings({ model: path.join(webui, 'models/Stable-diffusion/xl/tiny_xl.safetensors') }));
+    assert.strictEqual(other.library.modelBase, 'SDXL');
+    other.dispose();
+  });
+});
