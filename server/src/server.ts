@@ -49,6 +49,7 @@ import { runSafe } from './runSafe';
 import { generationData, loraPickList, renderLoras, selectionPromptText } from './service/features/extensionRequests';
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
+import { TagHost } from './tagHost';
 
 export interface ServerOptions {
   /** File access for the LoRA library (the Node entry passes the real disk). */
@@ -74,7 +75,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     ? new LibraryHost(options.fileSystem, options.exists ?? (() => false), (m) => connection.console.log(m))
     : undefined;
   const tokenizerHost = options.fileSystem ? new TokenizerHost(options.fileSystem, options.home ?? '', (m) => connection.console.log(m), options.bundledTokenizer) : undefined;
+  const tagHost = options.fileSystem ? new TagHost(options.fileSystem, (m) => connection.console.log(m), () => refreshAll()) : undefined;
   const service = createPromptLanguageService({
+    tags: () => tagHost?.index,
     library: () => host?.library,
     shortHash: (path) => host?.shortHash(path),
     tokenizer: () => tokenizerHost?.tokenizer,
@@ -131,6 +134,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       refreshAll();
       if (inlayHintRefresh) connection.languages.inlayHint.refresh().catch(() => undefined);
     }
+    if (await tagHost?.configure(settings)) refreshAll();
     await host.configure(settings);
   };
   const windowSettings = async () =>
@@ -311,7 +315,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     withDocument(SemanticTokensRequest.method, params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),
   );
 
-  connection.onShutdown(() => host?.dispose());
+  connection.onShutdown(() => {
+    host?.dispose();
+    tagHost?.dispose();
+  });
   documents.listen(connection);
   connection.listen();
 }

@@ -103,7 +103,7 @@ export function splitCsvLine(line: string): string[] | string {
       }
       fields.push(value);
       if (at === line.length) return fields;
-      if (line.charCodeAt(at) !== 44 /* , */) return `text after the closing quote at column ${at} (write "" for a quote inside a quoted field)`;
+      if (line.charCodeAt(at) !== 44 /* , */) return `text after the closing quote at column ${at + 1} (write "" for a quote inside a quoted field)`;
       at++;
     } else {
       const comma = line.indexOf(',', at);
