@@ -16,6 +16,7 @@ import { checkTags } from './checks/tagChecks';
 import { checkMergeReport, MergeReport } from './checks/mergeChecks';
 import { plainText } from './displayText';
 import { checkTagParens } from './checks/tagParensChecks';
+import { checkDynamic } from './checks/dynamicChecks';
 import { TagIndex } from '../tags/tagIndex';
 
 /** Every problem A1111 would have with the document, in document order. */
@@ -38,6 +39,7 @@ export function findProblems(
   checkKeywords(doc, out);
   checkParameters(doc, out);
   checkTagParens(doc, tags, out);
+  checkDynamic(doc, settings, out);
   return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end)).map(showable);
 }
 

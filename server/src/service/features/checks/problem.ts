@@ -51,7 +51,13 @@ export type ProblemCode =
   | 'param-schedule-type-unknown'
   | 'model-unknown'
   | 'model-hash-mismatch'
-  | 'tag-parens-unescaped';
+  | 'tag-parens-unescaped'
+  | 'dynamic-unbalanced-brace'
+  | 'dynamic-syntax'
+  | 'dynamic-empty-option'
+  | 'dynamic-impossible-range'
+  | 'dynamic-prompts-off'
+  | 'wildcard-unknown';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
