@@ -10,6 +10,7 @@ import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, runRender } from './render';
 import { parseMergeArgs, runMerge } from './merge';
+import { parseModelsArgs, runModels } from './models';
 import { parseNoiseArgs, runNoise } from './noise';
 import { UsageError } from './usage';
 import { InputError, readTextBounded } from './boundedRead';
@@ -33,6 +34,7 @@ const USAGE = `usage:
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]
+  sd-prompt models [--webui DIR] [--no-hash] [--json]
   sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)`;
 
 
@@ -55,6 +57,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'expand') return await runExpand(parseExpandArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
     if (command === 'noise') return runNoise(parseNoiseArgs(args), { ...io, readInput: (file) => readInput(file, io) });
+    if (command === 'models') return await runModels(parseModelsArgs(args), io);
     if (command === 'render') return await runRender(parseRenderArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
