@@ -13,7 +13,9 @@ const tFn = (sigma: number) => -Math.log(sigma);
 
 /** The samplers whose A1111 entry says `brownian_noise`: A1111's `create_noise_sampler`. */
 abstract class BrownianSampler extends KDiffusionSampler {
-  protected brownian(x: Float32Array, context: SampleContext): BrownianNoise {
+  protected brownian(x: Float32Array, context: SampleContext): { noise(sigma: number, sigmaNext: number): Float32Array } {
+    const injected = context.noiseSampler;
+    if (injected) return { noise: injected };
     // sigma_min, sigma_max = sigmas[sigmas > 0].min(), sigmas.max()
     let min = Infinity;
     let max = -Infinity;

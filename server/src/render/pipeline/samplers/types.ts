@@ -41,6 +41,11 @@ export interface SampleContext {
   randn: RandnFill;
   /** The image seed: the Brownian tree of the SDE samplers is seeded by it, as A1111 seeds it. */
   seed: number;
+  /**
+   * Replaces the SDE samplers' Brownian noise (k-diffusion's `noise_sampler(sigma, sigma_next)`,
+   * N(0,1) per element): for tests that compare against a transcription with the same noise.
+   */
+  noiseSampler?: (sigma: number, sigmaNext: number) => Float32Array;
   onStep?: (info: StepInfo) => void;
   /** Checked before each model call; throwing from it stops the sampler (cancel). */
   beforeModelCall?: () => void;
