@@ -63,6 +63,28 @@ describe('checkpoints of a webui folder in the language server', function () {
     assert.strictEqual(host.library.sha256!(entry, false), expected);
   });
 
+  it('hover on Model: shows the checkpoint the data selects, with its family, dtype, size and hashes', async () => {
+    const service = createPromptLanguageService({ library: () => host.library });
+    const entry = host.catalog.list('checkpoint').find((e) => e.name === 'tiny_xl')!;
+    const sha256 = await host.sha256(entry);
+    const text = 'a cat\nSteps: 20, Model: tiny_xl, Model hash: 00000000';
+    const doc = TextDocument.create('file:///h.prompt', 'sd-prompt', 1, text);
+    const hover = await service.hover(doc, doc.positionAt(text.indexOf('tiny_xl') + 2), settings());
+    const value = (hover!.contents as { value: string }).value;
+    const mb = (entry.size / 1e6).toFixed(1);
+    assert.strictEqual(
+      value,
+      `**Checkpoint** \`tiny_xl\` — SDXL, BF16, ${mb} MB\n\n\`xl/tiny_xl.safetensors\` in \`${entry.root}\`, chosen by Model\n\n` +
+        `| short hash | legacy hash |\n|---|---|\n| ${sha256!.slice(0, 10)} | ${entry.details.model!.legacyHash} |`,
+    );
+    assert.deepStrictEqual([doc.offsetAt(hover!.range!.start), doc.offsetAt(hover!.range!.end)], [text.indexOf('Model:'), text.indexOf('tiny_xl') + 7]);
+    const missing = await service.hover(doc, doc.positionAt(text.indexOf('00000000')), settings());
+    assert.ok((missing!.contents as { value: string }).value.startsWith('**Checkpoint** `tiny_xl`'), 'the hash hovers the same checkpoint (chosen by Model)');
+    const none = TextDocument.create('file:///n.prompt', 'sd-prompt', 1, 'a cat\nSteps: 20, Model: nothing_here');
+    const noneHover = await service.hover(none, none.positionAt(none.getText().indexOf('nothing')), settings());
+    assert.strictEqual((noneHover!.contents as { value: string }).value, '**Checkpoint** `nothing_here`\n\nNot in your checkpoint folders: A1111 would keep the model it has loaded.');
+  });
+
   it('sdPrompt.model naming a checkpoint file gives the base model from its keys', async () => {
     const other = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
     await other.configure(settings({ model: path.join(webui, 'models/Stable-diffusion/xl/tiny_xl.safetensors') }));

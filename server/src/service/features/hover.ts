@@ -8,6 +8,7 @@ import { PromptLibrary } from '../library';
 import { markdownCode, markdownText } from './displayText';
 import { entryMarkdown } from './loraCardMarkdown';
 import { locate } from './locate';
+import { checkpointHover } from './checkpointHover';
 
 /**
  * Hover: what A1111 makes of the thing under the cursor — a tag's resolved multipliers, the
@@ -21,6 +22,13 @@ export async function hoverAt(
   library?: PromptLibrary,
   shortHash?: (path: string) => string | undefined,
 ): Promise<Hover | null> {
+  const checkpoint = checkpointHover(doc, offset, library);
+  if (checkpoint) {
+    return {
+      contents: { kind: MarkupKind.Markdown, value: checkpoint.markdown },
+      range: { start: document.positionAt(checkpoint.span.start), end: document.positionAt(checkpoint.span.end) },
+    };
+  }
   const here = locate(doc, offset);
   if (!here) return null;
   const lines: string[] = [];
