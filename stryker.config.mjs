@@ -30,8 +30,15 @@ const AREAS = {
       'out/test/unit/render/conditioning.test.js',
       'out/test/unit/render/schedulers.test.js',
       'out/test/unit/render/png.test.js',
-      // Builds and runs a tiny pipeline (seconds a test): the only cover of txt2img.ts.
+      // Builds and runs a tiny pipeline (seconds a test).
       'out/test/unit/render/txt2img.test.js',
+      // The render loop against numpy's transcription (exact latents, under a second in all).
+      'out/test/unit/render/txt2imgGolden.test.js',
+      'out/test/unit/render/tokenizerFiles.test.js',
+      'out/test/unit/render/loraDyn.test.js',
+      'out/test/unit/render/loraTextEncoderKeys.test.js',
+      'out/test/unit/render/loraTucker.test.js',
+      'out/test/unit/render/*Mutants.test.js',
     ],
   },
 };
