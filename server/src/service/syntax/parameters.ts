@@ -25,12 +25,20 @@ export const KNOWN_SAMPLERS = [
   'LMS Karras', 'DPM2 Karras', 'DPM2 a Karras', 'DPM++ 2S a Karras', 'DPM++ 2M Karras', 'DPM++ SDE Karras',
   'DPM++ 2M SDE Karras', 'DPM++ 2M SDE Exponential', 'DPM++ 2M SDE Heun Karras', 'DPM++ 2M SDE Heun Exponential',
   'DPM++ 3M SDE Karras', 'DPM++ 3M SDE Exponential', 'Euler a Karras', 'Euler Karras',
+  // A1111's aliases (sd_samplers.samplers_map), pre-1.9 ones with the schedule included.
+  'k_dpmpp_2m', 'k_dpmpp_sde', 'k_dpmpp_2m_sde', 'k_dpmpp_2m_sde_heun', 'k_dpmpp_2s_a', 'k_dpmpp_3m_sde', 'k_euler_a',
+  'k_euler_ancestral', 'k_euler', 'k_lms', 'k_heun', 'k_dpm_2', 'k_dpm_2_a', 'k_dpm_fast', 'k_dpm_ad', 'restart', 'ddim',
+  'ddim_cfgpp', 'plms', 'unipc', 'k_lcm', 'k_lms_ka', 'k_dpm_2_ka', 'k_dpm_2_a_ka', 'k_dpmpp_2s_a_ka', 'k_dpmpp_2m_ka',
+  'k_dpmpp_sde_ka', 'k_dpmpp_2m_sde_ka', 'k_dpmpp_2m_sde_heun_ka', 'k_dpmpp_3m_sde_ka',
 ] as const;
 
 export const KNOWN_SCHEDULE_TYPES = [
   'Automatic', 'Uniform', 'Karras', 'Exponential', 'Polyexponential', 'SGM Uniform', 'KL Optimal',
   'Align Your Steps', 'Align Your Steps 11', 'Align Your Steps 32', 'Align Your Steps GITS', 'Simple', 'Normal',
   'DDIM', 'Beta', 'Turbo',
+  // A1111's schedulers_map also takes each schedule's name and aliases.
+  'automatic', 'uniform', 'karras', 'exponential', 'polyexponential', 'sgm_uniform', 'SGMUniform', 'kl_optimal',
+  'align_your_steps', 'simple', 'normal', 'ddim', 'beta',
 ] as const;
 
 const KEY_SET: ReadonlySet<string> = new Set(KNOWN_PARAMETER_KEYS);
