@@ -136,3 +136,18 @@ describe('combination count', () => {
     assert.strictEqual(count('{2$$__times__}'), 6);
   });
 });
+
+describe('dynamic prompt limits', () => {
+  it('nesting deeper than 64 is an error, not a stack overflow', () => {
+    const deep = '{'.repeat(5000) + 'a' + '}'.repeat(5000);
+    const parsed = parseDynamicPrompt(deep);
+    assert.strictEqual(parsed.root, undefined);
+    assert.match(parsed.error!.message, /^Nested more than 64 levels deep/);
+    assert.ok(parseDynamicPrompt('{'.repeat(60) + 'a' + '}'.repeat(60)).root);
+  });
+
+  it('a wildcard that uses itself counts as endless', () => {
+    const loop = WildcardLibrary.fromValues({ self: ['again __self__', 'x'] });
+    assert.strictEqual(countCombinations(root('__self__'), loop), Infinity);
+  });
+});

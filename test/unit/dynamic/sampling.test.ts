@@ -93,3 +93,23 @@ describe('dynamic prompts: combinatorial mode lists every combination in its ord
     assert.deepStrictEqual(all('__times__!'), ['dawn!', 'dusk!', 'noon!']);
   });
 });
+
+describe('dynamic prompts: what would never end is stopped with a reason', () => {
+  const loop = WildcardLibrary.fromValues({ self: ['again __self__'], pick: ['{2$$__pick__}', 'x'] });
+
+  it('a wildcard whose value uses it again: an error at the wildcard, in both modes', () => {
+    for (const mode of ['random', 'all'] as const) {
+      assert.throws(
+        () => expandPromptFile('a __self__\nSteps: 20, Seed: 1, Size: 512x512\n', loop, { mode }),
+        (e: Error & { span?: { start: number; end: number } }) => /opens wildcards more than 50 deep/.test(e.message) && e.span?.start === 2 && e.span.end === 10,
+      );
+    }
+    assert.throws(() => expandPromptFile('{2$$__pick__}\nSteps: 20, Seed: 1, Size: 512x512\n', loop, { mode: 'random' }), /more than 50 deep/);
+  });
+
+  it('a Batch size x Batch count past the limit lists the limit and says it stopped', () => {
+    const r = expandPromptFile('{a|b}\nSteps: 20, Seed: 1, Size: 512x512, Batch size: 8, Batch count: 100000000\n', library, { mode: 'random', maxPrompts: 5 });
+    assert.strictEqual(r.prompts.length, 5);
+    assert.strictEqual(r.truncated, true);
+  });
+});

@@ -10,26 +10,26 @@ import { WildcardLibrary } from './wildcardLibrary';
  * give the same text are counted apart, so this is what dynamicprompts lists at most.
  * Infinity when it does not fit a double.
  */
-export function countCombinations(node: DynamicNode, library?: WildcardLibrary, depth = 0): number {
-  if (depth > 20) return 1;
+export function countCombinations(node: DynamicNode, library?: WildcardLibrary, depth = 0, open: Set<string> = new Set()): number {
+  if (depth > 64) return Infinity;
   switch (node.kind) {
     case 'literal':
       return 1;
     case 'sequence':
-      return node.tokens.filter((t) => t.kind !== 'assignment').reduce((n, t) => n * countCombinations(t, library, depth + 1), 1);
+      return node.tokens.filter((t) => t.kind !== 'assignment').reduce((n, t) => n * countCombinations(t, library, depth + 1, open), 1);
     case 'assignment':
       return 1;
     case 'access':
-      return node.default ? countCombinations(node.default, library, depth + 1) : 1;
+      return node.default ? countCombinations(node.default, library, depth + 1, open) : 1;
     case 'wrap':
-      return countCombinations(node.wrapper, library, depth + 1) * countCombinations(node.inner, library, depth + 1);
+      return countCombinations(node.wrapper, library, depth + 1, open) * countCombinations(node.inner, library, depth + 1, open);
     case 'wildcard':
-      return wildcardCounts(node.path, library, depth).reduce((a, b) => a + b, 0) || 1;
+      return wildcardCounts(node.path, library, depth, open).reduce((a, b) => a + b, 0) || 1;
     case 'variant': {
       let counts: number[];
       const only = node.options.length === 1 ? node.options[0].value : undefined;
-      if (only?.kind === 'wildcard') counts = wildcardCounts(only.path, library, depth);
-      else counts = node.options.map((o) => countCombinations(o.value, library, depth + 1));
+      if (only?.kind === 'wildcard') counts = wildcardCounts(only.path, library, depth, open);
+      else counts = node.options.map((o) => countCombinations(o.value, library, depth + 1, open));
       const n = counts.length;
       const min = Math.min(node.min, n);
       const max = Math.min(node.max, n);
@@ -48,10 +48,32 @@ export function countCombinations(node: DynamicNode, library?: WildcardLibrary, 
   }
 }
 
-function wildcardCounts(path: string, library: WildcardLibrary | undefined, depth: number): number[] {
+/** Counts per wildcard name; cleared when the library changes (keyed by the library object). */
+const memos = new WeakMap<WildcardLibrary, Map<string, number[]>>();
+
+function wildcardCounts(path: string, library: WildcardLibrary | undefined, depth: number, open: Set<string>): number[] {
   if (!library || cleanWildcard(path) === undefined) return [];
-  return [...library.values(path).weightedStrings()].map((value) => {
-    const parsed = parseDynamicPrompt(value);
-    return parsed.root ? countCombinations(parsed.root, library, depth + 1) : 1;
-  });
+  let memo = memos.get(library);
+  if (!memo) memos.set(library, (memo = new Map()));
+  // A wildcard whose values use it again never ends (dynamicprompts recurses until Python stops it).
+  if (open.has(path)) return [Infinity];
+  const known = memo.get(path);
+  if (known) return known;
+  open.add(path);
+  try {
+    const counts = new Map<string, number>();
+    const result = [...library.values(path).weightedStrings()].map((value) => {
+      let n = counts.get(value);
+      if (n === undefined) {
+        const parsed = parseDynamicPrompt(value);
+        n = parsed.root ? countCombinations(parsed.root, library, depth + 1, open) : 1;
+        counts.set(value, n);
+      }
+      return n;
+    });
+    memo.set(path, result);
+    return result;
+  } finally {
+    open.delete(path);
+  }
 }

@@ -10,6 +10,8 @@ import {
   processAssignments,
   resolveWildcardPath,
   samplePrompts,
+  anchored,
+  descend,
   wildcardContext,
   wildcardToVariant,
   wrappedWildcard,
@@ -77,7 +79,7 @@ function* variant(node: VariantNode, context: SamplingContext): Generator<string
   if (node.options.length === 0) return;
   const only = node.options.length === 1 ? node.options[0].value : undefined;
   if (only?.kind === 'wildcard') {
-    yield* variant(wildcardToVariant(only, context, node.min, node.max, node.separator), context);
+    yield* anchored(variant(wildcardToVariant(only, context, node.min, node.max, node.separator), descend(context, only)), only);
     return;
   }
   const values = node.options.map((o) => o.value);

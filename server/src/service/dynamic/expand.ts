@@ -98,7 +98,9 @@ export function expandPromptFile(text: string, library: WildcardLibrary, options
   }
   const batchSize = Math.max(1, intParameter('Batch size', 1));
   const batchCount = Math.max(1, intParameter('Batch count', 1));
-  const count = batchSize * batchCount;
+  const limit = options.maxPrompts ?? DEFAULT_MAX_PROMPTS;
+  const count = Math.min(batchSize * batchCount, limit);
+  result.truncated = batchSize * batchCount > limit;
   const variationStrength = Number(parameters.get('Variation seed strength')?.value ?? '0');
   // With a variation seed the extension keeps one prompt for every image (should_freeze_prompt).
   const frozen = Number.isFinite(variationStrength) && variationStrength > 0;

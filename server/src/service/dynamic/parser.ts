@@ -35,6 +35,9 @@ export function parseDynamicPrompt(text: string, base = 0): DynamicParse {
   return parser.parseAll();
 }
 
+/** Deeper nesting than this is refused (pyparsing hits Python's recursion limit well before it). */
+export const MAX_NESTING = 64;
+
 const WHITE = new Set([' ', '\t', '\n', '\r']);
 const SAMPLING = new Set(['~', '!', '@']);
 const REAL = /[+-]?(?:\p{Nd}+\.\p{Nd}*|\.\p{Nd}+)/uy;
@@ -75,6 +78,9 @@ class Parser {
   private readonly toOriginal?: number[];
   private readonly comments = new Map<number, Span>();
   private nestedError?: DynamicSyntaxError;
+  private depth = 0;
+  /** Where nesting passed MAX_NESTING (the parse then fails there). */
+  private tooDeep?: number;
 
   constructor(
     original: string,
@@ -90,6 +96,10 @@ class Parser {
     let end = this.skip(root.end);
     while (end < this.src.length && WHITE.has(this.src[end])) end++;
     const comments = [...this.comments.values()].sort((a, b) => a.start - b.start);
+    if (this.tooDeep !== undefined) {
+      const at = this.tooDeep;
+      return { error: { code: 'dynamic-syntax', message: `Nested more than ${MAX_NESTING} levels deep: dynamicprompts (Python) gives up on it.`, span: this.span(at, at) }, comments };
+    }
     if (end < this.src.length) return { error: this.nestedError ?? this.diagnose(root.end), comments };
     return { root: root.value, comments };
   }
@@ -170,6 +180,19 @@ class Parser {
 
   /** `ZeroOrMore(chunk)`: one child is returned as is, others as a sequence. */
   private prompt(p: number, inVariant: boolean): Parsed<DynamicNode> {
+    if (this.depth >= MAX_NESTING) {
+      this.tooDeep ??= p;
+      return { value: { kind: 'sequence', tokens: [], span: this.span(p, p) }, start: p, end: p };
+    }
+    this.depth++;
+    try {
+      return this.promptBody(p, inVariant);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private promptBody(p: number, inVariant: boolean): Parsed<DynamicNode> {
     const tokens: DynamicNode[] = [];
     let end = p;
     let first = -1;

@@ -8,6 +8,8 @@ import {
   processAssignments,
   resolveWildcardPath,
   samplePrompts,
+  anchored,
+  descend,
   wildcardContext,
   wildcardToVariant,
   wrappedWildcard,
@@ -52,7 +54,7 @@ function* variant(node: VariantNode, context: SamplingContext): Generator<string
   if (values.length === 0) return;
   if (values.length === 1) {
     const only = values[0];
-    if (only.kind === 'wildcard') yield* variant(wildcardToVariant(only, context, node.min, node.max, node.separator), context);
+    if (only.kind === 'wildcard') yield* anchored(variant(wildcardToVariant(only, context, node.min, node.max, node.separator), descend(context, only)), only);
     else yield* iterate(generatorFrom(only, context));
     return;
   }

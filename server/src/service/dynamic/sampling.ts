@@ -21,6 +21,20 @@ export interface SamplingContext {
   variables: ReadonlyMap<string, DynamicNode>;
   /** Variables being sampled now (a variable that uses itself is an error). */
   sampling: ReadonlySet<string>;
+  /** Wildcards opened inside one another to get here. */
+  depth?: number;
+}
+
+/** Deeper wildcard nesting than this is refused (Python would raise RecursionError). */
+export const MAX_WILDCARD_DEPTH = 50;
+
+/** The context for sampling a wildcard's values, one level deeper. */
+export function descend(context: SamplingContext, at: WildcardNode): SamplingContext {
+  const depth = (context.depth ?? 0) + 1;
+  if (depth > MAX_WILDCARD_DEPTH) {
+    throw new DynamicSamplingError(`Wildcard '${at.path}' opens wildcards more than ${MAX_WILDCARD_DEPTH} deep: does a value use its own wildcard?`, at.span);
+  }
+  return { ...context, depth };
 }
 
 /** A prompt that dynamicprompts stops on while sampling (undefined variable, bad wildcard value...). */
@@ -108,8 +122,21 @@ export function samplePrompts(text: string, count: number | undefined, context: 
   if (!parsed.root) {
     throw new DynamicSamplingError(`The value '${text}' of wildcard '${at.path}' cannot be read: ${parsed.error!.message}`, at.span);
   }
-  const gen = generatorFrom(parsed.root, context);
-  return count === undefined ? gen : take(gen, count);
+  const gen = generatorFrom(parsed.root, descend(context, at));
+  return anchored(count === undefined ? gen : take(gen, count), at);
+}
+
+/**
+ * Errors from inside a wildcard's values get the wildcard's own range: the values' ranges are
+ * in their file's lines, not in the prompt being expanded.
+ */
+export function* anchored(gen: Iterator<string>, at: WildcardNode): Generator<string> {
+  try {
+    for (let r = gen.next(); !r.done; r = gen.next()) yield r.value;
+  } catch (e) {
+    if (e instanceof DynamicSamplingError) throw new DynamicSamplingError(e.message, at.span);
+    throw e;
+  }
 }
 
 function* take(gen: Iterator<string>, count: number): Generator<string> {
