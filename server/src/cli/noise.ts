@@ -93,7 +93,9 @@ export function noiseJson(report: NoiseReport): string {
 }
 
 function float32Text(v: number): string {
-  for (let digits = 1; digits < 9; digits++) {
+  // Starting at 6 digits gives the same text: a value that 6 digits or fewer round-trip is printed
+  // padded to 6 and read back to the same double, whose String() is the shortest form.
+  for (let digits = 6; digits < 9; digits++) {
     const text = v.toPrecision(digits);
     if (Math.fround(Number(text)) === v) return String(Number(text));
   }
