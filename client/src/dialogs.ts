@@ -8,6 +8,8 @@ import { Disposable, OpenDialogOptions, SaveDialogOptions, Uri, window } from 'v
 export interface Dialogs {
   /** One folder, or undefined when the person cancelled. */
   pickFolder(options: Omit<OpenDialogOptions, 'canSelectFiles' | 'canSelectFolders' | 'canSelectMany'>): Thenable<Uri | undefined>;
+  /** One file, or undefined when the person cancelled. */
+  pickFile(options: Omit<OpenDialogOptions, 'canSelectFiles' | 'canSelectFolders' | 'canSelectMany'>): Thenable<Uri | undefined>;
   /** Where to save, or undefined when cancelled. */
   saveFile(options: SaveDialogOptions): Thenable<Uri | undefined>;
   /** A modal warning with one action: true when the person chose it. */
@@ -18,6 +20,7 @@ export interface Dialogs {
 
 const vscodeDialogs: Dialogs = {
   pickFolder: async (options) => (await window.showOpenDialog({ ...options, canSelectFiles: false, canSelectFolders: true, canSelectMany: false }))?.[0],
+  pickFile: async (options) => (await window.showOpenDialog({ ...options, canSelectFiles: true, canSelectFolders: false, canSelectMany: false }))?.[0],
   saveFile: (options) => window.showSaveDialog(options),
   confirm: async (question, detail, action) => (await window.showWarningMessage(question, { modal: true, detail }, action)) === action,
   offer: async (message, action, severity = 'information') =>
@@ -29,6 +32,7 @@ let answering: Dialogs = vscodeDialogs;
 /** The dialogs to ask through (VS Code's, unless a test answers them). */
 export const dialogs: Dialogs = {
   pickFolder: (options) => answering.pickFolder(options),
+  pickFile: (options) => answering.pickFile(options),
   saveFile: (options) => answering.saveFile(options),
   confirm: (question, detail, action) => answering.confirm(question, detail, action),
   offer: (message, action, severity) => answering.offer(message, action, severity),
@@ -43,6 +47,7 @@ export function answerDialogs(answers: Partial<Dialogs>): Disposable {
   const unanswered = (what: string) => Promise.reject(new Error(`a test answers the dialogs, but not this one: ${what}`));
   answering = {
     pickFolder: answers.pickFolder ?? ((o) => unanswered(`folder dialog "${o.title ?? o.openLabel ?? ''}"`)),
+    pickFile: answers.pickFile ?? ((o) => unanswered(`file dialog "${o.title ?? o.openLabel ?? ''}"`)),
     saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)),
     confirm: answers.confirm ?? ((question) => unanswered(question)),
     offer: answers.offer ?? ((message) => unanswered(message)),

@@ -8,6 +8,8 @@ import { newPromptFile } from './commands/newPromptFile';
 import { openLoraFolder } from './commands/openLoraFolder';
 import { onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
 import { selectModelFolder } from './commands/selectModelFolder';
+import { selectModel, SelectModelArgs } from './commands/selectModel';
+import { startModelStatus } from './modelStatus';
 import { selectRenderDevice, SelectRenderDeviceArgs } from './commands/selectRenderDevice';
 import { startDeviceStatus } from './deviceStatus';
 import { answerDialogs } from './dialogs';
@@ -91,6 +93,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     ),
     commands.registerCommand('sdPrompt.insertLora', (args?: InsertLoraArgs) => insertLora(languageClient, args)),
     commands.registerCommand('sdPrompt.selectModelFolder', selectModelFolder),
+    commands.registerCommand('sdPrompt.selectModel', (args?: SelectModelArgs) => selectModel(languageClient, args)),
     commands.registerCommand('sdPrompt.selectRenderDevice', (args?: SelectRenderDeviceArgs) => selectRenderDevice(args)),
     commands.registerCommand('sdPrompt.openLoraFolder', () => openLoraFolder(languageClient)),
     commands.registerCommand('sdPrompt.copyGenerationData', () => copyGenerationData(languageClient)),
@@ -102,7 +105,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     { dispose: () => void client?.stop() },
   );
   await client.start();
-  context.subscriptions.push(startTokenStatus(client), startDeviceStatus());
+  context.subscriptions.push(startTokenStatus(client), startDeviceStatus(), startModelStatus());
   return {
     onDidShowPicker,
     onDidStartRender,

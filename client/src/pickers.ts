@@ -2,7 +2,7 @@ import { EventEmitter } from 'vscode';
 
 /** Which picker a command shows now, with its item labels (the extension-host tests drive the pickers). */
 export interface PickerShown {
-  step: 'lora' | 'triggerWords' | 'device';
+  step: 'lora' | 'triggerWords' | 'device' | 'model';
   labels: string[];
   /** The label of the item the picker starts on, when it marks one. */
   active?: string;

@@ -137,3 +137,35 @@ export interface MergeReportParams {
   model: string;
   loras: LoraMergeOutcome[];
 }
+
+/** The checkpoints of the user's webui folder (Select Model…), and the one a prompt's generation data selects. */
+export const CHECKPOINT_LIST_REQUEST = 'sdPrompt/checkpointList';
+
+export interface CheckpointListParams {
+  /** A prompt file's text: its `Model hash:` / `Model:` select a checkpoint as A1111's paste does (`chosen`). */
+  text?: string;
+}
+
+export interface CheckpointListItem {
+  /** A1111's name: the path below the models folder with its extension. */
+  name: string;
+  /** What A1111 writes as `Model:`. */
+  nameForExtra: string;
+  path: string;
+  /** `sd1`, `sd2`, `sdxl`, or `other` for files sd-prompt cannot render. */
+  family: string;
+  dtype: string;
+  size: number;
+  /** The first 10 hex of the sha256, once known (hashing runs in the background). */
+  shortHash?: string;
+  renderable: boolean;
+  problem?: string;
+}
+
+export interface CheckpointListResult {
+  /** The checkpoint folders scanned (models/Stable-diffusion, models/checkpoints). */
+  folders: string[];
+  checkpoints: CheckpointListItem[];
+  /** The checkpoint the text's generation data selects, and by which parameter. */
+  chosen?: { path: string; by: 'Model hash' | 'Model' };
+}

@@ -2,6 +2,8 @@ import {
   GENERATION_DATA_REQUEST,
   GenerationDataParams,
   LORA_LIST_REQUEST,
+  CHECKPOINT_LIST_REQUEST,
+  CheckpointListParams,
   LoraListParams,
   MERGE_REPORT_NOTIFICATION,
   MergeReportParams,
@@ -70,6 +72,7 @@ const textDocument = object({ uri: string });
 export interface CheckedParams {
   [TOKEN_COUNT_REQUEST]: TokenCountParams;
   [LORA_LIST_REQUEST]: LoraListParams;
+  [CHECKPOINT_LIST_REQUEST]: CheckpointListParams;
   [RENDER_LORAS_REQUEST]: RenderLorasParams;
   [GENERATION_DATA_REQUEST]: GenerationDataParams;
   [SELECTION_PROMPT_REQUEST]: SelectionPromptParams;
@@ -79,6 +82,7 @@ export interface CheckedParams {
 const SHAPES: Record<keyof CheckedParams, Check> = {
   [TOKEN_COUNT_REQUEST]: object({ textDocument, position: object({ line: count, character: count }) }),
   [LORA_LIST_REQUEST]: object({ textDocument: optional(textDocument) }),
+  [CHECKPOINT_LIST_REQUEST]: object({ text: optional(string) }),
   [RENDER_LORAS_REQUEST]: object({ text: string }),
   [GENERATION_DATA_REQUEST]: object({ text: string }),
   [SELECTION_PROMPT_REQUEST]: object({ text: string, selected: string }),

@@ -35,6 +35,8 @@ import {
   GENERATION_DATA_REQUEST,
   GenerationDataResult,
   LORA_LIST_REQUEST,
+  CHECKPOINT_LIST_REQUEST,
+  CheckpointListResult,
   LoraListResult,
   MERGE_REPORT_NOTIFICATION,
   RENDER_LORAS_REQUEST,
@@ -46,6 +48,7 @@ import {
 } from '../../common/src/protocol';
 import { CheckedParams, checkParams } from './messageShapes';
 import { runSafe } from './runSafe';
+import { checkpointList } from './service/features/checkpointList';
 import { generationData, loraPickList, renderLoras, selectionPromptText } from './service/features/extensionRequests';
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
@@ -284,6 +287,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const settings = params.textDocument ? await settingsFor(params.textDocument.uri) : await windowSettings();
     const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).lora;
     return { folders, loras: await loraPickList(host?.library, settings) };
+  });
+  onExtensionRequest(CHECKPOINT_LIST_REQUEST, (): CheckpointListResult => ({ folders: [], checkpoints: [] }), async (params) => {
+    await configureLibrary();
+    const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).checkpoint;
+    return checkpointList(host?.library, folders, params.text !== undefined ? parsePromptDocument(params.text) : undefined);
   });
   onExtensionRequest(RENDER_LORAS_REQUEST, (): RenderLorasResult => ({ loras: [], warnings: [] }), async (params) => {
     await configureLibrary();

@@ -6,12 +6,14 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { kohyaSd15 } from '../../unit/library/build';
+import { writeCheckpoint, TINY_SD1_ARCHITECTURE } from '../../../server/src/render/testModel/generateCheckpoint';
 import { activateExtension, nextEvent, withUserSettings } from './api';
 
 const COMMANDS = [
     'sdPrompt.renderPreview',
     'sdPrompt.insertLora',
     'sdPrompt.copyGenerationData',
+    'sdPrompt.selectModel',
     'sdPrompt.selectModelFolder',
     'sdPrompt.selectRenderDevice',
     'sdPrompt.openLoraFolder',
@@ -73,6 +75,7 @@ describe('sd-prompt commands', () => {
                 'SD Prompt: Render Preview',
                 'SD Prompt: Insert LoRA…',
                 'SD Prompt: Copy as Generation Data',
+                'SD Prompt: Select Model…',
                 'SD Prompt: Select Model Folder…',
                 'SD Prompt: Select Render Device…',
                 'SD Prompt: Open LoRA Folder',
@@ -158,6 +161,62 @@ describe('sd-prompt commands', () => {
             assert.strictEqual(device(), 'cpu');
         } finally {
             await restore();
+        }
+    });
+
+    it("Select Model: the webui's checkpoints with what they are; one that cannot render is refused; any file; cancel changes nothing", async () => {
+        const api = await activateExtension();
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-prompt-e2e-webui-'));
+        const models = path.join(tmp, 'models', 'Stable-diffusion');
+        fs.mkdirSync(models, { recursive: true });
+        const tiny = path.join(models, 'tiny.safetensors');
+        writeCheckpoint(tiny, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 3 });
+        fs.writeFileSync(path.join(models, 'misplaced_lora.safetensors'), kohyaSd15());
+        const elsewhere = path.join(tmp, 'elsewhere.safetensors');
+        fs.copyFileSync(tiny, elsewhere);
+        const restore = await withUserSettings({ model: '', webuiPath: tmp });
+        const model = () => vscode.workspace.getConfiguration('sdPrompt').inspect<string>('model')?.globalValue;
+        const asked: string[] = [];
+        const answering = api.answerDialogs({
+            pickFile: async options => {
+                asked.push(`${options.title} [${options.openLabel}]`);
+                return vscode.Uri.file(elsewhere);
+            },
+        });
+        try {
+            let shown = nextEvent(api.onDidShowPicker);
+            let choosing = vscode.commands.executeCommand<string>('sdPrompt.selectModel', { filter: 'tiny' });
+            assert.deepStrictEqual((await shown).labels, ['misplaced_lora', 'tiny', 'Choose a checkpoint file…', 'Choose a diffusers ONNX model folder…']);
+            assert.deepStrictEqual((await shown).step, 'model');
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+            assert.strictEqual(await choosing, tiny);
+            assert.strictEqual(model(), tiny);
+
+            shown = nextEvent(api.onDidShowPicker);
+            choosing = vscode.commands.executeCommand<string>('sdPrompt.selectModel', { filter: 'misplaced' });
+            await shown;
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+            assert.strictEqual(await choosing, undefined);
+            assert.strictEqual(model(), tiny);
+
+            shown = nextEvent(api.onDidShowPicker);
+            choosing = vscode.commands.executeCommand<string>('sdPrompt.selectModel', { filter: 'Choose a checkpoint' });
+            await shown;
+            await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+            assert.strictEqual(await choosing, elsewhere);
+            assert.strictEqual(model(), elsewhere);
+            assert.deepStrictEqual(asked, ['Select a Stable Diffusion checkpoint (.safetensors) [Use as Model]']);
+
+            shown = nextEvent(api.onDidShowPicker);
+            choosing = vscode.commands.executeCommand<string>('sdPrompt.selectModel');
+            await shown;
+            await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+            assert.strictEqual(await choosing, undefined);
+            assert.strictEqual(model(), elsewhere);
+        } finally {
+            answering.dispose();
+            await restore();
+            fs.rmSync(tmp, { recursive: true, force: true });
         }
     });
 

@@ -9,6 +9,8 @@ import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
 import { writeCheckpoint, TINY_SD1_ARCHITECTURE, TINY_SDXL_ARCHITECTURE } from '../../../server/src/render/testModel/generateCheckpoint';
 import { createPromptLanguageService, DEFAULT_SETTINGS, PromptSettings } from '../../../server/src/service';
 import { kohyaSd15 } from '../library/build';
+import { checkpointList } from '../../../server/src/service/features/checkpointList';
+import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 
 /** A webui folder on disk with tiny generated checkpoints, a LoRA and a LoRA put among the checkpoints by mistake. */
 describe('checkpoints of a webui folder in the language server', function () {
@@ -83,6 +85,24 @@ describe('checkpoints of a webui folder in the language server', function () {
     const none = TextDocument.create('file:///n.prompt', 'sd-prompt', 1, 'a cat\nSteps: 20, Model: nothing_here');
     const noneHover = await service.hover(none, none.positionAt(none.getText().indexOf('nothing')), settings());
     assert.strictEqual((noneHover!.contents as { value: string }).value, '**Checkpoint** `nothing_here`\n\nNot in your checkpoint folders: A1111 would keep the model it has loaded.');
+  });
+
+  it("Select Model's list: each checkpoint with what it is, and the one a prompt's Model hash / Model selects", async () => {
+    const folders = [path.join(webui, 'models/Stable-diffusion')];
+    const sd1 = host.catalog.list('checkpoint').find((e) => e.name === 'tiny_sd1')!;
+    const sha256 = await host.sha256(sd1);
+    const list = checkpointList(host.library, folders, parsePromptDocument(`a cat\nSteps: 20, Model: tiny_xl, Model hash: ${sha256!.slice(0, 10)}`));
+    assert.deepStrictEqual(list.chosen, { path: sd1.path, by: 'Model hash' });
+    assert.deepStrictEqual(
+      list.checkpoints.map((c) => [c.nameForExtra, c.family, c.dtype, c.renderable, c.shortHash ?? null]),
+      [
+        ['misplaced_lora', 'other', 'F16', false, list.checkpoints[0].shortHash ?? null],
+        ['tiny_sd1', 'sd1', 'F16', true, sha256!.slice(0, 10)],
+        ['tiny_xl', 'sdxl', 'BF16', true, list.checkpoints[2].shortHash ?? null],
+      ],
+    );
+    assert.strictEqual(checkpointList(host.library, folders, parsePromptDocument('a cat\nSteps: 20, Model: nothing')).chosen, undefined);
+    assert.deepStrictEqual(checkpointList(undefined, [], undefined), { folders: [], checkpoints: [] });
   });
 
   it('sdPrompt.model naming a checkpoint file gives the base model from its keys', async () => {

@@ -1,0 +1,40 @@
+import type { CheckpointListItem, CheckpointListResult } from '../../../../common/src/protocol';
+import { PromptLibrary } from '../library';
+import { checkpointNames, chooseCheckpoint } from '../library/checkpoints';
+import { PromptDocument } from '../syntax/document';
+
+/**
+ * The checkpoints for Select Model… (A1111's order and names, what each is, its short hash once hashed: asking
+ * starts the hashing, and a later ask has it), and the one a prompt's `Model hash:` / `Model:` select.
+ */
+export function checkpointList(library: PromptLibrary | undefined, folders: string[], doc?: PromptDocument): CheckpointListResult {
+  const catalog = library?.catalog;
+  if (!catalog?.ready) return { folders, checkpoints: [] };
+  const entries = catalog.list('checkpoint');
+  const checkpoints = entries.map((entry): CheckpointListItem => {
+    const names = checkpointNames(entry);
+    const model = entry.details.model;
+    const sha256 = entry.pickle ? undefined : library!.sha256?.(entry);
+    const problem = entry.pickle ? 'a Python pickle (.ckpt): sd-prompt never opens one; use the .safetensors version' : (model?.problem ?? entry.details.error);
+    return {
+      name: names.name,
+      nameForExtra: names.nameForExtra,
+      path: entry.path,
+      family: model?.family ?? 'other',
+      dtype: model?.dtype ?? '',
+      size: entry.size,
+      ...(sha256 ? { shortHash: sha256.slice(0, 10) } : {}),
+      renderable: model?.renderable ?? false,
+      ...(problem ? { problem } : {}),
+    };
+  });
+  const result: CheckpointListResult = { folders, checkpoints };
+  const params = doc?.sections.parameters?.entries ?? [];
+  const model = params.find((e) => e.key === 'Model')?.value;
+  const modelHash = params.find((e) => e.key === 'Model hash')?.value.toLowerCase();
+  if (model || modelHash) {
+    const choice = chooseCheckpoint(entries, { model, modelHash }, (e) => library!.sha256?.(e, false));
+    if (choice.entry && choice.by) result.chosen = { path: choice.entry.path, by: choice.by };
+  }
+  return result;
+}
