@@ -12,6 +12,7 @@ import {
   writeCheckpoint,
 } from '../../../server/src/render/testModel/generateCheckpoint';
 import { buildSafetensors, TensorSpec } from '../library/build';
+import { renameKeys, rewriteHeader } from './rewriteHeader';
 import { useTempFolder } from './tempFolder';
 
 /** Family detection and architecture inference on generated LDM-layout files, and every family that is refused by name. */
@@ -72,6 +73,23 @@ describe('checkpoint families', () => {
     assert.strictEqual(sdxl.unet.admInChannels, 176);
     assert.strictEqual(sdxl.unet.additionTimeEmbedDim, 8);
     assert.deepStrictEqual([sdxl.unet.transformerDepth, sdxl.unet.middleTransformerDepth, sdxl.unet.contextDim], [[0, 2], 2, 192]);
+  });
+
+  it('renames keys as A1111 does first: SD1 text encoders saved without text_model.', async () => {
+    const file = generate('sd1-old-transformers', TINY_SD1_ARCHITECTURE);
+    rewriteHeader(file, renameKeys((k) => (k.startsWith('cond_stage_model.transformer.text_model.') ? k.replace('text_model.', '') : undefined)));
+    const loaded = await loadCheckpoint(file);
+    assert.ok(loaded.file.tensors.has('cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight'));
+    assert.deepStrictEqual(loaded.architecture, TINY_SD1_ARCHITECTURE);
+  });
+
+  it('renames keys as A1111 does first: SD 2.1 Turbo\'s SGM layout (conditioner.embedders.0.model with a 1024-wide ln_final)', async () => {
+    const wide = { ...TINY_SD2_ARCHITECTURE, textEncoders: [{ ...TINY_SD2_ARCHITECTURE.textEncoders[0], width: 1024, heads: 16, ffWidth: 64, vocabSize: 8 }] };
+    const architecture = { ...wide, unet: { ...wide.unet, contextDim: 1024 } };
+    const file = generate('sd2-turbo', architecture);
+    rewriteHeader(file, renameKeys((k) => (k.startsWith('cond_stage_model.') ? k.replace('cond_stage_model.', 'conditioner.embedders.0.') : undefined)));
+    const loaded = await loadCheckpoint(file);
+    assert.deepStrictEqual(loaded.architecture, architecture);
   });
 
   describe('v-prediction', () => {

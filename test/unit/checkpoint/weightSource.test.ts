@@ -13,6 +13,7 @@ import {
   TINY_SDXL_ARCHITECTURE,
   writeCheckpoint,
 } from '../../../server/src/render/testModel/generateCheckpoint';
+import { rewriteHeader } from './rewriteHeader';
 import { useTempFolder } from './tempFolder';
 
 /**
@@ -193,6 +194,18 @@ describe('checkpoint weight source', () => {
       () => loaded.weights.weight('text_encoder' as PipelineComponent, 'text_model.final_layer_norm.weight'),
       (e: CheckpointError) => e.code === 'missing-key' && e.message === `${file} has no "${prefix}.weight" (text_encoder weight text_model.final_layer_norm.weight)`,
     );
+  });
+
+  it('a weight in a dtype other than F32/F16/BF16', async () => {
+    const file = path.join(root(), 'int16.safetensors');
+    writeCheckpoint(file, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 3 });
+    const key = 'model.diffusion_model.out.2.bias';
+    rewriteHeader(file, (header) => ({ ...header, [key]: { ...(header[key] as { dtype: string; shape: number[]; data_offsets: [number, number] }), dtype: 'I16' } }));
+    await assert.rejects(loadCheckpoint(file), (e: CheckpointError) => {
+      assert.strictEqual(e.code, 'bad-dtype');
+      assert.strictEqual(e.message, `${file}: "${key}" is I16; checkpoint weights must be F32, F16 or BF16 (unet weight conv_out.bias)`);
+      return true;
+    });
   });
 
   it('a weight of another shape than the architecture implies', async () => {

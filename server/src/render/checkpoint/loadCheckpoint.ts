@@ -1,4 +1,5 @@
 import { SdArchitecture } from '../sdGraphs/architecture';
+import { a1111KeyNames } from './a1111KeyNames';
 import { architectureFromShapes } from './architectureFromShapes';
 import { CheckpointFile, openCheckpointFile } from './checkpointFile';
 import { CheckpointWeights } from './checkpointWeights';
@@ -21,7 +22,8 @@ export interface LoadedCheckpoint {
 }
 
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const file = await openCheckpointFile(path);
+  const opened = await openCheckpointFile(path);
+  const file: CheckpointFile = { ...opened, tensors: a1111KeyNames(opened.tensors) };
   const family = detectFamily(path, file.tensors);
   const shapes = architectureFromShapes(path, file.tensors, family);
   const { prediction, source } = await detectPrediction(file, shapes);
