@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { loadCheckpoint } from '../../../server/src/render/checkpoint/loadCheckpoint';
-import { readOnnxModel } from '../../../server/src/render/onnx/onnxIndex';
+import { indexWeights, readOnnxModel } from '../../../server/src/render/onnx/onnxIndex';
+import { buildSdGraphs } from '../../../server/src/render/sdGraphs/pipelineGraphs';
 import { PipelineComponent, SdArchitecture } from '../../../server/src/render/sdGraphs/architecture';
 import { checkpointGraphs } from '../../../server/src/render/sdGraphs/graphFiles';
 import { createGraphSessions } from '../../../server/src/render/sdGraphs/graphSessions';
@@ -114,4 +115,29 @@ describe('Graphs of a single-file checkpoint', function () {
       }
     });
   }
+
+  it('the LoRA index finds every Linear and Conv of an fp16 checkpoint\'s graphs, in the checkpoint, behind their Casts', async () => {
+    const arch = TINY_SDXL_ARCHITECTURE;
+    const { checkpoint, graphs } = await run(arch, 'F16');
+    const loaded = await loadCheckpoint(checkpoint);
+    const built = buildSdGraphs(loaded.architecture, { dtype: 'float32', weights: { kind: 'source', source: loaded.weights } });
+    const layout = { MatMul: 'in_out', Gemm: 'out_in', Conv: 'conv' } as const;
+    for (const component of ['text_encoder', 'text_encoder_2', 'unet'] as const) {
+      const index = indexWeights(readOnnxModel(graphs.graphs[component]!.model));
+      assert.deepStrictEqual(index.unattributed, [], component);
+      assert.deepStrictEqual(
+        index.weights.map((w) => [w.module, w.initializer, w.op, w.layout, w.dims.join('x')]),
+        built[component]!.linears.map((l) => [l.module, l.initializer, l.op, layout[l.op], l.dims.join('x')]),
+        component,
+      );
+      for (const w of index.weights) {
+        assert.strictEqual(w.dtype, 'float16', w.module);
+        assert.ok(w.via.includes('Cast'), `${w.module} via ${w.via}`);
+        // OpenCLIP stores text_projection transposed: the checkpoint reader hands it over rebuilt, inline.
+        if (w.module === 'text_projection') assert.strictEqual(w.location.kind, 'inline');
+        else assert.ok(w.location.kind === 'external' && fs.realpathSync(w.location.file) === fs.realpathSync(checkpoint), w.module);
+      }
+    }
+    assert.ok(indexWeights(readOnnxModel(graphs.graphs.unet!.model)).byModule.has('down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k'));
+  });
 });

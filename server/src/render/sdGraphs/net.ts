@@ -10,7 +10,8 @@ import { randomNormal } from './randomWeights';
  *  - nn.Linear on a 3-D input → MatMul on an [in, out] weight, then Add with the bias under its
  *    parameter name. Random weights are made in that layout as torch's constant-folded
  *    `onnx::MatMul_N`; a checkpoint's weight keeps its bytes ([out, in] under its parameter
- *    name) and one Transpose feeds the MatMul (the LoRA index follows Transpose and Cast);
+ *    name) and feeds a Gemm transB=1 over the input flattened to 2-D (the LoRA index reads Gemm
+ *    weights as [out, in], and follows a Cast);
  *  - nn.Linear on a 2-D input with bias → Gemm(transB=1) with the weight under its parameter
  *    name in [out, in] layout (torch's addmm path);
  *  - Conv keeps parameter names (`down_blocks.0.resnets.0.conv1.weight`);
@@ -126,7 +127,8 @@ export class Net {
 
   /**
    * A Linear's weight as the [in, out] value a MatMul takes: random in that layout (torch's folded
-   * `onnx::MatMul_N`), or the source's [out, in] bytes through one Transpose. The record names the initializer.
+   * `onnx::MatMul_N`), or the source's [out, in] bytes through one Transpose (folded into a copy at load:
+   * for small weights only; `linear` uses Gemm). The record names the initializer.
    */
   linearWeight(scope: string, inF: number, outF: number, std: number): { value: string; initializer: string; dims: number[] } {
     if (this.weights.kind === 'random') {
@@ -194,9 +196,23 @@ export class Net {
     return scope.replace(/^\//, '').replace(/\//g, '.');
   }
 
-  /** nn.Linear applied to a 3-D input (torch: MatMul on the [in, out] weight, then Add bias). */
+  /**
+   * nn.Linear applied to a 3-D input. Random weights: torch's MatMul on the [in, out] weight, then Add bias.
+   * A source's [out, in] weight: the input flattened to 2-D, Gemm transB=1 (bias inside), reshaped back, so
+   * ORT uses the bytes as stored instead of folding a transposed copy at load (measured: Cast+Transpose
+   * folding took twice the time of Cast alone; docs/rendering.md).
+   */
   linear(scope: string, x: string, inF: number, outF: number, bias: boolean, std = 0.02): string {
     const module = Net.modulePath(scope);
+    if (this.weights.kind === 'source') {
+      const w = this.param(scope, `${module}.weight`, [outF, inF], { std });
+      const b = bias ? [this.param(scope, `${module}.bias`, [outF], { std })] : [];
+      const lead = this.op1(scope, 'Slice', [this.op1(scope, 'Shape', [x]), this.i64([0]), this.i64([-1]), this.i64([0])]);
+      const flat = this.op1(scope, 'Reshape', [x, this.i64([-1, inF])]);
+      const y2 = this.op1(scope, 'Gemm', [flat, w, ...b], { alpha: attrFloat(1), beta: attrFloat(1), transB: 1 });
+      this.linears.push({ module, initializer: `${module}.weight`, node: `${scope}/Gemm`, op: 'Gemm', dims: [outF, inF] });
+      return this.op1(scope, 'Reshape', [y2, this.op1(scope, 'Concat', [lead, this.i64([outF])], { axis: 0 })]);
+    }
     const w = this.linearWeight(scope, inF, outF, std);
     const node = `${scope}/MatMul`;
     let y = this.op1(scope, 'MatMul', [x, w.value]);

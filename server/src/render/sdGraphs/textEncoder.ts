@@ -1,4 +1,4 @@
-import { ElemType, ModelBuilder } from '../onnx/onnxWriter';
+import { attrFloat, ElemType, ModelBuilder } from '../onnx/onnxWriter';
 import { TextEncoderArchitecture } from './architecture';
 import { BuiltGraph, GraphOptions, newModel } from './graphOptions';
 import { Net } from './net';
@@ -73,7 +73,13 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
   const T = '/text_model';
   const eos = net.op1(T, 'ArgMax', [net.cast(T, ids, 'int32')], { axis: -1, keepdims: 1 });
   const pooled = net.op1(T, 'GatherND', [last, eos], { batch_dims: 1 });
-  if (arch.projectionDim) {
+  if (arch.projectionDim && options.weights.kind === 'source') {
+    // The pooled output is 2-D: Gemm transB=1 reads the [proj, D] weight as stored.
+    const w = net.param('/text_projection', 'text_projection.weight', [arch.projectionDim, D], { std: 0.02 });
+    net.linears.push({ module: 'text_projection', initializer: 'text_projection.weight', node: '/text_projection/Gemm', op: 'Gemm', dims: [arch.projectionDim, D] });
+    g.node('Gemm', [pooled, w], ['text_embeds'], { alpha: attrFloat(1), beta: attrFloat(1), transB: 1 }, '/text_projection/Gemm');
+    g.output('text_embeds', outType, ['batch_size', arch.projectionDim]);
+  } else if (arch.projectionDim) {
     const w = net.linearWeight('/text_projection', D, arch.projectionDim, 0.02);
     net.linears.push({ module: 'text_projection', initializer: w.initializer, node: '/text_projection/MatMul', op: 'MatMul', dims: w.dims });
     g.node('MatMul', [pooled, w.value], ['text_embeds'], {}, '/text_projection/MatMul');
