@@ -137,7 +137,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       refreshAll();
       if (inlayHintRefresh) connection.languages.inlayHint.refresh().catch(() => undefined);
     }
-    if (await tagHost?.configure(settings)) refreshAll();
+    // Tag lists load beside the LoRA scan (a 200,000-line list takes a while to index); nothing waits for them.
+    void tagHost?.configure(settings).then(
+      (changed) => changed && refreshAll(),
+      (e) => connection.console.error(`tag lists failed to load: ${e}`),
+    );
     await host.configure(settings);
   };
   const windowSettings = async () =>
