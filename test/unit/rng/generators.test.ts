@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import { Mt19937 } from '../../../server/src/render/pipeline/rng/mt19937';
 import { PhiloxGenerator } from '../../../server/src/render/pipeline/rng/philox';
+import { PHILOX_IN_WEBASSEMBLY, philoxWords, philoxWordsJs } from '../../../server/src/render/pipeline/rng/philoxWords';
 import { TorchCpuGenerator } from '../../../server/src/render/pipeline/rng/torchCpuRandn';
 
 function randn(generator: { randn(out: Float32Array): void }, n: number): number[] {
@@ -35,6 +36,17 @@ describe('noise generators', () => {
     assert.deepStrictEqual(randn(new PhiloxGenerator(7), 16).slice(0, 4), randn(new PhiloxGenerator(7), 4));
     // Seed + ENSD can pass 2^32: the key is the whole 64-bit seed, not its low word.
     assert.notDeepStrictEqual(randn(new PhiloxGenerator(2 ** 32 + 5), 4), randn(new PhiloxGenerator(5), 4));
+  });
+
+  it('Philox: the WebAssembly kernel gives the JavaScript rounds\' words (offsets, keys with a high word, sizes)', () => {
+    assert.ok(PHILOX_IN_WEBASSEMBLY, 'WebAssembly runs in Node');
+    for (const [n, offset, k0, k1] of [[1, 0, 0, 0], [1000, 3, 0xdeadbeef, 1], [65536, 0xffffffff, 42, 0xffffffff], [70000, 7, 31337, 0]]) {
+      const js = Array.from(philoxWordsJs(n, offset, k0, k1));
+      const words = Array.from(philoxWords(n, offset, k0, k1));
+      assert.strictEqual(words.length, 2 * n);
+      const first = words.findIndex((w, i) => w !== js[i]);
+      assert.strictEqual(first, -1, `n ${n}: word ${first} is ${words[first]}, the rounds give ${js[first]}`);
+    }
   });
 
   it("MT19937: the standard's reference outputs (seed 5489: the 10000th is 4123659995; seed 0's first)", () => {

@@ -1,14 +1,5 @@
 import type { NoiseGenerator } from './noiseGenerator';
-
-// Philox 4x32 multipliers and Weyl key increments.
-const M0 = 0xd2511f53;
-const M1 = 0xcd9e8d57;
-const M0_HI = M0 >>> 16;
-const M0_LO = M0 & 0xffff;
-const M1_HI = M1 >>> 16;
-const M1_LO = M1 & 0xffff;
-const W0 = 0x9e3779b9;
-const W1 = 0xbb67ae85;
+import { philoxWords } from './philoxWords';
 
 /**
  * A1111's NV generator (`modules/rng_philox.py`), which it documents as giving the numbers of
@@ -30,41 +21,8 @@ export class PhiloxGenerator implements NoiseGenerator {
   }
 
   randn(out: Float32Array): void {
-    const offset = this.offset++ >>> 0;
-    for (let i = 0; i < out.length; i++) {
-      let c0 = offset;
-      let c1 = 0;
-      let c2 = i;
-      let c3 = 0;
-      let k0 = this.keyLo;
-      let k1 = this.keyHi;
-      for (let round = 0; round < 10; round++) {
-        // One Philox round: the high words of c0·M0 and c2·M1 mix into the other lanes with the key.
-        // The high words come from 16-bit partial products (each below 2^32, so exact in doubles),
-        // written out in the loop: it runs 10 times for every value of the latent.
-        let lo = c0 & 0xffff;
-        let hi = c0 >>> 16;
-        let ll = lo * M0_LO;
-        let lh = lo * M0_HI;
-        let hl = hi * M0_LO;
-        const hi0 = hi * M0_HI + (lh >>> 16) + (hl >>> 16) + (((ll >>> 16) + (lh & 0xffff) + (hl & 0xffff)) >>> 16);
-        lo = c2 & 0xffff;
-        hi = c2 >>> 16;
-        ll = lo * M1_LO;
-        lh = lo * M1_HI;
-        hl = hi * M1_LO;
-        const hi1 = hi * M1_HI + (lh >>> 16) + (hl >>> 16) + (((ll >>> 16) + (lh & 0xffff) + (hl & 0xffff)) >>> 16);
-        const lo0 = Math.imul(c0, M0);
-        const lo1 = Math.imul(c2, M1);
-        c0 = (hi1 ^ c1 ^ k0) >>> 0;
-        c1 = lo1 >>> 0;
-        c2 = (hi0 ^ c3 ^ k1) >>> 0;
-        c3 = lo0 >>> 0;
-        k0 = (k0 + W0) >>> 0;
-        k1 = (k1 + W1) >>> 0;
-      }
-      out[i] = boxMullerFirst(c0, c1);
-    }
+    const words = philoxWords(out.length, this.offset++ >>> 0, this.keyLo, this.keyHi);
+    for (let i = 0; i < out.length; i++) out[i] = boxMullerFirst(words[2 * i], words[2 * i + 1]);
   }
 }
 
