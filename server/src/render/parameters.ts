@@ -4,6 +4,7 @@ import { parsePromptDocument } from '../service/syntax/document';
 import { RenderParameters } from './pipeline/txt2img';
 import { resolveSeed } from './pipeline/rng/seeds';
 import { readNoiseParameters } from './pipeline/rng/noiseParameters';
+import { readSamplerParameters } from './pipeline/samplers/samplerParameters';
 import type { RngSource } from './pipeline/rng/noiseGenerator';
 
 /** Defaults from settings (`sdPrompt.render.*`): used where the file's parameter line says nothing. */
@@ -47,6 +48,7 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     cfgScale: o.cfg ?? pyFloat(param('CFG scale') ?? '') ?? defaults.cfgScale ?? 7,
     seed: resolveSeed(o.seed ?? pyInt(param('Seed') ?? '')),
     noise: readNoiseParameters(text, doc.sections.parameters?.entries ?? [], defaults.rngSource),
+    sampling: readSamplerParameters(text, doc.sections.parameters?.entries ?? []),
     width: o.width ?? (size ? Number(size[1]) : (defaults.width ?? 512)),
     height: o.height ?? (size ? Number(size[2]) : (defaults.height ?? 512)),
     modelName: path.basename(path.resolve(o.model)),

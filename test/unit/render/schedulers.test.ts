@@ -377,7 +377,7 @@ describe('samplers: against the numpy transcription of the A1111/k-diffusion loo
     ['Euler, uniform 10, v', () => createSampler('euler', 10, 'uniform', v), [0.4282520440845497, -0.32626144726980427, 0.5858492249488425]],
     ['DDIM 10', () => createSampler('ddim', 10, 'automatic', sd), [3.2506640388343806, -2.1452483923427326, 4.642651475132714]],
     ['DDIM 10, v', () => createSampler('ddim', 10, 'automatic', v), [0.4533962935367886, -0.3397221385017727, 0.6236119973158407]],
-    ['DDIM 10, eta 1', () => createSampler('ddim', 10, 'automatic', sd, { eta: 1 }), [3.6790971845125986, -0.026591596940825604, 3.1371947108818437]],
+    ['DDIM 10, eta 1', () => createSampler('ddim', 10, 'automatic', sd, { etaDdim: 1 }), [3.6790971845125986, -0.026591596940825604, 3.1371947108818437]],
     ['LCM 4', () => createSampler('lcm', 4, 'automatic', sd), [6.505304430579102, -1.4824560088966088, 6.899631095349995]],
   ];
   for (const [name, make, expected] of cases) {

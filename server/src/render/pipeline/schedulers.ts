@@ -44,6 +44,7 @@ import { UniPcSampler } from './samplers/uniPc';
 import { LcmSampler } from './samplers/lcm';
 import { ScheduleName, scheduleSigmas, SCHEDULE_NAMES } from './samplers/schedules';
 import { SamplerKind, samplerDefinition } from './samplers/registry';
+import type { SamplerSettings } from './samplers/samplerParameters';
 
 export { linspace };
 export { karrasSigmas, exponentialSigmas } from './samplers/schedules';
@@ -346,28 +347,17 @@ export class LcmSigmas extends DiscreteSigmas {
 export type ScheduleType = 'automatic' | ScheduleName;
 export const SCHEDULE_TYPES: readonly ScheduleType[] = ['automatic', ...SCHEDULE_NAMES];
 
-export interface SamplerOptions {
-  /**
-   * A1111 "Eta": opts.eta_ancestral (default 1) for the k-diffusion samplers that take eta (Euler a,
-   * DPM2 a, DPM++ 2S a, the SDE samplers, DPM fast/adaptive); "Eta DDIM" (opts.eta_ddim, default 0)
-   * for DDIM and DDIM CFG++. Ignored by the others.
-   */
-  eta?: number;
-  /** A1111 "Sigma noise" (opts.s_noise, default 1), for the samplers that take s_noise. */
-  sNoise?: number;
-  /** A1111 "Sigma churn", "Sigma tmin", "Sigma tmax" (Euler, Heun, DPM2; defaults 0, 0, ∞). */
-  sChurn?: number;
-  sTmin?: number;
-  sTmax?: number;
-  /** A1111's "Always discard next-to-last sigma" (infotext `Discard penultimate sigma: True`). */
-  discardPenultimateSigma?: boolean;
-  /** "Schedule min sigma", "Schedule max sigma", "Schedule rho" (0 or absent: the defaults). */
-  sigmaMin?: number;
-  sigmaMax?: number;
-  rho?: number;
-  /** "Beta schedule alpha" / "Beta schedule beta" (default 0.6 each). */
-  betaAlpha?: number;
-  betaBeta?: number;
+/**
+ * A1111's sampler settings (samplers/samplerParameters.ts reads them from a parameter line): `eta`
+ * is "Eta" (opts.eta_ancestral, default 1) for the k-diffusion samplers that take eta (Euler a,
+ * DPM2 a, DPM++ 2S a, the SDE samplers, DPM fast/adaptive); `etaDdim` is "Eta DDIM"
+ * (opts.eta_ddim, default 0) for DDIM and DDIM CFG++; `sNoise` "Sigma noise" (default 1) and
+ * `sChurn`/`sTmin`/`sTmax` (Euler, Heun, DPM2) for the samplers that take them;
+ * `discardPenultimateSigma` "Always discard next-to-last sigma"; `sigmaMin`/`sigmaMax`/`rho`
+ * ("Schedule min/max sigma", "Schedule rho"; 0 or absent: the defaults); the Beta schedule's
+ * alpha and beta (default 0.6 each); `sgmNoiseMultiplier`.
+ */
+export interface SamplerOptions extends SamplerSettings {
   /** An SDXL model: Align Your Steps takes SDXL's table. */
   sdxl?: boolean;
 }
@@ -437,7 +427,7 @@ export function createSampler(
     const sampler =
       kind === 'unipc'
         ? new UniPcSampler(def.label, ts, n, prediction)
-        : new TimestepSampler(def.label, kind === 'ddim' ? 'ddim' : kind === 'ddim_cfgpp' ? 'ddim_cfgpp' : 'plms', ts, n, def.takesEta ? (options.eta ?? 0) : 0, prediction);
+        : new TimestepSampler(def.label, kind === 'ddim' ? 'ddim' : kind === 'ddim_cfgpp' ? 'ddim_cfgpp' : 'plms', ts, n, def.takesEta ? (options.etaDdim ?? 0) : 0, prediction);
     return Object.assign(sampler, { info });
   }
 
@@ -471,6 +461,8 @@ export function createSampler(
     options: kOptions,
     modelSigmaMin: table.sigmaMin,
     modelSigmaMax: table.sigmaMax,
+    // A1111 with opts.sgm_noise_multiplier: x = x * sqrt(1 + sigmas[0]²) instead of x * sigmas[0].
+    initNoiseSigma: options.sgmNoiseMultiplier ? Math.sqrt(1 + sigmas[0] ** 2) : sigmas[0],
   };
   let sampler: KDiffusionSampler;
   switch (kind) {

@@ -20,6 +20,7 @@ import type { NoiseParameters } from './rng/noiseParameters';
 import { noiseInfotextParameters } from './rng/noiseInfotext';
 import { NoiseSchedule, createSampler, UnetCall } from './schedulers';
 import { resolveSamplerName } from './samplerNames';
+import { samplerInfotextParameters, SamplerSettings } from './samplers/samplerParameters';
 
 /**
  * txt2img as A1111 runs it, on onnxruntime sessions: conditioning per AND part and prompt-editing
@@ -43,6 +44,8 @@ export interface RenderParameters {
   seed: number;
   /** RNG source, variation seed, seed resize and ENSD (A1111's GPU noise with none of them when absent). */
   noise?: NoiseParameters;
+  /** Eta, Sigma noise/churn/tmin/tmax, Discard penultimate sigma, schedule overrides (A1111's defaults when absent). */
+  sampling?: SamplerSettings;
   width: number;
   height: number;
   modelName: string;
@@ -152,7 +155,7 @@ export async function renderTxt2Img(
   // ---- denoising ----
   const t1 = Date.now();
   const noise = NoiseSchedule.fromConfig(folder.schedulerConfig, path.join(folder.root, 'scheduler/scheduler_config.json'));
-  const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise, { sdxl: folder.kind === 'sdxl' });
+  const sampler = createSampler(choice.kind, p.steps, choice.schedule, noise, { ...p.sampling, sdxl: folder.kind === 'sdxl' });
   const h = p.height / 8;
   const w = p.width / 8;
   // A1111's per-image generators: the first draw is the initial latent, ancestral samplers take the later ones.
@@ -217,12 +220,14 @@ export async function renderTxt2Img(
     parameters: [
       ['Steps', p.steps],
       ['Sampler', choice.samplerLabel],
-      ['Schedule type', choice.scheduleLabel],
+      // A1111 writes the schedule it resolved "Automatic" to ("Karras" for DPM++ 2M).
+      ['Schedule type', sampler.info.scheduleLabel ?? choice.scheduleLabel],
       ['CFG scale', p.cfgScale],
       ['Seed', p.seed],
       ['Size', `${p.width}x${p.height}`],
       ['Model', p.modelName],
       ...noiseInfotextParameters(p.noise, choice.samplerLabel),
+      ...samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler),
       ['Version', 'sd-prompt'],
     ],
   });

@@ -32,6 +32,8 @@ export interface KSamplerSetup {
   /** The model's own smallest and largest sigma (DPM fast/adaptive integrate between them). */
   modelSigmaMin: number;
   modelSigmaMax: number;
+  /** The starting noise level (sigmas[0]; sqrt(1 + sigmas[0]²) with A1111's SGM noise multiplier). */
+  initNoiseSigma?: number;
 }
 
 export abstract class KDiffusionSampler implements Sampler {
@@ -49,7 +51,7 @@ export abstract class KDiffusionSampler implements Sampler {
     this.options = setup.options;
     this.steps = setup.sigmas.length - 1;
     // A1111 KDiffusionSampler.sample: x = x * sigmas[0] (opts.sgm_noise_multiplier off).
-    this.initNoiseSigma = setup.sigmas[0];
+    this.initNoiseSigma = setup.initNoiseSigma ?? setup.sigmas[0];
   }
 
   sample(x: Float32Array, context: SampleContext): Promise<Float32Array> {
