@@ -166,7 +166,15 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
     const bytesWritten = folderBytes(building);
     removeOlderEntries(root, checkpoint, name);
     fs.rmSync(folder, { recursive: true, force: true });
-    fs.renameSync(building, folder);
+    try {
+      fs.renameSync(building, folder);
+    } catch (e) {
+      // Another process (a second render, the CLI) finished the same entry first: theirs is as good.
+      const theirs = readManifest(folder, key);
+      if (!theirs) throw e;
+      fs.rmSync(building, { recursive: true, force: true });
+      return { folder, graphs: theirs, cached: true, bytesWritten: 0 };
+    }
     return { folder, graphs: readManifest(folder, key) as CheckpointGraphs['graphs'], cached: false, bytesWritten };
   } catch (e) {
     fs.rmSync(building, { recursive: true, force: true });
