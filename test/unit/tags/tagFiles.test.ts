@@ -63,4 +63,13 @@ describe('tag lists on disk', () => {
     assert.strictEqual(formatTagFileProblem(loaded.problems[0]), '/t/ok.csv:2: the quote opened at column 1 is not closed on this line');
     assert.match(formatTagFileProblem(loaded.problems[1]), /^\/t\/locked\.csv: cannot be read: EACCES/);
   });
+
+  it('skips a file too large to be a tag list instead of reading it into memory', async () => {
+    const mem = new MemoryFileSystem();
+    mem.writeFile('/t/huge.csv', 'x'.repeat(2000));
+    mem.writeFile('/t/ok.csv', 'good,0,5,\n');
+    const loaded = await loadTagFiles(mem, ['/t/huge.csv', '/t/ok.csv'], 1000);
+    assert.deepStrictEqual(loaded.files, [{ path: '/t/ok.csv', count: 1 }]);
+    assert.deepStrictEqual(loaded.problems.map(formatTagFileProblem), ['/t/huge.csv: 2,000 bytes is more than a tag list holds (at most 1,000); skipped']);
+  });
 });

@@ -57,13 +57,24 @@ export interface LoadedTags {
   problems: TagFileProblem[];
 }
 
+/**
+ * The largest list read: tagcomplete's own lists are 3-4 MB and merged ones tens of MB; a
+ * multi-gigabyte file named `.csv` would only exhaust the server's memory.
+ */
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
+
 /** Reads and indexes the lists; an unreadable file or a malformed line is a problem, never a throw. */
-export async function loadTagFiles(fs: LibraryFileSystem, paths: string[]): Promise<LoadedTags> {
+export async function loadTagFiles(fs: LibraryFileSystem, paths: string[], maxBytes = MAX_LIST_BYTES): Promise<LoadedTags> {
   const parsed: { path: string; tags: TagRecord[] }[] = [];
   const problems: TagFileProblem[] = [];
   for (const path of paths) {
     let text: string;
     try {
+      const { size } = await fs.stat(path);
+      if (size > maxBytes) {
+        problems.push({ file: path, line: 0, message: `${size.toLocaleString('en')} bytes is more than a tag list holds (at most ${maxBytes.toLocaleString('en')}); skipped` });
+        continue;
+      }
       text = await fs.readText(path);
     } catch (e) {
       problems.push({ file: path, line: 0, message: `cannot be read: ${e instanceof Error ? e.message : String(e)}` });
