@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import { readBatchImages, readNoiseParameters } from '../../../server/src/render/pipeline/rng/noiseParameters';
+import { noiseInfotextParameters } from '../../../server/src/render/pipeline/rng/noiseInfotext';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 
 const read = (line: string, source?: 'GPU' | 'CPU' | 'NV') => {
@@ -42,5 +43,19 @@ describe('noise parameters from the parameter line', () => {
     assert.strictEqual(images('Steps: 20'), 1);
     assert.strictEqual(images('Steps: 20, Batch size: 3'), 3);
     assert.strictEqual(images('Steps: 20, Batch size: 3, Batch count: 2'), 6);
+  });
+});
+
+describe('noise parameters in the infotext', () => {
+  const noise = { source: 'GPU' as const, subseed: -1, subseedStrength: 0, etaNoiseSeedDelta: 31337 };
+  const ensd = (label: string, eta?: number) => noiseInfotextParameters(noise, label, eta).find(([k]) => k === 'ENSD')![1];
+  it("ENSD only for A1111's uses_ensd samplers with an eta that is not 0", () => {
+    assert.strictEqual(ensd('Euler a'), 31337);
+    assert.strictEqual(ensd('Euler a', 0), undefined);
+    assert.strictEqual(ensd('Euler'), undefined);
+    assert.strictEqual(ensd('DPM++ 2M'), undefined);
+    // DDIM's eta defaults to 0 (default_eta_is_0).
+    assert.strictEqual(ensd('DDIM'), undefined);
+    assert.strictEqual(ensd('DDIM', 0.5), 31337);
   });
 });
