@@ -24,10 +24,9 @@ export interface TagMatch {
 
 /**
  * Every tag of the loaded lists, searchable by prefix of its name or any alias. Built for
- * 200,000-tag lists: the keys (names and aliases in `tagKey` form) sit in one sorted array, a
- * prefix is a binary search to its first key and a walk while keys still start with it, and the
- * best tags by post count are kept in a small sorted window during the walk. No map of every
- * prefix, no object per key.
+ * 200,000-tag lists: the keys (names and aliases in `tagKey` form) sit in one sorted array, two
+ * binary searches bound the keys a prefix starts, and the best tags by post count are kept in a
+ * small sorted window while walking them. No map of every prefix, no object per key.
  */
 export class TagIndex {
   /** The parsed records themselves (no copy per tag); `fileOf[t]` indexes `files`. */
