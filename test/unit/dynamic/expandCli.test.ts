@@ -111,10 +111,16 @@ describe('sd-prompt expand: the prompts sd-dynamic-prompts makes', () => {
     assert.match(missing.stderr, /is not a folder/);
   });
 
-  it('--all stops at --max and says so (an unknown wildcard repeats without end there)', async () => {
-    const r = await expand(['m.prompt', '--all', '--max', '3', '--json'], { 'm.prompt': '__nothing__ {a|b}\nSteps: 20, Seed: 1, Size: 512x512\n' });
+  it('--all stops at --max and says so', async () => {
+    const r = await expand(['m.prompt', '--all', '--max', '3', '--json'], { 'm.prompt': '{a|b|c|d}\nSteps: 20, Seed: 1, Size: 512x512\n' });
     assert.strictEqual(r.code, 0);
-    assert.deepStrictEqual(JSON.parse(r.stdout).prompts, ['__nothing__ a', '__nothing__ b', '__nothing__ a']);
+    assert.deepStrictEqual(JSON.parse(r.stdout).prompts, ['a', 'b', 'c']);
     assert.strictEqual(r.stderr, 'sd-prompt: stopped after 3 prompts (--max N lists more)\n');
+  });
+
+  it('--all with a wildcard no file gives: an error at it (dynamicprompts would repeat it forever)', async () => {
+    const r = await expand(['m.prompt', '--all'], { 'm.prompt': 'x {2$$__nothing__|a}\nSteps: 20, Seed: 1, Size: 512x512\n' });
+    assert.strictEqual(r.code, 1);
+    assert.strictEqual(r.stderr, "m.prompt:1:7: No wildcard file gives '__nothing__': listing every combination of it would never end (dynamicprompts repeats it forever).\n");
   });
 });

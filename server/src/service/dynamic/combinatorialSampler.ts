@@ -132,9 +132,12 @@ function* wildcard(node: WildcardNode, context: SamplingContext): Generator<stri
   const ctx = wildcardContext(resolved, context);
   const values = ctx.library.values(resolved.path);
   if (values.length === 0) {
-    // dynamicprompts repeats the unknown wildcard without end; the caller's limit stops it.
-    const text = wrappedWildcard(resolved.path);
-    for (;;) yield text;
+    // dynamicprompts repeats an unknown wildcard without end here, which hangs the webui once a
+    // variant drops the repeats: say so instead.
+    throw new DynamicSamplingError(
+      `No wildcard file gives '${wrappedWildcard(resolved.path)}': listing every combination of it would never end (dynamicprompts repeats it forever).`,
+      node.span,
+    );
   }
   for (const value of values.weightedStrings()) yield* iterate(samplePrompts(value, undefined, ctx, resolved));
 }
