@@ -113,3 +113,10 @@ describe('dynamic prompts: what would never end is stopped with a reason', () =>
     assert.strictEqual(r.truncated, true);
   });
 });
+
+describe('dynamic prompts: a wildcard of empty values', () => {
+  it('is an error, not an endless draw', () => {
+    const empty = WildcardLibrary.fromValues({ blank: ['', ''] });
+    assert.throws(() => expandPromptFile('a __blank__\nSteps: 20, Seed: 1, Size: 512x512\n', empty, { mode: 'random' }), /Every value of '__blank__' is empty/);
+  });
+});

@@ -1,6 +1,7 @@
 import { DynamicNode, VariantNode, WildcardNode, nodeKey } from './ast';
 import { PyRandom } from './pyRandom';
 import {
+  DynamicSamplingError,
   SamplingContext,
   generatorFrom,
   joinResults,
@@ -104,6 +105,10 @@ function* wildcard(node: WildcardNode, context: SamplingContext): Generator<stri
   if (values.length === 0) {
     const text = wrappedWildcard(resolved.path);
     for (;;) yield text;
+  }
+  if (values.stringValues.every((v) => v === '')) {
+    // dynamicprompts skips an empty value and draws again: with only empty values it never ends.
+    throw new DynamicSamplingError(`Every value of '${wrappedWildcard(resolved.path)}' is empty: dynamicprompts would draw forever.`, node.span);
   }
   const picks = weightedRandom(values.stringValues, values.hasVariedWeights ? values.cumWeights : undefined, ctx.rand);
   for (;;) {
