@@ -155,10 +155,15 @@ function unetArchitecture(s: Shapes, family: SdFamily, pooledWidth: number | und
   return unet;
 }
 
-function vaeArchitecture(s: Shapes, family: SdFamily): VaeDecoderArchitecture {
-  const D = `${VAE_PREFIX}decoder.`;
+function vaeArchitecture(s: Shapes, family: SdFamily, prefix: string): VaeDecoderArchitecture {
+  const D = `${prefix}decoder.`;
   const levels = s.count(`${D}up.`, 'VAE decoder level');
-  if (levels === 0) throw new CheckpointError('missing-key', `${s.file} has no VAE decoder ("${D}up.0.*"): a checkpoint needs one to make images`);
+  if (levels === 0) {
+    throw new CheckpointError(
+      'missing-key',
+      `${s.file} has no VAE decoder ("${D}up.0.*"): choose a VAE for it (sdPrompt.vae, or "VAE:" in the prompt's parameters)`,
+    );
+  }
   const blocks = s.count(`${D}up.0.block.`, 'VAE decoder resnet');
   const widths = Array.from({ length: levels }, (_, k) => s.get(`${D}up.${k}.block.0.conv1.weight`, 4)[0]);
   // The decoder alone cannot tell `ch` from channel_mult[0]; every released VAE has channel_mult[0] = 1.
@@ -180,8 +185,16 @@ function vaeArchitecture(s: Shapes, family: SdFamily): VaeDecoderArchitecture {
   };
 }
 
-/** The architecture of a checkpoint of a known family; `prediction` is epsilon until prediction.ts decides. */
-export function architectureFromShapes(file: string, tensors: TensorIndex, family: SdFamily): SdArchitecture {
+/** A VAE decoder's architecture from a checkpoint (`first_stage_model.`) or a standalone VAE file (no prefix). */
+export function vaeDecoderFromShapes(file: string, tensors: TensorIndex, family: SdFamily, prefix: string): VaeDecoderArchitecture {
+  return vaeArchitecture(new Shapes(file, tensors), family, prefix);
+}
+
+/**
+ * The architecture of a checkpoint of a known family; `prediction` is epsilon until prediction.ts decides.
+ * `vaeDecoder`, when given (a VAE chosen from another file), replaces the checkpoint's own, which may then be absent.
+ */
+export function architectureFromShapes(file: string, tensors: TensorIndex, family: SdFamily, vaeDecoder?: VaeDecoderArchitecture): SdArchitecture {
   const s = new Shapes(file, tensors);
   const prefixes = textEncoderPrefixes({ family } as SdArchitecture);
   const textEncoders =
@@ -196,5 +209,5 @@ export function architectureFromShapes(file: string, tensors: TensorIndex, famil
   if (unet.contextDim !== contextWidth) {
     throw s.unexpected(`the UNet's cross-attention takes ${unet.contextDim}-wide context, but the text encoder${textEncoders.length > 1 ? 's give' : ' gives'} ${contextWidth}`);
   }
-  return { family, prediction: 'epsilon', textEncoders, unet, vaeDecoder: vaeArchitecture(s, family) };
+  return { family, prediction: 'epsilon', textEncoders, unet, vaeDecoder: vaeDecoder ?? vaeArchitecture(s, family, VAE_PREFIX) };
 }

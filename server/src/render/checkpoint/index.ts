@@ -3,7 +3,9 @@
  * `loadCheckpoint` gives the architecture and a WeightSource over the file's own bytes; every failure is a
  * CheckpointError with one message. docs/checkpoints.md says what is read and where the tables come from.
  */
-export { loadCheckpoint, LoadedCheckpoint } from './loadCheckpoint';
+export { loadCheckpoint, LoadedCheckpoint, LoadOptions } from './loadCheckpoint';
+export { loadVae, LoadedVae } from './vaeFile';
+export { CombinedWeights } from './combinedWeights';
 export { CheckpointError, CheckpointErrorCode } from './checkpointError';
 export { assertUnchanged, CheckpointFile, openCheckpointFile } from './checkpointFile';
 export { CheckpointWeights } from './checkpointWeights';

@@ -197,8 +197,9 @@ function vaeResnet(t: TableBuilder, name: string, ldm: string, inC: number, outC
   if (inC !== outC) t.conv(`${name}.conv_shortcut`, `${ldm}.nin_shortcut`, outC, inC, 1);
 }
 
-function vaeTable(vae: VaeDecoderArchitecture): LdmTableEntry[] {
-  const t = new TableBuilder('vae_decoder', VAE_PREFIX);
+/** The VAE decoder's weights; `prefix` is `first_stage_model.` in a checkpoint, empty in a standalone VAE file. */
+export function vaeTable(vae: VaeDecoderArchitecture, prefix = VAE_PREFIX): LdmTableEntry[] {
+  const t = new TableBuilder('vae_decoder', prefix);
   const z = vae.latentChannels;
   const widths = vae.channelMult.map((m) => m * vae.baseChannels);
   const levels = widths.length;

@@ -3,6 +3,9 @@ import { a1111KeyNames } from './a1111KeyNames';
 import { architectureFromShapes } from './architectureFromShapes';
 import { CheckpointFile, openCheckpointFile } from './checkpointFile';
 import { CheckpointWeights } from './checkpointWeights';
+import { CombinedWeights } from './combinedWeights';
+import { ldmKeyTable } from './ldmKeyTable';
+import { LoadedVae, loadVae } from './vaeFile';
 import { detectFamily } from './familyDetection';
 import { detectPrediction, PredictionSource } from './prediction';
 
@@ -14,26 +17,39 @@ import { detectPrediction, PredictionSource } from './prediction';
 export interface LoadedCheckpoint {
   file: CheckpointFile;
   architecture: SdArchitecture;
-  weights: CheckpointWeights;
+  /** The checkpoint's weights, and the chosen VAE file's for `vae_decoder` when one was given. */
+  weights: CombinedWeights;
+  /** The VAE file that replaced the checkpoint's own VAE, when one was chosen. */
+  vae?: LoadedVae;
   /** How `architecture.prediction` was decided. */
   predictionSource: PredictionSource;
-  /** Tensor count per dtype among the weights the pipeline reads (e.g. { F16: 1131 }). */
+  /** Tensor count per dtype among the checkpoint's weights the pipeline reads (e.g. { F16: 1022 }). */
   dtypes: Record<string, number>;
 }
 
-export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+export interface LoadOptions {
+  /** A VAE file to use instead of the checkpoint's own VAE (which may then be missing, as in "no-VAE" uploads). */
+  vae?: string;
+}
+
+export async function loadCheckpoint(path: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const opened = await openCheckpointFile(path);
   const file: CheckpointFile = { ...opened, tensors: a1111KeyNames(opened.tensors) };
   const family = detectFamily(path, file.tensors);
-  const shapes = architectureFromShapes(path, file.tensors, family);
+  const vae = options.vae === undefined ? undefined : await loadVae(options.vae, family);
+  const shapes = architectureFromShapes(path, file.tensors, family, vae?.architecture);
   const { prediction, source } = await detectPrediction(file, shapes);
   const architecture: SdArchitecture = { ...shapes, prediction };
-  const weights = CheckpointWeights.of(file, architecture);
-  weights.validate();
+  const own = new CheckpointWeights(
+    file,
+    ldmKeyTable(architecture).filter((e) => vae === undefined || e.component !== 'vae_decoder'),
+  );
+  own.validate();
+  const weights = new CombinedWeights(vae === undefined ? [own] : [own, vae.weights]);
   const dtypes: Record<string, number> = {};
-  for (const key of new Set(weights.table.map((e) => e.ldmKey))) {
+  for (const key of new Set(own.table.map((e) => e.ldmKey))) {
     const dtype = file.tensors.get(key)?.dtype;
     if (dtype !== undefined) dtypes[dtype] = (dtypes[dtype] ?? 0) + 1;
   }
-  return { file, architecture, weights, predictionSource: source, dtypes };
+  return { file, architecture, weights, ...(vae ? { vae } : {}), predictionSource: source, dtypes };
 }
