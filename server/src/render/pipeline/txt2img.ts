@@ -226,7 +226,8 @@ export async function renderTxt2Img(
       ['Seed', p.seed],
       ['Size', `${p.width}x${p.height}`],
       ['Model', p.modelName],
-      ...noiseInfotextParameters(p.noise, choice.samplerLabel),
+      // DDIM's eta is its own setting (Eta DDIM); the k-diffusion samplers share Eta.
+      ...noiseInfotextParameters(p.noise, choice.samplerLabel, choice.samplerLabel === 'DDIM' ? p.sampling?.etaDdim : p.sampling?.eta),
       ...samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler),
       ['Version', 'sd-prompt'],
     ],
