@@ -208,15 +208,18 @@ class Parser {
     return { value: { kind: 'sequence', tokens, span: this.span(start, end) }, start, end };
   }
 
+  /**
+   * `assignment | access | wrap | variants | wildcard | literal`, tried in that order; each
+   * alternative needs its own opening after the comments, so only the one it names is tried.
+   */
   private chunk(p: number, inVariant: boolean): Parsed<DynamicNode> | undefined {
-    return (
-      (inVariant ? undefined : this.assignment(p)) ??
-      this.access(p) ??
-      this.wrap(p) ??
-      this.variants(p) ??
-      this.wildcard(p) ??
-      this.literalSequence(p, inVariant)
-    );
+    const q = this.skip(p);
+    const s = this.src;
+    if (s.startsWith('${', q)) return (inVariant ? undefined : this.assignment(p)) ?? this.access(p);
+    if (s.startsWith('%{', q)) return this.wrap(p);
+    if (s[q] === '{') return this.variants(p);
+    if (s.startsWith('__', q)) return this.wildcard(p);
+    return this.literalSequence(p, inVariant);
   }
 
   private literal(p: number, inVariant: boolean): Parsed<string> | undefined {
