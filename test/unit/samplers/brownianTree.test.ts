@@ -76,6 +76,15 @@ describe('Brownian noise of the SDE samplers', () => {
     assert.throws(() => new BrownianNoise(4, 1, 1, 0), /sigma_min < sigma_max/);
   });
 
+  it('a one-step SDE render (sigmas σ_max, 0) needs no noise and finishes', async () => {
+    const sd = NoiseSchedule.fromConfig({});
+    for (const kind of ['dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_3m_sde'] as const) {
+      const s = createSampler(kind, 1, 'automatic', sd);
+      const out = await s.sample(new Float32Array(8).fill(s.initNoiseSigma), { unet: async (input) => ({ guided: input.map((v) => 0.2 * v), uncond: input }), randn: () => {}, seed: 1 });
+      assert.ok(out.every(Number.isFinite), kind);
+    }
+  });
+
   it('DPM++ SDE Karras: the same seed renders the same latent, another seed a different one', async () => {
     const sd = NoiseSchedule.fromConfig({});
     const render = (seed: number) => {

@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import { createSampler, NoiseSchedule, RandnFill, Sampler, SamplerKind, ScheduleType, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { SAMPLER_KINDS } from '../../../server/src/render/pipeline/samplers/registry';
 import { linearMultistepCoeff } from '../../../server/src/render/pipeline/samplers/lms';
 import { restartStepList } from '../../../server/src/render/pipeline/samplers/restart';
 
@@ -177,6 +178,17 @@ describe('samplers: known limits on the exact Gaussian denoiser', () => {
       assert.ok(e200 < tol, `error at 200 steps: ${e200}`);
     });
   }
+});
+
+describe('short runs', () => {
+  it('every sampler finishes 1, 2 and 3 steps with a finite latent (one-step SDE runs included)', async () => {
+    for (const kind of SAMPLER_KINDS) {
+      for (const steps of [1, 2, 3]) {
+        const r = await runGaussian(createSampler(kind, steps, 'automatic', sd));
+        assert.ok(r.out.every(Number.isFinite), `${kind}, ${steps} steps: ${Array.from(r.out)}`);
+      }
+    }
+  });
 });
 
 describe('sampler options as A1111 passes them', () => {

@@ -23,7 +23,9 @@ abstract class BrownianSampler extends KDiffusionSampler {
       if (s > 0) min = Math.min(min, s);
       max = Math.max(max, s);
     }
-    return new BrownianNoise(x.length, min, max, context.seed);
+    // Made at the first draw: a one-step schedule (σ_max, 0) draws none and has no interval to span.
+    let tree: BrownianNoise | undefined;
+    return { noise: (sigma, sigmaNext) => (tree ??= new BrownianNoise(x.length, min, max, context.seed)).noise(sigma, sigmaNext) };
   }
 }
 
