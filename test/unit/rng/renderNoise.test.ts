@@ -51,8 +51,10 @@ describe('render noise: RNG, variation, resize and ENSD in a render (tiny SD1.5 
     const euler = await render(file('').replace('Euler a', 'Euler'));
     const eulerEnsd = await render(file(', ENSD: 31337').replace('Euler a', 'Euler'));
     assert.deepStrictEqual(eulerEnsd.rgb, euler.rgb);
-    // A1111 writes ENSD only for samplers that use it.
+    // A1111 writes ENSD only for samplers that use it, and not when the sampler's eta is 0.
     assert.doesNotMatch(eulerEnsd.infotext, /ENSD/);
+    assert.match(ancestralEnsd.infotext, /, ENSD: 31337,/);
+    assert.doesNotMatch((await render(file(', ENSD: 31337, Eta: 0'))).infotext, /ENSD/);
   });
 
   it("the infotext keeps every noise parameter in A1111's order, and reads back to the same noise", async () => {
