@@ -364,7 +364,10 @@ export interface SamplerOptions extends SamplerSettings {
 
 /** What `createSampler` built, beside the sampler: what A1111 would write about it in the infotext. */
 export interface SamplerInfo {
-  /** The schedule type label A1111 writes (`Schedule type:`), or undefined where it writes none. */
+  /**
+   * The schedule type label A1111 writes (`Schedule type:`) after resolving "Automatic"; undefined where
+   * it keeps the value it was given (Automatic for a sampler without its own schedule, the timestep samplers).
+   */
   scheduleLabel: string | undefined;
   /** Whether the penultimate sigma was dropped (the sampler's own option or the user's setting). */
   discardedPenultimateSigma: boolean;
