@@ -8,8 +8,7 @@ import { checkpointGraphs, CheckpointGraphs } from '../../../server/src/render/s
 import { createGraphSessions } from '../../../server/src/render/sdGraphs/graphSessions';
 import { PipelineComponent } from '../../../server/src/render/sdGraphs/architecture';
 import { architectureOf, generateTinyPipeline, GeneratedPipeline, PipelineConfig, TINY_SD15, TINY_SD2, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
-import { buildVaeDecoder } from '../../../server/src/render/sdGraphs/vaeDecoder';
-import { folderTwinSource, TwinOptions } from './folderTwinSource';
+import { folderTwinSource, generateTwinReference, TwinOptions } from './folderTwinSource';
 
 /**
  * Graphs built from a weight source (the checkpoint path: weights as external data at their own
@@ -91,18 +90,7 @@ describe('Graphs from a weight source (checkpoint path)', function () {
     }
   }
 
-  /**
- * The tiny pipeline with its VAE decoder as a checkpoint's is built (resnet GroupNorm eps 1e-6, as every
- * released VAE; the test pipelines keep the 1e-5 they were first made with). Same seed, same weights.
- */
-function generateTwinReference(folder: string, config: PipelineConfig): GeneratedPipeline {
-  const generated = generateTinyPipeline(folder, config);
-  const vae = buildVaeDecoder(architectureOf(config).vaeDecoder, { dtype: 'float32', weights: { kind: 'random', seed: config.seed + 200 } });
-  vae.model.write(path.join(folder, generated.models.vae_decoder.file));
-  return generated;
-}
-
-/** Every graph's outputs from the folder and from the graphs over `twin`, side by side. */
+  /** Every graph's outputs from the folder and from the graphs over `twin`, side by side. */
   async function compare(config: PipelineConfig, twin: TwinOptions, reference: TwinOptions | 'folder') {
     const folder = tmp('sd-twin-');
     const generated = generateTwinReference(folder, config);

@@ -4,7 +4,8 @@ import { readOnnxModel, TensorLocation } from '../../../server/src/render/onnx/o
 import { fromFloat16, toFloat16 } from '../../../server/src/render/onnx/half';
 import { PipelineComponent, WeightDtype, WeightRef, WeightSource } from '../../../server/src/render/sdGraphs/architecture';
 import { Net } from '../../../server/src/render/sdGraphs/net';
-import { GeneratedPipeline } from '../../../server/src/render/testModel/generateModel';
+import { buildVaeDecoder } from '../../../server/src/render/sdGraphs/vaeDecoder';
+import { architectureOf, GeneratedPipeline, generateTinyPipeline, PipelineConfig } from '../../../server/src/render/testModel/generateModel';
 
 /**
  * A WeightSource over a generated test pipeline's folder, standing in for a checkpoint: each diffusers
@@ -112,4 +113,15 @@ export function folderTwinSource(generated: GeneratedPipeline, options: TwinOpti
       return ref;
     },
   };
+}
+
+/**
+ * The tiny pipeline with its VAE decoder as a checkpoint's is built (resnet GroupNorm eps 1e-6, as every
+ * released VAE; the test pipelines keep the 1e-5 they were first made with). Same seed, same weights.
+ */
+export function generateTwinReference(folder: string, config: PipelineConfig): GeneratedPipeline {
+  const generated = generateTinyPipeline(folder, config);
+  const vae = buildVaeDecoder(architectureOf(config).vaeDecoder, { dtype: 'float32', weights: { kind: 'random', seed: config.seed + 200 } });
+  vae.model.write(path.join(folder, generated.models.vae_decoder.file));
+  return generated;
 }
