@@ -208,6 +208,17 @@ describe('checkpoint weight source', () => {
     });
   });
 
+  it('a header that gives the UNet a zero width', async () => {
+    const file = path.join(root(), 'zero.safetensors');
+    writeCheckpoint(file, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 3 });
+    const key = 'model.diffusion_model.input_blocks.0.0.weight';
+    rewriteHeader(file, (header) => {
+      const entry = header[key] as { dtype: string; shape: number[]; data_offsets: [number, number] };
+      return { ...header, [key]: { ...entry, shape: [0, 4, 3, 3], data_offsets: [entry.data_offsets[0], entry.data_offsets[0]] } };
+    });
+    await assert.rejects(loadCheckpoint(file), { message: `${file}: "${key}" has an empty dimension: [0, 4, 3, 3]` });
+  });
+
   it('a weight of another shape than the architecture implies', async () => {
     const file = path.join(root(), 'reshaped.safetensors');
     writeCheckpoint(file, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 3 });

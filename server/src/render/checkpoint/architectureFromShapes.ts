@@ -22,6 +22,8 @@ class Shapes {
     if (rank !== undefined && tensor.shape.length !== rank) {
       throw new CheckpointError('bad-shape', `${this.file}: "${key}" has shape [${tensor.shape.join(', ')}], expected ${rank} dimensions`);
     }
+    // A zero width would divide by zero below and describe no model.
+    if (tensor.shape.includes(0)) throw new CheckpointError('bad-shape', `${this.file}: "${key}" has an empty dimension: [${tensor.shape.join(', ')}]`);
     return tensor.shape;
   }
 
