@@ -29,7 +29,7 @@ describe('dynamic prompt diagnostics', () => {
     ]);
   });
 
-  it('on: a comment A1111 strips first does not count, ranges skip it', () => {
+  it('on: dynamicprompts skips a # comment itself (the webui runs it before stripping comments)', () => {
     const text = 'x # {\n{a||b}';
     const problems = dynamicCodes(findProblems(parsePromptDocument(text), ON));
     assert.deepStrictEqual(problems.map((p) => [p.code, p.span]), [['dynamic-empty-option', { start: 9, end: 9 }]]);

@@ -1,4 +1,3 @@
-import { stripComments } from '../semantics/comments';
 import { MappedText, Span } from '../semantics/spans';
 import { parseSections } from '../syntax/sections';
 import { DynamicNode } from './ast';
@@ -13,8 +12,8 @@ import { WildcardLibrary } from './wildcardLibrary';
  * across the images, Python's Random reseeded with each image's seed (Seed + i over Batch
  * size × Batch count); the negative prompt after the positive with the same seeds (or "" for
  * each image when it is empty). Combinatorial mode ("all"): every combination, each with
- * every negative combination. With `Template:` lines in the file those are expanded; the
- * prompt text goes through A1111's comment stripping first, as the webui does before scripts.
+ * every negative combination. With `Template:` lines in the file those are expanded. The text
+ * is given as written: the webui runs the extension before its own comment stripping.
  */
 export interface ExpandOptions {
   mode: 'random' | 'all';
@@ -121,9 +120,13 @@ interface Template {
   mapped: MappedText;
 }
 
-/** A part's text after A1111's comment stripping, with the map back to the file. */
+/**
+ * A part's text as the extension gets it: A1111 runs extension scripts before its own
+ * comment stripping (modules/processing_scripts come last in load_scripts), so dynamicprompts
+ * sees the `#` comments and skips them by its own rules.
+ */
 function templateText(text: string, part: Span): Template {
-  return { mapped: stripComments(MappedText.identity(text.slice(part.start, part.end), part.start)).text };
+  return { mapped: MappedText.identity(text.slice(part.start, part.end), part.start) };
 }
 
 function parseTemplate(template: Template): DynamicNode {

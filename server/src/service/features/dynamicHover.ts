@@ -43,7 +43,8 @@ function dynamicTexts(doc: PromptDocument): MappedText[] {
       .filter((p): p is NonNullable<typeof p> => p !== undefined)
       .map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
   }
-  return [doc.positive.stripped.text, ...(doc.negative ? [doc.negative.stripped.text] : [])];
+  const parts = [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
+  return parts.map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
 }
 
 function countText(n: number): string {

@@ -21,7 +21,7 @@ export function checkDynamic(doc: PromptDocument, settings: PromptSettings, out:
   }
 }
 
-/** The texts dynamicprompts reads, after A1111's comment stripping. */
+/** The texts dynamicprompts reads: as written (the webui runs the extension before it strips comments). */
 function dynamicParts(doc: PromptDocument): MappedText[] {
   const templates = doc.sections.templates;
   if (templates) {
@@ -29,7 +29,8 @@ function dynamicParts(doc: PromptDocument): MappedText[] {
       .filter((p): p is NonNullable<typeof p> => p !== undefined)
       .map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
   }
-  return [doc.positive.stripped.text, ...(doc.negative ? [doc.negative.stripped.text] : [])];
+  const parts = [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
+  return parts.map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
 }
 
 function toSource(text: MappedText, span: Span): Span {
