@@ -75,6 +75,20 @@ describe('every A1111 sampler name and schedule type renders on the tiny SD1.5 p
     }
   });
 
+  it("prompt editing counts model calls, over twice the steps for a second-order sampler (A1111's CFGDenoiser.step, total_steps)", async () => {
+    const folder = openModelFolder(root);
+    const go = (prompt: string, sampler: string, steps: number) => renderTxt2Img(ort, folder, sessions, { ...params, prompt, sampler, steps });
+    // Heun, 3 steps, [cat:dog:2]: counted per model call, calls 0-2 see 'cat' and the second call of
+    // step 1 (call 3) already 'dog'; counted per step, all three steps (0, 1, 2) would see 'cat'.
+    const perCall = await go('[cat:dog:2]', 'Heun', 3);
+    assert.notDeepStrictEqual(perCall.rgb, (await go('cat', 'Heun', 3)).rgb);
+    // A fraction is of twice the steps: Heun, 2 steps, [cat:dog:0.5] ends 'cat' at 2 of 4, which its
+    // 3 calls (0, 1, 2) never pass.
+    assert.deepStrictEqual((await go('[cat:dog:0.5]', 'Heun', 2)).rgb, (await go('cat', 'Heun', 2)).rgb);
+    // Euler, 3 steps, [cat:dog:2]: one call per step, 'dog' never reached.
+    assert.deepStrictEqual((await go('[cat:dog:2]', 'Euler', 3)).rgb, (await go('cat', 'Euler', 3)).rgb);
+  });
+
   it('a cancel stops a sampler that calls the model twice per step (Heun) before its next model call', async () => {
     const controller = new AbortController();
     let calls = 0;
