@@ -39,6 +39,9 @@ const AREAS = {
       'out/test/unit/render/loraTextEncoderKeys.test.js',
       'out/test/unit/render/loraTucker.test.js',
       'out/test/unit/render/*Mutants.test.js',
+      // A1111's noise generators and the k-diffusion samplers (render/pipeline/rng, samplers).
+      'out/test/unit/rng/**/*.test.js',
+      'out/test/unit/samplers/**/*.test.js',
     ],
   },
 };
