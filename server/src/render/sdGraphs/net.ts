@@ -125,19 +125,10 @@ export class Net {
     return stored === this.dtype ? init : this.cast(scope, init, this.dtype);
   }
 
-  /**
-   * A Linear's weight as the [in, out] value a MatMul takes: random in that layout (torch's folded
-   * `onnx::MatMul_N`), or the source's [out, in] bytes through one Transpose (folded into a copy at load:
-   * for small weights only; `linear` uses Gemm). The record names the initializer.
-   */
-  linearWeight(scope: string, inF: number, outF: number, std: number): { value: string; initializer: string; dims: number[] } {
-    if (this.weights.kind === 'random') {
-      const w = this.randomWeight(this.onnxName('MatMul'), [inF, outF], std);
-      return { value: w, initializer: w, dims: [inF, outF] };
-    }
-    const name = `${Net.modulePath(scope)}.weight`;
-    const w = this.sourced(scope, name, [outF, inF], [outF, inF]);
-    return { value: this.op1(scope, 'Transpose', [w], { perm: [1, 0] }), initializer: name, dims: [outF, inF] };
+  /** A random Linear's weight as torch.onnx folds it: `onnx::MatMul_N` in [in, out] layout, for a MatMul. */
+  linearWeight(inF: number, outF: number, std: number): { value: string; initializer: string; dims: number[] } {
+    const w = this.randomWeight(this.onnxName('MatMul'), [inF, outF], std);
+    return { value: w, initializer: w, dims: [inF, outF] };
   }
 
   onnxName(kind: string): string {
@@ -213,7 +204,7 @@ export class Net {
       this.linears.push({ module, initializer: `${module}.weight`, node: `${scope}/Gemm`, op: 'Gemm', dims: [outF, inF] });
       return this.op1(scope, 'Reshape', [y2, this.op1(scope, 'Concat', [lead, this.i64([outF])], { axis: 0 })]);
     }
-    const w = this.linearWeight(scope, inF, outF, std);
+    const w = this.linearWeight(inF, outF, std);
     const node = `${scope}/MatMul`;
     let y = this.op1(scope, 'MatMul', [x, w.value]);
     this.linears.push({ module, initializer: w.initializer, node, op: 'MatMul', dims: w.dims });

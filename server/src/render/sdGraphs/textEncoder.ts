@@ -80,7 +80,7 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
     g.node('Gemm', [pooled, w], ['text_embeds'], { alpha: attrFloat(1), beta: attrFloat(1), transB: 1 }, '/text_projection/Gemm');
     g.output('text_embeds', outType, ['batch_size', arch.projectionDim]);
   } else if (arch.projectionDim) {
-    const w = net.linearWeight('/text_projection', D, arch.projectionDim, 0.02);
+    const w = net.linearWeight(D, arch.projectionDim, 0.02);
     net.linears.push({ module: 'text_projection', initializer: w.initializer, node: '/text_projection/MatMul', op: 'MatMul', dims: w.dims });
     g.node('MatMul', [pooled, w.value], ['text_embeds'], {}, '/text_projection/MatMul');
     g.output('text_embeds', outType, ['batch_size', arch.projectionDim]);
