@@ -162,6 +162,12 @@ describe('Graphs from a weight source (checkpoint path)', function () {
 
     const second = graphsFrom(generated, TINY_SD15, {}, cacheRoot);
     assert.deepStrictEqual([second.cached, second.bytesWritten, second.folder], [true, 0, first.folder]);
+    // fp16 graphs of the same file (a GPU) are an entry of their own; the fp32 one stays.
+    const source = folderTwinSource(generated);
+    const half = checkpointGraphs({ checkpoint: path.join(folder, 'unet/model.onnx_data'), otherFiles: [path.join(folder, 'text_encoder/model.onnx')], architecture: architectureOf(TINY_SD15), source, dtype: 'float16', cacheRoot });
+    source.close();
+    assert.strictEqual(half.cached, false);
+    assert.deepStrictEqual(fs.readdirSync(cacheRoot).sort(), [path.basename(first.folder), path.basename(half.folder)].sort());
 
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(path.join(folder, 'unet/model.onnx_data'), later, later);

@@ -89,6 +89,8 @@ interface Manifest {
   format: number;
   key: string;
   checkpoint: string;
+  /** The checkpoint's `fileIdentity` when these graphs were built. */
+  identity: string;
   graphs: Partial<Record<PipelineComponent, Omit<GraphFile, 'model'> & { model: string }>>;
 }
 
@@ -108,11 +110,12 @@ function folderBytes(dir: string): number {
 export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGraphs {
   const root = request.cacheRoot ?? defaultGraphCacheRoot();
   const checkpoint = path.resolve(request.checkpoint);
+  const identity = fileIdentity(checkpoint);
   const key = crypto
     .createHash('sha256')
     .update(JSON.stringify({
       format: GRAPH_FORMAT,
-      files: [checkpoint, ...(request.otherFiles ?? [])].map((f) => [path.resolve(f), fileIdentity(f)]),
+      files: [[checkpoint, identity], ...(request.otherFiles ?? []).map((f) => [path.resolve(f), fileIdentity(f)])],
       architecture: request.architecture,
       dtype: request.dtype,
     }))
@@ -127,7 +130,7 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
   const building = fs.mkdtempSync(path.join(root, `.${name}-`));
   try {
     const built = buildSdGraphs(request.architecture, { dtype: request.dtype, weights: { kind: 'source', source: request.source } });
-    const manifest: Manifest = { format: GRAPH_FORMAT, key, checkpoint, graphs: {} };
+    const manifest: Manifest = { format: GRAPH_FORMAT, key, checkpoint, identity, graphs: {} };
     for (const [component, graph] of Object.entries(built) as [PipelineComponent, NonNullable<(typeof built)[PipelineComponent]>][]) {
       graph.model.producerName = 'sd-prompt';
       const dir = path.join(building, component);
@@ -164,7 +167,7 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
     }
     fs.writeFileSync(path.join(building, MANIFEST), JSON.stringify(manifest, null, 1));
     const bytesWritten = folderBytes(building);
-    removeOlderEntries(root, checkpoint, name);
+    removeOlderEntries(root, checkpoint, identity);
     fs.rmSync(folder, { recursive: true, force: true });
     try {
       fs.renameSync(building, folder);
@@ -199,13 +202,16 @@ function readManifest(folder: string, key: string): CheckpointGraphs['graphs'] |
   return graphs;
 }
 
-/** An edited checkpoint gets a new entry: its older ones go, so the cache holds one entry per checkpoint. */
-function removeOlderEntries(root: string, checkpoint: string, keep: string): void {
+/**
+ * An edited checkpoint gets new entries: those built from its earlier contents go. Entries of its current
+ * contents stay (another compute dtype, another VAE: a device switch must not rebuild them).
+ */
+function removeOlderEntries(root: string, checkpoint: string, identity: string): void {
   for (const entry of fs.readdirSync(root)) {
-    if (entry === keep || entry.startsWith('.')) continue;
+    if (entry.startsWith('.')) continue;
     try {
       const m = JSON.parse(fs.readFileSync(path.join(root, entry, MANIFEST), 'utf8')) as Manifest;
-      if (m.checkpoint === checkpoint) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+      if (m.checkpoint === checkpoint && m.identity !== identity) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
     } catch {
       // Not an entry of ours, or one being written: leave it.
     }
