@@ -107,7 +107,10 @@ export function toD(x: Float32Array, sigma: number, denoised: Float32Array): Flo
   return out;
 }
 
-/** Adds `scale` × a fresh N(0,1) draw to x (in place); draws nothing when scale is 0. */
+/**
+ * Adds `scale` × a fresh N(0,1) draw to x (in place). It draws also when scale is 0, as k-diffusion
+ * does (Euler a with Eta 0), so the image's generator advances as A1111's does.
+ */
 export function addNoise(x: Float32Array, scale: number, randn: RandnFill): void {
   const z = new Float32Array(x.length);
   randn(z);
