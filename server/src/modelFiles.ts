@@ -1,3 +1,4 @@
+import { a1111KeyNames } from './render/checkpoint/a1111KeyNames';
 import { detectFamily } from './render/checkpoint/familyDetection';
 import { architectureFromShapes } from './render/checkpoint/architectureFromShapes';
 import { EntryDetails } from './service/library/catalog';
@@ -31,7 +32,8 @@ export async function describeModelFile(fs: LibraryFileSystem, path: string, kin
   if ('error' in header) return { error: header.error };
   const legacyHash = await legacyModelHash(fs, path);
   const dtype = mainDtype(header.tensors);
-  const tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  // A1111's key renames first (old SD1 files without `text_model.`, SD 2.1 Turbo), as the renderer loads them.
+  const tensors = a1111KeyNames(new Map(header.tensors.map((t) => [t.name, t])));
   if (kind === 'vae') {
     const decoder = header.tensors.some((t) => /^(first_stage_model\.)?decoder\.conv_in\.weight$/.test(t.name));
     return decoder

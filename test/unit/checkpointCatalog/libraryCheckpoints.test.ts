@@ -12,6 +12,18 @@ import { kohyaSd15 } from '../library/build';
 import { checkpointList } from '../../../server/src/service/features/checkpointList';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 
+/** Rewrites a safetensors file's header with `from` prefixes renamed to `to` (the data stays as it is). */
+function renameKeys(file: string, from: string, to: string): void {
+  const bytes = fs.readFileSync(file);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
+  const renamed = Object.fromEntries(Object.entries(header).map(([k, v]) => [k.startsWith(from) ? to + k.slice(from.length) : k, v]));
+  const json = Buffer.from(JSON.stringify(renamed), 'utf8');
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([size, json, bytes.subarray(8 + length)]));
+}
+
 /** A webui folder on disk with tiny generated checkpoints, a LoRA and a LoRA put among the checkpoints by mistake. */
 describe('checkpoints of a webui folder in the language server', function () {
   this.timeout(60000);
@@ -27,6 +39,9 @@ describe('checkpoints of a webui folder in the language server', function () {
     writeCheckpoint(path.join(sd, 'tiny_sd1.safetensors'), { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 1 });
     writeCheckpoint(path.join(sd, 'xl/tiny_xl.safetensors'), { architecture: TINY_SDXL_ARCHITECTURE, dtype: 'BF16', seed: 2 });
     fs.writeFileSync(path.join(sd, 'misplaced_lora.safetensors'), kohyaSd15());
+    // An old SD1 file saved without `text_model.` in its text encoder's keys: A1111 renames them, and so do we.
+    writeCheckpoint(path.join(sd, 'old_sd1.safetensors'), { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 5 });
+    renameKeys(path.join(sd, 'old_sd1.safetensors'), 'cond_stage_model.transformer.text_model.', 'cond_stage_model.transformer.');
     fs.writeFileSync(path.join(webui, 'models/Lora/add_detail.safetensors'), kohyaSd15());
     host = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
     await host.configure(settings());
@@ -43,6 +58,7 @@ describe('checkpoints of a webui folder in the language server', function () {
     const seen = host.catalog.list('checkpoint').map((e) => [e.name, e.details.model?.family, e.details.model?.dtype, e.details.model?.renderable, e.details.model?.legacyHash]);
     assert.deepStrictEqual(seen, [
       ['misplaced_lora', 'other', 'F16', false, legacy(path.join(sd, 'misplaced_lora.safetensors'))],
+      ['old_sd1', 'sd1', 'F16', true, legacy(path.join(sd, 'old_sd1.safetensors'))],
       ['tiny_sd1', 'sd1', 'F16', true, legacy(path.join(sd, 'tiny_sd1.safetensors'))],
       ['tiny_xl', 'sdxl', 'BF16', true, legacy(path.join(sd, 'xl/tiny_xl.safetensors'))],
     ]);
@@ -97,8 +113,9 @@ describe('checkpoints of a webui folder in the language server', function () {
       list.checkpoints.map((c) => [c.nameForExtra, c.family, c.dtype, c.renderable, c.shortHash ?? null]),
       [
         ['misplaced_lora', 'other', 'F16', false, list.checkpoints[0].shortHash ?? null],
+        ['old_sd1', 'sd1', 'F16', true, list.checkpoints[1].shortHash ?? null],
         ['tiny_sd1', 'sd1', 'F16', true, sha256!.slice(0, 10)],
-        ['tiny_xl', 'sdxl', 'BF16', true, list.checkpoints[2].shortHash ?? null],
+        ['tiny_xl', 'sdxl', 'BF16', true, list.checkpoints[3].shortHash ?? null],
       ],
     );
     assert.strictEqual(checkpointList(host.library, folders, parsePromptDocument('a cat\nSteps: 20, Model: nothing')).chosen, undefined);

@@ -1,19 +1,17 @@
-import { createHash } from 'crypto';
-import { createReadStream, promises as fsp } from 'fs';
+import * as fs from 'fs';
+import { NodeFileSystem } from '../../node/nodeFileSystem';
+import { fileSha256, legacyModelHash as legacyHashOf } from '../../service/library/modelHashes';
 
 /**
- * A1111's two names for a checkpoint's contents, as `Model hash:` in generation data carries them:
- * - the short hash (A1111 ≥ 1.0, modules/hashes.py): the first 10 hex digits of the whole file's sha256;
- * - the legacy model hash (modules/sd_models.model_hash): sha256 of the 64 KiB at offset 0x100000, first 8 hex
- *   (a file shorter than that hashes what is there, as Python's read does).
- * The file is streamed in 4 MiB pieces: multi-GB checkpoints are never held in memory.
+ * A1111's two names for a checkpoint's contents, as `Model hash:` in generation data carries them, for a file on
+ * disk: the short hash (A1111 >= 1.0, modules/hashes.py: the first 10 hex digits of the whole file's sha256) and
+ * the legacy model hash (sd_models.model_hash). The hashing itself is the library's (service/library/modelHashes.ts),
+ * which the editor's checkpoint catalog uses too, so the CLI, the renderer and the editor cannot disagree.
  */
+const disk = new NodeFileSystem();
 
 export async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return fileSha256(disk, file, (await fs.promises.stat(file)).size);
 }
 
 export async function a1111ShortHash(file: string): Promise<string> {
@@ -21,12 +19,5 @@ export async function a1111ShortHash(file: string): Promise<string> {
 }
 
 export async function legacyModelHash(file: string): Promise<string> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    const bytes = Buffer.alloc(0x10000);
-    const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0x100000);
-    return createHash('sha256').update(bytes.subarray(0, bytesRead)).digest('hex').slice(0, 8);
-  } finally {
-    await handle.close();
-  }
+  return legacyHashOf(disk, file);
 }
