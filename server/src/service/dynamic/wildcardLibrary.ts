@@ -69,6 +69,8 @@ export class WildcardLibrary {
     /** In dynamicprompts' order: later folders and files replace earlier ones of the same name. */
     readonly collections: ReadonlyMap<string, WildcardCollection>,
     readonly problems: readonly WildcardLoadProblem[] = [],
+    /** Every folder read (to watch for changes). */
+    readonly folders: readonly string[] = [],
   ) {}
 
   /** A library from name → values (tests, or values held in memory). */
@@ -149,6 +151,7 @@ export function compareCodePoints(a: string, b: string): number {
 export async function loadWildcardLibrary(fs: LibraryFileSystem, roots: readonly string[]): Promise<WildcardLibrary> {
   const collections = new Map<string, WildcardCollection>();
   const problems: WildcardLoadProblem[] = [];
+  const visited: string[] = [];
   for (const root of roots) {
     const seen = new Set<string>();
     const walk = async (folder: string, relative: string): Promise<void> => {
@@ -160,6 +163,7 @@ export async function loadWildcardLibrary(fs: LibraryFileSystem, roots: readonly
       }
       if (seen.has(real)) return;
       seen.add(real);
+      visited.push(folder);
       let entries;
       try {
         entries = await fs.readDirectory(folder);
@@ -192,7 +196,7 @@ export async function loadWildcardLibrary(fs: LibraryFileSystem, roots: readonly
     };
     await walk(root.replace(/[\\/]+$/, '') || '/', '');
   }
-  return new WildcardLibrary(collections, problems);
+  return new WildcardLibrary(collections, problems, visited);
 }
 
 /** Python's `Path.suffix`: from the last dot, unless the name starts or ends with it. */
