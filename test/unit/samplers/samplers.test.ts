@@ -207,6 +207,28 @@ describe('sampler options as A1111 passes them', () => {
     assertClose(outA, outE, 1e-6, 'euler a eta 0');
   });
 
+  it("the model callback gets the sigma A1111's CFG denoiser sees: the noise level, or the timestep for DDIM", async () => {
+    const seen = async (kind: SamplerKind) => {
+      const out: [number, number][] = [];
+      const s = createSampler(kind, 4, 'automatic', sd);
+      await s.sample(Float32Array.from(X_T, (v) => v * s.initNoiseSigma), {
+        unet: async (input, timestep, _multiplier, sigma) => {
+          out.push([timestep, sigma]);
+          const eps = gaussianEps(sd, input, timestep);
+          return { guided: eps, uncond: eps };
+        },
+        randn: draws(),
+        seed: 1,
+      });
+      return { s, out };
+    };
+    const euler = await seen('euler');
+    assertClose(euler.out.map((c) => c[1]), euler.s.sigmas.subarray(0, 4), 0, 'euler sigmas');
+    assertClose(euler.out.map((c) => c[0]), Array.from(euler.s.sigmas.subarray(0, 4), (v) => sd.sigmaToT(v)), 0, 'euler timesteps');
+    const ddim = await seen('ddim');
+    assert.deepStrictEqual(ddim.out, [[751, 751], [501, 501], [251, 251]]);
+  });
+
   it('Discard penultimate sigma: one more step computed, the next-to-last sigma dropped', () => {
     const plain = createSampler('euler', 10, 'karras', sd);
     const cut = createSampler('euler', 10, 'karras', sd, { discardPenultimateSigma: true });

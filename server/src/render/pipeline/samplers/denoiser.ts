@@ -24,7 +24,7 @@ export function compVisDenoiser(table: SigmaToTimestep, prediction: Prediction, 
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     const input = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) input[k] = x[k] * cIn;
-    const out = (await context.unet(input, table.sigmaToT(sigma), 1)).guided;
+    const out = (await context.unet(input, table.sigmaToT(sigma), 1, sigma)).guided;
     const denoised = new Float32Array(x.length);
     if (prediction === 'epsilon') {
       for (let k = 0; k < x.length; k++) denoised[k] = x[k] - sigma * out[k];

@@ -38,7 +38,7 @@ export type EpsModel = (x: Float32Array, timestep: number, cfgScaleMultiplier?: 
 export function timestepEpsModel(alphasCumprod: Float64Array, prediction: Prediction, context: SampleContext): EpsModel {
   return async (x, timestep, multiplier = 1) => {
     context.beforeModelCall?.();
-    const out = await context.unet(Float32Array.from(x), timestep, multiplier);
+    const out = await context.unet(Float32Array.from(x), timestep, multiplier, timestep);
     if (prediction === 'epsilon') return { eps: out.guided, uncond: out.uncond };
     const ac = alphasCumprod[Math.trunc(timestep)];
     const a = Math.sqrt(ac);

@@ -20,10 +20,13 @@ export interface GuidedOutput {
 /**
  * Runs the UNet with CFG on `sample` (the UNet's input, already scaled) at `timestep` (fractional
  * for the k-diffusion samplers, as k-diffusion's `sigma_to_t` gives it). `cfgScaleMultiplier`
- * multiplies the CFG scale (A1111's `cond_scale_miltiplier`: 1, or 1/12.5 for DDIM CFG++). Each
- * call is one step of A1111's `CFGDenoiser.step` counter, which prompt editing reads.
+ * multiplies the CFG scale (A1111's `cond_scale_miltiplier`: 1, or 1/12.5 for DDIM CFG++).
+ * `sigma` is what A1111's CFG denoiser receives as its `sigma` argument (NGMS compares it with
+ * s_min_uncond): the noise level for the k-diffusion samplers, the timestep itself for the timestep
+ * samplers (their CFGDenoiserTimesteps gets timesteps there). Each call is one step of A1111's
+ * `CFGDenoiser.step` counter, which prompt editing reads.
  */
-export type UnetCall = (sample: Float32Array, timestep: number, cfgScaleMultiplier: number) => Promise<GuidedOutput>;
+export type UnetCall = (sample: Float32Array, timestep: number, cfgScaleMultiplier: number, sigma: number) => Promise<GuidedOutput>;
 
 /** One finished step, for progress and previews (k-diffusion's `callback`). */
 export interface StepInfo {
