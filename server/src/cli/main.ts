@@ -17,6 +17,7 @@ import { InputError, readTextBounded } from './boundedRead';
 import { parseCheckArgs, runCheck } from './check';
 import { InfoError, parseInfoArgs, runInfo } from './info';
 import { parseExpandArgs, runExpand } from './expand';
+import { parseImportArgs, runImport } from './import';
 import { OutputStream, quietOnError } from './outputStream';
 
 /**
@@ -35,7 +36,8 @@ const USAGE = `usage:
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]
   sd-prompt models [--webui DIR] [--no-hash] [--json]
-  sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)`;
+  sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)
+  sd-prompt import IMAGE... [--json]`;
 
 
 export interface Io {
@@ -57,6 +59,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'expand') return await runExpand(parseExpandArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
     if (command === 'noise') return runNoise(parseNoiseArgs(args), { ...io, readInput: (file) => readInput(file, io) });
+    if (command === 'import') return runImport(parseImportArgs(args), io);
     if (command === 'models') return await runModels(parseModelsArgs(args), io);
     if (command === 'render') return await runRender(parseRenderArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === '--help' || command === '-h' || command === 'help') {
