@@ -20,6 +20,13 @@ describe('dynamic prompt diagnostics', () => {
     assert.match(problems[0].message, /passes this '\{\.\.\.\|\.\.\.\}' to CLIP as written/);
   });
 
+  it('off: at most 100 informations, as the pass keeps per code', () => {
+    const out: Problem[] = [];
+    checkDynamic(parsePromptDocument('{a|b} '.repeat(150)), DEFAULT_SETTINGS, out);
+    assert.strictEqual(out.length, 100);
+    assert.deepStrictEqual(out[99].span, { start: 594, end: 599 });
+  });
+
   it('on: what stops dynamicprompts, in the positive and the negative prompt, at document ranges', () => {
     const text = 'a {red|blue cat\nNegative prompt: {4$$x|y}\nSteps: 20, Seed: 1, Size: 512x512';
     const problems = dynamicCodes(findProblems(parsePromptDocument(text), ON));

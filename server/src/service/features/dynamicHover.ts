@@ -4,7 +4,6 @@ import { DynamicNode, walkDynamic } from '../dynamic/ast';
 import { countCombinations } from '../dynamic/combinations';
 import { parseDynamicPrompt } from '../dynamic/parser';
 import { WildcardLibrary } from '../dynamic/wildcardLibrary';
-import { MappedText, Span } from '../semantics/spans';
 import { PromptDocument } from '../syntax/document';
 import { markdownCode, markdownText } from './displayText';
 
@@ -17,34 +16,31 @@ export const HOVER_VALUES = 8;
  * wildcard, how many values it has, the first ones, and a link to each file they come from.
  */
 export function dynamicHoverAt(document: TextDocument, doc: PromptDocument, offset: number, wildcards?: WildcardLibrary): Hover | null {
-  for (const text of dynamicTexts(doc)) {
-    const start = text.toSource(0);
-    const end = text.toSource(text.text.length);
-    if (offset < start || offset > end) continue;
-    const parsed = parseDynamicPrompt(text.text);
+  for (const part of dynamicTexts(doc)) {
+    if (offset < part.start || offset > part.start + part.text.length) continue;
+    const parsed = parseDynamicPrompt(part.text, part.start);
     if (!parsed.root) return null;
-    let best: { node: DynamicNode; span: Span } | undefined;
+    let best: DynamicNode | undefined;
     walkDynamic(parsed.root, (node) => {
       if (node.kind !== 'variant' && node.kind !== 'wildcard') return;
-      const span = text.spanToSource(node.span.start, node.span.end);
-      if (offset >= span.start && offset <= span.end && (!best || span.end - span.start <= best.span.end - best.span.start)) best = { node, span };
+      const span = node.span;
+      if (offset >= span.start && offset <= span.end && (!best || span.end - span.start <= best.span.end - best.span.start)) best = node;
     });
     if (!best) return null;
-    const range = { start: document.positionAt(best.span.start), end: document.positionAt(best.span.end) };
-    return { contents: { kind: MarkupKind.Markdown, value: describe(best.node, wildcards) }, range };
+    const found = best as DynamicNode;
+    const range = { start: document.positionAt(found.span.start), end: document.positionAt(found.span.end) };
+    return { contents: { kind: MarkupKind.Markdown, value: describe(found, wildcards) }, range };
   }
   return null;
 }
 
-function dynamicTexts(doc: PromptDocument): MappedText[] {
+/** The texts dynamicprompts reads, as written, and where each starts. */
+function dynamicTexts(doc: PromptDocument): { text: string; start: number }[] {
   const templates = doc.sections.templates;
-  if (templates) {
-    return [templates.positive, templates.negative]
-      .filter((p): p is NonNullable<typeof p> => p !== undefined)
-      .map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
-  }
-  const parts = [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
-  return parts.map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
+  const parts = templates
+    ? [templates.positive, templates.negative].filter((p): p is NonNullable<typeof p> => p !== undefined)
+    : [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
+  return parts.map((p) => ({ text: doc.text.slice(p.content.start, p.content.end), start: p.content.start }));
 }
 
 function countText(n: number): string {

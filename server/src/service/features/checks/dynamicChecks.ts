@@ -2,10 +2,9 @@ import { walkDynamic } from '../../dynamic/ast';
 import { parseDynamicPrompt } from '../../dynamic/parser';
 import { findDynamicProblems } from '../../dynamic/problems';
 import { WildcardLibrary } from '../../dynamic/wildcardLibrary';
-import { MappedText, Span } from '../../semantics/spans';
 import { PromptSettings } from '../../settings';
 import { PromptDocument } from '../../syntax/document';
-import { Problem } from './problem';
+import { MAX_PROBLEMS_PER_CODE, Problem } from './problem';
 
 /**
  * sd-dynamic-prompts syntax. On (`sdPrompt.dynamicPrompts.enable`): what stops
@@ -21,25 +20,25 @@ export function checkDynamic(doc: PromptDocument, settings: PromptSettings, out:
   }
 }
 
-/** The texts dynamicprompts reads: as written (the webui runs the extension before it strips comments). */
-function dynamicParts(doc: PromptDocument): MappedText[] {
+/** A text dynamicprompts reads, as written (the webui runs the extension before it strips comments), and where it starts. */
+interface DynamicText {
+  text: string;
+  start: number;
+}
+
+function dynamicParts(doc: PromptDocument): DynamicText[] {
   const templates = doc.sections.templates;
-  if (templates) {
-    return [templates.positive, templates.negative]
-      .filter((p): p is NonNullable<typeof p> => p !== undefined)
-      .map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
-  }
-  const parts = [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
-  return parts.map((p) => MappedText.identity(doc.text.slice(p.content.start, p.content.end), p.content.start));
+  const parts = templates
+    ? [templates.positive, templates.negative].filter((p): p is NonNullable<typeof p> => p !== undefined)
+    : [doc.positive.part, ...(doc.negative ? [doc.negative.part] : [])];
+  return parts.map((p) => ({ text: doc.text.slice(p.content.start, p.content.end), start: p.content.start }));
 }
 
-function toSource(text: MappedText, span: Span): Span {
-  return text.spanToSource(span.start, span.end);
-}
-
-function checkOn(text: MappedText, out: Problem[], wildcards?: WildcardLibrary): void {
-  for (const p of findDynamicProblems(text.text, 0, wildcards)) {
-    const span = toSource(text, p.span);
+function checkOn(part: DynamicText, out: Problem[], wildcards?: WildcardLibrary): void {
+  // Without these characters the text is plain literal text to dynamicprompts: nothing to parse.
+  if (!/[{}$%]|__/.test(part.text)) return;
+  for (const p of findDynamicProblems(part.text, part.start, wildcards)) {
+    const span = p.span;
     const problem: Problem = { code: p.code, severity: p.severity, span, message: p.message };
     if (p.code === 'wildcard-unknown' && p.suggestion) {
       problem.fixes = [{ title: `Change to '__${p.suggestion}__'`, edits: [{ span, newText: p.suggestion }], preferred: true }];
@@ -50,24 +49,29 @@ function checkOn(text: MappedText, out: Problem[], wildcards?: WildcardLibrary):
   }
 }
 
-function checkOff(text: MappedText, out: Problem[]): void {
-  if (!/[{]|__/.test(text.text)) return;
-  const parsed = parseDynamicPrompt(text.text);
+function checkOff(part: DynamicText, out: Problem[]): void {
+  if (!/[{]|__/.test(part.text)) return;
+  const parsed = parseDynamicPrompt(part.text, part.start);
   if (!parsed.root) return;
+  let found = 0;
   walkDynamic(parsed.root, (node) => {
+    // Past the per-code cap the diagnostics pass drops them anyway.
+    if (found >= MAX_PROBLEMS_PER_CODE) return;
     if (node.kind === 'variant' && (node.options.length > 1 || node.bound)) {
+      found++;
       out.push({
         code: 'dynamic-prompts-off',
         severity: 'information',
-        span: toSource(text, node.span),
+        span: node.span,
         message:
           "Dynamic prompts are off (sdPrompt.dynamicPrompts.enable): A1111 without sd-dynamic-prompts passes this '{...|...}' to CLIP as written, braces and bars included.",
       });
     } else if (node.kind === 'wildcard') {
+      found++;
       out.push({
         code: 'dynamic-prompts-off',
         severity: 'information',
-        span: toSource(text, node.span),
+        span: node.span,
         message: `Dynamic prompts are off (sdPrompt.dynamicPrompts.enable): A1111 without sd-dynamic-prompts passes '__${node.path}__' to CLIP as written.`,
       });
     }
