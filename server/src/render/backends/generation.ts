@@ -28,6 +28,19 @@ export interface Generation {
   ensd?: number;
   loras: { name: string; te: number; unet: number }[];
   images: number;
+  hasParameterLine: boolean;
+}
+
+/**
+ * The infotext with the seed that rendered (a backend that needs a seed of its own picks it for
+ * `-1`): replaced on the parameter line, added to it, or a parameter line A1111 would write.
+ */
+export function infotextWithSeed(gen: Generation, seed: number): string {
+  if (!gen.hasParameterLine) return `${gen.infotext}\nSteps: ${gen.steps}, Sampler: ${gen.sampler}, CFG scale: ${gen.cfgScale}, Seed: ${seed}, Size: ${gen.width}x${gen.height}`;
+  const lines = gen.infotext.split('\n');
+  const last = lines[lines.length - 1];
+  lines[lines.length - 1] = /(^|, )Seed: -?\d+/.test(last) ? last.replace(/(^|, )Seed: -?\d+/, `$1Seed: ${seed}`) : `${last}, Seed: ${seed}`;
+  return lines.join('\n');
 }
 
 /** Reads the generation data: options first, then the file's parameter line, then A1111's defaults. */
@@ -74,5 +87,6 @@ export function readGeneration(request: BackendRenderRequest): Generation {
     ensd: number('ENSD', pyInt),
     loras,
     images,
+    hasParameterLine: doc.sections.parameters !== undefined,
   };
 }
