@@ -24,7 +24,7 @@ export const GRAPH_FORMAT = 1;
 
 export interface GraphFile {
   component: PipelineComponent;
-  /** The graph: `<cache entry>/<component>/model.onnx`. */
+  /** The graph: `<cache entry>/<component>/model.onnx` (`graph.onnx` where its data file is named model.onnx). */
   model: string;
   /** Where its external data lies (the real folder of the file it points into); absent when every weight is inline. */
   dataFolder?: string;
@@ -49,6 +49,8 @@ export interface CheckpointGraphsRequest {
   architecture: SdArchitecture;
   source: WeightSource;
   dtype: FloatType;
+  /** Fused attention (onnxruntime's com.microsoft MultiHeadAttention), for EPs that run it best. */
+  fused?: boolean;
   /** Other files the source reads (a separate VAE): part of the key. */
   otherFiles?: string[];
   /** Default `defaultGraphCacheRoot()`. */
@@ -118,6 +120,7 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
       files: [[checkpoint, identity], ...(request.otherFiles ?? []).map((f) => [path.resolve(f), fileIdentity(f)])],
       architecture: request.architecture,
       dtype: request.dtype,
+      fused: request.fused ?? false,
     }))
     .digest('hex')
     .slice(0, 20);
@@ -129,7 +132,7 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
   fs.mkdirSync(root, { recursive: true });
   const building = fs.mkdtempSync(path.join(root, `.${name}-`));
   try {
-    const built = buildSdGraphs(request.architecture, { dtype: request.dtype, weights: { kind: 'source', source: request.source } });
+    const built = buildSdGraphs(request.architecture, { dtype: request.dtype, fused: request.fused, weights: { kind: 'source', source: request.source } });
     const manifest: Manifest = { format: GRAPH_FORMAT, key, checkpoint, identity, graphs: {} };
     for (const [component, graph] of Object.entries(built) as [PipelineComponent, NonNullable<(typeof built)[PipelineComponent]>][]) {
       graph.model.producerName = 'sd-prompt';
@@ -148,7 +151,9 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
         if (names.has(base) && names.get(base) !== r) throw new Error(`${component}: two weight files named ${base}`);
         names.set(base, r);
       }
-      graph.model.write(path.join(dir, 'model.onnx'), { locate: (file) => path.basename(real.get(file) as string) });
+      // The graph must not take the name of a data file it points at (a symlink by that name sits beside it).
+      const graphName = names.has('model.onnx') ? 'graph.onnx' : 'model.onnx';
+      graph.model.write(path.join(dir, graphName), { locate: (file) => path.basename(real.get(file) as string) });
       for (const [base, target] of names) {
         try {
           fs.symlinkSync(target, path.join(dir, base));
@@ -159,7 +164,7 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
       }
       manifest.graphs[component] = {
         component,
-        model: path.join(component, 'model.onnx'),
+        model: path.join(component, graphName),
         ...(folders.size ? { dataFolder: [...folders][0] } : {}),
         inputs: graph.model.graph.inputs.map((i) => i.name),
         outputs: graph.model.graph.outputs.map((o) => o.name),

@@ -73,6 +73,11 @@ export class Net {
     readonly weights: GraphWeights,
     /** Where `onnx::X_N` numbering starts; torch's numbers are value ids, large and increasing. */
     firstOnnxId = 1000,
+    /**
+     * Attention as onnxruntime's com.microsoft MultiHeadAttention over the separate q/k/v projections (the
+     * LoRA index still finds each projection's weight); the caller imports the com.microsoft opset.
+     */
+    readonly fusedAttention = false,
   ) {
     this.onnxCounter = firstOnnxId;
   }
@@ -308,6 +313,14 @@ export class Net {
     const q = this.linear(`${scope}/${names.q}`, x, c, c, qkvBias);
     const k = this.linear(`${scope}/${names.k}`, context, contextDim, c, qkvBias);
     const v = this.linear(`${scope}/${names.v}`, context, contextDim, c, qkvBias);
+    // Masked (CLIP's causal) attention keeps the plain form: MultiHeadAttention with the mask as attention_bias
+    // agreed on the CPU EP but not on WebGPU (lavapipe: text encoder rows off by 0.7%), and the text encoder
+    // runs once a render where the UNet runs every step.
+    if (this.fusedAttention && !mask) {
+      const name = `${scope}/MultiHeadAttention`;
+      this.g.node('MultiHeadAttention', [q, k, v], [`${name}_output_0`], { num_heads: heads, scale: attrFloat(1 / Math.sqrt(d)) }, name, 'com.microsoft');
+      return this.linear(`${scope}/${names.out}`, `${name}_output_0`, c, c, true);
+    }
     const split = (t: string, perm: number[]): string =>
       this.op1(scope, 'Transpose', [this.op1(scope, 'Reshape', [t, this.i64([0, -1, heads, d])])], { perm });
     const qh = split(q, [0, 2, 1, 3]);

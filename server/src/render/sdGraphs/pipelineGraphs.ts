@@ -13,6 +13,8 @@ export interface PipelineGraphOptions {
   timestepType?: 'float' | 'int64';
   /** Each text encoder outputs its layers' hidden states (clip skip, SDXL's penultimate layer). Default true. */
   hiddenStates?: boolean;
+  /** Fused attention (com.microsoft MultiHeadAttention) in every graph. */
+  fused?: boolean;
 }
 
 /** Seed offsets of the random test pipelines (kept: their files must stay byte for byte what they were). */
@@ -50,11 +52,12 @@ export function buildSdGraphs(arch: SdArchitecture, options: PipelineGraphOption
     graphs[component] = buildTextEncoder(encoder, {
       dtype: options.dtype,
       weights: weightsOf(component),
+      fused: options.fused,
       inputIdsType: options.inputIdsType ?? 'int32',
       hiddenStates: options.hiddenStates ?? true,
     });
   });
-  graphs.unet = buildUnet(arch.unet, { dtype: options.dtype, weights: weightsOf('unet'), timestepType: options.timestepType ?? 'float' });
-  graphs.vae_decoder = buildVaeDecoder(arch.vaeDecoder, { dtype: options.dtype, weights: weightsOf('vae_decoder') });
+  graphs.unet = buildUnet(arch.unet, { dtype: options.dtype, weights: weightsOf('unet'), fused: options.fused, timestepType: options.timestepType ?? 'float' });
+  graphs.vae_decoder = buildVaeDecoder(arch.vaeDecoder, { dtype: options.dtype, weights: weightsOf('vae_decoder'), fused: options.fused });
   return graphs;
 }

@@ -1,7 +1,6 @@
 import { attrFloat, ElemType, ModelBuilder } from '../onnx/onnxWriter';
 import { TextEncoderArchitecture } from './architecture';
-import { BuiltGraph, GraphOptions, newModel } from './graphOptions';
-import { Net } from './net';
+import { BuiltGraph, GraphOptions, newModel, newNet } from './graphOptions';
 
 /**
  * transformers' CLIPTextModel / CLIPTextModelWithProjection as torch.onnx exports it: `input_ids` →
@@ -17,10 +16,10 @@ export interface TextEncoderOptions extends GraphOptions {
 }
 
 export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEncoderOptions): BuiltGraph {
-  const model: ModelBuilder = newModel();
+  const model: ModelBuilder = newModel(options);
   const g = model.graph;
   const dt = options.dtype;
-  const net = new Net(g, dt, options.weights);
+  const net = newNet(model, options);
   const D = arch.width;
   const P = arch.positions;
   const ids = g.input('input_ids', options.inputIdsType, ['batch_size', 'sequence_length']);

@@ -1,5 +1,5 @@
 import { UnetArchitecture } from './architecture';
-import { BuiltGraph, GraphOptions, newModel } from './graphOptions';
+import { BuiltGraph, GraphOptions, newModel, newNet } from './graphOptions';
 import { Net } from './net';
 
 /**
@@ -88,10 +88,10 @@ function sinusoid(net: Net, scope: string, t: string, dim: number): string {
 
 export function buildUnet(arch: UnetArchitecture, options: UnetOptions): BuiltGraph {
   if (arch.transformerDepth.length !== arch.channelMult.length) throw new Error('UNet: transformerDepth needs one entry per channelMult level');
-  const model = newModel();
+  const model = newModel(options);
   const g = model.graph;
   const dt = options.dtype;
-  const net = new Net(g, dt, options.weights);
+  const net = newNet(model, options);
   const C0 = arch.modelChannels;
   const blockC = arch.channelMult.map((m) => m * C0);
   const tembDim = 4 * C0;

@@ -1,6 +1,5 @@
 import { VaeDecoderArchitecture } from './architecture';
-import { BuiltGraph, GraphOptions, newModel } from './graphOptions';
-import { Net } from './net';
+import { BuiltGraph, GraphOptions, newModel, newNet } from './graphOptions';
 import { resnet, upsample } from './unet';
 
 /** diffusers' AutoencoderKL decoder half (post_quant_conv + Decoder) as torch.onnx exports it: `latent_sample` → `sample`. */
@@ -14,10 +13,10 @@ export interface VaeDecoderOptions extends GraphOptions {
 
 export function buildVaeDecoder(arch: VaeDecoderArchitecture, options: VaeDecoderOptions): BuiltGraph {
   if (arch.channelMult.length < 2) throw new Error('VAE decoder: channelMult needs at least two levels');
-  const model = newModel();
+  const model = newModel(options);
   const g = model.graph;
   const dt = options.dtype;
-  const net = new Net(g, dt, options.weights);
+  const net = newNet(model, options);
   const eps = options.resnetEps ?? 1e-6;
   const rev = arch.channelMult.map((m) => m * arch.baseChannels).reverse();
   const groups = arch.normGroups;
