@@ -5,6 +5,8 @@ import { ServerRestartPolicy } from './serverRestarts';
 import { copyGenerationData } from './commands/copyGenerationData';
 import { insertLora, InsertLoraArgs } from './commands/insertLora';
 import { newPromptFile } from './commands/newPromptFile';
+import { openGenerationDataFromImage } from './commands/openGenerationDataFromImage';
+import { registerImageDropPaste } from './imageDropPaste';
 import { openLoraFolder } from './commands/openLoraFolder';
 import { onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
 import { selectModelFolder } from './commands/selectModelFolder';
@@ -98,6 +100,8 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     commands.registerCommand('sdPrompt.openLoraFolder', () => openLoraFolder(languageClient)),
     commands.registerCommand('sdPrompt.copyGenerationData', () => copyGenerationData(languageClient)),
     commands.registerCommand('sdPrompt.newPromptFile', newPromptFile),
+    commands.registerCommand('sdPrompt.openGenerationDataFromImage', (target?: Uri) => openGenerationDataFromImage(target)),
+    registerImageDropPaste(),
     // A new model or device: the loaded sessions are for the old one.
     workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('sdPrompt.model') || e.affectsConfiguration('sdPrompt.render.device')) void service.release();
