@@ -53,6 +53,8 @@ import { generationData, loraPickList, renderLoras, selectionPromptText } from '
 import { parsePromptDocument } from './service/syntax/document';
 import { TokenizerHost } from './tokenizerHost';
 import { TagHost } from './tagHost';
+import { WildcardWatcher } from './service/dynamic/wildcardWatcher';
+import { dynamicPromptsEnabled } from './service/dynamic/wildcardFolders';
 
 export interface ServerOptions {
   /** File access for the LoRA library (the Node entry passes the real disk). */
@@ -79,8 +81,17 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     : undefined;
   const tokenizerHost = options.fileSystem ? new TokenizerHost(options.fileSystem, options.home ?? '', (m) => connection.console.log(m), options.bundledTokenizer) : undefined;
   const tagHost = options.fileSystem ? new TagHost(options.fileSystem, (m) => connection.console.log(m), () => refreshAll()) : undefined;
+  const wildcards = options.fileSystem ? new WildcardWatcher(options.fileSystem) : undefined;
+  wildcards?.onDidChange(() => refreshAll());
+  const exists = options.exists ?? (() => false);
+  /** The settings as the service reads them: dynamic prompts are on when the setting says so or the webui has the extension. */
+  const effective = (settings: PromptSettings): PromptSettings => {
+    const enable = dynamicPromptsEnabled(settings, exists);
+    return enable === settings.dynamicPrompts.enable ? settings : { ...settings, dynamicPrompts: { ...settings.dynamicPrompts, enable } };
+  };
   const service = createPromptLanguageService({
     tags: () => tagHost?.index,
+    wildcards: () => wildcards?.library,
     library: () => host?.library,
     shortHash: (path) => host?.shortHash(path),
     tokenizer: () => tokenizerHost?.tokenizer,
@@ -142,11 +153,12 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       (changed) => changed && refreshAll(),
       (e) => connection.console.error(`tag lists failed to load: ${e}`),
     );
+    void wildcards?.configure(settings, exists).catch((e) => connection.console.error(`wildcard files failed to load: ${e}`));
     await host.configure(settings);
   };
   const windowSettings = async () =>
     configurationCapability
-      ? resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined))
+      ? effective(resolveSettings(await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined)))
       : DEFAULT_SETTINGS;
   /**
    * Configurations run one after the other, so a request that awaits `configureLibrary()` sees the
@@ -178,7 +190,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (!s) {
       s = connection.workspace
         .getConfiguration({ scopeUri: uri, section: 'sdPrompt' })
-        .then(resolveSettings, () => DEFAULT_SETTINGS);
+        .then((raw) => effective(resolveSettings(raw)), () => DEFAULT_SETTINGS);
       settingsCache.set(uri, s);
     }
     return s;
@@ -330,6 +342,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.onShutdown(() => {
     host?.dispose();
     tagHost?.dispose();
+    wildcards?.dispose();
   });
   documents.listen(connection);
   connection.listen();

@@ -35,6 +35,9 @@ import { stepsOf } from './features/checks/parameterChecks';
 import { PromptSettings } from './settings';
 import { parsePromptDocument, PromptDocument } from './syntax/document';
 import { TagIndex } from './tags/tagIndex';
+import { WildcardLibrary } from './dynamic/wildcardLibrary';
+import { dynamicHoverAt } from './features/dynamicHover';
+import { wildcardCompletions } from './features/wildcardCompletion';
 
 export { DEFAULT_SETTINGS, resolveSettings } from './settings';
 export type { PromptSettings } from './settings';
@@ -80,6 +83,8 @@ export interface ServiceOptions {
   embeddings?: () => EmbeddingLookup | undefined;
   /** The tagcomplete tag lists in use, for tag completion and `tag-parens-unescaped`. */
   tags?: () => TagIndex | undefined;
+  /** The sd-dynamic-prompts wildcard files in use, for `wildcard-unknown`, wildcard hovers and completion. */
+  wildcards?: () => WildcardLibrary | undefined;
 }
 
 export function createPromptLanguageService(options: ServiceOptions = {}): PromptLanguageService {
@@ -130,12 +135,14 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       const doc = parse(document);
       const sections = tokens(document, settings);
       const tokenInfo = sections ? { sections, triggerWords: triggerWords(doc) } : undefined;
-      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri), options.tags?.()).map((p) => toDiagnostic(document, p));
+      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri), options.tags?.(), options.wildcards?.()).map((p) => toDiagnostic(document, p));
     },
     hover: async (document, position, settings) => {
       const doc = parse(document);
       const offset = document.offsetAt(position);
-      const hover = await hoverAt(document, doc, offset, stepsOf(doc) ?? settings.steps, library(), options.shortHash);
+      // A variant or wildcard under the cursor (when dynamic prompts are read) says what it expands to.
+      const dynamic = settings.dynamicPrompts.enable ? dynamicHoverAt(document, doc, offset, options.wildcards?.()) : null;
+      const hover = dynamic ?? (await hoverAt(document, doc, offset, stepsOf(doc) ?? settings.steps, library(), options.shortHash));
       const tokenizer = options.tokenizer?.();
       const sections = tokens(document, settings);
       const line = tokenizer && sections ? tokensAt(sections, offset, tokenizer) : undefined;
@@ -159,7 +166,14 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       ...quickFixes(document.uri, diagnostics),
       ...(range ? openFileActions(parse(document), document.offsetAt(range.start), document.offsetAt(range.end), library()) : []),
     ],
-    completion: (document, position, settings) => completions(document, parse(document), document.offsetAt(position), settings, library(), options.tags?.()),
+    completion: async (document, position, settings) => {
+      const offset = document.offsetAt(position);
+      const wildcards = settings.dynamicPrompts.enable ? options.wildcards?.() : undefined;
+      const names = wildcards ? wildcardCompletions(document, offset, wildcards) : [];
+      // After an open `__` only wildcard names make sense.
+      if (names.length) return { isIncomplete: false, items: names };
+      return completions(document, parse(document), offset, settings, library(), options.tags?.());
+    },
     resolveCompletion: (item) => resolveCompletion(item, library()),
     documentLinks: (document) => documentLinks(document, parse(document), library()),
     tokens,

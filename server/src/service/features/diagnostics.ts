@@ -17,6 +17,7 @@ import { checkMergeReport, MergeReport } from './checks/mergeChecks';
 import { plainText } from './displayText';
 import { checkTagParens } from './checks/tagParensChecks';
 import { checkDynamic } from './checks/dynamicChecks';
+import { WildcardLibrary } from '../dynamic/wildcardLibrary';
 import { TagIndex } from '../tags/tagIndex';
 
 /** Every problem A1111 would have with the document, in document order. */
@@ -27,6 +28,7 @@ export function findProblems(
   tokens?: { sections: SectionTokens[]; triggerWords: string[] },
   mergeReport?: MergeReport,
   tags?: TagIndex,
+  wildcards?: WildcardLibrary,
 ): Problem[] {
   const out: Problem[] = [];
   checkMergeReport(doc, mergeReport, out);
@@ -39,7 +41,7 @@ export function findProblems(
   checkKeywords(doc, out);
   checkParameters(doc, out);
   checkTagParens(doc, tags, out);
-  checkDynamic(doc, settings, out);
+  checkDynamic(doc, settings, out, wildcards);
   return capPerCode(out.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end)).map(showable);
 }
 
