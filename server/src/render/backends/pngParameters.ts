@@ -30,7 +30,9 @@ export function withParameters(png: Uint8Array, infotext: string, from: string):
   } catch (e) {
     throw new BackendError('protocol', `${from} sent an image that is not a whole PNG (${(e as Error).message})`);
   }
-  if (info.text.parameters !== undefined) return { png, infotext: info.text.parameters, width: info.width, height: info.height };
+  // SwarmUI writes its own JSON under `parameters`: replaced, since A1111's PNG Info cannot read it.
+  if (info.text.parameters !== undefined && !info.text.parameters.trimStart().startsWith('{')) return { png, infotext: info.text.parameters, width: info.width, height: info.height };
+  if (info.text.parameters !== undefined) png = withoutTextChunk(png, 'parameters');
   const latin1 = [...infotext].every((ch) => ch.charCodeAt(0) <= 0xff);
   const type = latin1 ? 'tEXt' : 'iTXt';
   const data = latin1
@@ -44,6 +46,24 @@ export function withParameters(png: Uint8Array, infotext: string, from: string):
   const ihdrEnd = 8 + 12 + 13;
   const out = Buffer.concat([Buffer.from(png.subarray(0, ihdrEnd)), chunk, Buffer.from(png.subarray(ihdrEnd))]);
   return { png: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), infotext, width: info.width, height: info.height };
+}
+
+/** The PNG without its text chunks of that keyword (the file was checked by readPngInfo). */
+function withoutTextChunk(png: Uint8Array, keyword: string): Uint8Array {
+  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  const kept: Buffer[] = [buf.subarray(0, 8)];
+  for (let at = 8; at + 12 <= buf.length; ) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString('latin1', at + 4, at + 8);
+    const end = at + 12 + length;
+    const data = buf.subarray(at + 8, at + 8 + length);
+    const nul = data.indexOf(0);
+    const isKeyword = (type === 'tEXt' || type === 'iTXt' || type === 'zTXt') && data.toString('latin1', 0, nul < 0 ? data.length : nul) === keyword;
+    if (!isKeyword) kept.push(buf.subarray(at, end));
+    at = end;
+  }
+  const out = Buffer.concat(kept);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** `data:image/png;base64,...` or bare base64 (A1111's images) to bytes. */

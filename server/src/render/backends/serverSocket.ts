@@ -45,7 +45,7 @@ export function followSocket<T>(
   conn: ServerConnection,
   what: string,
   onMessage: (data: Buffer, binary: boolean) => T | undefined,
-  options: { signal?: AbortSignal; onCancel?: () => Promise<void> },
+  options: { signal?: AbortSignal; onCancel?: () => Promise<void>; onClose?: (code: number) => T | undefined },
 ): Promise<T> {
   const where = serverUrl(conn).origin;
   const idleMs = conn.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -84,7 +84,9 @@ export function followSocket<T>(
       }
     });
     socket.on('close', (code) => {
-      if (code === 1009) finish(new BackendError('too-large', `${where} sent a message over ${Math.round((conn.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) / 1024 / 1024)} MiB during ${what}: refused`));
+      const value = options.onClose?.(code);
+      if (value !== undefined) finish(undefined, value);
+      else if (code === 1009) finish(new BackendError('too-large', `${where} sent a message over ${Math.round((conn.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) / 1024 / 1024)} MiB during ${what}: refused`));
       else finish(new BackendError('dropped', `${where} closed the connection during ${what}: did the server stop or crash?`));
     });
     socket.on('error', (e) => {
