@@ -6,6 +6,8 @@ import { resolveSeed } from './pipeline/rng/seeds';
 import { readNoiseParameters } from './pipeline/rng/noiseParameters';
 import { readSamplerParameters } from './pipeline/samplers/samplerParameters';
 import type { RngSource } from './pipeline/rng/noiseGenerator';
+import { readHiresFix } from './pipeline/hires/hiresParameters';
+import { readNgms } from './pipeline/ngmsParameters';
 
 /** Defaults from settings (`sdPrompt.render.*`): used where the file's parameter line says nothing. */
 export interface ParameterDefaults {
@@ -52,6 +54,8 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     width: o.width ?? (size ? Number(size[1]) : (defaults.width ?? 512)),
     height: o.height ?? (size ? Number(size[2]) : (defaults.height ?? 512)),
     modelName: path.basename(path.resolve(o.model)),
+    hires: readHiresFix(text, doc.sections.parameters?.entries ?? []),
+    ngms: readNgms(text, doc.sections.parameters?.entries ?? []),
   };
 }
 

@@ -360,6 +360,11 @@ export const SCHEDULE_TYPES: readonly ScheduleType[] = ['automatic', ...SCHEDULE
 export interface SamplerOptions extends SamplerSettings {
   /** An SDXL model: Align Your Steps takes SDXL's table. */
   sdxl?: boolean;
+  /**
+   * img2img (Hires. fix's second pass): run only from this index of the `steps` schedule on, as
+   * A1111's sample_img2img runs `sigmas[steps - t_enc - 1:]` (k-diffusion samplers only).
+   */
+  img2imgStart?: number;
 }
 
 /** What `createSampler` built, beside the sampler: what A1111 would write about it in the infotext. */
@@ -444,6 +449,11 @@ export function createSampler(
     cut[cut.length - 1] = sigmas[sigmas.length - 1];
     sigmas = cut;
   }
+  // sample_img2img: the Brownian tree still spans the whole schedule; DPM fast/adaptive integrate
+  // from sigma_sched[0] to sigma_sched[-2] instead of the model's range.
+  const fullSigmas = sigmas;
+  if (options.img2imgStart !== undefined) sigmas = sigmas.slice(options.img2imgStart);
+  const img2img = options.img2imgStart !== undefined && sigmas.length >= 2;
   // A1111 writes "Schedule type" whenever a schedule function ran (not for the model's own uniform one under Automatic).
   const scheduleLabel = schedule === 'automatic' && !def.scheduler ? undefined : SCHEDULE_LABELS[resolved];
   const info: SamplerInfo = { scheduleLabel, discardedPenultimateSigma: discard, stepMultiplier };
@@ -462,8 +472,9 @@ export function createSampler(
     table: noise,
     prediction,
     options: kOptions,
-    modelSigmaMin: table.sigmaMin,
-    modelSigmaMax: table.sigmaMax,
+    modelSigmaMin: img2img ? sigmas[sigmas.length - 2] : table.sigmaMin,
+    modelSigmaMax: img2img ? sigmas[0] : table.sigmaMax,
+    brownianSigmas: fullSigmas,
     // A1111 with opts.sgm_noise_multiplier: x = x * sqrt(1 + sigmas[0]²) instead of x * sigmas[0].
     initNoiseSigma: options.sgmNoiseMultiplier ? Math.sqrt(1 + sigmas[0] ** 2) : sigmas[0],
   };

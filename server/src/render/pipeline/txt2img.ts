@@ -21,6 +21,10 @@ import { noiseInfotextParameters } from './rng/noiseInfotext';
 import { NoiseSchedule, createSampler, UnetCall } from './schedulers';
 import { resolveSamplerName } from './samplerNames';
 import { samplerInfotextParameters, SamplerSettings } from './samplers/samplerParameters';
+import { samplerDefinition } from './samplers/registry';
+import { cropLatent, HiresFix, hiresTarget, img2imgSteps } from './hires/hiresParameters';
+import { interpolate, LATENT_UPSCALE_MODES } from './hires/latentUpscale';
+import { toRgb8 } from './rgb8';
 
 /**
  * txt2img as A1111 runs it, on onnxruntime sessions: conditioning per AND part and prompt-editing
@@ -49,6 +53,10 @@ export interface RenderParameters {
   width: number;
   height: number;
   modelName: string;
+  /** Hires. fix from the parameter line (`Denoising strength` with `Hires upscale` / `Hires upscaler` / `Hires resize`). */
+  hires?: HiresFix;
+  /** `NGMS` (A1111's s_min_uncond) and `NGMS all steps`: skip the negative prompt below this noise level. */
+  ngms?: { sMinUncond: number; allSteps: boolean };
 }
 
 export interface RenderProgress {
@@ -63,6 +71,8 @@ export interface RenderOutcome {
   /** The image's RGB bytes (what the PNG holds). */
   rgb: Uint8Array;
   infotext: string;
+  /** What the render did differently from A1111 and why (a Hires. fix it could not run): shown in the panel and the JSON summary. */
+  notes: string[];
   timings: { encode: number; denoise: number; decode: number };
 }
 
@@ -129,8 +139,8 @@ export async function renderTxt2Img(
     encodeCache.set(text, out);
     return out;
   };
-  const scheduleOf = async (text: string, parsed = parseSchedule(text)) => {
-    const variants = scheduleVariants(text, { baseSteps: p.steps * choice.stepMultiplier }, parsed);
+  const scheduleOf = async (text: string, parsed = parseSchedule(text), baseSteps = p.steps * choice.stepMultiplier) => {
+    const variants = scheduleVariants(text, { baseSteps }, parsed);
     const entries: { endAtStep: number; cond: Conditioning }[] = [];
     for (const v of variants) entries.push({ endAtStep: v.step, cond: await encodeText(v.text) });
     return entries;
@@ -141,15 +151,16 @@ export async function renderTxt2Img(
     condSchedules.push({ weight, schedule: await scheduleOf(text, schedule) });
     checkCancel();
   }
-  const negative = prompts.negative;
-  let uncondSchedule = await scheduleOf(negative);
-  if (sdxl && negative === '') {
+  const uncondScheduleOf = async (negative: string, baseSteps?: number) => {
+    const schedule = await scheduleOf(negative, undefined, baseSteps);
+    if (!(sdxl && negative === '')) return schedule;
     // A1111 (sd_models_xl): an empty negative prompt on SDXL is all zeros, context and pooled.
-    uncondSchedule = uncondSchedule.map((e) => ({
+    return schedule.map((e) => ({
       endAtStep: e.endAtStep,
       cond: { chunks: e.cond.chunks.map((c) => new Float32Array(c.length)), pooled: e.cond.pooled && new Float32Array(e.cond.pooled.length) },
     }));
-  }
+  };
+  const uncondSchedule = await uncondScheduleOf(prompts.negative);
   const encodeMs = Date.now() - t0;
 
   // ---- denoising ----
@@ -160,44 +171,114 @@ export async function renderTxt2Img(
   const w = p.width / 8;
   // A1111's per-image generators: the first draw is the initial latent, ancestral samplers take the later ones.
   const rng = renderImageRng(p);
-  const randn = rng.fill;
   let x: Float32Array = rng.next();
   for (let i = 0; i < x.length; i++) x[i] *= sampler.initNoiseSigma;
   const at = (entries: { endAtStep: number; cond: Conditioning }[], step: number) =>
     (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).cond;
-  // SDXL's size conditioning: original size, crop top-left, target size (A1111 uses the image size).
-  const timeIds = Float32Array.of(p.height, p.width, 0, 0, p.height, p.width);
-  // A1111 looks prompt schedules up with CFGDenoiser.step, which counts model calls (a second-order
-  // sampler makes two per step; its schedules were built for twice the steps).
-  let modelCalls = 0;
-  const unet: UnetCall = async (input, timestep, cfgScaleMultiplier) => {
-    const condsNow = condSchedules.map((c) => at(c.schedule, modelCalls));
-    const uncondNow = at(uncondSchedule, modelCalls);
-    modelCalls++;
-    // AND parts stacked to one length; the negative prompt keeps its own (A1111's default, pad_cond_uncond off).
-    const conds = stackConds(condsNow.map((c) => concat(c.chunks)), condsNow[0].chunks[0].length / CONTEXT_LENGTH);
-    const uncond = concat(uncondNow.chunks);
-    const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds } : undefined);
-    const outputs: { output: Float32Array; weight: number }[] = [];
-    for (const [k, context] of conds.entries()) {
-      const output = await runUnet(ort, sessions.unet, input, h, w, timestep, context, extra(condsNow[k]));
-      outputs.push({ output, weight: condSchedules[k].weight });
-    }
-    const uncondOut = await runUnet(ort, sessions.unet, input, h, w, timestep, uncond, extra(uncondNow));
-    return { guided: combineGuidance(uncondOut, outputs, p.cfgScale * cfgScaleMultiplier), uncond: uncondOut };
+  const ngms = p.ngms && p.ngms.sMinUncond > 0 ? p.ngms : undefined;
+  let ngmsApplied = false;
+  /**
+   * One pass's guided UNet (A1111's CFGDenoiser): prompt schedules looked up with its `step`, which
+   * counts model calls (a second-order sampler makes two per step; its schedules were built for twice
+   * the steps) and starts at 0 for each pass, as each pass makes its own sampler.
+   */
+  const guidedUnet = (pass: PassConditioning): UnetCall => {
+    let modelCalls = 0;
+    return async (input, timestep, cfgScaleMultiplier, sigma) => {
+      const condsNow = pass.conds.map((c) => at(c.schedule, modelCalls));
+      const uncondNow = at(pass.uncond, modelCalls);
+      // NGMS (s_min_uncond): below that noise level, every other call (every call with "NGMS all
+      // steps") skips the negative prompt; the first AND part's output stands in for it, at CFG scale 1.
+      const skipUncond = !!ngms && (modelCalls % 2 === 1 || ngms.allSteps) && sigma < ngms.sMinUncond;
+      modelCalls++;
+      // AND parts stacked to one length; the negative prompt keeps its own (A1111's default, pad_cond_uncond off).
+      const conds = stackConds(condsNow.map((c) => concat(c.chunks)), condsNow[0].chunks[0].length / CONTEXT_LENGTH);
+      const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds: pass.timeIds } : undefined);
+      const outputs: { output: Float32Array; weight: number }[] = [];
+      for (const [k, context] of conds.entries()) {
+        const output = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, context, extra(condsNow[k]));
+        outputs.push({ output, weight: pass.conds[k].weight });
+      }
+      if (skipUncond) {
+        ngmsApplied = true;
+        return { guided: combineGuidance(outputs[0].output, outputs, 1), uncond: outputs[0].output };
+      }
+      const uncondOut = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, concat(uncondNow.chunks), extra(uncondNow));
+      return { guided: combineGuidance(uncondOut, outputs, pass.cfgScale * cfgScaleMultiplier), uncond: uncondOut };
+    };
   };
+  // What A1111 would do with the file's Hires. fix, decided before sampling so progress counts both passes.
+  const notes: string[] = [];
+  const hiresRun = p.hires ? planHires(p, p.hires, notes) : undefined;
+  const hiresSteps = hiresRun ? hiresRun.steps : 0;
   const every = options.previewEvery ?? 5;
+  const progress = (done: number, latent: Float32Array, lw: number, lh: number) => {
+    const total = sampler.steps + hiresSteps;
+    options.onProgress?.({ step: done, steps: total, preview: done % every === 0 ? previewOf(latent, lw, lh) : undefined });
+  };
   x = await sampler.sample(x, {
-    unet,
-    randn,
+    unet: guidedUnet({
+      conds: condSchedules,
+      uncond: uncondSchedule,
+      cfgScale: p.cfgScale,
+      // SDXL's size conditioning: original size, crop top-left, target size (A1111 uses the image size).
+      timeIds: Float32Array.of(p.height, p.width, 0, 0, p.height, p.width),
+      h,
+      w,
+    }),
+    randn: rng.fill,
     seed: p.seed,
     beforeModelCall: checkCancel,
-    onStep: ({ i, x: latent }) => {
-      // DPM adaptive decides its step count as it goes: progress stops at the estimate.
-      const step = Math.min(i + 1, sampler.steps);
-      options.onProgress?.({ step, steps: sampler.steps, preview: step % every === 0 ? previewOf(latent, w, h) : undefined });
-    },
+    // DPM adaptive decides its step count as it goes: progress stops at the estimate.
+    onStep: ({ i, x: latent }) => progress(Math.min(i + 1, sampler.steps), latent, w, h),
   });
+  let outW = w;
+  let outH = h;
+  let hiresSampler: ReturnType<typeof createSampler> | undefined;
+  if (hiresRun) {
+    // sample_hr_pass: upscale the latent, crop a resize's overhang, fresh generators at the new
+    // size (their first draw is the img2img noise), the second pass's own sampler and conditioning.
+    const target = hiresRun.target;
+    const full = interpolate(x, 4, h, w, Math.floor(target.upscaleToY / 8), Math.floor(target.upscaleToX / 8), hiresRun.mode);
+    const latent = cropLatent(full, 4, target);
+    outW = target.latentWidth;
+    outH = target.latentHeight;
+    const hiresRng = renderImageRng({ seed: p.seed, width: outW * 8, height: outH * 8, noise: p.noise });
+    const split = img2imgSteps(hiresRun.steps, p.hires!.denoisingStrength);
+    hiresSampler = createSampler(hiresRun.choice.kind, split.totalSteps, hiresRun.choice.schedule, noise, {
+      ...p.sampling,
+      sdxl: folder.kind === 'sdxl',
+      img2imgStart: split.startIndex,
+    });
+    const baseSteps = hiresRun.steps * hiresRun.choice.stepMultiplier;
+    const hiresPrompts = p.hires!.prompt !== undefined || p.hires!.negativePrompt !== undefined
+      ? promptTexts({ prompt: p.hires!.prompt ?? p.prompt, negativePrompt: p.hires!.negativePrompt ?? p.negativePrompt })
+      : prompts;
+    const hiresConds: PassConditioning['conds'] = [];
+    for (const { text, weight, schedule } of hiresPrompts.subprompts) hiresConds.push({ weight, schedule: await scheduleOf(text, schedule, baseSteps) });
+    const hiresUncond = await uncondScheduleOf(hiresPrompts.negative, baseSteps);
+    checkCancel();
+    const sigma0 = hiresSampler.sigmas[0];
+    const start = hiresRng.next();
+    for (let i = 0; i < start.length; i++) start[i] = latent[i] + start[i] * sigma0;
+    const first = sampler.steps;
+    const hs = hiresSampler;
+    x = await hs.sample(start, {
+      unet: guidedUnet({
+        conds: hiresConds,
+        uncond: hiresUncond,
+        cfgScale: p.hires!.cfgScale ?? p.cfgScale,
+        // A1111 conditions the second pass with the upscaled size (SdConditioning width/height).
+        timeIds: Float32Array.of(target.upscaleToY, target.upscaleToX, 0, 0, target.upscaleToY, target.upscaleToX),
+        h: outH,
+        w: outW,
+      }),
+      randn: hiresRng.fill,
+      seed: p.seed,
+      beforeModelCall: checkCancel,
+      onStep: ({ i, x: l }) => progress(first + Math.min(i + 1, hs.steps), l, outW, outH),
+    });
+  }
   const denoiseMs = Date.now() - t1;
 
   // ---- decoding ----
@@ -205,15 +286,17 @@ export async function renderTxt2Img(
   const t2 = Date.now();
   const scale = VAE_SCALE[folder.kind];
   const latents = x.map((v) => v / scale);
-  const image = await runVae(ort, sessions.vaeDecoder, latents, h, w);
-  const rgb = new Uint8Array(p.width * p.height * 3);
-  const plane = p.width * p.height;
-  for (let c = 0; c < 3; c++) {
-    // A1111 truncates (numpy astype(uint8)), it does not round.
-    for (let k = 0; k < plane; k++) rgb[k * 3 + c] = Math.trunc(Math.min(1, Math.max(0, (image[c * plane + k] + 1) / 2)) * 255);
-  }
+  const image = await runVae(ort, sessions.vaeDecoder, latents, outH, outW);
+  const width = outW * 8;
+  const height = outH * 8;
+  const rgb = toRgb8(image, width, height);
   // A1111 writes the prompts after strip_comments (its Comments script replaces p.all_prompts and
   // p.main_prompt), so a comment never reaches the image's generation data; Copy as Generation Data agrees.
+  const etaWritten = choice.samplerLabel === 'DDIM' ? p.sampling?.etaDdim : p.sampling?.eta;
+  const noisePairs = noiseInfotextParameters(p.noise, choice.samplerLabel, etaWritten);
+  // create_infotext: Denoising strength sits after Seed resize from, before ENSD and RNG.
+  const ensdAt = noisePairs.findIndex(([k]) => k === 'ENSD');
+  noisePairs.splice(ensdAt < 0 ? noisePairs.length : ensdAt, 0, ['Denoising strength', p.hires?.denoisingStrength]);
   const infotext = createInfotext({
     prompt: stripCommentsText(p.prompt),
     negativePrompt: stripCommentsText(p.negativePrompt),
@@ -227,13 +310,81 @@ export async function renderTxt2Img(
       ['Size', `${p.width}x${p.height}`],
       ['Model', p.modelName],
       // DDIM's eta is its own setting (Eta DDIM); the k-diffusion samplers share Eta.
-      ...noiseInfotextParameters(p.noise, choice.samplerLabel, choice.samplerLabel === 'DDIM' ? p.sampling?.etaDdim : p.sampling?.eta),
+      ...noisePairs,
+      ...(p.hires ? hiresInfotextParameters(p, p.hires, choice.samplerLabel, sampler.info.scheduleLabel, hiresSampler?.info.scheduleLabel) : []),
       ...samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler),
+      // CFGDenoiser adds NGMS when it skipped the negative prompt at least once.
+      ['NGMS', ngmsApplied ? ngms!.sMinUncond : undefined],
+      ['NGMS all steps', ngmsApplied && ngms!.allSteps ? 'True' : undefined],
       ['Version', 'sd-prompt'],
     ],
   });
-  const png = encodePng(p.width, p.height, rgb, { parameters: infotext });
-  return { png, rgb, infotext, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
+  const png = encodePng(width, height, rgb, { parameters: infotext });
+  return { png, rgb, infotext, notes, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
+}
+
+/** One sampling pass's conditioning and latent size, for the guided UNet. */
+interface PassConditioning {
+  conds: { weight: number; schedule: { endAtStep: number; cond: Conditioning }[] }[];
+  uncond: { endAtStep: number; cond: Conditioning }[];
+  cfgScale: number;
+  timeIds: Float32Array;
+  h: number;
+  w: number;
+}
+
+/**
+ * The second pass A1111 would run for the file's Hires. fix, or undefined with a note saying why the
+ * render is the first pass only: an upscaler that is not a latent one (ESRGAN, SwinIR, LDSR, None:
+ * they need models or a PIL resize and a VAE encode), or a second-pass sampler without an img2img
+ * path here (DDIM, PLMS, UniPC).
+ */
+function planHires(p: RenderParameters, fix: HiresFix, notes: string[]) {
+  const mode = LATENT_UPSCALE_MODES.get(fix.upscaler);
+  const target = hiresTarget(p.width, p.height, fix);
+  const size = `${target.latentWidth * 8}x${target.latentHeight * 8}`;
+  if (!mode) {
+    notes.push(`Hires. fix skipped: the upscaler '${fix.upscaler}' is not one of A1111's latent upscalers (${[...LATENT_UPSCALE_MODES.keys()].join(', ')}); this is the first pass only, at ${p.width}x${p.height} instead of ${size}.`);
+    return undefined;
+  }
+  const choice = resolveSamplerName(fix.sampler ?? p.sampler, fix.scheduleType ?? p.scheduleType);
+  if (samplerDefinition(choice.kind).family === 'timesteps') {
+    notes.push(`Hires. fix skipped: its second pass with ${choice.samplerLabel} (an img2img pass of A1111's timestep samplers) is not implemented; this is the first pass only, at ${p.width}x${p.height} instead of ${size}.`);
+    return undefined;
+  }
+  if (target.latentWidth < 1 || target.latentHeight < 1) {
+    notes.push(`Hires. fix skipped: its target size ${target.upscaleToX}x${target.upscaleToY} is under 8 pixels; this is the first pass only.`);
+    return undefined;
+  }
+  return { mode, target, choice, steps: fix.steps || p.steps };
+}
+
+/**
+ * The Hires. fix keys A1111 adds to extra_generation_params, in its order: StableDiffusionProcessingTxt2Img.init
+ * (Hires sampler when it differs, Hires prompt / negative prompt when they differ, Hires schedule type),
+ * calculate_target_resolution (Hires upscale or Hires resize), then Hires steps (when set) and Hires
+ * upscaler; Hires CFG Scale (Forge's key) when the file set one. Hires schedule type is what the second
+ * pass's get_sigmas writes: its schedule when one ran and differs from the first pass's.
+ */
+function hiresInfotextParameters(
+  p: RenderParameters,
+  fix: HiresFix,
+  samplerLabel: string,
+  firstSchedule: string | undefined,
+  hiresSchedule: string | undefined,
+): [key: string, value: string | number | undefined][] {
+  const hiresSampler = fix.sampler === undefined ? undefined : resolveSamplerName(fix.sampler, fix.scheduleType).samplerLabel;
+  const differs = (a: string | undefined, b: string) => (a !== undefined && a !== b ? a : undefined);
+  return [
+    ['Hires sampler', hiresSampler !== samplerLabel ? hiresSampler : undefined],
+    ['Hires prompt', differs(fix.prompt, stripCommentsText(p.prompt))],
+    ['Hires negative prompt', differs(fix.negativePrompt, stripCommentsText(p.negativePrompt))],
+    ['Hires schedule type', hiresSchedule !== undefined && hiresSchedule !== firstSchedule ? hiresSchedule : undefined],
+    fix.resizeX === 0 && fix.resizeY === 0 ? ['Hires upscale', fix.scale] : ['Hires resize', `${fix.resizeX}x${fix.resizeY}`],
+    ['Hires steps', fix.steps || undefined],
+    ['Hires upscaler', fix.upscalerWritten ? fix.upscaler : undefined],
+    ['Hires CFG Scale', fix.cfgScale],
+  ];
 }
 
 
@@ -242,7 +393,7 @@ export async function renderTxt2Img(
  * extra-network tags removed and split on AND (each part with its weight and prompt-editing parse), and
  * the negative prompt whole. From the file's parse when the parameters carry it, else parsed here.
  */
-function promptTexts(p: RenderParameters): { subprompts: { text: string; weight: number; schedule: ScheduleParse }[]; negative: string } {
+function promptTexts(p: Pick<RenderParameters, 'prompt' | 'negativePrompt' | 'parsed'>): { subprompts: { text: string; weight: number; schedule: ScheduleParse }[]; negative: string } {
   if (p.parsed) {
     return {
       subprompts: p.parsed.positive.subprompts.map(({ sub, schedule }) => ({ text: sub.text, weight: sub.weight, schedule })),

@@ -19,7 +19,7 @@ abstract class BrownianSampler extends KDiffusionSampler {
     // sigma_min, sigma_max = sigmas[sigmas > 0].min(), sigmas.max()
     let min = Infinity;
     let max = -Infinity;
-    for (const s of this.sigmas) {
+    for (const s of this.setup.brownianSigmas ?? this.sigmas) {
       if (s > 0) min = Math.min(min, s);
       max = Math.max(max, s);
     }

@@ -32,6 +32,8 @@ export interface KSamplerSetup {
   /** The model's own smallest and largest sigma (DPM fast/adaptive integrate between them). */
   modelSigmaMin: number;
   modelSigmaMax: number;
+  /** The schedule the SDE samplers' Brownian tree spans (img2img: the whole one, not the part that runs); `sigmas` when absent. */
+  brownianSigmas?: Float64Array;
   /** The starting noise level (sigmas[0]; sqrt(1 + sigmas[0]²) with A1111's SGM noise multiplier). */
   initNoiseSigma?: number;
 }
