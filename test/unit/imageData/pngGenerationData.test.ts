@@ -41,6 +41,12 @@ describe('generation data from PNG text chunks', () => {
     assert.strictEqual(data.prompt, '桜, 1girl, 夜空');
   });
 
+  it('reads UTF-8 bytes that a tool wrote into tEXt as the characters meant, and Latin-1 text as Latin-1', () => {
+    const chunk = (bytes: Buffer) => pngChunk('tEXt', Buffer.concat([Buffer.from('parameters\0', 'latin1'), bytes]));
+    assert.strictEqual(readGenerationData(pngWithChunks([chunk(Buffer.from('café, 桜\nSteps: 20', 'utf8'))])).prompt, 'café, 桜');
+    assert.strictEqual(readGenerationData(pngWithChunks([chunk(Buffer.from('café au lait\nSteps: 20', 'latin1'))])).prompt, 'café au lait');
+  });
+
   it('reads parameters from zTXt and from compressed iTXt', () => {
     assert.strictEqual(readGenerationData(pngWithChunks([zTXt('parameters', A1111)])).text, A1111);
     const utf8 = 'フリーレン, <lora:frieren:0.7>\nSteps: 20, Seed: 1';

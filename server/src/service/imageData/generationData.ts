@@ -34,7 +34,7 @@ export function readGenerationData(bytes: Uint8Array): GenerationData {
 function fromPng(bytes: Uint8Array): GenerationData {
   let text: Record<string, string>;
   try {
-    text = readPngInfo(bytes).text;
+    text = Object.fromEntries(Object.entries(readPngInfo(bytes).text).map(([k, v]) => [k, utf8IfValid(v)]));
   } catch (e) {
     throw new ImageDataError((e as Error).message, 'unreadable');
   }
@@ -134,4 +134,18 @@ function guard(read: () => GenerationParts): GenerationParts {
 
 function ascii(bytes: Uint8Array): string {
   return trimNuls(Buffer.from(bytes).toString('utf8'));
+}
+
+/**
+ * tEXt and zTXt are Latin-1 by the PNG spec (and PIL reads them so), but many tools write UTF-8
+ * bytes there: text whose Latin-1 bytes are valid UTF-8 with non-ASCII sequences is that, and is
+ * shown as the characters the tool meant rather than as mojibake.
+ */
+function utf8IfValid(text: string): string {
+  if (!/[\u0080-\u00ff]/.test(text) || /[^\u0000-\u00ff]/.test(text)) return text;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(text, 'latin1'));
+  } catch {
+    return text;
+  }
 }
