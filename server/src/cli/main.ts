@@ -34,6 +34,8 @@ const USAGE = `usage:
   sd-prompt expand FILE [--wildcards DIR]... [--all] [--json] [--max N]
   sd-prompt render FILE.prompt --model DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
+  sd-prompt render FILE.prompt --backend a1111|comfyui|swarmui --server URL [--user U --password P]
+                   [--out FILE.png] [--steps N] [--seed N] ... (password also from SD_PROMPT_SERVER_PASSWORD)
   sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]
   sd-prompt models [--webui DIR] [--no-hash] [--json]
   sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)

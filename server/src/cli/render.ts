@@ -14,6 +14,8 @@ import { PromptDocument } from '../service/syntax/document';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 import { StagedFile } from './stagedOutput';
+import { runServerRender } from './renderOnServer';
+import { BACKEND_KINDS } from '../render/backends/backend';
 
 /**
  * `sd-prompt render FILE.prompt --model DIR [--out FILE.png] [--device D] [--steps N] [--seed N]
@@ -26,6 +28,11 @@ export interface RenderOptions extends ParameterOverrides {
   out?: string;
   device: DeviceSetting;
   json: boolean;
+  /** `--backend`: render on the user's webui (docs/backends.md) instead of locally. */
+  backend?: string;
+  server?: string;
+  user?: string;
+  password?: string;
 }
 
 
@@ -59,12 +66,21 @@ export function parseRenderArgs(args: string[]): RenderOptions {
     } else if (a === '--width') o.width = int(a, args[++i], 8);
     else if (a === '--height') o.height = int(a, args[++i], 8);
     else if (a === '--json') o.json = true;
+    else if (a === '--backend') {
+      const b = value(a, args[++i]);
+      if (b !== 'local' && !BACKEND_KINDS.includes(b as never)) throw new UsageError(`--backend takes one of local, ${BACKEND_KINDS.join(', ')}, not '${b}'`);
+      o.backend = b === 'local' ? undefined : b;
+    } else if (a === '--server') o.server = value(a, args[++i]);
+    else if (a === '--user') o.user = value(a, args[++i]);
+    else if (a === '--password') o.password = value(a, args[++i]);
     else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
     else if (o.file !== undefined) throw new UsageError('render takes one FILE.prompt');
     else o.file = a;
   }
   if (!o.file) throw new UsageError('render needs a FILE.prompt');
-  if (!o.model) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder)');
+  if (o.backend && !o.server) throw new UsageError(`--backend ${o.backend} needs --server URL (e.g. http://127.0.0.1:7860)`);
+  if (!o.backend && o.server) throw new UsageError('--server needs --backend a1111|comfyui|swarmui');
+  if (!o.model && !o.backend) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder)');
   return o as RenderOptions;
 }
 
@@ -75,6 +91,7 @@ function workerPath(): string {
 }
 
 export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void; readInput: (file: string) => string }): Promise<number> {
+  if (o.backend) return runServerRender(o, io);
   const text = io.readInput(o.file);
   const doc = parsePromptDocument(text);
   // Checked before the render: an unwritable --out was found only after it, as a raw errno.
