@@ -121,6 +121,16 @@ describe('generation data from ComfyUI graphs', () => {
     );
   });
 
+  it('keeps a 64-bit ComfyUI seed exact, and a prompt that only looks like one untouched', () => {
+    const graph = JSON.stringify({
+      '1': { class_type: 'CLIPTextEncode', inputs: { text: 'seed: 12345678901234567890, a cat', clip: ['2', 1] } },
+      '3': { class_type: 'KSampler', inputs: { seed: 0, steps: 4, cfg: 1, sampler_name: 'euler', scheduler: 'simple', positive: ['1', 0], negative: ['1', 0] } },
+    }).replace('"seed":0', '"seed":18446744073709551615');
+    const data = readGenerationData(pngWithText({ prompt: graph }));
+    assert.strictEqual(data.parameters.Seed, '18446744073709551615');
+    assert.strictEqual(data.prompt, 'seed: 12345678901234567890, a cat');
+  });
+
   it('ends on a reroute loop and refuses broken graph JSON by name', () => {
     const loop = {
       nodes: [

@@ -82,7 +82,7 @@ class ComfyReader {
         ['Sampler', a1111Sampler],
         ['Schedule type', a1111Schedule],
         ['CFG scale', num(this.scalar(sampler.inputs.cfg))],
-        ['Seed', num(seed)],
+        ['Seed', typeof seed === 'string' && /^-?\d+$/.test(seed) ? seed : num(seed)],
         ['Size', size],
         ['Model', model.checkpoint],
         ['VAE', this.vae()],

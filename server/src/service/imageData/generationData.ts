@@ -1,6 +1,7 @@
 import { readPngInfo } from './pngChunks';
 import { apiGraph, uiGraph } from './comfyWorkflow';
 import { comfyToPrompt } from './comfyPrompt';
+import { parseExactJson } from './exactJson';
 import { decodeUserComment, decodeUtf16, ExifText, readExifText, trimNuls } from './exif';
 import { formatPromptFile, splitA1111Text } from './infotext';
 import { invokeAiToPrompt } from './invokeai';
@@ -58,8 +59,7 @@ function fromComfyChunks(prompt: string | undefined, workflow: string | undefine
     if (chunk === undefined) continue;
     let json: unknown;
     try {
-      // Python's json.dumps writes NaN and Infinity for non-finite floats.
-      json = JSON.parse(chunk.replace(/\bNaN\b|-?\bInfinity\b/g, 'null'));
+      json = parseExactJson(chunk);
     } catch (e) {
       problems.push(`ComfyUI ${toGraph === apiGraph ? 'prompt' : 'workflow'} JSON is broken (${(e as Error).message})`);
       continue;
