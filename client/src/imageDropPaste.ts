@@ -20,7 +20,8 @@ import { generationDataOfBytes, generationDataOfFile, ImageResult, isImageUri } 
 export const GENERATION_DATA_EDIT_KIND = DocumentDropOrPasteEditKind.Empty.append('sdPrompt', 'generationData');
 const TITLE = 'Insert generation data from image';
 
-async function imageTexts(dataTransfer: DataTransfer, token: CancellationToken): Promise<string | undefined> {
+/** The text a drop or paste of `dataTransfer` inserts: each image's generation data, blank-line separated. */
+export async function imageTexts(dataTransfer: DataTransfer, token: CancellationToken): Promise<string | undefined> {
   const results: ImageResult[] = [];
   const uriList = await dataTransfer.get('text/uri-list')?.asString();
   const uris = (uriList ?? '')
