@@ -53,7 +53,8 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     sampling: readSamplerParameters(text, doc.sections.parameters?.entries ?? []),
     width: o.width ?? (size ? Number(size[1]) : (defaults.width ?? 512)),
     height: o.height ?? (size ? Number(size[2]) : (defaults.height ?? 512)),
-    modelName: path.basename(path.resolve(o.model)),
+    // A1111 writes a checkpoint by its file name without extension (`name_for_extra`); a folder by its name.
+    modelName: path.basename(path.resolve(o.model)).replace(/\.safetensors$/i, ''),
     hires: readHiresFix(text, doc.sections.parameters?.entries ?? []),
     ngms: readNgms(text, doc.sections.parameters?.entries ?? []),
   };

@@ -1,7 +1,8 @@
 import * as path from 'path';
 import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './onnx/devices';
-import { ModelFolder, openModelFolder } from './model/modelFolder';
+import { ModelFolder } from './model/modelFolder';
+import { openModel } from './model/checkpointModel';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
@@ -94,7 +95,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
     const params = renderParameters(request.promptText, overrides, request.defaults);
     // Opened once per render: the sessions and the pipeline read the same folder.
-    const folder = openModelFolder(request.model);
+    const folder = await openModel(request.model);
     const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
     const result = await renderTxt2Img(ort!, folder, sessions, params, {
       signal: sharedSignal(flag, controller),
@@ -118,7 +119,8 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
           height: params.height,
           timings: { load: loadMs, ...result.timings },
           loras: sessions.loras,
-          reused: loadMs ? sessions.reused.map((f) => path.relative(request.model, f).split(path.sep).join('/')) : [],
+          notes: result.notes,
+          reused: loadMs ? sessions.reused.map((f) => path.relative(folder.root, f).split(path.sep).join('/')) : [],
         },
       },
       [png],

@@ -12,6 +12,13 @@ import { bundledClipFolder } from '../../node/bundledTokenizer';
 export interface ModelFolder extends ModelGraphs {
   tokenizer: { vocab: string; merges: string };
   tokenizer2?: { vocab: string; merges: string };
+  /**
+   * For a checkpoint's graphs (model/checkpointModel.ts): the folder each graph's external data lies in, by graph
+   * file. They name the checkpoint by its basename, and ORT reads it from that folder only.
+   */
+  dataFolders?: ReadonlyMap<string, string>;
+  /** The single-file checkpoint the graphs were built from, when they were. */
+  checkpoint?: string;
 }
 
 /** The folder without its tokenizer: what a LoRA merge reads (`sd-prompt merge` copies the rest as it is). */

@@ -6,6 +6,7 @@ import { LoraComponent } from '../lora/loraKeys';
 import { PreparedLoras } from '../lora/prepare';
 import { LoraMerger } from '../merge/loraMerger';
 import type { SessionModel } from '../merge/mergedModelFiles';
+import { graphSessionOptions } from '../sdGraphs/graphSessions';
 
 /**
  * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
@@ -164,7 +165,10 @@ export async function loadSessions(
         const m = models.get(file);
         // A merged graph comes as bytes; its untouched weights are read from `m.folder`.
         const folderOption = m && { session: { ...(options.extra?.session ?? {}), model_external_initializers_file_folder_path: m.folder } };
-        const s = m ? await ort.InferenceSession.create(m.bytes, { ...options, extra: { ...options.extra, ...folderOption } }) : await ort.InferenceSession.create(file, options);
+        // A checkpoint's graph reads the checkpoint from its real folder (graphSessionOptions).
+        const dataFolder = folder.dataFolders?.get(file);
+        const own = dataFolder ? graphSessionOptions({ component: 'unet', model: file, dataFolder, inputs: [], outputs: [] }, options) : options;
+        const s = m ? await ort.InferenceSession.create(m.bytes, { ...options, extra: { ...options.extra, ...folderOption } }) : await ort.InferenceSession.create(file, own);
         created.push(s);
         return describe(ort, s);
       };

@@ -1,0 +1,79 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { bundledClipFolder } from '../../node/bundledTokenizer';
+import { loadCheckpoint } from '../checkpoint';
+import { SD_SCHEDULER_CONFIG } from '../pipeline/schedulers';
+import { SdArchitecture } from '../sdGraphs/architecture';
+import { checkpointGraphs } from '../sdGraphs/graphFiles';
+import { ModelFolder, ModelFolderError, openModelFolder } from './modelFolder';
+
+/** Files A1111 takes as a checkpoint's own VAE when its VAE setting is "Automatic" (pickles are never opened here). */
+const VAE_SIDECAR_EXTENSIONS = ['.vae.safetensors'];
+
+/**
+ * The architecture the graphs are built with. SD2's text encoder is read as A1111 reads it: OpenCLIP's output
+ * before its last block (`layer="penultimate"`), through the final norm, which is a graph of one layer fewer with
+ * its `last_hidden_state` (as diffusers' SD2 text encoder, which drops that layer, is).
+ */
+export function renderArchitecture(architecture: SdArchitecture): SdArchitecture {
+  if (architecture.family !== 'sd2') return architecture;
+  const [te, ...rest] = architecture.textEncoders;
+  return { ...architecture, textEncoders: [{ ...te, layers: te.layers - 1 }, ...rest] };
+}
+
+/** `<name>.vae.safetensors` beside the checkpoint, as A1111's "Automatic" VAE finds it. */
+export function sidecarVae(checkpoint: string): string | undefined {
+  const base = checkpoint.replace(/\.safetensors$/i, '');
+  return VAE_SIDECAR_EXTENSIONS.map((ext) => base + ext).find((f) => fs.existsSync(f));
+}
+
+/**
+ * A single-file checkpoint as a model the pipeline renders: its graphs built (or found in the cache) over the
+ * file's own bytes, the CLIP tokenizer shipped with sd-prompt (checkpoints carry none), and the noise schedule
+ * every SD checkpoint was trained with (scaled-linear betas 0.00085–0.012 over 1000 steps) with the file's
+ * prediction type. Throws a CheckpointError (one message naming the file) for a file that cannot be rendered.
+ */
+export async function openCheckpointModel(file: string, options: { vae?: string; cacheRoot?: string } = {}): Promise<ModelFolder> {
+  const vae = options.vae ?? sidecarVae(file);
+  const loaded = await loadCheckpoint(file, vae ? { vae } : {});
+  const architecture = renderArchitecture(loaded.architecture);
+  const graphs = checkpointGraphs({
+    checkpoint: file,
+    architecture,
+    source: loaded.weights,
+    dtype: 'float32',
+    ...(vae ? { otherFiles: [vae] } : {}),
+    ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
+  });
+  const clip = bundledClipFolder();
+  if (!clip) throw new ModelFolderError(file, `${file} carries no tokenizer, and the CLIP tokenizer shipped with sd-prompt (resources/clip) is missing: reinstall sd-prompt`);
+  const tokenizer = { vocab: path.join(clip, 'vocab.json'), merges: path.join(clip, 'merges.txt') };
+  const graph = (component: keyof typeof graphs.graphs) => {
+    const g = graphs.graphs[component];
+    if (!g) throw new ModelFolderError(file, `${file}: no ${component} graph was built`);
+    return g;
+  };
+  const dataFolders = new Map<string, string>();
+  for (const g of Object.values(graphs.graphs)) if (g?.dataFolder) dataFolders.set(g.model, g.dataFolder);
+  const sdxl = architecture.family === 'sdxl';
+  return {
+    root: graphs.folder,
+    kind: architecture.family,
+    textEncoder: graph('text_encoder').model,
+    textEncoder2: sdxl ? graph('text_encoder_2').model : undefined,
+    unet: graph('unet').model,
+    vaeDecoder: graph('vae_decoder').model,
+    schedulerConfig: { ...SD_SCHEDULER_CONFIG, prediction_type: architecture.prediction },
+    modelIndex: { _class_name: sdxl ? 'StableDiffusionXLPipeline' : 'StableDiffusionPipeline', checkpoint: file },
+    tokenizer,
+    tokenizer2: sdxl ? tokenizer : undefined,
+    dataFolders,
+    checkpoint: file,
+  };
+}
+
+/** `sdPrompt.model` / `--model`: a single-file checkpoint (`.safetensors`) or a diffusers ONNX model folder. */
+export async function openModel(model: string): Promise<ModelFolder> {
+  if (/\.(ckpt|pt|pth|bin)$/i.test(model) || (fs.existsSync(model) && fs.statSync(model).isFile())) return openCheckpointModel(model);
+  return openModelFolder(model);
+}
