@@ -52,14 +52,18 @@ export function importImage(file: string): ImportResult {
 }
 
 export function runImport(o: ImportOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): number {
-  const results = o.files.map(importImage);
-  let failed = false;
-  for (const r of results) {
-    if ('error' in r) {
-      failed = true;
-      io.stderr(`sd-prompt: ${r.file}: ${r.error}\n`);
+  const results: ImportResult[] = [];
+  for (const file of o.files) {
+    const r = importImage(file);
+    results.push(r);
+    // In file order, so each error line sits where its file's .prompt would have been.
+    if ('error' in r) io.stderr(`sd-prompt: ${r.file}: ${r.error}\n`);
+    else if (!o.json) {
+      if (o.files.length > 1) io.stdout(`# ==> ${r.file.replace(/\r?\n/g, ' ')} <==\n`);
+      io.stdout(r.data.text + '\n');
     }
   }
+  const failed = results.some((r) => 'error' in r);
   if (o.json) {
     const out = results.map((r) =>
       'error' in r
@@ -67,12 +71,6 @@ export function runImport(o: ImportOptions, io: { stdout: (s: string) => void; s
         : { file: r.file, source: r.data.source, prompt: r.data.prompt, negativePrompt: r.data.negativePrompt, parameters: r.data.parameters, notes: r.data.notes, text: r.data.text },
     );
     io.stdout(JSON.stringify(out, null, 2) + '\n');
-  } else {
-    const found = results.filter((r): r is { file: string; data: GenerationData } => 'data' in r);
-    for (const r of found) {
-      if (o.files.length > 1) io.stdout(`# ==> ${r.file.replace(/\r?\n/g, ' ')} <==\n`);
-      io.stdout(r.data.text + '\n');
-    }
   }
   return failed ? 1 : 0;
 }

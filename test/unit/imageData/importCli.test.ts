@@ -8,13 +8,14 @@ import { a1111Exif, jpeg, jpegExif, pngWithText } from './imageBuilders';
 async function importCli(...args: string[]) {
   let stdout = '';
   let stderr = '';
+  let both = '';
   const code = await main(['import', ...args], {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
+    stdout: (s) => ((stdout += s), (both += s)),
+    stderr: (s) => ((stderr += s), (both += s)),
     readFile: () => assert.fail('import reads images itself'),
     readStdin: () => assert.fail('import reads no standard input'),
   });
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, both };
 }
 
 describe('sd-prompt import IMAGE...', () => {
@@ -31,7 +32,7 @@ describe('sd-prompt import IMAGE...', () => {
 
   it("prints one image's generation data as the .prompt, exit 0", async () => {
     const r = await importCli(path.join(dir, 'a.png'));
-    assert.deepStrictEqual(r, { code: 0, stdout: infotext + '\n', stderr: '' });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, infotext + '\n', '']);
   });
 
   it('prints each of several images under a header line, names each file without data on stderr, and exits 1 at the end', async () => {
@@ -48,6 +49,9 @@ describe('sd-prompt import IMAGE...', () => {
         '',
       ].join('\n'),
     );
+    // In file order: each error line where that file's .prompt would have been.
+    assert.ok(r.both.indexOf(`sd-prompt: ${plain}:`) < r.both.indexOf(`# ==> ${b} <==`));
+    assert.ok(r.both.indexOf(`# ==> ${a} <==`) < r.both.indexOf(`sd-prompt: ${plain}:`));
   });
 
   it('--json gives file, source, prompt, negativePrompt, parameters, notes and text, or the error', async () => {
