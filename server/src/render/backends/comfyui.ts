@@ -5,6 +5,7 @@ import { Generation, infotextWithSeed, readGeneration } from './generation';
 import { withParameters } from './pngParameters';
 import { followSocket, openSocket } from './serverSocket';
 import { HttpAnswer, httpRequest, parseJson, serverUrl } from './serverHttp';
+import { ListCache } from './listCache';
 
 export const COMFY_WEIGHTING_NOTE = "ComfyUI weighs (x:1.2) differently from A1111: it pushes the token's embedding away from the empty prompt's by the weight, where A1111 multiplies it and then restores the mean, so the same weights change the image differently";
 const COMFY_NOISE_NOTE = "ComfyUI draws the initial noise on the CPU: the same seed gives a different image than A1111's default GPU noise";
@@ -23,6 +24,7 @@ interface ImageRef {
  */
 export class ComfyBackend implements RenderBackend {
   readonly kind = 'comfyui' as const;
+  private readonly lists = new ListCache<string>();
   constructor(private readonly conn: ServerConnection) {
     serverUrl(conn);
   }
@@ -157,25 +159,29 @@ export class ComfyBackend implements RenderBackend {
   }
 
   private async findCheckpoint(gen: Generation, notes: string[], signal?: AbortSignal): Promise<string> {
-    const list = await this.choices('CheckpointLoaderSimple', 'ckpt_name', signal);
+    const wanted = gen.model?.toLowerCase();
+    const { found, list } = await this.lists.find(
+      'ckpt',
+      () => this.choices('CheckpointLoaderSimple', 'ckpt_name', signal),
+      (l) => (wanted === undefined ? l[0] : l.find((f) => stem(f).toLowerCase() === wanted || f.toLowerCase() === wanted)),
+    );
     const where = serverUrl(this.conn).origin;
     if (list.length === 0) throw new BackendError('missing-model', `${where} has no checkpoint at all (models/checkpoints is empty)`);
     if (gen.model === undefined) {
       notes.push(`the file names no Model: rendered with the server's first checkpoint, ${list[0]}`);
       return list[0];
     }
-    const found = list.find((f) => stem(f).toLowerCase() === gen.model!.toLowerCase() || f.toLowerCase() === gen.model!.toLowerCase());
     if (!found) throw new BackendError('missing-model', `${where} has no checkpoint '${gen.model}' (it has: ${list.slice(0, 8).join('; ')}${list.length > 8 ? '; ...' : ''})`);
     return found;
   }
 
   private async findLoras(gen: Generation, signal?: AbortSignal): Promise<string[]> {
     if (gen.loras.length === 0) return [];
-    const files = await this.choices('LoraLoader', 'lora_name', signal);
+    const lookup = (files: string[]) => gen.loras.map((l) => files.find((file) => stem(file).toLowerCase() === l.name.toLowerCase() || file.toLowerCase() === l.name.toLowerCase()));
+    const { list } = await this.lists.find('lora', () => this.choices('LoraLoader', 'lora_name', signal), (files) => (lookup(files).every((f) => f !== undefined) ? true : undefined));
     const missing: string[] = [];
-    const found = gen.loras.map((l) => {
-      const f = files.find((file) => stem(file).toLowerCase() === l.name.toLowerCase() || file.toLowerCase() === l.name.toLowerCase());
-      if (!f) missing.push(`'${l.name}'`);
+    const found = lookup(list).map((f, i) => {
+      if (!f) missing.push(`'${gen.loras[i].name}'`);
       return f ?? '';
     });
     if (missing.length) throw new BackendError('missing-lora', `${serverUrl(this.conn).origin} has no LoRA ${missing.join(', ')}`);

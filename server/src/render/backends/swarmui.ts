@@ -4,6 +4,7 @@ import { Generation, infotextWithSeed, readGeneration } from './generation';
 import { decodeBase64Image, withParameters } from './pngParameters';
 import { followSocket, openSocket } from './serverSocket';
 import { httpRequest, parseJson, serverUrl } from './serverHttp';
+import { ListCache } from './listCache';
 
 export const SWARM_WEIGHTING_NOTE = "SwarmUI renders on ComfyUI backends, which weigh (x:1.2) differently from A1111: the same weights change the image differently";
 
@@ -29,6 +30,7 @@ interface SwarmMessage {
 export class SwarmBackend implements RenderBackend {
   readonly kind = 'swarmui' as const;
   private session: string | undefined;
+  private readonly lists = new ListCache<string>();
   constructor(private readonly conn: ServerConnection) {
     serverUrl(conn);
   }
@@ -127,19 +129,18 @@ export class SwarmBackend implements RenderBackend {
   }
 
   private async findModel(gen: Generation, signal?: AbortSignal): Promise<string> {
-    const files = await this.models('Stable-Diffusion', signal);
     const wanted = gen.model!.toLowerCase();
-    const found = files.find((f) => stem(f).toLowerCase() === wanted || withoutExtension(f).toLowerCase() === wanted);
+    const { found, list: files } = await this.lists.find('models', () => this.models('Stable-Diffusion', signal), (l) => l.find((f) => stem(f).toLowerCase() === wanted || withoutExtension(f).toLowerCase() === wanted));
     if (!found) throw new BackendError('missing-model', `${serverUrl(this.conn).origin} has no model '${gen.model}' (it has: ${files.slice(0, 8).join('; ')}${files.length > 8 ? '; ...' : ''})`);
     return withoutExtension(found);
   }
 
   private async findLoras(gen: Generation, signal?: AbortSignal): Promise<string[]> {
-    const files = await this.models('LoRA', signal);
+    const lookup = (files: string[]) => gen.loras.map((l) => files.find((file) => stem(file).toLowerCase() === l.name.toLowerCase()));
+    const { list } = await this.lists.find('loras', () => this.models('LoRA', signal), (files) => (lookup(files).every((f) => f !== undefined) ? true : undefined));
     const missing: string[] = [];
-    const names = gen.loras.map((l) => {
-      const f = files.find((file) => stem(file).toLowerCase() === l.name.toLowerCase());
-      if (!f) missing.push(`'${l.name}'`);
+    const names = lookup(list).map((f, i) => {
+      if (!f) missing.push(`'${gen.loras[i].name}'`);
       return f ? withoutExtension(f) : '';
     });
     if (missing.length) throw new BackendError('missing-lora', `${serverUrl(this.conn).origin} has no LoRA ${missing.join(', ')}`);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import { encodePng } from '../../../../server/src/render/pipeline/png';
@@ -18,6 +19,8 @@ export interface A1111ServerOptions {
   fault?: 'drop' | 'hang' | 'huge' | 'crash';
   /** `poll` (default `immediate`): a render advances one step per progress poll instead of answering at once. */
   advance?: 'poll' | 'immediate';
+  /** Images at the requested size with noise pixels (a real image's PNG size), for the bench; else 1/64 of it, flat. */
+  fullSize?: boolean;
 }
 
 export interface A1111Server {
@@ -57,7 +60,9 @@ export async function startA1111Server(options: A1111ServerOptions = {}): Promis
     const seed = Number(body.seed) === -1 ? 1234567 : Number(body.seed);
     const infotext = `${body.prompt}\nNegative prompt: ${body.negative_prompt}\nSteps: ${body.steps}, Sampler: ${body.sampler_name}, CFG scale: ${body.cfg_scale}, Seed: ${seed}, Size: ${body.width}x${body.height}`;
     const n = Number(body.batch_size ?? 1);
-    const images = Array.from({ length: n }, (_, i) => tinyPng(w, h, { parameters: infotext.replace(`Seed: ${seed}`, `Seed: ${seed + i}`) }, 100 + i).toString('base64'));
+    const image = (i: number, text: Record<string, string>) =>
+      options.fullSize ? encodePng(Number(body.width), Number(body.height), randomBytes(Number(body.width) * Number(body.height) * 3), text) : tinyPng(w, h, text, 100 + i);
+    const images = Array.from({ length: n }, (_, i) => image(i, { parameters: infotext.replace(`Seed: ${seed}`, `Seed: ${seed + i}`) }).toString('base64'));
     json(res, 200, { images, parameters: body, info: JSON.stringify({ seed, all_seeds: images.map((_, i) => seed + i), steps: body.steps, sampler_name: body.sampler_name, sd_model_name: 'v1-5-pruned-emaonly', infotexts: images.map((_, i) => infotext.replace(`Seed: ${seed}`, `Seed: ${seed + i}`)) }) });
   };
 
