@@ -21,6 +21,8 @@ const COMFY_SAMPLERS: Record<string, string> = {
   dpmpp_2m: 'DPM++ 2M',
   dpmpp_2m_sde: 'DPM++ 2M SDE',
   dpmpp_2m_sde_gpu: 'DPM++ 2M SDE',
+  dpmpp_2m_sde_heun: 'DPM++ 2M SDE Heun',
+  dpmpp_2m_sde_heun_gpu: 'DPM++ 2M SDE Heun',
   dpmpp_3m_sde: 'DPM++ 3M SDE',
   dpmpp_3m_sde_gpu: 'DPM++ 3M SDE',
   lcm: 'LCM',
