@@ -142,6 +142,7 @@ function render() {
     fact('Seed', String(record.seed));
     fact('Steps', record.steps + ' of ' + record.sampler);
     fact('Size', record.width + '×' + record.height);
+    if (record.notes && record.notes.length) fact('Notes', record.notes.join(' '));
     const t = record.timings;
     fact('Timings', 'load ' + fmt(t.load) + ' · encode ' + fmt(t.encode) + ' · denoise ' + fmt(t.denoise) + ' · decode ' + fmt(t.decode));
     const loras = $('loras');

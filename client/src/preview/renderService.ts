@@ -25,6 +25,8 @@ export interface RenderRecord {
   loras: RenderResult['loras'];
   /** The prompt's LoRAs the render left out (not in the library, ...); absent in records written before it. */
   skipped?: SkippedLora[];
+  /** What the render did differently from A1111 (a Hires. fix it could not run); absent in records written before it. */
+  notes?: string[];
 }
 
 /** How many earlier renders of a file the history keeps. */
@@ -65,7 +67,7 @@ export class RenderService {
     const png = path.join(folder, id);
     await fs.promises.writeFile(png, new Uint8Array(result.png));
     const { infotext, seed, steps, sampler, width, height, device, attempts, timings, loras } = result;
-    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), infotext, seed, steps, sampler, width, height, device, attempts, timings, loras, skipped };
+    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), infotext, seed, steps, sampler, width, height, device, attempts, timings, loras, skipped, notes: result.notes };
     await fs.promises.writeFile(png.replace(/\.png$/, '.json'), JSON.stringify(record, null, 2));
     return record;
   }

@@ -118,7 +118,8 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
     for (const l of result.loras) {
       if (l.error || l.unmatched.length || l.mismatched.length) io.stderr(`sd-prompt: LoRA ${loraMergeSummary(l)}\n`);
     }
-    const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: result.loras };
+    for (const note of result.notes) io.stderr(`sd-prompt: ${note}\n`);
+    const summary = { out, device, seed: result.seed, steps: result.steps, sampler: result.sampler, width: w, height: h, timings, loras: result.loras, notes: result.notes };
     io.stdout(o.json ? JSON.stringify(summary) + '\n' : `${out}: ${w}x${h}, ${result.steps} steps of ${result.sampler}, seed ${result.seed}, on ${device}\n`);
     return 0;
   } catch (e) {

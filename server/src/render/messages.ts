@@ -31,6 +31,8 @@ export interface RenderResult {
   height: number;
   timings: { load: number; encode: number; denoise: number; decode: number };
   loras: LoraMergeReport[];
+  /** What the render did differently from A1111 and why (a Hires. fix it could not run); empty when nothing. */
+  notes: string[];
   /**
    * Graphs (relative to the model folder) whose sessions were kept from the previous render while the
    * others were made anew (a LoRA weight change); empty when nothing was loaded or everything was.

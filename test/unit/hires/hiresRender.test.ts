@@ -11,6 +11,7 @@ import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/test
 import { renderParameters } from '../../../server/src/render/parameters';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
+import { main } from '../../../server/src/cli/main';
 
 describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)', function () {
   this.timeout(120000);
@@ -67,6 +68,19 @@ describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)'
     assert.strictEqual(result.notes.length, 1);
     assert.match(result.notes[0], /^Hires\. fix skipped: the upscaler 'R-ESRGAN 4x\+' is not one of A1111's latent upscalers \(Latent, .*\); this is the first pass only, at 64x64 instead of 128x128\.$/);
     assert.deepStrictEqual(result.rgb, (await render(base)).rgb);
+  });
+
+  it('sd-prompt render --json carries the notes, and says them on stderr', async () => {
+    const file = path.join(root, 'esrgan.prompt');
+    fs.writeFileSync(file, `${base}, Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: 4x-UltraSharp\n`);
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), readFile: (f: string) => fs.readFileSync(f, 'utf8'), readStdin: () => '' };
+    assert.strictEqual(await main(['render', file, '--model', root, '--device', 'cpu', '--json'], io), 0, stderr);
+    const summary = JSON.parse(stdout);
+    assert.deepStrictEqual([summary.width, summary.height, summary.notes.length], [64, 64, 1]);
+    assert.match(summary.notes[0], /^Hires\. fix skipped: the upscaler '4x-UltraSharp' is not one of A1111's latent upscalers/);
+    assert.ok(stderr.includes(`sd-prompt: ${summary.notes[0]}\n`));
   });
 
   it('NGMS skips the negative prompt below its sigma and is written only when it did; NGMS all steps skips more', async () => {

@@ -160,7 +160,7 @@ describe('txt2img on the tiny generated SD1.5 pipeline (CPU EP)', function () {
     const summary = JSON.parse(stdout);
     assert.deepStrictEqual(
       { ...summary, timings: Object.keys(summary.timings) },
-      { out: path.join(root, 'cat.png'), device: 'cpu', seed: 42, steps: 3, sampler: 'DPM++ 2M', width: 64, height: 64, timings: ['load', 'encode', 'denoise', 'decode'], loras: [] },
+      { out: path.join(root, 'cat.png'), device: 'cpu', seed: 42, steps: 3, sampler: 'DPM++ 2M', width: 64, height: 64, timings: ['load', 'encode', 'denoise', 'decode'], loras: [], notes: [] },
     );
     assert.match(stderr, /\[#{30}\] step 3\/3/);
     const info = readPngInfo(fs.readFileSync(summary.out));
