@@ -14,6 +14,7 @@ import {
 } from '../../../common/src/protocol';
 import { RenderError, RenderRequest } from '../../../server/src/render/api';
 import { dialogs } from '../dialogs';
+import { renderModel } from '../renderModel';
 import { ErrorReporter } from '../log';
 import { PreviewPanels } from '../preview/previewPanel';
 import { RenderRecord, RenderService } from '../preview/renderService';
@@ -78,14 +79,18 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
   }
 
   let settings = renderSettings(document.uri);
-  if (!settings.model) {
+  const workspaceFolder = workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? '';
+  let picked = await renderModel(deps.client, document.getText(), settings.model, workspaceFolder);
+  if (!picked) {
     deps.log.info('render: no model folder is set (sdPrompt.model); asking for one');
     const choose = await dialogs.offer('No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with.', 'Select Model Folder', 'warning');
     if (choose) await commands.executeCommand('sdPrompt.selectModelFolder');
     settings = renderSettings(document.uri);
-    if (!settings.model) return { status: 'declined', message: 'no model folder' };
+    picked = await renderModel(deps.client, document.getText(), settings.model, workspaceFolder);
+    if (!picked) return { status: 'declined', message: 'no model folder' };
   }
-  const model = path.resolve(workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? '', settings.model);
+  const model = picked.model;
+  if (picked.why !== 'sdPrompt.model') deps.log.info(`render: ${picked.why}`);
 
   const source = document.uri.toString();
   running.get(source)?.abort();

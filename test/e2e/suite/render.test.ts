@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import type { RenderOutcome } from '../../../client/src/commands/renderPreview';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { TINY_SD1_ARCHITECTURE, writeCheckpoint } from '../../../server/src/render/testModel/generateCheckpoint';
 import { FIXTURES } from '../../unit/fixtures';
 import { activateExtension, nextEvent, withUserSettings } from './api';
 import { clickInWebview, requestScreenshot } from './screenshot';
@@ -197,6 +198,25 @@ describe('sd-prompt render preview', function () {
             assert.deepStrictEqual(offered, ['warning: No model folder is set (sdPrompt.model): choose a diffusers ONNX model folder to render with. [Select Model Folder]']);
         } finally {
             answering.dispose();
+            await restore();
+        }
+    });
+
+    it("a checkpoint of the webui folder that the file's Model: names renders, with no sdPrompt.model set", async () => {
+        await activateExtension();
+        const webui = path.join(tmp, 'webui');
+        fs.mkdirSync(path.join(webui, 'models', 'Stable-diffusion'), { recursive: true });
+        writeCheckpoint(path.join(webui, 'models', 'Stable-diffusion', 'tiny_ckpt.safetensors'), { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 1 });
+        const file = path.join(tmp, 'ckpt.prompt');
+        fs.writeFileSync(file, 'a lighthouse\nSteps: 2, Sampler: Euler, CFG scale: 5, Seed: 3, Size: 64x64, Model: tiny_ckpt\n');
+        const restore = await withUserSettings({ model: '', webuiPath: webui });
+        try {
+            await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file));
+            const outcome = await vscode.commands.executeCommand<RenderOutcome>('sdPrompt.renderPreview');
+            assert.strictEqual(outcome.status, 'done', JSON.stringify(outcome));
+            if (outcome.status !== 'done') return;
+            assert.strictEqual(outcome.record.infotext, 'a lighthouse\nSteps: 2, Sampler: Euler, Schedule type: Automatic, CFG scale: 5, Seed: 3, Size: 64x64, Model: tiny_ckpt, Version: sd-prompt');
+        } finally {
             await restore();
         }
     });
