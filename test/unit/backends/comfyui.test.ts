@@ -54,6 +54,14 @@ describe('ComfyUI backend', () => {
     assert.notDeepStrictEqual(result.pngs[0], result.pngs[1]);
   });
 
+  it('misses no event of a render that runs before POST /prompt has answered', async () => {
+    server = await startComfyServer({ eager: true });
+    const seen: string[] = [];
+    const result = await new ComfyBackend({ url: server.url }).render({ promptText: 'a cat\nSteps: 2, Seed: 5' }, { onProgress: (p) => seen.push(`${p.step}/${p.steps}${p.preview ? ' preview' : ''}`) });
+    assert.deepStrictEqual(seen, ['1/2', '1/2 preview', '2/2', '2/2 preview']);
+    assert.strictEqual(result.pngs.length, 1);
+  });
+
   it('picks a seed for -1 and writes it into the infotext; a file without Model renders on the first checkpoint, said in a note', async () => {
     server = await startComfyServer();
     const result = await new ComfyBackend({ url: server.url }).render({ promptText: 'a cat' });

@@ -3,6 +3,12 @@ import { BackendError, ServerConnection } from './backend';
 import { authHeaders, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, endpoint, serverUrl, transportError } from './serverHttp';
 
 /**
+ * Messages that arrive between the socket's opening and `followSocket` (while the render is being
+ * queued over HTTP): a fast server sends its first progress then, and ws drops what no listener takes.
+ */
+const early = new WeakMap<WebSocket, { messages: [Buffer, boolean][]; listener: (data: Buffer, binary: boolean) => void }>();
+
+/**
  * A WebSocket to the server (ComfyUI's `/ws`, Swarm's `/API/GenerateText2ImageWS`), open, with
  * the connection's credentials, a message size cap, and one clear message for each way it fails.
  */
@@ -19,6 +25,11 @@ export async function openSocket(conn: ServerConnection, route: string, what: st
     socket.once('open', () => {
       socket.removeAllListeners('error');
       socket.removeAllListeners('unexpected-response');
+      const messages: [Buffer, boolean][] = [];
+      const listener = (data: Buffer, binary: boolean) => messages.push([data, binary]);
+      socket.on('message', listener);
+      socket.on('error', () => undefined);
+      early.set(socket, { messages, listener });
       resolve(socket);
     });
     socket.once('unexpected-response', (_req, res) => {
@@ -73,7 +84,7 @@ export function followSocket<T>(
     };
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.on('message', (data: Buffer, binary: boolean) => {
+    const receive = (data: Buffer, binary: boolean) => {
       if (settled) return;
       arm();
       try {
@@ -82,16 +93,26 @@ export function followSocket<T>(
       } catch (e) {
         finish(e instanceof BackendError ? e : new BackendError('protocol', `${where} sent a message this client cannot read during ${what}: ${(e as Error).message}`));
       }
-    });
-    socket.on('close', (code) => {
+    };
+    const buffered = early.get(socket);
+    if (buffered) {
+      socket.removeListener('message', buffered.listener);
+      early.delete(socket);
+    }
+    socket.on('message', receive);
+    for (const [data, binary] of buffered?.messages ?? []) receive(data, binary);
+    const closed = (code: number) => {
       const value = options.onClose?.(code);
       if (value !== undefined) finish(undefined, value);
       else if (code === 1009) finish(new BackendError('too-large', `${where} sent a message over ${Math.round((conn.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) / 1024 / 1024)} MiB during ${what}: refused`));
       else finish(new BackendError('dropped', `${where} closed the connection during ${what}: did the server stop or crash?`));
-    });
+    };
+    socket.on('close', closed);
+    // Closed while the render was being queued: its close event has passed already.
+    if (socket.readyState === WebSocket.CLOSED) closed(1006);
     socket.on('error', (e) => {
       if (/max payload/i.test(e.message)) finish(new BackendError('too-large', `${where} sent a message over ${Math.round((conn.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) / 1024 / 1024)} MiB during ${what}: refused`));
     });
-    arm();
+    if (!settled) arm();
   });
 }

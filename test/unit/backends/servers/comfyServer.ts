@@ -20,6 +20,8 @@ export interface ComfyServerOptions {
   holdAtStep?: number;
   /** At the held step: `drop` closes the socket, `error` sends execution_error, `hang` sends nothing. */
   fault?: 'drop' | 'error' | 'hang';
+  /** Runs the render before answering POST /prompt, as a fast ComfyUI can (its executor is another thread). */
+  eager?: boolean;
 }
 
 export interface ComfyServer {
@@ -124,8 +126,9 @@ export async function startComfyServer(options: ComfyServerOptions = {}): Promis
         if (Object.keys(nodeErrors).length) return json(res, 400, { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} }, node_errors: nodeErrors });
         prompts.push(body);
         const promptId = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+        if (options.eager) run(promptId, body.client_id, graph);
         json(res, 200, { prompt_id: promptId, number: counter, node_errors: {} });
-        setImmediate(() => run(promptId, body.client_id, graph));
+        if (!options.eager) setImmediate(() => run(promptId, body.client_id, graph));
         return;
       }
       json(res, 404, {});
