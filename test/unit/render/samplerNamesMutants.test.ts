@@ -33,6 +33,14 @@ describe('sampler names and schedule types: every one A1111 writes', () => {
         assert.deepStrictEqual([suffix.samplerLabel, suffix.schedule, suffix.scheduleLabel], ['Euler', name, label], `Euler ${spelling}`);
       }
     }
+    // Spaces around a schedule type and between the sampler and its suffix do not matter; no space is no suffix.
+    assert.deepStrictEqual(
+      [resolveSamplerName('Euler', ' Karras ').schedule, resolveSamplerName('Euler  Karras').schedule],
+      ['karras', 'karras'],
+    );
+    // A1111 splits the suffix off at a space (`name.endswith(" " + option)`).
+    assert.throws(() => resolveSamplerName('EulerKarras'), SamplerNameError);
+    assert.throws(() => resolveSamplerName('Euler\tKarras'), SamplerNameError);
     // No schedule type, or only spaces: Automatic.
     assert.deepStrictEqual([resolveSamplerName('Euler', '  ').schedule, resolveSamplerName('Euler').scheduleLabel], ['automatic', 'Automatic']);
   });
