@@ -62,6 +62,17 @@ describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)'
     assert.ok(keys(crop.infotext).includes('Hires resize: 128x96'));
   });
 
+  it("prompt editing in the second pass counts from the first pass's steps, as A1111's calculate_hr_conds does", async () => {
+    // [cat:dog:2] with Steps 4: the hires pass's switch is 2 − 4 < 1, so it is 'dog' throughout, as a Hires prompt of 'dog' is.
+    const hires = 'Denoising strength: 0.5, Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent';
+    const edited = await render(`a [cat:dog:2]\nNegative prompt: lowres\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 77, Size: 64x64, ${hires}`);
+    const dog = await render(`a [cat:dog:2]\nNegative prompt: lowres\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 77, Size: 64x64, ${hires}, Hires prompt: a dog`);
+    const cat = await render(`a [cat:dog:2]\nNegative prompt: lowres\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 77, Size: 64x64, ${hires}, Hires prompt: a cat`);
+    assert.deepStrictEqual(edited.rgb, dog.rgb);
+    assert.notDeepStrictEqual(edited.rgb, cat.rgb);
+    assert.ok(keys(dog.infotext).includes('Hires prompt: a dog'));
+  });
+
   it('other upscalers render the first pass only and say so in notes, never silently', async () => {
     const result = await render(`${base}, Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: R-ESRGAN 4x+`);
     assert.deepStrictEqual([readPngInfo(result.png).width, readPngInfo(result.png).height], [64, 64]);

@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { Tensor } from 'onnxruntime-node';
 import { splitAnd } from '../../service/semantics/multicond';
 import { parseAttention } from '../../service/semantics/attention';
-import { parseSchedule, ScheduleParse, scheduleVariants } from '../../service/semantics/schedule';
+import { parseSchedule, ScheduleOptions, ScheduleParse, scheduleVariants } from '../../service/semantics/schedule';
 import { parseExtraNetworks } from '../../service/semantics/extraNetworks';
 import { MappedText } from '../../service/semantics/spans';
 import { stripCommentsText } from '../../service/semantics/comments';
@@ -139,8 +139,10 @@ export async function renderTxt2Img(
     encodeCache.set(text, out);
     return out;
   };
-  const scheduleOf = async (text: string, parsed = parseSchedule(text), baseSteps = p.steps * choice.stepMultiplier) => {
-    const variants = scheduleVariants(text, { baseSteps }, parsed);
+  // A1111 builds the first pass's schedules over its sampler's total steps (firstpass_steps).
+  const firstPassSteps: ScheduleOptions = { baseSteps: p.steps * choice.stepMultiplier };
+  const scheduleOf = async (text: string, parsed = parseSchedule(text), steps = firstPassSteps) => {
+    const variants = scheduleVariants(text, steps, parsed);
     const entries: { endAtStep: number; cond: Conditioning }[] = [];
     for (const v of variants) entries.push({ endAtStep: v.step, cond: await encodeText(v.text) });
     return entries;
@@ -151,8 +153,8 @@ export async function renderTxt2Img(
     condSchedules.push({ weight, schedule: await scheduleOf(text, schedule) });
     checkCancel();
   }
-  const uncondScheduleOf = async (negative: string, baseSteps?: number) => {
-    const schedule = await scheduleOf(negative, undefined, baseSteps);
+  const uncondScheduleOf = async (negative: string, steps?: ScheduleOptions) => {
+    const schedule = await scheduleOf(negative, undefined, steps);
     if (!(sdxl && negative === '')) return schedule;
     // A1111 (sd_models_xl): an empty negative prompt on SDXL is all zeros, context and pooled.
     return schedule.map((e) => ({
@@ -250,13 +252,15 @@ export async function renderTxt2Img(
       sdxl: folder.kind === 'sdxl',
       img2imgStart: split.startIndex,
     });
-    const baseSteps = hiresRun.steps * hiresRun.choice.stepMultiplier;
+    // calculate_hr_conds: schedules over the hires sampler's total steps, with the first pass's as the
+    // offset (an integer [a:b:N] switches at N − first-pass steps, a fraction f at (f − 1) × hires steps).
+    const hiresScheduleSteps: ScheduleOptions = { ...firstPassSteps, hiresSteps: hiresRun.steps * hiresRun.choice.stepMultiplier };
     const hiresPrompts = p.hires!.prompt !== undefined || p.hires!.negativePrompt !== undefined
       ? promptTexts({ prompt: p.hires!.prompt ?? p.prompt, negativePrompt: p.hires!.negativePrompt ?? p.negativePrompt })
       : prompts;
     const hiresConds: PassConditioning['conds'] = [];
-    for (const { text, weight, schedule } of hiresPrompts.subprompts) hiresConds.push({ weight, schedule: await scheduleOf(text, schedule, baseSteps) });
-    const hiresUncond = await uncondScheduleOf(hiresPrompts.negative, baseSteps);
+    for (const { text, weight, schedule } of hiresPrompts.subprompts) hiresConds.push({ weight, schedule: await scheduleOf(text, schedule, hiresScheduleSteps) });
+    const hiresUncond = await uncondScheduleOf(hiresPrompts.negative, hiresScheduleSteps);
     checkCancel();
     const sigma0 = hiresSampler.sigmas[0];
     const start = hiresRng.next();
