@@ -1,6 +1,5 @@
 import { Uri, workspace } from 'vscode';
-import { readGenerationData } from '../../server/src/service/imageData/generationData';
-import { GenerationData, ImageDataError } from '../../server/src/service/imageData/types';
+import { GenerationData, ImageDataError, readGenerationData } from '../../server/src/service/imageData';
 
 /**
  * An image file's generation data for the editor features (open, drop, paste). The client reads
