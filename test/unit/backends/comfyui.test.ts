@@ -62,6 +62,13 @@ describe('ComfyUI backend', () => {
     assert.strictEqual(result.pngs.length, 1);
   });
 
+  it('finds the image in /history when the cached SaveImage sends no executed message', async () => {
+    server = await startComfyServer({ cachedOutput: true });
+    const result = await new ComfyBackend({ url: server.url }).render({ promptText: 'a cat\nSteps: 1, Seed: 5', images: 2 });
+    assert.strictEqual(result.pngs.length, 2);
+    assert.strictEqual(readPngInfo(result.png).text.parameters, 'a cat\nSteps: 1, Seed: 5');
+  });
+
   it('picks a seed for -1 and writes it into the infotext; a file without Model renders on the first checkpoint, said in a note', async () => {
     server = await startComfyServer();
     const result = await new ComfyBackend({ url: server.url }).render({ promptText: 'a cat' });

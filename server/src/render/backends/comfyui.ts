@@ -102,7 +102,10 @@ export class ComfyBackend implements RenderBackend {
         },
       },
     );
-    if (images.length === 0) throw new BackendError('protocol', `${where} finished the render but saved no image (was the SaveImage node's output cached away?)`);
+    // A ComfyUI that reran nothing (the same graph again) may send no `executed` for the cached
+    // SaveImage: its history has the images.
+    if (images.length === 0) images.push(...(await this.historyImages(promptId, signal)));
+    if (images.length === 0) throw new BackendError('protocol', `${where} finished the render but saved no image`);
     const infotext = infotextWithSeed(gen, seed);
     const pngs = [];
     for (const image of images) {
@@ -126,6 +129,13 @@ export class ComfyBackend implements RenderBackend {
       model: ckpt,
       notes,
     };
+  }
+
+  private async historyImages(promptId: string, signal?: AbortSignal): Promise<ImageRef[]> {
+    const answer = await httpRequest(this.conn, 'GET', `/history/${encodeURIComponent(promptId)}`, { signal, what: 'the render history (/history)', retry: true });
+    if (answer.status !== 200) return [];
+    const history = parseJson<Record<string, { outputs?: Record<string, { images?: ImageRef[] }> }>>(answer, this.conn, '/history');
+    return history[promptId]?.outputs?.[SAVE_NODE]?.images ?? [];
   }
 
   /** `POST /prompt`'s answer: the prompt id, or the validation error with each node's errors. */

@@ -22,6 +22,8 @@ export interface ComfyServerOptions {
   fault?: 'drop' | 'error' | 'hang';
   /** Runs the render before answering POST /prompt, as a fast ComfyUI can (its executor is another thread). */
   eager?: boolean;
+  /** As an older ComfyUI does for a graph it ran before: no `executed` for the cached SaveImage, only `/history`. */
+  cachedOutput?: boolean;
 }
 
 export interface ComfyServer {
@@ -39,6 +41,7 @@ export async function startComfyServer(options: ComfyServerOptions = {}): Promis
   const interrupts: unknown[] = [];
   const deletes: unknown[] = [];
   const sockets = new Map<string, WebSocket>();
+  const history = new Map<string, { filename: string; subfolder: string; type: string }[]>();
   const held = new Map<string, { ws: WebSocket; finish: () => void }>();
   let counter = 0;
   const authorized = (h: string | undefined) => !options.auth || h === 'Basic ' + Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64');
@@ -62,7 +65,8 @@ export async function startComfyServer(options: ComfyServerOptions = {}): Promis
       send(ws, 'executing', { node: '8', display_node: '8', prompt_id: promptId });
       send(ws, 'executing', { node: '9', display_node: '9', prompt_id: promptId });
       const images = Array.from({ length: Number(latent.batch_size) }, (_, i) => ({ filename: `sd-prompt_${String(counter * 10 + i).padStart(5, '0')}_.png`, subfolder: '', type: 'output' }));
-      send(ws, 'executed', { node: '9', display_node: '9', output: { images }, prompt_id: promptId });
+      history.set(promptId, images);
+      if (!options.cachedOutput) send(ws, 'executed', { node: '9', display_node: '9', output: { images }, prompt_id: promptId });
       send(ws, 'execution_success', { prompt_id: promptId, timestamp: 0 });
       send(ws, 'executing', { node: null, prompt_id: promptId });
     };
@@ -101,6 +105,11 @@ export async function startComfyServer(options: ComfyServerOptions = {}): Promis
           send(h.ws, 'execution_interrupted', { prompt_id: promptId, node_id: '3', node_type: 'KSampler', executed: ['4'] });
         }
         return json(res, 200, {});
+      }
+      if (req.method === 'GET' && url.pathname.startsWith('/history/')) {
+        const id = decodeURIComponent(url.pathname.slice('/history/'.length));
+        const images = history.get(id);
+        return json(res, 200, images ? { [id]: { prompt: [], outputs: { '9': { images } }, status: { status_str: 'success', completed: true, messages: [] } } } : {});
       }
       if (route === 'POST /queue') {
         deletes.push(body);
