@@ -113,10 +113,18 @@ describe('A1111 backend', () => {
 
   it('gives up on a render that never answers, and refuses a body over the size cap', async () => {
     server = await startA1111Server({ fault: 'hang' });
-    await expectError(new A1111Backend({ url: server.url, idleTimeoutMs: 300 }).render({ promptText: 'a cat' }), 'timeout', /did not answer the render \(\/sdapi\/v1\/txt2img\) within 0 s/);
+    await expectError(new A1111Backend({ url: server.url, idleTimeoutMs: 300 }).render({ promptText: 'a cat' }), 'timeout', /showed no progress for 0 s and did not finish the render \(\/sdapi\/v1\/txt2img\): gave up/);
     await server.close();
     server = await startA1111Server({ fault: 'huge' });
     await expectError(new A1111Backend({ url: server.url, maxResponseBytes: 4 * 1024 * 1024 }).render({ promptText: 'a cat' }), 'too-large', /sent more than 4 MiB for the render/);
+  });
+
+  it('keeps waiting for a render that takes longer than the idle time while its progress moves', async () => {
+    server = await startA1111Server({ advance: 'poll' });
+    // 40 polls 20 ms apart outlast the 200 ms idle time several times over; each one moves a step.
+    const result = await new A1111Backend({ url: server.url, pollMs: 20, idleTimeoutMs: 200 }).render({ promptText: 'a cat\nSteps: 40, Seed: 3' });
+    assert.strictEqual(result.steps, 40);
+    assert.strictEqual(server.requests.filter((r) => r.path === '/sdapi/v1/progress').length >= 40, true);
   });
 
   it('interrupts the webui on cancel and gives no image', async () => {

@@ -58,17 +58,32 @@ export class A1111Backend implements RenderBackend {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
-    const polling = this.pollProgress(callbacks, () => finished);
+    // The POST is silent until the image is done, which may take many minutes (Hires fix, SDXL, a
+    // queue): the render is given up only when the progress polls show nothing new for the idle time.
+    const idleMs = this.conn.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const alive = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        posting.abort();
+      }, idleMs);
+    };
+    alive();
+    const polling = this.pollProgress(callbacks, () => finished, alive);
     try {
       if (signal?.aborted) throw new BackendError('cancelled', 'render cancelled');
       // Never retried: a second POST would render (and maybe save) the image twice.
       const answer = await httpRequest(this.conn, 'POST', '/sdapi/v1/txt2img', {
         json: payload,
         signal: posting.signal,
-        timeoutMs: this.conn.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        timeoutMs: 2 ** 31 - 1,
         what: 'the render (/sdapi/v1/txt2img)',
       }).catch((e) => {
-        throw signal?.aborted ? new BackendError('cancelled', 'render cancelled') : e;
+        if (signal?.aborted) throw new BackendError('cancelled', 'render cancelled');
+        if (stalled) throw new BackendError('timeout', `${where} showed no progress for ${Math.round(idleMs / 1000)} s and did not finish the render (/sdapi/v1/txt2img): gave up (the webui may still be busy)`);
+        throw e;
       });
       if (signal?.aborted) throw new BackendError('cancelled', 'render cancelled');
       this.check(answer, 'the render (/sdapi/v1/txt2img)');
@@ -93,21 +108,24 @@ export class A1111Backend implements RenderBackend {
       };
     } finally {
       finished = true;
+      clearTimeout(watchdog);
       signal?.removeEventListener('abort', onAbort);
       await polling;
     }
   }
 
-  /** Polls `/sdapi/v1/progress` while the POST runs; a failed poll is skipped (the POST reports the fault). */
-  private async pollProgress(callbacks: RenderCallbacks, finished: () => boolean): Promise<void> {
-    if (!callbacks.onProgress) return;
+  /**
+   * Polls `/sdapi/v1/progress` while the POST runs, for the caller's progress and to know the render
+   * is alive (`alive` on every change); a failed poll is skipped (the POST reports the fault).
+   */
+  private async pollProgress(callbacks: RenderCallbacks, finished: () => boolean, alive: () => void): Promise<void> {
     const every = this.conn.pollMs ?? 250;
     let last = '';
     while (!finished()) {
       await new Promise((r) => setTimeout(r, every));
       if (finished()) return;
       try {
-        const answer = await httpRequest(this.conn, 'GET', '/sdapi/v1/progress?skip_current_image=false', { what: 'progress', timeoutMs: 10_000 });
+        const answer = await httpRequest(this.conn, 'GET', `/sdapi/v1/progress?skip_current_image=${callbacks.onProgress ? 'false' : 'true'}`, { what: 'progress', timeoutMs: 10_000 });
         if (answer.status !== 200 || finished()) continue;
         const p = JSON.parse(answer.body.toString('utf8')) as ProgressResponse;
         const steps = p.state?.sampling_steps ?? 0;
@@ -116,9 +134,10 @@ export class A1111Backend implements RenderBackend {
         const key = `${p.state.job_no ?? 0}/${step}/${steps}/${p.current_image ? p.current_image.length : 0}`;
         if (key === last) continue;
         last = key;
+        alive();
         const progress: BackendProgress = { step, steps, image: p.state.job_no ?? 0 };
         if (p.current_image) progress.preview = decodeBase64Image(p.current_image);
-        callbacks.onProgress(progress);
+        callbacks.onProgress?.(progress);
       } catch {
         // A poll that failed says nothing the render's own answer will not.
       }
