@@ -83,6 +83,19 @@ describe('SwarmUI backend', () => {
     assert.deepStrictEqual(server.interrupts, [{ session_id: 'SESSION1', other_sessions: false }]);
   });
 
+  it('asks for the model list once for several renders, and afresh for a model it did not list before', async () => {
+    const models = ['dreamshaper_8.safetensors'];
+    server = await startSwarmServer({ models });
+    const backend = new SwarmBackend({ url: server.url });
+    await backend.render({ promptText: 'a cat\nSteps: 1, Model: dreamshaper_8' });
+    await backend.render({ promptText: 'a dog\nSteps: 1, Model: dreamshaper_8' });
+    assert.strictEqual(server.listings, 1);
+    models.push('copied_in_just_now.safetensors');
+    const result = await backend.render({ promptText: 'a cat\nSteps: 1, Model: copied_in_just_now' });
+    assert.strictEqual(result.model, 'copied_in_just_now');
+    assert.strictEqual(server.listings, 2);
+  });
+
   it('lists the server LoRAs', async () => {
     server = await startSwarmServer();
     assert.deepStrictEqual(await new SwarmBackend({ url: server.url }).listLoras(), [

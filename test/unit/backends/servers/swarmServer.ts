@@ -24,6 +24,8 @@ export interface SwarmServer {
   url: string;
   requests: Record<string, unknown>[];
   sessions: number;
+  /** How many times /API/ListModels was asked. */
+  listings: number;
   interrupts: unknown[];
   close(): Promise<void>;
 }
@@ -33,7 +35,7 @@ export async function startSwarmServer(options: SwarmServerOptions = {}): Promis
   const loras = options.loras ?? ['add_detail.safetensors', 'styles/pixel_art.safetensors'];
   const requests: Record<string, unknown>[] = [];
   const interrupts: unknown[] = [];
-  const state = { sessions: 0 };
+  const state = { sessions: 0, listings: 0 };
   const held: WebSocket[] = [];
   const json = (res: http.ServerResponse, body: unknown, status = 200) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -54,6 +56,7 @@ export async function startSwarmServer(options: SwarmServerOptions = {}): Promis
         return json(res, { session_id: `SESSION${state.sessions}`, user_id: 'local', output_append_user: true, version: '0.9.5.0', server_id: 'test', permissions: [] });
       }
       if (route === 'POST /API/ListModels') {
+        state.listings++;
         if (!String(body.session_id).startsWith('SESSION')) return json(res, { error_id: 'invalid_session_id', error: 'Invalid session ID. You may need to refresh the page.' });
         const files = body.subtype === 'LoRA' ? loras : models;
         return json(res, { folders: [], files: files.map((name) => ({ name, title: name, description: '' })) });
@@ -108,6 +111,9 @@ export async function startSwarmServer(options: SwarmServerOptions = {}): Promis
     requests,
     get sessions() {
       return state.sessions;
+    },
+    get listings() {
+      return state.listings;
     },
     interrupts,
     close: () =>
