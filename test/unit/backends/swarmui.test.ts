@@ -39,9 +39,9 @@ describe('SwarmUI backend', () => {
       sampler: 'dpmpp_2m',
       scheduler: 'karras',
       clipstopatlayer: -2,
-      loras: ['styles/pixel_art'],
-      loraweights: [0.5],
-      loratencweights: [0.8],
+      loras: 'styles/pixel_art',
+      loraweights: '0.5',
+      loratencweights: '0.8',
     });
     assert.strictEqual(result.pngs.length, 3);
     // Swarm's JSON `parameters` is replaced by the infotext A1111's PNG Info reads, with each image's seed.

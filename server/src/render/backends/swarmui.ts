@@ -171,7 +171,8 @@ export function swarmParameters(gen: Generation, sessionId: string, model: strin
     sampler: sampler_name,
     scheduler,
     ...(gen.clipSkip !== undefined && gen.clipSkip > 1 ? { clipstopatlayer: -gen.clipSkip } : {}),
-    ...(loras.length ? { loras, loraweights: gen.loras.map((l) => l.unet), loratencweights: gen.loras.map((l) => l.te) } : {}),
+    // Comma-separated, as Swarm's own UI sends its list parameters (names hold no commas in Swarm).
+    ...(loras.length ? { loras: loras.join(','), loraweights: gen.loras.map((l) => l.unet).join(','), loratencweights: gen.loras.map((l) => l.te).join(',') } : {}),
   };
 }
 
