@@ -1,4 +1,4 @@
-import { stepsOf } from '../service/features/checks/parameterChecks';
+import { scheduleStepsOf } from '../service/semantics/samplerSteps';
 import { parsePromptDocument } from '../service/syntax/document';
 import { explainForJson } from './explain';
 import { pythonJson } from './pythonJson';
@@ -115,7 +115,8 @@ function explain(args: string[], io: Io): number {
     // A .prompt file: explain its positive prompt, with its own Steps unless --steps is given.
     const doc = parsePromptDocument(raw);
     text = raw.slice(doc.positive.part.content.start, doc.positive.part.content.end);
-    steps ??= stepsOf(doc);
+    // Its prompt editing counts A1111's steps: twice Steps for a second-order sampler (Heun...).
+    steps ??= scheduleStepsOf(doc);
   }
   io.stdout(pythonJson(explainForJson(text, { baseSteps: steps ?? 20, hiresSteps, useOldScheduling })) + '\n');
   return 0;
@@ -147,7 +148,7 @@ async function tokens(args: string[], io: Io): Promise<number> {
   else {
     // A .prompt file or raw prompt text: both read as a file (a bare prompt is all positive prompt).
     const doc = parsePromptDocument(text);
-    report = tokensReport(doc, loaded.tokenizer, stepsOf(doc) ?? 20);
+    report = tokensReport(doc, loaded.tokenizer, scheduleStepsOf(doc, 20));
   }
   io.stdout(json ? JSON.stringify(report) + '\n' : formatTokensReport(report, text));
   return 0;

@@ -31,7 +31,7 @@ import { formatDocument } from './features/formatting';
 import { hoverAt } from './features/hover';
 import { semanticTokens, SEMANTIC_TOKEN_MODIFIERS, SEMANTIC_TOKEN_TYPES } from './features/semanticTokens';
 import { documentSymbols, foldingRanges } from './features/symbols';
-import { stepsOf } from './features/checks/parameterChecks';
+import { scheduleStepsOf } from './semantics/samplerSteps';
 import { PromptSettings } from './settings';
 import { parsePromptDocument, PromptDocument } from './syntax/document';
 import { TagIndex } from './tags/tagIndex';
@@ -95,7 +95,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
     if (!tokenizer) return undefined;
     const doc = parse(document);
     const embeddings = options.embeddings?.();
-    const steps = stepsOf(doc) ?? settings.steps;
+    const steps = scheduleStepsOf(doc, settings.steps);
     const key = `${steps}`;
     const hit = tokenCache.get(doc);
     if (hit && hit.key === key && tokenizerOf.get(hit) === tokenizer && embeddingsOf.get(hit) === embeddings) return hit.sections;
@@ -142,7 +142,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       const offset = document.offsetAt(position);
       // A variant or wildcard under the cursor (when dynamic prompts are read) says what it expands to.
       const dynamic = settings.dynamicPrompts.enable ? dynamicHoverAt(document, doc, offset, options.wildcards?.()) : null;
-      const hover = dynamic ?? (await hoverAt(document, doc, offset, stepsOf(doc) ?? settings.steps, library(), options.shortHash));
+      const hover = dynamic ?? (await hoverAt(document, doc, offset, scheduleStepsOf(doc, settings.steps), library(), options.shortHash));
       const tokenizer = options.tokenizer?.();
       const sections = tokens(document, settings);
       const line = tokenizer && sections ? tokensAt(sections, offset, tokenizer) : undefined;

@@ -9,7 +9,8 @@ import { checkModel } from './checks/modelChecks';
 import { checkChunkBoundaries } from './checks/tokenChecks';
 import { SectionTokens } from '../tokens/tokenCount';
 import { PromptLibrary } from '../library';
-import { checkParameters, stepsOf } from './checks/parameterChecks';
+import { checkParameters } from './checks/parameterChecks';
+import { scheduleStepsOf } from '../semantics/samplerSteps';
 import { capPerCode, Fix, Problem, Severity } from './checks/problem';
 import { checkSchedules } from './checks/scheduleChecks';
 import { checkTags } from './checks/tagChecks';
@@ -37,7 +38,7 @@ export function findProblems(
   checkLibrary(doc, settings, library, out);
   checkModel(doc, library, out);
   checkEmphasis(doc, out);
-  checkSchedules(doc, stepsOf(doc) ?? settings.steps, out);
+  checkSchedules(doc, scheduleStepsOf(doc, settings.steps), out);
   checkKeywords(doc, out);
   checkParameters(doc, out);
   checkTagParens(doc, tags, out);

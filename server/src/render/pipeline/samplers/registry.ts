@@ -7,6 +7,7 @@
  * `eta` when the function has that parameter).
  */
 import type { ScheduleName } from './schedules';
+import { SECOND_ORDER_SAMPLERS } from '../../../service/semantics/samplerSteps';
 
 export const SAMPLER_KINDS = [
   'dpmpp_2m',
@@ -54,28 +55,31 @@ export interface SamplerDefinition {
   takesChurn?: boolean;
 }
 
-export const SAMPLER_DEFINITIONS: readonly SamplerDefinition[] = [
+const LISTED: readonly Omit<SamplerDefinition, 'secondOrder'>[] = [
   { kind: 'dpmpp_2m', label: 'DPM++ 2M', aliases: ['k_dpmpp_2m'], family: 'kdiffusion', scheduler: 'karras' },
-  { kind: 'dpmpp_sde', label: 'DPM++ SDE', aliases: ['k_dpmpp_sde'], family: 'kdiffusion', scheduler: 'karras', secondOrder: true, brownianNoise: true, takesEta: true, takesSNoise: true },
+  { kind: 'dpmpp_sde', label: 'DPM++ SDE', aliases: ['k_dpmpp_sde'], family: 'kdiffusion', scheduler: 'karras', brownianNoise: true, takesEta: true, takesSNoise: true },
   { kind: 'dpmpp_2m_sde', label: 'DPM++ 2M SDE', aliases: ['k_dpmpp_2m_sde'], family: 'kdiffusion', scheduler: 'exponential', brownianNoise: true, takesEta: true, takesSNoise: true },
   { kind: 'dpmpp_2m_sde_heun', label: 'DPM++ 2M SDE Heun', aliases: ['k_dpmpp_2m_sde_heun'], family: 'kdiffusion', scheduler: 'exponential', brownianNoise: true, takesEta: true, takesSNoise: true },
-  { kind: 'dpmpp_2s_a', label: 'DPM++ 2S a', aliases: ['k_dpmpp_2s_a'], family: 'kdiffusion', scheduler: 'karras', usesEnsd: true, secondOrder: true, takesEta: true, takesSNoise: true },
+  { kind: 'dpmpp_2s_a', label: 'DPM++ 2S a', aliases: ['k_dpmpp_2s_a'], family: 'kdiffusion', scheduler: 'karras', usesEnsd: true, takesEta: true, takesSNoise: true },
   { kind: 'dpmpp_3m_sde', label: 'DPM++ 3M SDE', aliases: ['k_dpmpp_3m_sde'], family: 'kdiffusion', scheduler: 'exponential', discardNextToLastSigma: true, brownianNoise: true, takesEta: true, takesSNoise: true },
   { kind: 'euler_a', label: 'Euler a', aliases: ['k_euler_a', 'k_euler_ancestral'], family: 'kdiffusion', usesEnsd: true, takesEta: true, takesSNoise: true },
   { kind: 'euler', label: 'Euler', aliases: ['k_euler'], family: 'kdiffusion', takesSNoise: true, takesChurn: true },
   { kind: 'lms', label: 'LMS', aliases: ['k_lms'], family: 'kdiffusion' },
-  { kind: 'heun', label: 'Heun', aliases: ['k_heun'], family: 'kdiffusion', secondOrder: true, takesSNoise: true, takesChurn: true },
-  { kind: 'dpm2', label: 'DPM2', aliases: ['k_dpm_2'], family: 'kdiffusion', scheduler: 'karras', discardNextToLastSigma: true, secondOrder: true, takesSNoise: true, takesChurn: true },
-  { kind: 'dpm2_a', label: 'DPM2 a', aliases: ['k_dpm_2_a'], family: 'kdiffusion', scheduler: 'karras', discardNextToLastSigma: true, usesEnsd: true, secondOrder: true, takesEta: true, takesSNoise: true },
+  { kind: 'heun', label: 'Heun', aliases: ['k_heun'], family: 'kdiffusion', takesSNoise: true, takesChurn: true },
+  { kind: 'dpm2', label: 'DPM2', aliases: ['k_dpm_2'], family: 'kdiffusion', scheduler: 'karras', discardNextToLastSigma: true, takesSNoise: true, takesChurn: true },
+  { kind: 'dpm2_a', label: 'DPM2 a', aliases: ['k_dpm_2_a'], family: 'kdiffusion', scheduler: 'karras', discardNextToLastSigma: true, usesEnsd: true, takesEta: true, takesSNoise: true },
   { kind: 'dpm_fast', label: 'DPM fast', aliases: ['k_dpm_fast'], family: 'kdiffusion', usesEnsd: true, takesEta: true, takesSNoise: true },
   { kind: 'dpm_adaptive', label: 'DPM adaptive', aliases: ['k_dpm_ad'], family: 'kdiffusion', usesEnsd: true, takesEta: true },
-  { kind: 'restart', label: 'Restart', aliases: ['restart'], family: 'kdiffusion', scheduler: 'karras', secondOrder: true },
+  { kind: 'restart', label: 'Restart', aliases: ['restart'], family: 'kdiffusion', scheduler: 'karras' },
   { kind: 'ddim', label: 'DDIM', aliases: ['ddim'], family: 'timesteps', takesEta: true },
   { kind: 'ddim_cfgpp', label: 'DDIM CFG++', aliases: ['ddim_cfgpp'], family: 'timesteps', takesEta: true },
   { kind: 'plms', label: 'PLMS', aliases: ['plms'], family: 'timesteps' },
   { kind: 'unipc', label: 'UniPC', aliases: ['unipc'], family: 'timesteps' },
   { kind: 'lcm', label: 'LCM', aliases: ['k_lcm'], family: 'lcm' },
 ];
+
+/** `secondOrder` comes from the language service's table, which the hover, diagnostics and explain read too. */
+export const SAMPLER_DEFINITIONS: readonly SamplerDefinition[] = LISTED.map((d) => ({ ...d, secondOrder: SECOND_ORDER_SAMPLERS.has(d.label) }));
 
 const BY_KIND = new Map(SAMPLER_DEFINITIONS.map((d) => [d.kind, d]));
 
