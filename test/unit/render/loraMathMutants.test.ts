@@ -170,6 +170,12 @@ describe('LoRA delta math: the messages and rarer cases a user meets', () => {
       assert.deepStrictEqual(values(deltaWeight(m, 0.5, [2, 2], { baseWeight: Float32Array.of(2, 2, 0, 0) })), [2, 3, 0, 0]);
     });
 
+    it('alpha/rank scales ΔW before the norm, the multiplier after it', () => {
+      // alpha 2 over rank 1: ΔW = 2 · [[1, 2], [0, 0]]; W = [[1, 0], [0, 0]]: W + ΔW = [[3, 4], [0, 0]], norm 5, m = 10.
+      const m = module('lora', { up: t([2, 1], [1, 0]), down: t([1, 2], [1, 2]), alpha: scalar(2), doraScale: t([2], [10, 7]) });
+      assert.deepStrictEqual(values(deltaWeight(m, 1, [2, 2], { baseWeight: Float32Array.of(1, 0, 0, 0) })), [5, 8, 0, 0]);
+    });
+
     it('per input channel of a conv: the norm runs over the output channels and the whole kernel', () => {
       // A 1×2-kernel conv with 2 outputs and 2 inputs; W = 0, so W' = m · ΔW / ‖ΔW‖ per input channel.
       // ΔW = up [2 × 1] · down [1 × (2·2)] = [1, 1]ᵀ · [3, 4, 0, 5]: input 0 holds 3, 4 in both rows
