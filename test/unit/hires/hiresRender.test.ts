@@ -39,7 +39,7 @@ describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)'
     const seen: string[] = [];
     const result = await render(`${base}, Denoising strength: 0.5, Hires upscale: 2, Hires steps: 3, Hires upscaler: Latent`, (s, n) => seen.push(`${s}/${n}`));
     const info = readPngInfo(result.png);
-    assert.deepStrictEqual([info.width, info.height], [128, 128]);
+    assert.deepStrictEqual([info.width, info.height, result.width, result.height], [128, 128, 128, 128]);
     assert.deepStrictEqual(seen, ['1/7', '2/7', '3/7', '4/7', '5/7', '6/7', '7/7']);
     assert.deepStrictEqual(result.notes, []);
     assert.deepStrictEqual(keys(result.infotext), [
@@ -92,6 +92,12 @@ describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)'
     assert.deepStrictEqual([summary.width, summary.height, summary.notes.length], [64, 64, 1]);
     assert.match(summary.notes[0], /^Hires\. fix skipped: the upscaler '4x-UltraSharp' is not one of A1111's latent upscalers/);
     assert.ok(stderr.includes(`sd-prompt: ${summary.notes[0]}\n`));
+    // With a latent upscaler the summary's size is the PNG's, the second pass's.
+    fs.writeFileSync(file, `${base}, Denoising strength: 0.5, Hires upscale: 2, Hires steps: 1, Hires upscaler: Latent\n`);
+    stdout = '';
+    assert.strictEqual(await main(['render', file, '--model', root, '--device', 'cpu', '--json'], io), 0, stderr);
+    const latent = JSON.parse(stdout);
+    assert.deepStrictEqual([latent.width, latent.height, latent.notes], [128, 128, []]);
   });
 
   it('NGMS skips the negative prompt below its sigma and is written only when it did; NGMS all steps skips more', async () => {

@@ -70,6 +70,9 @@ export interface RenderOutcome {
   png: Buffer;
   /** The image's RGB bytes (what the PNG holds). */
   rgb: Uint8Array;
+  /** The PNG's size: the parameters' Size, or Hires. fix's target when its second pass ran. */
+  width: number;
+  height: number;
   infotext: string;
   /** What the render did differently from A1111 and why (a Hires. fix it could not run): shown in the panel and the JSON summary. */
   notes: string[];
@@ -324,7 +327,7 @@ export async function renderTxt2Img(
     ],
   });
   const png = encodePng(width, height, rgb, { parameters: infotext });
-  return { png, rgb, infotext, notes, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
+  return { png, rgb, width, height, infotext, notes, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
 }
 
 /** One sampling pass's conditioning and latent size, for the guided UNet. */
