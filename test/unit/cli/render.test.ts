@@ -66,6 +66,7 @@ describe('sd-prompt render', function () {
       height: 48,
       timings: undefined,
       loras: [{ name: 'style', file: path.join(loras, 'style.safetensors'), te: 0.8, unet: 0.8, matched: 2, unmatched: [], mismatched: [] }],
+      notes: [],
     });
     const png = readPngInfo(new Uint8Array(fs.readFileSync(out)));
     assert.deepStrictEqual([png.width, png.height], [64, 48]);
