@@ -2,7 +2,7 @@ import * as path from 'path';
 import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './onnx/devices';
 import { ModelFolder } from './model/modelFolder';
-import { openModel } from './model/checkpointModel';
+import { checkpointShortHash, openModel } from './model/checkpointModel';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
@@ -96,6 +96,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     const params = renderParameters(request.promptText, overrides, request.defaults);
     // Opened once per render: the sessions and the pipeline read the same folder.
     const folder = await openModel(request.model);
+    if (folder.checkpoint) params.modelHash = await checkpointShortHash(folder.checkpoint);
     const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
     const result = await renderTxt2Img(ort!, folder, sessions, params, {
       signal: sharedSignal(flag, controller),

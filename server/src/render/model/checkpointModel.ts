@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { bundledClipFolder } from '../../node/bundledTokenizer';
-import { loadCheckpoint } from '../checkpoint';
+import { a1111ShortHash, loadCheckpoint } from '../checkpoint';
 import { SD_SCHEDULER_CONFIG } from '../pipeline/schedulers';
 import { SdArchitecture } from '../sdGraphs/architecture';
 import { checkpointGraphs } from '../sdGraphs/graphFiles';
@@ -76,4 +76,22 @@ export async function openCheckpointModel(file: string, options: { vae?: string;
 export async function openModel(model: string): Promise<ModelFolder> {
   if (/\.(ckpt|pt|pth|bin)$/i.test(model) || (fs.existsSync(model) && fs.statSync(model).isFile())) return openCheckpointModel(model);
   return openModelFolder(model);
+}
+
+/** Short hashes by file and version: the whole file is read once per version, not once per render. */
+const shortHashes = new Map<string, { stamp: string; hash: Promise<string> }>();
+
+/**
+ * A1111's short hash of the checkpoint (the first 10 hex of its sha256), which its infotext writes as
+ * `Model hash:`: computed once per file version (a few seconds a GB) and kept while the file stays the same.
+ */
+export function checkpointShortHash(file: string): Promise<string> {
+  const st = fs.statSync(file);
+  const stamp = `${st.size}|${st.mtimeMs}`;
+  const known = shortHashes.get(file);
+  if (known?.stamp === stamp) return known.hash;
+  const hash = a1111ShortHash(file);
+  shortHashes.set(file, { stamp, hash });
+  hash.catch(() => shortHashes.delete(file));
+  return hash;
 }

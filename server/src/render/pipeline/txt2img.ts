@@ -53,6 +53,8 @@ export interface RenderParameters {
   width: number;
   height: number;
   modelName: string;
+  /** A1111's short hash of a checkpoint file (`Model hash:`); absent for a diffusers folder, which has none. */
+  modelHash?: string;
   /** Hires. fix from the parameter line (`Denoising strength` with `Hires upscale` / `Hires upscaler` / `Hires resize`). */
   hires?: HiresFix;
   /** `NGMS` (A1111's s_min_uncond) and `NGMS all steps`: skip the negative prompt below this noise level. */
@@ -315,6 +317,7 @@ export async function renderTxt2Img(
       ['CFG scale', p.cfgScale],
       ['Seed', p.seed],
       ['Size', `${p.width}x${p.height}`],
+      ['Model hash', p.modelHash],
       ['Model', p.modelName],
       // DDIM's eta is its own setting (Eta DDIM); the k-diffusion samplers share Eta.
       ...noisePairs,
