@@ -32,7 +32,7 @@ const USAGE = `usage:
   sd-prompt tokens [--tokenizer DIR] [--json] [--raw] (FILE | -)
   sd-prompt info FILE.safetensors
   sd-prompt expand FILE [--wildcards DIR]... [--all] [--json] [--max N]
-  sd-prompt render FILE.prompt --model FILE|DIR [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
+  sd-prompt render FILE.prompt (--model FILE|DIR | --webui DIR [--model NAME]) [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt render FILE.prompt --backend a1111|comfyui|swarmui --server URL [--user U --password P]
                    [--out FILE.png] [--steps N] [--seed N] ... (password also from SD_PROMPT_SERVER_PASSWORD)

@@ -1,13 +1,16 @@
 import * as fs from 'fs';
 import { UsageError } from './usage';
 import * as path from 'path';
+import { LibraryHost } from '../libraryHost';
+import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
+import { checkpointNames, chooseCheckpoint, findCheckpoint } from '../service/library/checkpoints';
+import { DEFAULT_SETTINGS } from '../service/settings';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
 import { RenderHost } from '../render/renderHost';
 import { loraMergeSummary } from '../../../common/src/mergeReport';
 import { LoraSpec } from '../render/lora/prepare';
 import { NodeFileSystem } from '../node/nodeFileSystem';
-import { LoraCatalog } from '../service/library/catalog';
 import { quickScan } from '../service/library/quickHeader';
 import { renderLoras } from '../service/features/extensionRequests';
 import { PromptDocument } from '../service/syntax/document';
@@ -30,6 +33,8 @@ export interface RenderOptions extends ParameterOverrides {
   json: boolean;
   /** `--backend`: render on the user's webui (docs/backends.md) instead of locally. */
   backend?: string;
+  /** `--webui` (or SD_WEBUI_PATH): its models/Stable-diffusion checkpoints, picked by the file's Model hash:/Model: or by --model NAME. */
+  webui?: string;
   server?: string;
   user?: string;
   password?: string;
@@ -51,6 +56,7 @@ export function parseRenderArgs(args: string[]): RenderOptions {
     const a = args[i];
     if (a === '--model') o.model = value(a, args[++i]);
     else if (a === '--lora-dir') o.loraDirs.push(value(a, args[++i]));
+    else if (a === '--webui') o.webui = value(a, args[++i]);
     else if (a === '--out') o.out = value(a, args[++i]);
     else if (a === '--device') {
       const d = value(a, args[++i]) as DeviceSetting;
@@ -80,7 +86,8 @@ export function parseRenderArgs(args: string[]): RenderOptions {
   if (!o.file) throw new UsageError('render needs a FILE.prompt');
   if (o.backend && !o.server) throw new UsageError(`--backend ${o.backend} needs --server URL (e.g. http://127.0.0.1:7860)`);
   if (!o.backend && o.server) throw new UsageError('--server needs --backend a1111|comfyui|swarmui');
-  if (!o.model && !o.backend) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder)');
+  o.webui ??= process.env.SD_WEBUI_PATH || undefined;
+  if (!o.model && !o.backend && !o.webui) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder), --model FILE.safetensors (a checkpoint), or --webui DIR');
   return o as RenderOptions;
 }
 
@@ -100,7 +107,8 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
   const host = new RenderHost(workerPath());
   try {
     const loras = await resolveLoraTags(doc, o.loraDirs, io);
-    const { model, steps, seed, sampler, cfg, width, height } = o;
+    const model = await chooseModel(o, doc, io);
+    const { steps, seed, sampler, cfg, width, height } = o;
     const result = await host.render(
       { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, loras, idleReleaseMs: 0 },
       {
@@ -145,4 +153,34 @@ async function resolveLoraTags(doc: PromptDocument, folders: string[], io: { std
   const { loras, warnings } = renderLoras(doc, catalog);
   for (const w of warnings) io.stderr(`sd-prompt: ${w}${catalog || w.includes('A1111 applies no LoRA') ? '' : ' (no --lora-dir)'}\n`);
   return loras;
+}
+
+/**
+ * The model to render with: with a webui folder, the checkpoint the file's `Model hash:` / `Model:` select there
+ * (as A1111's paste does), or the one `--model NAME` names; else `--model` as a path.
+ */
+async function chooseModel(o: RenderOptions, doc: PromptDocument, io: { stderr: (s: string) => void }): Promise<string> {
+  if (!o.webui || (o.model && fs.existsSync(o.model))) {
+    if (!o.model) throw new UsageError('render needs --model');
+    return o.model;
+  }
+  if (!fs.existsSync(o.webui) || !fs.statSync(o.webui).isDirectory()) throw new UsageError(`--webui ${o.webui} is not a folder`);
+  const host = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
+  try {
+    await host.configure({ ...DEFAULT_SETTINGS, webuiPath: path.resolve(o.webui) });
+    const entries = host.catalog.list('checkpoint');
+    const known = (e: CatalogEntry) => host.library.sha256?.(e, false);
+    if (o.model) {
+      const named = findCheckpoint(entries, o.model, known);
+      if (!named) throw new UsageError(`--model ${o.model}: no such checkpoint in ${o.webui}'s models folder (${entries.map((e) => checkpointNames(e).nameForExtra).join(', ') || 'it has none'})`);
+      return named.path;
+    }
+    const params = doc.sections.parameters?.entries ?? [];
+    const choice = chooseCheckpoint(entries, { model: params.find((e) => e.key === 'Model')?.value, modelHash: params.find((e) => e.key === 'Model hash')?.value.toLowerCase() }, known);
+    if (!choice.entry) throw new UsageError(`${o.file}'s Model hash:/Model: select no checkpoint in ${o.webui}'s models folder: give --model NAME`);
+    io.stderr(`sd-prompt: ${choice.by} selects ${checkpointNames(choice.entry).name}\n`);
+    return choice.entry.path;
+  } finally {
+    host.dispose();
+  }
 }
