@@ -3,7 +3,7 @@ import { UsageError } from './usage';
 import * as path from 'path';
 import { LibraryHost } from '../libraryHost';
 import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
-import { checkpointNames, chooseCheckpoint, findCheckpoint } from '../service/library/checkpoints';
+import { checkpointNames, documentCheckpoint, findCheckpoint } from '../service/library/checkpoints';
 import { DEFAULT_SETTINGS } from '../service/settings';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
@@ -175,8 +175,7 @@ async function chooseModel(o: RenderOptions, doc: PromptDocument, io: { stderr: 
       if (!named) throw new UsageError(`--model ${o.model}: no such checkpoint in ${o.webui}'s models folder (${entries.map((e) => checkpointNames(e).nameForExtra).join(', ') || 'it has none'})`);
       return named.path;
     }
-    const params = doc.sections.parameters?.entries ?? [];
-    const choice = chooseCheckpoint(entries, { model: params.find((e) => e.key === 'Model')?.value, modelHash: params.find((e) => e.key === 'Model hash')?.value.toLowerCase() }, known);
+    const choice = documentCheckpoint(entries, doc, known);
     if (!choice.entry) throw new UsageError(`${o.file}'s Model hash:/Model: select no checkpoint in ${o.webui}'s models folder: give --model NAME`);
     io.stderr(`sd-prompt: ${choice.by} selects ${checkpointNames(choice.entry).name}\n`);
     return choice.entry.path;

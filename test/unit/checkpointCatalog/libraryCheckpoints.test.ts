@@ -9,6 +9,7 @@ import { NodeFileSystem } from '../../../server/src/node/nodeFileSystem';
 import { writeCheckpoint, TINY_SD1_ARCHITECTURE, TINY_SDXL_ARCHITECTURE } from '../../../server/src/render/testModel/generateCheckpoint';
 import { createPromptLanguageService, DEFAULT_SETTINGS, PromptSettings } from '../../../server/src/service';
 import { kohyaSd15 } from '../library/build';
+import { CatalogEntry } from '../../../server/src/service/library/catalog';
 import { checkpointList } from '../../../server/src/service/features/checkpointList';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 
@@ -120,6 +121,11 @@ describe('checkpoints of a webui folder in the language server', function () {
     );
     assert.strictEqual(checkpointList(host.library, folders, parsePromptDocument('a cat\nSteps: 20, Model: nothing')).chosen, undefined);
     assert.deepStrictEqual(checkpointList(undefined, [], undefined), { folders: [], checkpoints: [] });
+    // Render Preview asks on every render: listing never starts hashing a whole file.
+    const asked: boolean[] = [];
+    const watched = { ...host.library, sha256: (e: CatalogEntry, compute = true) => (asked.push(compute), host.library.sha256!(e, false)) };
+    checkpointList(watched, folders, parsePromptDocument('a cat\nSteps: 20, Model hash: 0123456789'));
+    assert.ok(asked.length >= 4 && asked.every((compute) => compute === false), JSON.stringify(asked));
   });
 
   it('sdPrompt.model naming a checkpoint file gives the base model from its keys', async () => {

@@ -1,5 +1,5 @@
 import { PromptLibrary } from '../library';
-import { checkpointNames, chooseCheckpoint } from '../library/checkpoints';
+import { checkpointNames, documentCheckpoint } from '../library/checkpoints';
 import { Span } from '../semantics/spans';
 import { PromptDocument } from '../syntax/document';
 import { markdownCode, markdownText } from './displayText';
@@ -15,9 +15,7 @@ export function checkpointHover(doc: PromptDocument, offset: number, library: Pr
   const under = params.find((e) => (e.key === 'Model' || e.key === 'Model hash') && offset >= e.keySpan.start && offset <= e.valueSpan.end);
   const catalog = library?.catalog;
   if (!under || !catalog?.ready || !catalog.hasFolders('checkpoint')) return undefined;
-  const model = params.find((e) => e.key === 'Model')?.value;
-  const modelHash = params.find((e) => e.key === 'Model hash')?.value.toLowerCase();
-  const choice = chooseCheckpoint(catalog.list('checkpoint'), { model, modelHash }, (e) => library!.sha256?.(e, false));
+  const choice = documentCheckpoint(catalog.list('checkpoint'), doc, (e) => library!.sha256?.(e, false));
   const span = { start: under.keySpan.start, end: under.valueSpan.end };
   const entry = choice.entry;
   if (!entry) {

@@ -1,11 +1,12 @@
 import type { CheckpointListItem, CheckpointListResult } from '../../../../common/src/protocol';
 import { PromptLibrary } from '../library';
-import { checkpointNames, chooseCheckpoint } from '../library/checkpoints';
+import { checkpointNames, documentCheckpoint } from '../library/checkpoints';
 import { PromptDocument } from '../syntax/document';
 
 /**
- * The checkpoints for Select Model… (A1111's order and names, what each is, its short hash once hashed: asking
- * starts the hashing, and a later ask has it), and the one a prompt's `Model hash:` / `Model:` select.
+ * The checkpoints for Select Model… (A1111's order and names, what each is, its short hash where already known:
+ * from the webui's cache.json or an earlier hash), and the one a prompt's `Model hash:` / `Model:` select. It never
+ * starts hashing: Render Preview asks on every render, and hashing a folder of checkpoints reads hundreds of GB.
  */
 export function checkpointList(library: PromptLibrary | undefined, folders: string[], doc?: PromptDocument): CheckpointListResult {
   const catalog = library?.catalog;
@@ -14,7 +15,7 @@ export function checkpointList(library: PromptLibrary | undefined, folders: stri
   const checkpoints = entries.map((entry): CheckpointListItem => {
     const names = checkpointNames(entry);
     const model = entry.details.model;
-    const sha256 = entry.pickle ? undefined : library!.sha256?.(entry);
+    const sha256 = entry.pickle ? undefined : library!.sha256?.(entry, false);
     const problem = entry.pickle ? 'a Python pickle (.ckpt): sd-prompt never opens one; use the .safetensors version' : (model?.problem ?? entry.details.error);
     return {
       name: names.name,
@@ -29,12 +30,7 @@ export function checkpointList(library: PromptLibrary | undefined, folders: stri
     };
   });
   const result: CheckpointListResult = { folders, checkpoints };
-  const params = doc?.sections.parameters?.entries ?? [];
-  const model = params.find((e) => e.key === 'Model')?.value;
-  const modelHash = params.find((e) => e.key === 'Model hash')?.value.toLowerCase();
-  if (model || modelHash) {
-    const choice = chooseCheckpoint(entries, { model, modelHash }, (e) => library!.sha256?.(e, false));
-    if (choice.entry && choice.by) result.chosen = { path: choice.entry.path, by: choice.by };
-  }
+  const choice = doc ? documentCheckpoint(entries, doc, (e) => library!.sha256?.(e, false)) : {};
+  if (choice.entry && choice.by) result.chosen = { path: choice.entry.path, by: choice.by };
   return result;
 }

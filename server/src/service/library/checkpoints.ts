@@ -1,3 +1,4 @@
+import type { PromptDocument } from '../syntax/document';
 import { CatalogEntry } from './catalog';
 
 /**
@@ -79,4 +80,12 @@ export function chooseCheckpoint(
     if (entry) return { entry, by: 'Model' };
   }
   return {};
+}
+
+/** What a document's parameter line selects (`Model hash:` first, then `Model:`), as chooseCheckpoint picks it. */
+export function documentCheckpoint(entries: readonly CatalogEntry[], doc: PromptDocument, sha256Of: (entry: CatalogEntry) => string | undefined): CheckpointChoice {
+  const params = doc.sections.parameters?.entries ?? [];
+  const model = params.find((e) => e.key === 'Model')?.value;
+  const modelHash = params.find((e) => e.key === 'Model hash')?.value.toLowerCase();
+  return model || modelHash ? chooseCheckpoint(entries, { model, modelHash }, sha256Of) : {};
 }

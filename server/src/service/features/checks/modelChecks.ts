@@ -1,6 +1,6 @@
 import { PromptLibrary } from '../../library';
 import { CatalogEntry } from '../../library/catalog';
-import { checkpointNames, chooseCheckpoint, findCheckpoint } from '../../library/checkpoints';
+import { checkpointNames, documentCheckpoint, findCheckpoint } from '../../library/checkpoints';
 import { BaseModel } from '../../library/modelBase';
 import { PromptDocument } from '../../syntax/document';
 import { ParameterEntry } from '../../syntax/sections';
@@ -99,10 +99,7 @@ const FAMILY_BASE: Record<string, BaseModel> = { sd1: 'SD1', sd2: 'SD2', sdxl: '
 export function selectedCheckpoint(doc: PromptDocument, library: PromptLibrary): { entry: CatalogEntry; base: BaseModel; source: string } | undefined {
   const catalog = library.catalog;
   if (!catalog.ready || !catalog.hasFolders('checkpoint')) return undefined;
-  const params = doc.sections.parameters?.entries ?? [];
-  const model = params.find((e) => e.key === 'Model')?.value;
-  const modelHash = params.find((e) => e.key === 'Model hash')?.value.toLowerCase();
-  const choice = chooseCheckpoint(catalog.list('checkpoint'), { model, modelHash }, knownOnly(library));
+  const choice = documentCheckpoint(catalog.list('checkpoint'), doc, knownOnly(library));
   const base = choice.entry?.details.model ? FAMILY_BASE[choice.entry.details.model.family] : undefined;
   if (!choice.entry || !base) return undefined;
   return { entry: choice.entry, base, source: `checkpoint '${checkpointNames(choice.entry).nameForExtra}', chosen by ${choice.by}` };
