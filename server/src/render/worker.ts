@@ -96,8 +96,11 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     const params = renderParameters(request.promptText, overrides, request.defaults);
     // Opened once per render: the sessions and the pipeline read the same folder.
     const folder = await openModel(request.model);
-    if (folder.checkpoint) params.modelHash = await checkpointShortHash(folder.checkpoint);
+    // The short hash reads the whole checkpoint once: it runs while the sessions load, not before them.
+    const hashing = folder.checkpoint ? checkpointShortHash(folder.checkpoint) : undefined;
+    hashing?.catch(() => undefined);
     const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
+    if (hashing) params.modelHash = await hashing;
     const result = await renderTxt2Img(ort!, folder, sessions, params, {
       signal: sharedSignal(flag, controller),
       previewEvery: request.previewEvery,
