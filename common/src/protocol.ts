@@ -169,3 +169,42 @@ export interface CheckpointListResult {
   /** The checkpoint the text's generation data selects, and by which parameter. */
   chosen?: { path: string; by: 'Model hash' | 'Model' };
 }
+
+/**
+ * The LoRAs a render server has (client → server), fetched with the backend's `listLoras` when
+ * `sdPrompt.render.backend` names a server: a tag whose LoRA the server lacks gets a diagnostic.
+ * `loras: null` clears it (backend back to `local`, or the list could not be fetched: `error` says why).
+ */
+export const SERVER_LORAS_NOTIFICATION = 'sdPrompt/serverLoras';
+
+export interface ServerLorasParams {
+  /** `a1111` | `comfyui` | `swarmui`. */
+  backend: string;
+  /** The server's URL, as the diagnostic names it. */
+  server: string;
+  loras: { name: string; alias?: string; path?: string }[] | null;
+  error?: string;
+}
+
+/**
+ * What Render Preview renders for a file with dynamic prompts (client → server before every render): the
+ * first image's variant for the render's seed, as sd-dynamic-prompts picks it in random mode. With dynamic
+ * prompts off, or no braces and wildcards in the file, `promptText` is the text unchanged and `template` absent.
+ */
+export const RENDER_PROMPT_REQUEST = 'sdPrompt/renderPrompt';
+
+export interface RenderPromptParams {
+  /** The text to render (the whole file, or what SELECTION_PROMPT_REQUEST made of a selection). */
+  text: string;
+  /** The seed the render uses when it overrides the file's (Re-render's new seed). */
+  seed?: number;
+}
+
+export interface RenderPromptResult {
+  /** The text with the variant chosen; its parameter line carries `Template:` / `Negative Template:` as the extension writes them. */
+  promptText: string;
+  /** The templates, when the text had dynamic parts. */
+  template?: { prompt: string; negativePrompt: string };
+  /** Which variant it was, for the panel: e.g. `variant for seed 1234: red ball` (absent without dynamic parts). */
+  variant?: string;
+}
