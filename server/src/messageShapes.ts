@@ -11,6 +11,10 @@ import {
   RenderLorasParams,
   SELECTION_PROMPT_REQUEST,
   SelectionPromptParams,
+  SERVER_LORAS_NOTIFICATION,
+  ServerLorasParams,
+  RENDER_PROMPT_REQUEST,
+  RenderPromptParams,
   TOKEN_COUNT_REQUEST,
   TokenCountParams,
 } from '../../common/src/protocol';
@@ -66,6 +70,15 @@ const object =
 
 const optional = (check: Check) => ({ optional: check });
 
+/** A field that must be there but may be null (`loras: null` while the server's list is unknown). */
+const nullOr =
+  (check: Check): Check =>
+  (v, at) =>
+    v === null ? undefined : check(v, at);
+
+/** A seed as A1111 takes it: a whole number (-1 for a random one). */
+const seed: Check = (v, at) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= -1 ? undefined : `${at} should be a whole number of -1 or more, not ${describe(v)}`);
+
 const textDocument = object({ uri: string });
 
 /** What each checked message's params are once they pass. */
@@ -77,6 +90,8 @@ export interface CheckedParams {
   [GENERATION_DATA_REQUEST]: GenerationDataParams;
   [SELECTION_PROMPT_REQUEST]: SelectionPromptParams;
   [MERGE_REPORT_NOTIFICATION]: MergeReportParams;
+  [SERVER_LORAS_NOTIFICATION]: ServerLorasParams;
+  [RENDER_PROMPT_REQUEST]: RenderPromptParams;
 }
 
 const SHAPES: Record<keyof CheckedParams, Check> = {
@@ -93,6 +108,13 @@ const SHAPES: Record<keyof CheckedParams, Check> = {
       object({ name: string, matched: count, unmatched: arrayOf(string), mismatched: arrayOf(string), error: optional(string), code: optional(string) }),
     ),
   }),
+  [SERVER_LORAS_NOTIFICATION]: object({
+    backend: string,
+    server: string,
+    loras: nullOr(arrayOf(object({ name: string, alias: optional(string), path: optional(string) }))),
+    error: optional(string),
+  }),
+  [RENDER_PROMPT_REQUEST]: object({ text: string, seed: optional(seed) }),
 };
 
 /**

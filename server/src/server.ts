@@ -43,6 +43,7 @@ import {
   RenderLorasResult,
   SELECTION_PROMPT_REQUEST,
   SelectionPromptResult,
+  SERVER_LORAS_NOTIFICATION,
   TOKEN_COUNT_REQUEST,
   TokenCountResult,
 } from '../../common/src/protocol';
@@ -55,6 +56,7 @@ import { TokenizerHost } from './tokenizerHost';
 import { TagHost } from './tagHost';
 import { WildcardWatcher } from './service/dynamic/wildcardWatcher';
 import { dynamicPromptsEnabled } from './service/dynamic/wildcardFolders';
+import { ServerLoraList } from './service/library/serverLoras';
 
 export interface ServerOptions {
   /** File access for the LoRA library (the Node entry passes the real disk). */
@@ -89,7 +91,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const enable = dynamicPromptsEnabled(settings, exists);
     return enable === settings.dynamicPrompts.enable ? settings : { ...settings, dynamicPrompts: { ...settings.dynamicPrompts, enable } };
   };
+  /** The render server's LoRAs while a server backend is in use and its list is known (`sdPrompt/serverLoras`). */
+  let serverLoras: ServerLoraList | undefined;
   const service = createPromptLanguageService({
+    serverLoras: () => serverLoras,
     tags: () => tagHost?.index,
     wildcards: () => wildcards?.library,
     library: () => host?.library,
@@ -334,6 +339,18 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (pullDiagnostics) {
       if (diagnosticsRefresh) connection.languages.diagnostics.refresh().catch((e) => connection.console.warn(`diagnostics refresh failed: ${e}`));
     } else scheduleDiagnostics(document, 0);
+  });
+  connection.onNotification(SERVER_LORAS_NOTIFICATION, (raw: unknown) => {
+    // A list that does not fit is dropped whole: the list known before stays, and nothing else notices.
+    const checked = checkParams(SERVER_LORAS_NOTIFICATION, raw);
+    if ('problem' in checked) {
+      connection.console.error(`ignored ${checked.problem}`);
+      return;
+    }
+    const { backend, server, loras, error } = checked.params;
+    if (error) connection.console.warn(`the LoRA list of ${server} is not known: ${error}`);
+    serverLoras = loras ? new ServerLoraList(backend, server, loras) : undefined;
+    refreshAll();
   });
   connection.languages.semanticTokens.on((params, token) =>
     withDocument(SemanticTokensRequest.method, params.textDocument.uri, token, { data: [] }, (d) => ({ data: service.semanticTokens(d) })),

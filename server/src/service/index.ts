@@ -38,6 +38,7 @@ import { TagIndex } from './tags/tagIndex';
 import { WildcardLibrary } from './dynamic/wildcardLibrary';
 import { dynamicHoverAt } from './features/dynamicHover';
 import { wildcardCompletions } from './features/wildcardCompletion';
+import { ServerLoraList } from './library/serverLoras';
 
 export { DEFAULT_SETTINGS, resolveSettings } from './settings';
 export type { PromptSettings } from './settings';
@@ -85,6 +86,8 @@ export interface ServiceOptions {
   tags?: () => TagIndex | undefined;
   /** The sd-dynamic-prompts wildcard files in use, for `wildcard-unknown`, wildcard hovers and completion. */
   wildcards?: () => WildcardLibrary | undefined;
+  /** The render server's LoRA list while a server backend is in use (`lora-missing-on-server`). */
+  serverLoras?: () => ServerLoraList | undefined;
 }
 
 export function createPromptLanguageService(options: ServiceOptions = {}): PromptLanguageService {
@@ -135,7 +138,7 @@ export function createPromptLanguageService(options: ServiceOptions = {}): Promp
       const doc = parse(document);
       const sections = tokens(document, settings);
       const tokenInfo = sections ? { sections, triggerWords: triggerWords(doc) } : undefined;
-      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri), options.tags?.(), options.wildcards?.()).map((p) => toDiagnostic(document, p));
+      return findProblems(doc, settings, library(), tokenInfo, mergeReports.get(document.uri), options.tags?.(), options.wildcards?.(), options.serverLoras?.()).map((p) => toDiagnostic(document, p));
     },
     hover: async (document, position, settings) => {
       const doc = parse(document);

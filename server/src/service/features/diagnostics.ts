@@ -20,6 +20,8 @@ import { checkTagParens } from './checks/tagParensChecks';
 import { checkDynamic } from './checks/dynamicChecks';
 import { WildcardLibrary } from '../dynamic/wildcardLibrary';
 import { TagIndex } from '../tags/tagIndex';
+import { ServerLoraList } from '../library/serverLoras';
+import { checkServerLoras } from './checks/serverLoraChecks';
 
 /** Every problem A1111 would have with the document, in document order. */
 export function findProblems(
@@ -30,12 +32,19 @@ export function findProblems(
   mergeReport?: MergeReport,
   tags?: TagIndex,
   wildcards?: WildcardLibrary,
+  serverLoras?: ServerLoraList,
 ): Problem[] {
   const out: Problem[] = [];
   checkMergeReport(doc, mergeReport, out);
   if (tokens) checkChunkBoundaries(doc, tokens.sections, tokens.triggerWords, out);
   checkTags(doc, settings, out);
   checkLibrary(doc, settings, library, out);
+  if (serverLoras) {
+    // With a server backend its list says whether a LoRA is there to render; the local folders only give hovers.
+    const local = out.filter((p) => p.code !== 'lora-unknown' && p.code !== 'lora-subfolder');
+    out.splice(0, out.length, ...local);
+    checkServerLoras(doc, serverLoras, out);
+  }
   checkModel(doc, library, out);
   checkEmphasis(doc, out);
   checkSchedules(doc, scheduleStepsOf(doc, settings.steps), out);

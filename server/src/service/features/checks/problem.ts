@@ -29,6 +29,7 @@ export type ProblemCode =
   | 'break-in-brackets'
   | 'keyword-case'
   | 'lora-unknown'
+  | 'lora-missing-on-server'
   | 'lora-subfolder'
   | 'lora-alias-ambiguous'
   | 'lora-pickle'
