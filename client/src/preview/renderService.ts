@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LogOutputChannel, Uri } from 'vscode';
 import type { SkippedLora } from '../../../common/src/protocol';
-import { RenderHost, RenderRequest, RenderResult } from '../../../server/src/render/api';
+import { BackendKind, BackendResult, RenderHost, RenderRequest, RenderResult } from '../../../server/src/render/api';
+import { backendRecordFields, RecordFields } from '../backends/backendRecord';
 
 /** A finished render as kept in the output folder: the PNG and this record beside it (`.json`). */
 export interface RenderRecord {
@@ -19,7 +20,8 @@ export interface RenderRecord {
   sampler: string;
   width: number;
   height: number;
-  device: RenderResult['device'];
+  /** The execution provider that ran it, or the backend (`a1111`, `comfyui`, `swarmui`) for a server's render. */
+  device: RenderResult['device'] | BackendKind;
   attempts: RenderResult['attempts'];
   timings: RenderResult['timings'];
   loras: RenderResult['loras'];
@@ -27,6 +29,10 @@ export interface RenderRecord {
   skipped?: SkippedLora[];
   /** What the render did differently from A1111 (a Hires. fix it could not run); absent in records written before it. */
   notes?: string[];
+  /** A render on the user's webui (`sdPrompt.render.backend`): which, where, the checkpoint it named, the whole time. */
+  backend?: { kind: BackendKind; server: string; model?: string; elapsedMs: number };
+  /** The dynamic-prompt variant rendered (`variant for seed 1234: red ball`), when the file had one. */
+  variant?: string;
 }
 
 /** How many earlier renders of a file the history keeps. */
@@ -58,16 +64,25 @@ export class RenderService {
   }
 
   /** Writes the PNG (it carries the infotext) and its record into the output folder. */
-  async save(source: Uri, result: RenderResult, skipped: SkippedLora[] = []): Promise<RenderRecord> {
+  async save(source: Uri, result: RenderResult, skipped: SkippedLora[] = [], variant?: string): Promise<RenderRecord> {
+    const { infotext, seed, steps, sampler, width, height, device, attempts, timings, loras } = result;
+    return this.write(source, new Uint8Array(result.png), { infotext, seed, steps, sampler, width, height, device, attempts, timings, loras, skipped, notes: result.notes, ...(variant ? { variant } : {}) });
+  }
+
+  /** A server's render (`sdPrompt.render.backend`): its PNG (with the server's infotext) and record, as a local one's. */
+  saveFromBackend(source: Uri, result: BackendResult, elapsedMs: number, variant?: string): Promise<RenderRecord> {
+    return this.write(source, result.png, backendRecordFields(result, elapsedMs, variant));
+  }
+
+  private async write(source: Uri, bytes: Uint8Array, fields: RecordFields): Promise<RenderRecord> {
     const folder = this.outputFolder.fsPath;
     await fs.promises.mkdir(folder, { recursive: true });
     const date = new Date();
     const stamp = date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-    const id = `${historyKey(source)}-${stamp}-${date.getMilliseconds()}-${result.seed}.png`;
+    const id = `${historyKey(source)}-${stamp}-${date.getMilliseconds()}-${fields.seed}.png`;
     const png = path.join(folder, id);
-    await fs.promises.writeFile(png, new Uint8Array(result.png));
-    const { infotext, seed, steps, sampler, width, height, device, attempts, timings, loras } = result;
-    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), infotext, seed, steps, sampler, width, height, device, attempts, timings, loras, skipped, notes: result.notes };
+    await fs.promises.writeFile(png, bytes);
+    const record: RenderRecord = { id, png, source: source.toString(), date: date.toISOString(), ...fields };
     await fs.promises.writeFile(png.replace(/\.png$/, '.json'), JSON.stringify(record, null, 2));
     return record;
   }

@@ -9,3 +9,7 @@ export { RenderError, RenderHost } from './renderHost';
 export type { RenderRequest, RenderResult } from './messages';
 /** Part of `RenderRequest` (its `defaults`): the `sdPrompt.render.*` settings the client reads. */
 export type { ParameterDefaults } from './parameters';
+/** Renders on the user's own webui (`sdPrompt.render.backend`): the client picks one and passes the connection. */
+export { createBackend } from './backends/createBackend';
+export { BackendError, BACKEND_KINDS } from './backends/backend';
+export type { BackendErrorKind, BackendKind, BackendProgress, BackendResult, RenderBackend, ServerConnection, ServerLora } from './backends/backend';
