@@ -10,6 +10,7 @@ import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, runRender } from './render';
 import { parseMergeArgs, runMerge } from './merge';
+import { parseConvertArgs, runConvert } from './convert';
 import { parseModelsArgs, runModels } from './models';
 import { parseNoiseArgs, runNoise } from './noise';
 import { UsageError } from './usage';
@@ -36,7 +37,8 @@ const USAGE = `usage:
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt render FILE.prompt --backend a1111|comfyui|swarmui --server URL [--user U --password P]
                    [--out FILE.png] [--steps N] [--seed N] ... (password also from SD_PROMPT_SERVER_PASSWORD)
-  sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]
+  sd-prompt merge --model DIR|CKPT --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2|FILE.safetensors [--json] [--force]
+  sd-prompt convert CKPT.safetensors --out DIR [--fp16|--fp32] [--json] [--force]
   sd-prompt models [--webui DIR] [--no-hash] [--json]
   sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)
   sd-prompt import IMAGE... [--json]`;
@@ -60,6 +62,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'info') return await runInfo(parseInfoArgs(args), io);
     if (command === 'expand') return await runExpand(parseExpandArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'merge') return await runMerge(parseMergeArgs(args), io);
+    if (command === 'convert') return await runConvert(parseConvertArgs(args), io);
     if (command === 'noise') return runNoise(parseNoiseArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === 'import') return runImport(parseImportArgs(args), io);
     if (command === 'models') return await runModels(parseModelsArgs(args), io);
