@@ -60,8 +60,8 @@ function copy(from, to = from, base = repo) {
   fs.cpSync(source, path.join(stage, to), { recursive: true, dereference: true, filter: shipped });
 }
 
-// resources/clip: the CLIP tokenizer shipped for exact token counts with no setup.
-for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'language-configuration.json', '.vscodeignore', 'syntaxes', 'images', 'bin/sd-prompt.js', 'resources/clip']) copy(file);
+// resources/clip: the CLIP tokenizer shipped for exact token counts with no setup; resources/fonts: the X/Y/Z grid's label font.
+for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'language-configuration.json', '.vscodeignore', 'syntaxes', 'images', 'bin/sd-prompt.js', 'resources/clip', 'resources/fonts']) copy(file);
 for (const bundle of ['client.js', 'server.js', 'cli.js', 'renderWorker.js', 'productWorker.js']) copy(`dist/${bundle}`);
 if (fs.existsSync(path.join(repo, 'docs/images'))) copy('docs/images');
 

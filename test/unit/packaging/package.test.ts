@@ -62,6 +62,8 @@ describe('the .vsix', function () {
       'resources/clip/vocab.json',
       'resources/clip/merges.txt',
       'resources/clip/LICENSE',
+      'resources/fonts/DejaVuSans.ttf',
+      'resources/fonts/LICENSE',
       'dist/node_modules/onnxruntime-node/package.json',
       'dist/node_modules/onnxruntime-node/dist/index.js',
       `dist/node_modules/onnxruntime-node/bin/napi-v6/${BINARIES}/onnxruntime_binding.node`,
