@@ -61,8 +61,19 @@ export interface GridPlanContext {
   /** The checkpoint names the catalog has (A1111's names), to check `Checkpoint name` values; absent: any name is taken. */
   checkpoints?: string[];
   vaes?: string[];
-  /** The file's dynamic-prompt variants in combinatorial order (needed for `Prompt variant`). */
+  /**
+   * The file's dynamic-prompt variants in combinatorial order (for `Prompt variant`); absent: the service's own
+   * expander lists them with no wildcard files.
+   */
   variants?: (promptText: string) => { prompt: string; negativePrompt: string }[];
+  /** Sampler names the renderer takes (A1111's names); absent: every name A1111 knows. */
+  samplers?: string[];
+  /** Schedule type names the renderer takes; absent: every name A1111 knows. */
+  scheduleTypes?: string[];
+  /** A seed for each `-1` (A1111: `random.randrange(4294967294)`); tests pass a fixed one. */
+  randomSeed?: () => number;
+  /** Most cells a plan may have (default 1,000): a guard against `Prompt order` of 9 parts or `Seed: 1-100000`. */
+  maxCells?: number;
 }
 
 /** A bad axis spec: which axis, where in the spec (0-based column), and what is wrong. */
