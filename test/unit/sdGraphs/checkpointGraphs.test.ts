@@ -148,8 +148,10 @@ describe('Graphs from a weight source (checkpoint path)', function () {
     const first = graphsFrom(generated, TINY_SD15, {}, cacheRoot);
     assert.strictEqual(first.cached, false);
     assert.deepStrictEqual(Object.keys(first.graphs).sort(), ['text_encoder', 'unet', 'vae_decoder']);
-    // Clip skip reads the layers' hidden states: a checkpoint's text encoder outputs them all.
-    assert.deepStrictEqual(first.graphs.text_encoder!.outputs, ['last_hidden_state', 'pooler_output', 'hidden_states.0', 'hidden_states.1', 'hidden_states.2']);
+    // Clip skip reads the layers' hidden states through the final norm (normed_hidden_states.N): an SD1 text encoder outputs them all.
+    assert.deepStrictEqual(first.graphs.text_encoder!.outputs, [
+      'last_hidden_state', 'pooler_output', 'hidden_states.0', 'hidden_states.1', 'hidden_states.2', 'normed_hidden_states.0', 'normed_hidden_states.1',
+    ]);
     const unet = readOnnxModel(first.graphs.unet!.model);
     const weights = unet.graph.initializers.filter((i) => !i.name.startsWith('onnx::') && i.name !== 'text_model.embeddings.position_ids');
     assert.ok(weights.length > 50, `${weights.length} weights`);

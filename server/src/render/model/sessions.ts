@@ -1,3 +1,4 @@
+import * as path from 'path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { DeviceSetting, ExecutionProvider, onFirstWorkingDevice, unavailableDevice } from '../onnx/devices';
 import { ModelFolder, ModelFolderError } from './modelFolder';
@@ -7,6 +8,7 @@ import { PreparedLoras } from '../lora/prepare';
 import { LoraMerger } from '../merge/loraMerger';
 import type { SessionModel } from '../merge/mergedModelFiles';
 import { graphSessionOptions } from '../sdGraphs/graphSessions';
+import { addClipSkipOutputs, readWithClipSkipOutputs } from './clipSkipOutputs';
 
 /**
  * onnxruntime sessions for a model folder, created from file paths (ORT reads the external
@@ -37,6 +39,8 @@ export interface ModelSessions {
   reused: string[];
   /** Releases every session, or every one but those of `keep` (handed on to newer sessions). */
   release(keep?: ReadonlySet<string>): Promise<void>;
+  /** Why the SD1 text encoder has no clip-skip outputs (`normed_hidden_states.N`), when it has none. */
+  clipSkipUnavailable?: string;
 }
 
 /** Sessions of earlier renders that a new set of sessions may take over, by graph file. */
@@ -154,6 +158,10 @@ export async function loadSessions(
     for (const m of models.values()) if (!m.dispose()) leftover.push(m);
     models.clear();
   };
+  // SD1's text encoder gets its clip-skip outputs where the folder's graph lacks them (clipSkipOutputs.ts);
+  // SD2 and SDXL condition as A1111 does whatever the clip skip, so theirs are left as they are.
+  const clipSkipFile = folder.kind === 'sd1' || folder.kind === 'unknown' ? folder.textEncoder : undefined;
+  let clipSkipUnavailable: string | undefined;
   // A provider whose library is not installed is skipped without asking onnxruntime (which logs red lines).
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
     const options = renderSessionOptions(ep);
@@ -168,6 +176,18 @@ export async function loadSessions(
         // A checkpoint's graph reads the checkpoint from its real folder (graphSessionOptions).
         const dataFolder = folder.dataFolders?.get(file);
         const own = dataFolder ? graphSessionOptions({ component: 'unet', model: file, dataFolder, inputs: [], outputs: [] }, options) : options;
+        const edited = file === clipSkipFile ? (m ? addClipSkipOutputs(m.bytes, file) : readWithClipSkipOutputs(file)) : undefined;
+        if (edited?.kind === 'impossible') clipSkipUnavailable = edited.reason;
+        if (edited?.kind === 'added') {
+          // From bytes, ORT reads external weights from the folder it is told: the merge's, the checkpoint's, or the graph's own.
+          const external = m?.folder ?? dataFolder ?? path.dirname(file);
+          const s = await ort.InferenceSession.create(edited.bytes, {
+            ...options,
+            extra: { ...options.extra, session: { ...(options.extra?.session ?? {}), model_external_initializers_file_folder_path: external } },
+          });
+          created.push(s);
+          return describe(ort, s);
+        }
         const s = m ? await ort.InferenceSession.create(m.bytes, { ...options, extra: { ...options.extra, ...folderOption } }) : await ort.InferenceSession.create(file, own);
         created.push(s);
         return describe(ort, s);
@@ -206,6 +226,7 @@ export async function loadSessions(
     graphs: byFile,
     keys: graphKeys(folder, prepared),
     reused: [...byFile.keys()].filter((f) => reused(f)),
+    ...(clipSkipUnavailable ? { clipSkipUnavailable } : {}),
     release: async (keep) => {
       const going = [...byFile].filter(([file]) => !keep?.has(file));
       for (const [file] of going) byFile.delete(file);

@@ -25,6 +25,7 @@ import { samplerDefinition } from './samplers/registry';
 import { cropLatent, HiresFix, hiresTarget, img2imgSteps } from './hires/hiresParameters';
 import { interpolate, LATENT_UPSCALE_MODES } from './hires/latentUpscale';
 import { toRgb8 } from './rgb8';
+import { NORMED_HIDDEN_STATES, normedHiddenStateCount } from '../model/clipSkipOutputs';
 
 /**
  * txt2img as A1111 runs it, on onnxruntime sessions: conditioning per AND part and prompt-editing
@@ -59,6 +60,12 @@ export interface RenderParameters {
   hires?: HiresFix;
   /** `NGMS` (A1111's s_min_uncond) and `NGMS all steps`: skip the negative prompt below this noise level. */
   ngms?: { sMinUncond: number; allSteps: boolean };
+  /** sd-dynamic-prompts' `Template:` / `Negative Template:` (the prompts are a variant of them): written after the infotext. */
+  templates?: { prompt: string; negativePrompt: string };
+  /** `Clip skip` (A1111's CLIP_stop_at_last_layers): SD1 conditions on an earlier CLIP layer. 1 (the last layer) when absent. */
+  clipSkip?: number;
+  /** The VAE file that decodes (a checkpoint's separate VAE): its infotext writes `VAE hash:` and `VAE:`. */
+  vae?: { name: string; hash?: string };
 }
 
 export interface RenderProgress {
@@ -115,6 +122,7 @@ export async function renderTxt2Img(
 
   // ---- conditioning ----
   const t0 = Date.now();
+  const clip = clipSkipLayer(folder.kind, sessions, p.clipSkip ?? 1);
   /**
    * One text's chunks as the UNet's context. SD1/SD2: the text encoder's last hidden state.
    * SDXL: both encoders' penultimate hidden states (each with its own emphasis), side by side,
@@ -129,7 +137,7 @@ export async function renderTxt2Img(
     const out: Conditioning = { chunks: [] };
     for (const chunk of chunks) {
       const input = chunkInput(chunk, { bos: tokenizer.bosId, eos: tokenizer.eosId, pad: folder.kind === 'sd2' ? 0 : tokenizer.eosId });
-      const first = await runTextEncoder(ort, sessions.textEncoder, input.ids, sdxl ? 'penultimate' : 'last');
+      const first = await runTextEncoder(ort, sessions.textEncoder, input.ids, sdxl ? 'penultimate' : clip.layer);
       const context = applyEmphasis(first.values, input.multipliers, first.width);
       if (!sdxl) {
         out.chunks.push(context);
@@ -215,7 +223,7 @@ export async function renderTxt2Img(
     };
   };
   // What A1111 would do with the file's Hires. fix, decided before sampling so progress counts both passes.
-  const notes: string[] = [];
+  const notes: string[] = clip.note ? [clip.note] : [];
   const hiresRun = p.hires ? planHires(p, p.hires, notes) : undefined;
   const hiresSteps = hiresRun ? hiresRun.steps : 0;
   const every = options.previewEvery ?? 5;
@@ -305,7 +313,8 @@ export async function renderTxt2Img(
   const noisePairs = noiseInfotextParameters(p.noise, choice.samplerLabel, etaWritten);
   // create_infotext: Denoising strength sits after Seed resize from, before ENSD and RNG.
   const ensdAt = noisePairs.findIndex(([k]) => k === 'ENSD');
-  noisePairs.splice(ensdAt < 0 ? noisePairs.length : ensdAt, 0, ['Denoising strength', p.hires?.denoisingStrength]);
+  // ... and Clip skip after it (A1111 writes it for every family when over 1, as the image was made with that setting).
+  noisePairs.splice(ensdAt < 0 ? noisePairs.length : ensdAt, 0, ['Denoising strength', p.hires?.denoisingStrength], ['Clip skip', clip.written > 1 ? clip.written : undefined]);
   const infotext = createInfotext({
     prompt: stripCommentsText(p.prompt),
     negativePrompt: stripCommentsText(p.negativePrompt),
@@ -319,6 +328,8 @@ export async function renderTxt2Img(
       ['Size', `${p.width}x${p.height}`],
       ['Model hash', p.modelHash],
       ['Model', p.modelName],
+      ['VAE hash', p.vae?.hash],
+      ['VAE', p.vae?.name],
       // DDIM's eta is its own setting (Eta DDIM); the k-diffusion samplers share Eta.
       ...noisePairs,
       ...(p.hires ? hiresInfotextParameters(p, p.hires, choice.samplerLabel, sampler.info.scheduleLabel, hiresSampler?.info.scheduleLabel) : []),
@@ -328,6 +339,7 @@ export async function renderTxt2Img(
       ['NGMS all steps', ngmsApplied && ngms!.allSteps ? 'True' : undefined],
       ['Version', 'sd-prompt'],
     ],
+    templates: p.templates,
   });
   const png = encodePng(width, height, rgb, { parameters: infotext });
   return { png, rgb, width, height, infotext, notes, timings: { encode: encodeMs, denoise: denoiseMs, decode: Date.now() - t2 } };
@@ -434,19 +446,43 @@ interface Conditioning {
 }
 
 /**
+ * The output SD1's conditioning reads for a clip skip, as A1111's encode_with_transformers: 1 (or less) is
+ * `last_hidden_state`; N > 1 is `final_layer_norm(hidden_states[-N])`, the graph's `normed_hidden_states.<layers + 1 - N>`.
+ * SD2 (OpenCLIP's fixed penultimate layer) and SDXL (A1111's "Clip skip SDXL" option, off by default) ignore it.
+ * `written` is what the infotext says: the setting, except where this render could not apply it (then a note says why).
+ */
+export function clipSkipLayer(
+  kind: ModelFolder['kind'],
+  sessions: Pick<ModelSessions, 'textEncoder' | 'clipSkipUnavailable'>,
+  clipSkip: number,
+): { layer: 'last' | string; written: number; note?: string } {
+  if (clipSkip <= 1 || kind === 'sd2' || kind === 'sdxl') return { layer: 'last', written: clipSkip };
+  const layers = normedHiddenStateCount(sessions.textEncoder.outputs);
+  if (layers === 0) {
+    const why = sessions.clipSkipUnavailable ?? 'its text encoder graph has no hidden-state outputs';
+    return { layer: 'last', written: 1, note: `Clip skip ${clipSkip} not applied (rendered with clip skip 1): ${why}.` };
+  }
+  if (clipSkip > layers + 1) {
+    throw new Error(`Clip skip: ${clipSkip} skips more layers than this text encoder has (${layers}); use at most ${layers + 1}.`);
+  }
+  return { layer: `${NORMED_HIDDEN_STATES}${layers + 1 - clipSkip}`, written: clipSkip };
+}
+
+/**
  * One chunk through a text encoder. `penultimate` takes `hidden_states.{N-1}` of an export
- * with hidden-state outputs (what SDXL conditions on); `last` takes `last_hidden_state`.
+ * with hidden-state outputs (what SDXL conditions on); `last` takes `last_hidden_state`; any
+ * other name is that output (clip skip's).
  */
 async function runTextEncoder(
   ort: typeof import('onnxruntime-node'),
   io: GraphIo,
   ids: Int32Array,
-  layer: 'last' | 'penultimate',
+  layer: 'last' | 'penultimate' | string,
 ): Promise<{ values: Float32Array; width: number; pooled?: Float32Array }> {
   const type = io.inputs.get('input_ids')!.type;
   const tensor = type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, CONTEXT_LENGTH]) : new ort.Tensor('int32', ids, [1, CONTEXT_LENGTH]);
   const result = await io.session.run({ input_ids: tensor });
-  let name = 'last_hidden_state';
+  let name = layer === 'last' || layer === 'penultimate' ? 'last_hidden_state' : layer;
   if (layer === 'penultimate') {
     const layers = io.outputs.map((n) => /^hidden_states\.(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
     if (layers.length < 2) throw new Error('an SDXL text encoder must output its hidden states (hidden_states.N): export it with optimum, which adds them');

@@ -20,7 +20,7 @@ import { buildSdGraphs } from './pipelineGraphs';
  */
 
 /** Bump when the builders emit different graphs for the same weights: older cache entries are then not used. */
-export const GRAPH_FORMAT = 1;
+export const GRAPH_FORMAT = 2;
 
 export interface GraphFile {
   component: PipelineComponent;
@@ -132,7 +132,12 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
   fs.mkdirSync(root, { recursive: true });
   const building = fs.mkdtempSync(path.join(root, `.${name}-`));
   try {
-    const built = buildSdGraphs(request.architecture, { dtype: request.dtype, fused: request.fused, weights: { kind: 'source', source: request.source } });
+    const built = buildSdGraphs(request.architecture, {
+      dtype: request.dtype,
+      fused: request.fused,
+      weights: { kind: 'source', source: request.source },
+      normedHiddenStates: true,
+    });
     const manifest: Manifest = { format: GRAPH_FORMAT, key, checkpoint, identity, graphs: {} };
     for (const [component, graph] of Object.entries(built) as [PipelineComponent, NonNullable<(typeof built)[PipelineComponent]>][]) {
       graph.model.producerName = 'sd-prompt';

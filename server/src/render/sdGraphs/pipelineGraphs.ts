@@ -13,6 +13,8 @@ export interface PipelineGraphOptions {
   timestepType?: 'float' | 'int64';
   /** Each text encoder outputs its layers' hidden states (clip skip, SDXL's penultimate layer). Default true. */
   hiddenStates?: boolean;
+  /** SD1's text encoder also outputs its earlier hidden states through the final norm (clip skip). Default false. */
+  normedHiddenStates?: boolean;
   /** Fused attention (com.microsoft MultiHeadAttention) in every graph. */
   fused?: boolean;
 }
@@ -55,6 +57,8 @@ export function buildSdGraphs(arch: SdArchitecture, options: PipelineGraphOption
       fused: options.fused,
       inputIdsType: options.inputIdsType ?? 'int32',
       hiddenStates: options.hiddenStates ?? true,
+      // A1111 applies clip skip to SD1's CLIP only (SD2's OpenCLIP and SDXL's encoders ignore it; docs/checkpoints.md).
+      normedHiddenStates: (options.normedHiddenStates ?? false) && arch.family === 'sd1',
     });
   });
   graphs.unet = buildUnet(arch.unet, { dtype: options.dtype, weights: weightsOf('unet'), fused: options.fused, timestepType: options.timestepType ?? 'float' });

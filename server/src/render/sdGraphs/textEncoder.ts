@@ -13,6 +13,12 @@ export interface TextEncoderOptions extends GraphOptions {
   inputIdsType: 'int32' | 'int64';
   /** Output every layer's hidden state (`hidden_states.0` … `hidden_states.<layers>`). */
   hiddenStates: boolean;
+  /**
+   * Also output each earlier hidden state through the final LayerNorm (`normed_hidden_states.0` …
+   * `normed_hidden_states.<layers - 1>`): A1111's clip skip N on SD1 conditions on
+   * `final_layer_norm(hidden_states[-N])`, which is `normed_hidden_states.<layers + 1 - N>`.
+   */
+  normedHiddenStates?: boolean;
 }
 
 export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEncoderOptions): BuiltGraph {
@@ -64,6 +70,8 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
     hiddenStates.push(h);
   }
   const last = net.layerNorm('/text_model/final_layer_norm', h, D);
+  // The final norm's node, whose weights and epsilon the clip-skip outputs share.
+  const finalNorm = g.nodes[g.nodes.length - 1];
   const outType: ElemType = dt;
   g.node('Identity', [last], ['last_hidden_state'], {}, '/text_model/Identity_last');
   g.output('last_hidden_state', outType, ['batch_size', 'sequence_length', D]);
@@ -91,6 +99,14 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
     hiddenStates.forEach((hs, i) => {
       g.node('Identity', [hs], [`hidden_states.${i}`], {}, `/text_model/Identity_hidden_${i}`);
       g.output(`hidden_states.${i}`, outType, ['batch_size', 'sequence_length', D]);
+    });
+  }
+  if (options.normedHiddenStates) {
+    // One LayerNormalization per earlier layer (77×width each: nothing next to the encoder's layers), so
+    // every clip skip reads its own output and a render with clip skip 1 computes what it always did.
+    hiddenStates.slice(0, -1).forEach((hs, i) => {
+      g.node('LayerNormalization', [hs, finalNorm.inputs[1], finalNorm.inputs[2]], [`normed_hidden_states.${i}`], finalNorm.attrs, `/text_model/final_layer_norm_of_${i}/LayerNormalization`);
+      g.output(`normed_hidden_states.${i}`, outType, ['batch_size', 'sequence_length', D]);
     });
   }
   return { model, linears: net.linears };
