@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // `npm run mutation [-- --area semantics|tokens|render] [-- other Stryker options, e.g. --incremental]`: runs
 // Stryker (stryker.config.mjs) over each area, then prints the mutation score of each mutated folder.
+// Areas: semantics (service/semantics), tokens (service/tokens), render (LoRA keys and math, render/pipeline).
+// `-- --area A --mutate FILE[:LINES][,FILE...]` mutates only those files (Stryker's own option) and runs only the
+// tests stryker.config.mjs's TESTS_OF lists for them (e.g. the tokenizer tests alone for clipTokenizer.ts),
+// with its own report, reports/mutation/A-<file names>.json, and incremental file.
 // StrykerJS 10 needs Node 22 or later; on an older Node this runs itself again on Node 22 from the npm
 // registry (`npx -p node@22`), so the project itself can stay on Node 20.
 import { spawnSync } from 'node:child_process';
@@ -17,6 +21,8 @@ const args = process.argv.slice(2);
 const areaFlag = args.indexOf('--area');
 const areas = areaFlag >= 0 ? [args[areaFlag + 1]] : AREAS;
 if (areaFlag >= 0) args.splice(areaFlag, 2);
+const mutateFlag = args.findIndex((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='));
+const mutated = mutateFlag < 0 ? undefined : args[mutateFlag].startsWith('--mutate=') ? args[mutateFlag].slice(9) : args[mutateFlag + 1];
 if (!areas.every((a) => AREAS.includes(a))) {
   console.error(`--area takes one of ${AREAS.join(', ')}.`);
   process.exit(2);
@@ -39,10 +45,11 @@ const stryker = path.join(root, 'node_modules/@stryker-mutator/core/bin/stryker.
 let failed = 0;
 const reports = [];
 for (const area of areas) {
-  const report = path.join(root, `reports/mutation/${area}.json`);
+  const runName = mutated ? `${area}-${mutated.split(',').map((f) => path.basename(f.trim()).replace(/[^\w.-]+/g, '_')).join('+')}` : area;
+  const report = path.join(root, `reports/mutation/${runName}.json`);
   fs.rmSync(report, { force: true });
   console.log(`\n=== Mutation testing: ${area} ===`);
-  const env = { ...process.env, MUTATION_AREA: area, NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ') };
+  const env = { ...process.env, MUTATION_AREA: area, MUTATION_MUTATE: mutated ?? '', MUTATION_RUN: runName, NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ') };
   const status = run(process.execPath, [stryker, 'run', 'stryker.config.mjs', ...args], env);
   if (status !== 0) failed = status;
   if (fs.existsSync(report)) reports.push(JSON.parse(fs.readFileSync(report, 'utf8')));

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { MemoryFileSystem } from '../../../server/src/service/library/memoryFileSystem';
 import { ApproximateTokenizer, ClipTokenizer, forEachPreToken } from '../../../server/src/service/tokens/clipTokenizer';
 import { findTokenizerFiles, loadTokenizer } from '../../../server/src/service/tokens/tokenizerFiles';
+import { clipTokenizerOnce } from './clipTokenizerOnce';
 
 import { FIXTURES as fixtures } from '../fixtures';
 const clipDir = path.join(fixtures, 'clip');
@@ -33,7 +34,7 @@ describe('CLIP tokenizer', function () {
     }
     vocabText = fs.readFileSync(path.join(clipDir, 'vocab.json'), 'utf8');
     mergesText = fs.readFileSync(path.join(clipDir, 'merges.txt'), 'utf8');
-    const built = ClipTokenizer.fromText(vocabText, mergesText);
+    const built = clipTokenizerOnce(vocabText, mergesText);
     assert.ok('tokenizer' in built, 'problem' in built ? built.problem : '');
     clip = built.tokenizer;
   });
