@@ -8,6 +8,7 @@ import type { MergedGraph } from '../render/merge/merge';
 import { LoraSpec, prepareLoras } from '../render/lora/prepare';
 import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { errnoText, MERGE_MARK, OutputError, StagedFolder } from './stagedOutput';
+import { isCheckpointModel, runCheckpointMerge } from './mergeCheckpoint';
 
 /**
  * `sd-prompt merge --model DIR --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2 [--json] [--force]`: a complete
@@ -66,13 +67,17 @@ export function parseMergeArgs(args: string[]): MergeOptions {
     else if (a === '--force') o.force = true;
     else throw new UsageError(`unknown option '${a}'`);
   }
-  if (!o.model) throw new UsageError('merge needs --model DIR');
-  if (!o.out) throw new UsageError('merge needs --out DIR2');
+  if (!o.model) throw new UsageError('merge needs --model DIR|CKPT');
+  if (!o.out) throw new UsageError('merge needs --out DIR2 (or FILE.safetensors for a checkpoint)');
   if (o.loras.length === 0) throw new UsageError('merge needs at least one --lora FILE[:TE[:UNET[:DYN]]]');
   return o as MergeOptions;
 }
 
 export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+  if (isCheckpointModel(o.model)) {
+    const { loras, target } = await runCheckpointMerge(o, io);
+    return reportMerge(o, io, loras, target);
+  }
   const source = path.resolve(o.model);
   // Everything that can be checked before the work is: the model folder, then where the output goes.
   const folder = openModelGraphs(source);
@@ -100,15 +105,20 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
     if (err.code && err.syscall) throw new OutputError(`merge failed: ${errnoText(err)}${err.path ? ` (${err.path})` : ''}; nothing was written to ${o.out}`);
     throw e;
   }
+  return reportMerge(o, io, loras, staged.target);
+}
+
+/** The merge's report per LoRA (or --json), and the exit code: 1 when a LoRA could not be merged (nothing was written). */
+function reportMerge(o: MergeOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }, loras: LoraMergeReport[], target: string | undefined): number {
   const failed = loras.filter((l) => l.error);
-  if (o.json) io.stdout(JSON.stringify({ out: failed.length ? null : staged.target, loras }) + '\n');
+  if (o.json) io.stdout(JSON.stringify({ out: failed.length ? null : target, loras }) + '\n');
   else {
     for (const l of loras) {
       io.stdout(loraMergeSummary(l) + '\n');
       for (const u of l.unmatched.slice(0, 20)) io.stdout(`  unmatched: ${u}\n`);
       for (const m of l.mismatched.slice(0, 20)) io.stdout(`  mismatched: ${m}\n`);
     }
-    if (!failed.length) io.stdout(`wrote ${staged.target}\n`);
+    if (!failed.length) io.stdout(`wrote ${target}\n`);
   }
   if (failed.length) io.stderr(`sd-prompt: merge failed: ${failed.map((l) => l.name).join(', ')} could not be merged; nothing was written to ${o.out}\n`);
   return failed.length ? 1 : 0;

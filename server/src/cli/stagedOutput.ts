@@ -116,7 +116,8 @@ export class StagedFolder {
 export class StagedFile {
   private constructor(
     readonly target: string,
-    private readonly staging: string,
+    /** Where the output is written before it is renamed to `target` (`commit`, or `commitWritten` for a caller that streams it). */
+    readonly staging: string,
     private readonly stopCleanup: () => void,
   ) {}
 
@@ -146,6 +147,17 @@ export class StagedFile {
   commit(bytes: Uint8Array): void {
     try {
       fs.writeFileSync(this.staging, bytes);
+      fs.renameSync(this.staging, this.target);
+    } catch (e) {
+      this.abandon();
+      throw new OutputError(`cannot write ${this.target}: ${errnoText(e)}`);
+    }
+    this.stopCleanup();
+  }
+
+  /** Renames what the caller wrote at `staging` into place. */
+  commitWritten(): void {
+    try {
       fs.renameSync(this.staging, this.target);
     } catch (e) {
       this.abandon();

@@ -2,7 +2,6 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import * as ort from 'onnxruntime-node';
 import { main } from '../../../server/src/cli/main';
 import { MERGE_MARK } from '../../../server/src/cli/stagedOutput';
@@ -11,19 +10,13 @@ import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { floatToHalf } from '../../../server/src/render/onnx/half';
 import { RenderHost } from '../../../server/src/render/renderHost';
 import { TINY_SD1_ARCHITECTURE, TINY_SDXL_ARCHITECTURE, writeCheckpoint } from '../../../server/src/render/testModel/generateCheckpoint';
+import { decodeRgb, idat } from './pngPixels';
 
 async function cli(...args: string[]) {
   let stdout = '';
   let stderr = '';
   const code = await main(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), readFile: () => '', readStdin: () => '' });
   return { code, stdout, stderr };
-}
-
-/** A PNG's image data chunk: the pixels, without the infotext (which names the model and so differs). */
-export function idat(png: ArrayBuffer | Uint8Array): Buffer {
-  const b = Buffer.from(png as ArrayBuffer);
-  const at = b.indexOf('IDAT');
-  return b.subarray(at, at + 4 + b.readUInt32BE(at - 4));
 }
 
 /**
@@ -192,16 +185,3 @@ describe('sd-prompt convert', function () {
     assert.deepStrictEqual([...new Float32Array(convertBlock(new Uint8Array(bf16.buffer), 'bfloat16', 'float32', () => 'w').buffer)], [1, -2]);
   });
 });
-
-/** The renderer's PNG's pixels: it writes 8-bit RGB rows with filter 0 (png.ts), so inflating and dropping each row's filter byte is all. */
-function decodeRgb(png: Buffer): Uint8Array {
-  const width = png.readUInt32BE(16);
-  const raw = zlib.inflateSync(idat(png).subarray(4));
-  const stride = width * 3 + 1;
-  const out: number[] = [];
-  for (let row = 0; row < raw.length; row += stride) {
-    assert.strictEqual(raw[row], 0, 'filter 0');
-    out.push(...raw.subarray(row + 1, row + stride));
-  }
-  return Uint8Array.from(out);
-}
