@@ -1,4 +1,4 @@
-import { Disposable, OpenDialogOptions, SaveDialogOptions, Uri, window } from 'vscode';
+import { Disposable, InputBoxOptions, OpenDialogOptions, SaveDialogOptions, Uri, window } from 'vscode';
 
 /**
  * The dialogs the commands ask through. Normally VS Code's own; in the extension-host tests, the answers a
@@ -16,6 +16,10 @@ export interface Dialogs {
   confirm(question: string, detail: string | undefined, action: string): Thenable<boolean>;
   /** A notification with one action: true when the person chose it. */
   offer(message: string, action: string, severity?: 'information' | 'warning'): Thenable<boolean>;
+  /** A line of text (a URL, a user name, a password), or undefined when cancelled. */
+  input(options: InputBoxOptions): Thenable<string | undefined>;
+  /** One of `choices`, or undefined when cancelled. */
+  choose(placeholder: string, choices: string[]): Thenable<string | undefined>;
 }
 
 const vscodeDialogs: Dialogs = {
@@ -25,6 +29,8 @@ const vscodeDialogs: Dialogs = {
   confirm: async (question, detail, action) => (await window.showWarningMessage(question, { modal: true, detail }, action)) === action,
   offer: async (message, action, severity = 'information') =>
     (await (severity === 'warning' ? window.showWarningMessage(message, action) : window.showInformationMessage(message, action))) === action,
+  input: (options) => window.showInputBox(options),
+  choose: (placeholder, choices) => window.showQuickPick(choices, { placeHolder: placeholder }),
 };
 
 let answering: Dialogs = vscodeDialogs;
@@ -36,6 +42,8 @@ export const dialogs: Dialogs = {
   saveFile: (options) => answering.saveFile(options),
   confirm: (question, detail, action) => answering.confirm(question, detail, action),
   offer: (message, action, severity) => answering.offer(message, action, severity),
+  input: (options) => answering.input(options),
+  choose: (placeholder, choices) => answering.choose(placeholder, choices),
 };
 
 /**
@@ -51,6 +59,8 @@ export function answerDialogs(answers: Partial<Dialogs>): Disposable {
     saveFile: answers.saveFile ?? ((o) => unanswered(`save dialog "${o.title ?? o.saveLabel ?? ''}"`)),
     confirm: answers.confirm ?? ((question) => unanswered(question)),
     offer: answers.offer ?? ((message) => unanswered(message)),
+    input: answers.input ?? ((o) => unanswered(`input box "${o.title ?? o.prompt ?? ''}"`)),
+    choose: answers.choose ?? ((placeholder) => unanswered(`choice "${placeholder}"`)),
   };
   return new Disposable(() => (answering = previous));
 }

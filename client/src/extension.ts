@@ -20,6 +20,8 @@ import { onDidShowPicker, PickerShown } from './pickers';
 import { PREVIEW_VIEW_TYPE, PreviewPanels } from './preview/previewPanel';
 import { RenderService } from './preview/renderService';
 import { startTokenStatus } from './tokenStatus';
+import { CredentialStore, setRenderServerCredentials } from './backends/credentials';
+import { ServerLoraFeed } from './backends/serverLoras';
 
 let client: LanguageClient | undefined;
 let renderService: RenderService | undefined;
@@ -38,6 +40,8 @@ export interface SdPromptTestApi {
   outputFolder: Uri;
   /** Answers the extension's dialogs (folder, save, modal questions) instead of a person. */
   answerDialogs: typeof answerDialogs;
+  /** The facts a file's preview panel showed beside the last image it drew, one `name: value` a line. */
+  previewDetails: (source: Uri) => string | undefined;
 }
 
 /** Starts the language server for `.prompt` files and registers the commands; each feature lives in its own file. */
@@ -85,7 +89,9 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
   context.subscriptions.push(
     window.registerWebviewPanelSerializer(PREVIEW_VIEW_TYPE, { deserializeWebviewPanel: async (panel, state) => void (await panels.restore(panel, state)) }),
   );
-  const renderDeps = { client, service, panels, errors, log };
+  const credentials = new CredentialStore(context.secrets);
+  const serverLoras = new ServerLoraFeed(client, credentials, log);
+  const renderDeps = { client, service, panels, errors, log, credentials, serverLoras };
   context.subscriptions.push(
     panels,
     // The server's "Open LoRA file" action names files by URI string; VS Code's open needs a Uri.
@@ -97,6 +103,9 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     commands.registerCommand('sdPrompt.selectModelFolder', selectModelFolder),
     commands.registerCommand('sdPrompt.selectModel', (args?: SelectModelArgs) => selectModel(languageClient, args)),
     commands.registerCommand('sdPrompt.selectRenderDevice', (args?: SelectRenderDeviceArgs) => selectRenderDevice(args)),
+    credentials,
+    serverLoras,
+    commands.registerCommand('sdPrompt.setRenderServerCredentials', () => setRenderServerCredentials(credentials)),
     commands.registerCommand('sdPrompt.openLoraFolder', () => openLoraFolder(languageClient)),
     commands.registerCommand('sdPrompt.copyGenerationData', () => copyGenerationData(languageClient)),
     commands.registerCommand('sdPrompt.newPromptFile', newPromptFile),
@@ -109,6 +118,8 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     { dispose: () => void client?.stop() },
   );
   await client.start();
+  // The render server's LoRAs, for the language server's diagnostics (loras: null when rendering locally).
+  void serverLoras.refresh();
   context.subscriptions.push(startTokenStatus(client), startDeviceStatus(), startModelStatus());
   return {
     onDidShowPicker,
@@ -121,6 +132,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     onDidReportError: errors.onDidReport,
     outputFolder: service.outputFolder,
     answerDialogs,
+    previewDetails: (source) => panels.get(source)?.shownDetails,
   };
 }
 

@@ -13,6 +13,10 @@ export interface RenderSettings {
   defaults: ParameterDefaults;
   releaseAfterSeconds: number;
   loraDefaultWeight: number;
+  /** `sdPrompt.render.backend`: `local` or the webui kind (`a1111`, `comfyui`, `swarmui`). */
+  backend: string;
+  /** `sdPrompt.render.server`: the webui's URL, as written. */
+  server: string;
 }
 
 export function renderSettings(scope?: Uri): RenderSettings {
@@ -27,9 +31,12 @@ export function renderSettings(scope?: Uri): RenderSettings {
       width: c.get<number>('render.width'),
       height: c.get<number>('render.height'),
       rngSource: c.get<'GPU' | 'CPU' | 'NV'>('render.rngSource'),
+      clipSkip: c.get<number>('render.clipSkip'),
     },
     releaseAfterSeconds: c.get<number>('render.releaseAfterSeconds', 300),
     loraDefaultWeight: c.get<number>('lora.defaultWeight', 0.8),
+    backend: c.get<string>('render.backend', 'local'),
+    server: c.get<string>('render.server', '').trim(),
   };
 }
 

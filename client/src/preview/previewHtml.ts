@@ -2,6 +2,7 @@ import { randomBytes } from 'crypto';
 import { Webview } from 'vscode';
 import { loraLines } from './loraLines';
 import { loraMergeSummary } from '../../../common/src/mergeReport';
+import { BACKEND_LABELS } from '../backends/renderTarget';
 
 /**
  * The preview panel's page: a strict CSP (scripts and styles only with this page's nonce, images only
@@ -103,6 +104,7 @@ let selectedId;
 
 const loraMergeSummary = ${loraMergeSummary.toString()};
 const loraLines = ${loraLines.toString()};
+const BACKEND_LABELS = ${JSON.stringify(BACKEND_LABELS)};
 
 const fmt = (ms) => ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : Math.round(ms) + ' ms';
 
@@ -112,7 +114,8 @@ function render() {
   const status = $('status');
   status.className = state.status === 'error' ? 'error' : '';
   status.textContent =
-    state.status === 'rendering' ? (state.steps ? 'Rendering: step ' + state.step + ' of ' + state.steps : 'Loading the model…')
+    state.status === 'rendering'
+      ? (state.steps ? 'Rendering' + (state.target ? ' on ' + state.target : '') + ': step ' + state.step + ' of ' + state.steps : state.target ? 'Waiting for ' + state.target + '…' : 'Loading the model…')
     : state.status === 'cancelled' ? 'Render cancelled.'
     : state.status === 'error' ? 'Render failed: ' + state.error
     : record ? 'Rendered ' + new Date(record.date).toLocaleString() + '.' : 'No render yet.';
@@ -138,13 +141,17 @@ function render() {
       const dd = document.createElement('dd'); dd.textContent = value;
       facts.append(dt, dd);
     };
-    fact('Device', record.device + (record.attempts.length ? ' (' + record.attempts.map((a) => a.device + ' unavailable: ' + a.error).join('; ') + ')' : ''));
+    const backend = record.backend;
+    if (backend) fact('Backend', (BACKEND_LABELS[backend.kind] ?? backend.kind) + ' (' + backend.kind + ') at ' + backend.server + (backend.model ? ', checkpoint ' + backend.model : ''));
+    else fact('Device', record.device + (record.attempts.length ? ' (' + record.attempts.map((a) => a.device + ' unavailable: ' + a.error).join('; ') + ')' : ''));
+    if (record.variant) fact('Variant', record.variant);
     fact('Seed', String(record.seed));
     fact('Steps', record.steps + ' of ' + record.sampler);
     fact('Size', record.width + '×' + record.height);
     if (record.notes && record.notes.length) fact('Notes', record.notes.join(' '));
     const t = record.timings;
-    fact('Timings', 'load ' + fmt(t.load) + ' · encode ' + fmt(t.encode) + ' · denoise ' + fmt(t.denoise) + ' · decode ' + fmt(t.decode));
+    if (backend) fact('Time', fmt(backend.elapsedMs) + ' on the server, with the transfers');
+    else fact('Timings', 'load ' + fmt(t.load) + ' · encode ' + fmt(t.encode) + ' · denoise ' + fmt(t.denoise) + ' · decode ' + fmt(t.decode));
     const loras = $('loras');
     loras.replaceChildren();
     const lines = loraLines(record, loraMergeSummary);
@@ -216,7 +223,13 @@ $('copyImage').addEventListener('click', async () => {
   }
 });
 // The finished image is on screen (the extension-host tests photograph the panel then).
-$('image').addEventListener('load', () => vscode.postMessage({ type: 'shown', id: current() }));
+// With the facts it shows beside it, one \`name: value\` a line (the tests read which backend ran).
+$('image').addEventListener('load', () => {
+  const facts = [...$('facts').children];
+  const details = [];
+  for (let i = 0; i + 1 < facts.length; i += 2) details.push(facts[i].textContent + ': ' + facts[i + 1].textContent);
+  vscode.postMessage({ type: 'shown', id: current(), details: details.join('\\n') });
+});
 
 function drawPreview(p) {
   const canvas = $('latent');
@@ -228,6 +241,27 @@ function drawPreview(p) {
     image.data[j] = rgb[i]; image.data[j + 1] = rgb[i + 1]; image.data[j + 2] = rgb[i + 2]; image.data[j + 3] = 255;
   }
   canvas.getContext('2d').putImageData(image, 0, 0);
+}
+
+/** A server's preview frame (JPEG or PNG bytes): decoded by the browser, no URL to load, so the CSP stays as it is. */
+let previewFrames = 0;
+async function drawPreviewImage(p) {
+  const frame = ++previewFrames;
+  const bytes = Uint8Array.from(atob(p.data), (c) => c.charCodeAt(0));
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes], { type: p.mime }));
+  } catch {
+    return; // a frame the browser cannot decode: the next one, or the finished image, follows
+  }
+  if (frame !== previewFrames) return; // a newer frame arrived while this one decoded
+  const canvas = $('latent');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  bitmap.close();
+  state.hasPreview = true;
+  render();
 }
 
 window.addEventListener('message', (e) => {
@@ -244,6 +278,8 @@ window.addEventListener('message', (e) => {
     drawPreview(m);
     state.hasPreview = true;
     render();
+  } else if (m.type === 'previewImage') {
+    void drawPreviewImage(m);
   }
 });
 selectedId = vscode.getState()?.selectedId;

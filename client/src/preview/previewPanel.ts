@@ -13,6 +13,8 @@ interface ViewState {
   source: string;
   title: string;
   status: 'idle' | 'rendering' | 'done' | 'cancelled' | 'error';
+  /** What renders it, while it renders: `AUTOMATIC1111/Forge at http://…`; absent for this computer. */
+  target?: string;
   step: number;
   steps: number;
   error?: string;
@@ -32,7 +34,8 @@ export interface PanelAction {
 type PageMessage =
   | { type: 'ready' }
   | { type: 'rerender' }
-  | { type: 'save' | 'copy' | 'open' | 'shown'; id: string }
+  | { type: 'save' | 'copy' | 'open'; id: string }
+  | { type: 'shown'; id: string; details?: string }
   | { type: 'copiedImage'; id: string; bytes: number }
   | { type: 'copyImageFailed'; id: string; message: string };
 
@@ -53,7 +56,10 @@ export class PreviewPanel {
   private readonly disposed = new EventEmitter<void>();
   readonly onDidDispose = this.disposed.event;
   private state: ViewState;
-  private lastPreview: { width: number; height: number; rgb: string } | undefined;
+  /** The newest preview frame, sent again when the page reloads: raw RGB (local engine) or an encoded image (a server's). */
+  private lastPreview: { type: 'preview'; width: number; height: number; rgb: string } | { type: 'previewImage'; mime: string; data: string } | undefined;
+  /** The facts the page shows beside the last image it drew (`Backend: …`, `Seed: …`), one per line. */
+  shownDetails: string | undefined;
   private readonly rerenderRequested = new EventEmitter<void>();
   /** The page's Re-render button: the command renders the file again with a new seed. */
   readonly onDidRequestRerender = this.rerenderRequested.event;
@@ -93,29 +99,33 @@ export class PreviewPanel {
     this.panel.reveal(undefined, true);
   }
 
-  startRender(): void {
+  /** A render starts; `target` names the server that runs it (`AUTOMATIC1111/Forge at http://…`), if not this computer. */
+  startRender(target?: string): void {
     this.lastPreview = undefined;
-    this.update({ status: 'rendering', step: 0, steps: 0, error: undefined });
+    this.update({ status: 'rendering', step: 0, steps: 0, error: undefined, target });
   }
 
-  progress(step: number, steps: number, preview?: { width: number; height: number; rgb: Uint8Array }): void {
+  /** A step done, with the image as it forms: RGB from the local engine, or JPEG/PNG bytes as a server sends them. */
+  progress(step: number, steps: number, preview?: { width: number; height: number; rgb: Uint8Array } | { mime: string; bytes: Uint8Array }): void {
     this.update({ step, steps });
-    if (preview) {
-      this.lastPreview = { width: preview.width, height: preview.height, rgb: Buffer.from(preview.rgb).toString('base64') };
-      void this.panel.webview.postMessage({ type: 'preview', ...this.lastPreview });
-    }
+    if (!preview) return;
+    this.lastPreview =
+      'rgb' in preview
+        ? { type: 'preview', width: preview.width, height: preview.height, rgb: Buffer.from(preview.rgb).toString('base64') }
+        : { type: 'previewImage', mime: preview.mime, data: Buffer.from(preview.bytes).toString('base64') };
+    void this.panel.webview.postMessage(this.lastPreview);
   }
 
   finished(record: RenderRecord): void {
-    this.update({ status: 'done', history: [this.withImageUri(record), ...this.state.history] });
+    this.update({ status: 'done', target: undefined, history: [this.withImageUri(record), ...this.state.history] });
   }
 
   cancelled(): void {
-    this.update({ status: 'cancelled' });
+    this.update({ status: 'cancelled', target: undefined });
   }
 
   failed(message: string): void {
-    this.update({ status: 'error', error: message });
+    this.update({ status: 'error', error: message, target: undefined });
   }
 
   dispose(): void {
@@ -134,7 +144,7 @@ export class PreviewPanel {
   private async onMessage(m: PageMessage): Promise<void> {
     if (m.type === 'ready') {
       await this.panel.webview.postMessage({ type: 'state', state: this.state });
-      if (this.state.status === 'rendering' && this.lastPreview) await this.panel.webview.postMessage({ type: 'preview', ...this.lastPreview });
+      if (this.state.status === 'rendering' && this.lastPreview) await this.panel.webview.postMessage(this.lastPreview);
       return;
     }
     if (m.type === 'rerender') {
@@ -142,6 +152,7 @@ export class PreviewPanel {
       return;
     }
     if (m.type === 'shown') {
+      this.shownDetails = m.details;
       this.imageShown.fire(m.id);
       return;
     }
