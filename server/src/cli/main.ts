@@ -9,6 +9,7 @@ import { loadTokenizer } from '../service/tokens/tokenizerFiles';
 import { PromptTokenizer } from '../service/tokens/tokenizer';
 import { formatTokensReport, rawTokensReport, tokensReport } from './tokens';
 import { parseRenderArgs, runRender } from './render';
+import { parseGridArgs, runGridCommand } from './grid';
 import { parseMergeArgs, runMerge } from './merge';
 import { parseConvertArgs, runConvert } from './convert';
 import { parseModelsArgs, runModels } from './models';
@@ -37,6 +38,8 @@ const USAGE = `usage:
                    [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
   sd-prompt render FILE.prompt --backend a1111|comfyui|swarmui --server URL [--user U --password P]
                    [--out FILE.png] [--steps N] [--seed N] ... (password also from SD_PROMPT_SERVER_PASSWORD)
+  sd-prompt grid FILE.prompt --x "TYPE: VALUES" [--y ...] [--z ...] (--model FILE|DIR | --webui DIR [--model NAME] |
+                 --backend a1111|comfyui|swarmui --server URL) [--lora-dir DIR]... [--out GRID.png] [--device D] [--json]
   sd-prompt merge --model DIR|CKPT --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2|FILE.safetensors [--json] [--force]
   sd-prompt convert CKPT.safetensors --out DIR [--fp16|--fp32] [--json] [--force]
   sd-prompt models [--webui DIR] [--no-hash] [--json]
@@ -67,6 +70,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'import') return runImport(parseImportArgs(args), io);
     if (command === 'models') return await runModels(parseModelsArgs(args), io);
     if (command === 'render') return await runRender(parseRenderArgs(args), { ...io, readInput: (file) => readInput(file, io) });
+    if (command === 'grid') return await runGridCommand(parseGridArgs(args), { ...io, readInput: (file) => readInput(file, io) });
     if (command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE + '\n');
       return 0;
