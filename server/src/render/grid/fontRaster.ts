@@ -25,10 +25,11 @@ function glyphMetrics(font: opentype.Font, char: string): GlyphMetrics {
 }
 
 /**
- * Text at one pixel size, measured and drawn the way A1111's grid labels are (PIL's `ImageFont.truetype` on
- * FreeType): advances rounded to whole pixels per glyph (FreeType's hinted advances), ascender rounded up and
- * descender down to whole pixels, and a line's box from the ink of its glyphs. Outlines are filled with
- * anti-aliased coverage (exact signed area per pixel), not hinted: within a pixel of PIL's placement.
+ * Text at one pixel size, measured and drawn the way A1111's grid labels are (PIL's `ImageFont.truetype` with
+ * its default raqm layout on FreeType): glyphs advance by the font's unhinted advances, the ascender is rounded up
+ * and the descender down to whole pixels, and a line's box spans the ink of its glyphs with the edges on whole
+ * pixels (FreeType's hinting snaps them; rounding lands where it does for most lines, else a pixel off). Outlines
+ * are filled with anti-aliased coverage (exact signed area per pixel) and not hinted.
  */
 export class FontFace {
   private readonly scale: number;
@@ -52,10 +53,10 @@ export class FontFace {
   }
 
   private advance(glyph: GlyphMetrics): number {
-    return Math.round(glyph.advance * this.scale);
+    return glyph.advance * this.scale;
   }
 
-  /** PIL's `textlength`: the sum of the glyphs' whole-pixel advances. */
+  /** PIL's `textlength` (what A1111's wrap compares with the cell width): the sum of the glyphs' advances. */
   textLength(text: string): number {
     let length = 0;
     for (const glyph of this.glyphs(text)) length += this.advance(glyph);
@@ -64,8 +65,8 @@ export class FontFace {
 
   /**
    * PIL's `textbbox((0, 0), text)` turned into a size, as A1111's `line.size`: the width to the pen's end
-   * (or the ink's right edge past it), the height from the topmost to the lowest ink, both in whole pixels
-   * (FreeType's PIXEL rounds up) and with the baseline always inside.
+   * (or the ink's right edge past it) rounded up, the height from the topmost to the lowest ink in whole
+   * pixels, with the baseline always inside.
    */
   textSize(text: string): { width: number; height: number } {
     let pen = 0;
@@ -80,7 +81,7 @@ export class FontFace {
       }
       pen += this.advance(glyph);
     }
-    return { width: Math.max(pen, Math.ceil(right)), height: Math.ceil(top) - Math.ceil(bottom) };
+    return { width: Math.ceil(Math.max(pen, right)), height: Math.round(top) - Math.round(bottom) };
   }
 
   /**
