@@ -44,6 +44,8 @@ import {
   SELECTION_PROMPT_REQUEST,
   SelectionPromptResult,
   SERVER_LORAS_NOTIFICATION,
+  RENDER_PROMPT_REQUEST,
+  RenderPromptResult,
   TOKEN_COUNT_REQUEST,
   TokenCountResult,
 } from '../../common/src/protocol';
@@ -57,6 +59,8 @@ import { TagHost } from './tagHost';
 import { WildcardWatcher } from './service/dynamic/wildcardWatcher';
 import { dynamicPromptsEnabled } from './service/dynamic/wildcardFolders';
 import { ServerLoraList } from './service/library/serverLoras';
+import { renderPrompt } from './service/features/renderPrompt';
+import { WildcardLibrary } from './service/dynamic/wildcardLibrary';
 
 export interface ServerOptions {
   /** File access for the LoRA library (the Node entry passes the real disk). */
@@ -68,6 +72,9 @@ export interface ServerOptions {
   /** The CLIP tokenizer files shipped with the extension (`resources/clip/`). */
   bundledTokenizer?: string;
 }
+
+/** A1111's default Steps, for a render whose file and settings name none. */
+const DEFAULT_RENDER_STEPS = 20;
 
 /** How long typing pauses before diagnostics are pushed. */
 const DIAGNOSTICS_DELAY_MS = 200;
@@ -325,6 +332,20 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   onExtensionRequest(SELECTION_PROMPT_REQUEST, (params): SelectionPromptResult => ({ promptText: params.selected }), async (params) => ({
     promptText: selectionPromptText(parsePromptDocument(params.text), params.selected),
   }));
+  // Should the work fail, the text is rendered as it is.
+  onExtensionRequest(RENDER_PROMPT_REQUEST, (params): RenderPromptResult => ({ promptText: params.text }), async (params) => {
+    const settings = await windowSettings();
+    // The wildcard files as the settings name them, loaded to the end, so the variant is the one the webui picks.
+    await wildcards?.configure(settings, exists);
+    const raw = configurationCapability ? await connection.workspace.getConfiguration('sdPrompt').then(undefined, () => undefined) : undefined;
+    const steps = Number((raw as { render?: { steps?: unknown } } | undefined)?.render?.steps);
+    return renderPrompt(params.text, {
+      enabled: settings.dynamicPrompts.enable,
+      wildcards: wildcards?.library ?? new WildcardLibrary(new Map()),
+      seed: params.seed,
+      defaultSteps: Number.isInteger(steps) && steps >= 1 ? steps : DEFAULT_RENDER_STEPS,
+    });
+  });
   connection.onNotification(MERGE_REPORT_NOTIFICATION, (raw: unknown) => {
     // A report that does not fit is dropped whole: the file keeps the report it had, and nothing else notices.
     const checked = checkParams(MERGE_REPORT_NOTIFICATION, raw);

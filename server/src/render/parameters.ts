@@ -8,6 +8,7 @@ import { readSamplerParameters } from './pipeline/samplers/samplerParameters';
 import type { RngSource } from './pipeline/rng/noiseGenerator';
 import { readHiresFix } from './pipeline/hires/hiresParameters';
 import { readNgms } from './pipeline/ngmsParameters';
+import type { TemplateLines, TemplatePart } from '../service/dynamic/templateLines';
 
 /** Defaults from settings (`sdPrompt.render.*`): used where the file's parameter line says nothing. */
 export interface ParameterDefaults {
@@ -57,6 +58,13 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     modelName: path.basename(path.resolve(o.model)).replace(/\.safetensors$/i, ''),
     hires: readHiresFix(text, doc.sections.parameters?.entries ?? []),
     ngms: readNgms(text, doc.sections.parameters?.entries ?? []),
+    ...templatesOf(text, doc.sections.templates),
   };
 }
 
+/** The `Template:` / `Negative Template:` lines after the parameter line (what Render Preview's variant came from), for the infotext. */
+function templatesOf(text: string, templates: TemplateLines | undefined): { templates?: { prompt: string; negativePrompt: string } } {
+  if (!templates) return {};
+  const slice = (part: TemplatePart | undefined) => (part ? text.slice(part.content.start, part.content.end) : '');
+  return { templates: { prompt: slice(templates.positive), negativePrompt: slice(templates.negative) } };
+}

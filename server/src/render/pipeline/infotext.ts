@@ -9,6 +9,8 @@ export interface GenerationParameters {
   negativePrompt: string;
   /** In A1111's order: Steps, Sampler, Schedule type, CFG scale, Seed, Size, Model hash, Model, ... */
   parameters: [key: string, value: string | number | undefined][];
+  /** sd-dynamic-prompts' templates, when the prompts are a variant of them. */
+  templates?: { prompt: string; negativePrompt: string };
 }
 
 export function quoteParameter(value: string): string {
@@ -22,5 +24,8 @@ export function createInfotext(p: GenerationParameters): string {
     .map(([k, v]) => (k === String(v) ? k : `${k}: ${quoteParameter(String(v))}`))
     .join(', ');
   const negative = p.negativePrompt ? `\nNegative prompt: ${p.negativePrompt}` : '';
-  return `${p.prompt}${negative}\n${pairs}`.trim();
+  // sd-dynamic-prompts' PngInfoSaver appends its lines after the whole infotext, unquoted, each only when not empty.
+  const template = p.templates?.prompt ? `\nTemplate: ${p.templates.prompt}` : '';
+  const negativeTemplate = p.templates?.negativePrompt ? `\nNegative Template: ${p.templates.negativePrompt}` : '';
+  return `${p.prompt}${negative}\n${pairs}`.trim() + template + negativeTemplate;
 }

@@ -19,6 +19,8 @@ export interface ExpandOptions {
   mode: 'random' | 'all';
   /** Most prompts listed in combinatorial mode (a guard against endless or huge expansions). */
   maxPrompts?: number;
+  /** The seed to use instead of the file's `Seed:` (a render with a new seed, random mode). */
+  seed?: number;
 }
 
 export interface ExpandResult {
@@ -88,7 +90,7 @@ export function expandPromptFile(text: string, library: WildcardLibrary, options
   }
 
   const seedEntry = parameters.get('Seed');
-  const seed = intParameter('Seed', -1);
+  const seed = options.seed ?? intParameter('Seed', -1);
   if (seed === -1) {
     throw new ExpandError(
       'No fixed Seed: the webui picks a random seed, and the variants with it, so they cannot be listed. Give the file a Seed, or list every combination (--all).',
