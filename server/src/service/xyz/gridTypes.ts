@@ -42,7 +42,9 @@ export interface GridCellPlan {
   promptText: string;
   /**
    * The checkpoint or VAE this cell asks for by name (from a Checkpoint name / VAE axis), so the runner can
-   * resolve it as `Model:` / `VAE:` would be; absent when the cell keeps the file's.
+   * resolve it as `Model:` / `VAE:` would be; absent when the cell keeps the file's. `checkpoint` is the name as
+   * `GridPlanContext.checkpoints` spells it (the value as typed when no list was given). `vae` may be `None` or
+   * `Automatic` (A1111's choices for the checkpoint's own VAE): the cell's text then has no `VAE:`.
    */
   checkpoint?: string;
   vae?: string;

@@ -44,7 +44,8 @@ export function expandIntValue(value: string, maxValues: number): number[] {
     const num = mc[3] !== undefined ? intOf(mc[3]) : 1;
     if (num === 0) throw new AxisValueError(`'${value}' asks for 0 values`);
     guard(value, num, maxValues);
-    return linspace(start, end, num).map(Math.trunc);
+    // int() of -0.33 is 0, not -0.
+    return linspace(start, end, num).map((v) => Math.trunc(v) + 0);
   }
   const n = pyInt(value);
   if (n === undefined) throw new AxisValueError(`'${value}' is not a whole number or a range (1-5, 1-5 (+2), 1-5 [3])`);
