@@ -35,7 +35,7 @@ const USAGE = `usage:
   sd-prompt info FILE.safetensors
   sd-prompt expand FILE [--wildcards DIR]... [--all] [--json] [--max N]
   sd-prompt render FILE.prompt (--model FILE|DIR | --webui DIR [--model NAME]) [--lora-dir DIR]... [--out FILE.png] [--device D] [--steps N]
-                   [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]
+                   [--seed N] [--sampler NAME] [--cfg X] [--width W] [--height H] [--clip-skip N] [--vae FILE|NAME|None] [--json]
   sd-prompt render FILE.prompt --backend a1111|comfyui|swarmui --server URL [--user U --password P]
                    [--out FILE.png] [--steps N] [--seed N] ... (password also from SD_PROMPT_SERVER_PASSWORD)
   sd-prompt grid FILE.prompt --x "TYPE: VALUES" [--y ...] [--z ...] (--model FILE|DIR | --webui DIR [--model NAME] |

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { LibraryHost } from '../libraryHost';
 import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
 import { checkpointNames, documentCheckpoint, findCheckpoint } from '../service/library/checkpoints';
+import { documentVae, findVae, vaeEntries, vaeName } from '../service/library/vae';
 import { DEFAULT_SETTINGS } from '../service/settings';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
@@ -22,7 +23,7 @@ import { BACKEND_KINDS } from '../render/backends/backend';
 
 /**
  * `sd-prompt render FILE.prompt --model DIR [--out FILE.png] [--device D] [--steps N] [--seed N]
- * [--sampler NAME] [--cfg X] [--width W] [--height H] [--json]`. Parameters come from the
+ * [--sampler NAME] [--cfg X] [--width W] [--height H] [--clip-skip N] [--vae FILE|NAME|None] [--json]`. Parameters come from the
  * options, then the file's parameter line, then A1111's defaults.
  */
 export interface RenderOptions extends ParameterOverrides {
@@ -35,6 +36,8 @@ export interface RenderOptions extends ParameterOverrides {
   backend?: string;
   /** `--webui` (or SD_WEBUI_PATH): its models/Stable-diffusion checkpoints, picked by the file's Model hash:/Model: or by --model NAME. */
   webui?: string;
+  /** `--vae`: a VAE file, a name in the webui's models/VAE, or `None` (the checkpoint's own); over the file's `VAE:`. */
+  vae?: string;
   server?: string;
   user?: string;
   password?: string;
@@ -71,6 +74,8 @@ export function parseRenderArgs(args: string[]): RenderOptions {
       o.cfg = v;
     } else if (a === '--width') o.width = int(a, args[++i], 8);
     else if (a === '--height') o.height = int(a, args[++i], 8);
+    else if (a === '--clip-skip') o.clipSkip = int(a, args[++i], 1);
+    else if (a === '--vae') o.vae = value(a, args[++i]);
     else if (a === '--json') o.json = true;
     else if (a === '--backend') {
       const b = value(a, args[++i]);
@@ -108,9 +113,10 @@ export async function runRender(o: RenderOptions, io: { stdout: (s: string) => v
   try {
     const loras = await resolveLoraTags(doc, o.loraDirs, io);
     const model = await chooseModel(o, doc, io);
-    const { steps, seed, sampler, cfg, width, height } = o;
+    const { steps, seed, sampler, cfg, width, height, clipSkip } = o;
+    const vae = await chooseVae(o, doc, model, io);
     const result = await host.render(
-      { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height }, loras, idleReleaseMs: 0 },
+      { promptText: text, model, device: o.device, overrides: { steps, seed, sampler, cfg, width, height, clipSkip }, loras, idleReleaseMs: 0, ...(vae !== undefined ? { vae } : {}) },
       {
         onProgress: (p) => {
           const bar = 30;
@@ -153,6 +159,42 @@ async function resolveLoraTags(doc: PromptDocument, folders: string[], io: { std
   const { loras, warnings } = renderLoras(doc, catalog);
   for (const w of warnings) io.stderr(`sd-prompt: ${w}${catalog || w.includes('A1111 applies no LoRA') ? '' : ' (no --lora-dir)'}\n`);
   return loras;
+}
+
+/**
+ * The VAE to decode with, as A1111 resolves it (service/library/vae.ts): `--vae` (a file, `None`, or a name in the
+ * webui's models/VAE) over the file's `VAE hash:`/`VAE:`, which need `--webui` to be looked up; undefined leaves
+ * the Automatic rule to the engine (`NAME.vae.safetensors` beside the checkpoint, else its own VAE).
+ */
+async function chooseVae(o: RenderOptions, doc: PromptDocument, model: string, io: { stderr: (s: string) => void }): Promise<string | null | undefined> {
+  const params = doc.sections.parameters?.entries ?? [];
+  const named = params.find((e) => e.key === 'VAE')?.value;
+  const byHash = params.find((e) => e.key === 'VAE hash')?.value;
+  if (o.vae === 'None') return null;
+  if (o.vae && fs.existsSync(o.vae) && fs.statSync(o.vae).isFile()) return path.resolve(o.vae);
+  if (!o.webui) {
+    if (o.vae) throw new UsageError(`--vae ${o.vae}: no such file (a VAE's name is looked up in --webui DIR's models/VAE)`);
+    if (named || byHash) io.stderr(`sd-prompt: the file's VAE${named ? `: ${named}` : ` hash: ${byHash}`} is looked up in --webui DIR's models/VAE; without it the checkpoint's own VAE (or its NAME.vae.safetensors) decodes\n`);
+    return undefined;
+  }
+  const host = new LibraryHost(new NodeFileSystem(), (p) => fs.existsSync(p), () => undefined);
+  try {
+    await host.configure({ ...DEFAULT_SETTINGS, webuiPath: path.resolve(o.webui) });
+    const entries = vaeEntries(host.catalog.list('vae'), host.catalog.list('checkpoint'));
+    const known = (e: CatalogEntry) => host.library.sha256?.(e, false);
+    if (o.vae) {
+      const entry = findVae(entries, o.vae);
+      if (!entry) throw new UsageError(`--vae ${o.vae}: no such VAE in ${o.webui}'s models/VAE (${entries.map(vaeName).join(', ') || 'it has none'})`);
+      return entry.path;
+    }
+    const choice = documentVae(entries, doc, known, { setting: '', checkpoint: model });
+    if (choice.unknown) {
+      io.stderr(`sd-prompt: VAE ${choice.unknown.name}: no such VAE in ${o.webui}'s models/VAE; A1111 then decodes with the checkpoint's own VAE, and so does this render\n`);
+    } else if (choice.file) io.stderr(`sd-prompt: ${choice.by} selects the VAE ${path.basename(choice.file)}\n`);
+    return choice.file;
+  } finally {
+    host.dispose();
+  }
 }
 
 /**

@@ -9,7 +9,13 @@ export interface RenderRequest {
   promptText: string;
   model: string;
   device: DeviceSetting;
-  overrides?: { steps?: number; seed?: number; sampler?: string; cfg?: number; width?: number; height?: number };
+  overrides?: { steps?: number; seed?: number; sampler?: string; cfg?: number; width?: number; height?: number; clipSkip?: number };
+  /**
+   * The VAE that decodes a checkpoint's render, as A1111 resolved it (`VAE hash:`/`VAE:`, sdPrompt.vae, the sidecar):
+   * a file; null for the checkpoint's own (A1111's "None"); absent for "Automatic" (`NAME.vae.safetensors` beside it,
+   * else its own). A diffusers folder always decodes with its own vae_decoder (a note says so when a file was given).
+   */
+  vae?: string | null;
   /** Settings used where the file says nothing (`sdPrompt.render.*`). */
   defaults?: ParameterDefaults;
   previewEvery?: number;

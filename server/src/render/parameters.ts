@@ -19,6 +19,8 @@ export interface ParameterDefaults {
   height?: number;
   /** `sdPrompt.render.rngSource`: the noise source when the file has no `RNG:` (A1111's default: GPU). */
   rngSource?: RngSource;
+  /** `sdPrompt.render.clipSkip`: the clip skip when the file has no `Clip skip:` (A1111's default: 1). */
+  clipSkip?: number;
 }
 
 /** What a caller may set over the file's own parameters. */
@@ -30,6 +32,8 @@ export interface ParameterOverrides {
   cfg?: number;
   width?: number;
   height?: number;
+  /** `render --clip-skip N`: over the file's `Clip skip:`. */
+  clipSkip?: number;
 }
 
 /**
@@ -58,6 +62,8 @@ export function renderParameters(text: string, o: ParameterOverrides, defaults: 
     modelName: path.basename(path.resolve(o.model)).replace(/\.safetensors$/i, ''),
     hires: readHiresFix(text, doc.sections.parameters?.entries ?? []),
     ngms: readNgms(text, doc.sections.parameters?.entries ?? []),
+    // A1111 pastes `Clip skip` into CLIP_stop_at_last_layers (an int); a value it cannot read leaves the setting.
+    clipSkip: o.clipSkip ?? pyInt(param('Clip skip') ?? '') ?? defaults.clipSkip ?? 1,
     ...templatesOf(text, doc.sections.templates),
   };
 }

@@ -3,6 +3,7 @@ import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './onnx/devices';
 import { ModelFolder } from './model/modelFolder';
 import { checkpointShortHash, openModel } from './model/checkpointModel';
+import { vaeInfotext } from './model/vaeChoice';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
 import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
@@ -95,12 +96,15 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
     const params = renderParameters(request.promptText, overrides, request.defaults);
     // Opened once per render: the sessions and the pipeline read the same folder.
-    const folder = await openModel(request.model);
-    // The short hash reads the whole checkpoint once: it runs while the sessions load, not before them.
+    const folder = await openModel(request.model, request.vae !== undefined ? { vae: request.vae } : {});
+    // The short hashes read the whole checkpoint (and VAE) once: they run while the sessions load, not before them.
     const hashing = folder.checkpoint ? checkpointShortHash(folder.checkpoint) : undefined;
     hashing?.catch(() => undefined);
+    const vaeHashing = folder.vae ? vaeInfotext(folder.vae) : undefined;
+    vaeHashing?.catch(() => undefined);
     const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
     if (hashing) params.modelHash = await hashing;
+    if (vaeHashing) params.vae = await vaeHashing;
     const result = await renderTxt2Img(ort!, folder, sessions, params, {
       signal: sharedSignal(flag, controller),
       previewEvery: request.previewEvery,
@@ -123,7 +127,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
           height: result.height,
           timings: { load: loadMs, ...result.timings },
           loras: sessions.loras,
-          notes: result.notes,
+          notes: [...result.notes, ...folderVaeNote(folder, request.vae)],
           reused: loadMs ? sessions.reused.map((f) => path.relative(folder.root, f).split(path.sep).join('/')) : [],
         },
       },
@@ -137,6 +141,12 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     // Through the queue like every other use of the sessions: never beside a render or another release.
     idleTimer = setTimeout(() => (queue = queue.then(releaseAll)), request.idleReleaseMs ?? 5 * 60_000);
   }
+}
+
+/** A VAE file asked for a diffusers folder, which has its own vae_decoder graph: said, not silently dropped. */
+function folderVaeNote(folder: ModelFolder, vae: string | null | undefined): string[] {
+  if (folder.checkpoint || !vae) return [];
+  return [`VAE ${path.basename(vae)} not used: a diffusers model folder decodes with its own vae_decoder graph (a separate VAE applies to single-file checkpoints, as in A1111).`];
 }
 
 parentPort!.on('message', (m: RenderMessage) => {

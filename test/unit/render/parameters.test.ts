@@ -11,7 +11,7 @@ describe('render parameters', () => {
       { prompt: 'a cat', negativePrompt: 'blurry', steps: 30, sampler: 'DDIM', scheduleType: undefined, cfgScale: 5, seed: 9,
         noise: { source: 'GPU', subseed: -1, subseedStrength: 0, seedResizeFrom: undefined, etaNoiseSeedDelta: 0 },
         sampling: {},
-        width: 640, height: 384, modelName: 'tiny', hires: undefined, ngms: undefined },
+        width: 640, height: 384, modelName: 'tiny', hires: undefined, ngms: undefined, clipSkip: 1 },
     );
     // The file's one parse travels with them: the conditioning reads its prompts from it.
     assert.deepStrictEqual(

@@ -33,8 +33,9 @@ export function sidecarVae(checkpoint: string): string | undefined {
  * every SD checkpoint was trained with (scaled-linear betas 0.00085–0.012 over 1000 steps) with the file's
  * prediction type. Throws a CheckpointError (one message naming the file) for a file that cannot be rendered.
  */
-export async function openCheckpointModel(file: string, options: { vae?: string; cacheRoot?: string } = {}): Promise<ModelFolder> {
-  const vae = options.vae ?? sidecarVae(file);
+export async function openCheckpointModel(file: string, options: { vae?: string | null; cacheRoot?: string } = {}): Promise<ModelFolder> {
+  // A file; null: the checkpoint's own VAE (A1111's "None"); undefined: "Automatic" (the sidecar, else its own).
+  const vae = options.vae === null ? undefined : (options.vae ?? sidecarVae(file));
   const loaded = await loadCheckpoint(file, vae ? { vae } : {});
   const architecture = renderArchitecture(loaded.architecture);
   const graphs = checkpointGraphs({
@@ -69,12 +70,18 @@ export async function openCheckpointModel(file: string, options: { vae?: string;
     tokenizer2: sdxl ? tokenizer : undefined,
     dataFolders,
     checkpoint: file,
+    ...(vae ? { vae } : {}),
   };
 }
 
-/** `sdPrompt.model` / `--model`: a single-file checkpoint (`.safetensors`) or a diffusers ONNX model folder. */
-export async function openModel(model: string): Promise<ModelFolder> {
-  if (/\.(ckpt|pt|pth|bin)$/i.test(model) || (fs.existsSync(model) && fs.statSync(model).isFile())) return openCheckpointModel(model);
+/**
+ * `sdPrompt.model` / `--model`: a single-file checkpoint (`.safetensors`) or a diffusers ONNX model folder. `vae` (a
+ * file, or null for the checkpoint's own) decodes a checkpoint's renders; a folder keeps its own vae_decoder graph.
+ */
+export async function openModel(model: string, options: { vae?: string | null } = {}): Promise<ModelFolder> {
+  if (/\.(ckpt|pt|pth|bin)$/i.test(model) || (fs.existsSync(model) && fs.statSync(model).isFile())) {
+    return openCheckpointModel(model, options.vae !== undefined ? { vae: options.vae } : {});
+  }
   return openModelFolder(model);
 }
 

@@ -19,6 +19,8 @@ export interface ModelFolder extends ModelGraphs {
   dataFolders?: ReadonlyMap<string, string>;
   /** The single-file checkpoint the graphs were built from, when they were. */
   checkpoint?: string;
+  /** The separate VAE file the checkpoint's vae_decoder graph was built from (A1111's loaded_vae_file), when one was. */
+  vae?: string;
 }
 
 /** The folder without its tokenizer: what a LoRA merge reads (`sd-prompt merge` copies the rest as it is). */
