@@ -151,6 +151,12 @@ describe('X/Y/Z axis spec errors', () => {
     assert.match(e.reason, /^the file's variants cannot be listed: /);
   });
 
+  it('a replacement that would move where the negative prompt starts', () => {
+    const e = specError(() => planGrid(FILE, { x: 'Steps: 10', y: 'Prompt S/R: hat, "hat\nNegative prompt: cap"' }));
+    assert.deepStrictEqual([e.axis, e.column], ['y', 17]);
+    assert.strictEqual(e.reason, "'hat\nNegative prompt: cap' changes where the prompt, the negative prompt or the parameter line start; the cell would not render as planned");
+  });
+
   it('a grid with too many cells, or no X axis', () => {
     const e = specError(() => planGrid(FILE, { x: 'Seed: 1-40', y: 'Steps: 1-30' }));
     assert.deepStrictEqual([e.axis, e.column, e.reason], ['x', 5, '40x30x1 is 1200 cells, more than the 1000 a grid may have']);

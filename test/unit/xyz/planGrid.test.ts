@@ -142,7 +142,8 @@ describe('X/Y/Z plan: each cell\'s .prompt text and the run order', () => {
   it('puts variant N of a {red|blue} file in the cell, with Template lines as sd-dynamic-prompts writes them', () => {
     const file = 'a {red|blue} hat\nNegative prompt: {ugly|bad}\nSteps: 20, Seed: 7, Sampler: Euler a';
     const plan = planGrid(file, { x: 'Prompt variant: 1-4', y: 'Prompt S/R: hat, cap' }, fixed);
-    assert.deepStrictEqual(plan.x.labels, ['Prompt variant: 1', 'Prompt variant: 2', 'Prompt variant: 3', 'Prompt variant: 4']);
+    // Each label shows what sets the variant apart from the others.
+    assert.deepStrictEqual(plan.x.labels, ['1: red / ugly', '2: red / bad', '3: blue / ugly', '4: blue / bad']);
     const tail = (hat: string) => `Steps: 20, Seed: 7, Sampler: Euler a\nTemplate: a {red|blue} ${hat}\nNegative Template: {ugly|bad}`;
     assert.deepStrictEqual(
       [0, 1, 2, 3].map((x) => cellText(plan, x, 0)),
@@ -165,6 +166,9 @@ describe('X/Y/Z plan: each cell\'s .prompt text and the run order', () => {
     const file = 'a __color__ hat\nSteps: 20, Seed: 7, Sampler: Euler a';
     const plan = planGrid(file, { x: 'Prompt variant: 2' }, { ...fixed, variants: () => [{ prompt: 'a red hat', negativePrompt: '' }, { prompt: 'a teal hat', negativePrompt: '' }] });
     assert.strictEqual(plan.cells[0].promptText, 'a teal hat\nSteps: 20, Seed: 7, Sampler: Euler a\nTemplate: a __color__ hat');
+    assert.deepStrictEqual(plan.x.labels, ['2: teal']);
+    const one = planGrid('a {red} hat\nSteps: 20, Seed: 7', { x: 'Prompt variant: 1' }, fixed);
+    assert.deepStrictEqual(one.x.labels, ['Prompt variant: 1']);
   });
 
   it('fixes a missing or -1 seed once for the whole grid, and writes a parameter line the renderer reads', () => {

@@ -42,6 +42,8 @@ export function planGrid(promptText: string, specs: { x?: string; y?: string; z?
   const base = readPromptFile(promptText);
   fixSeeds(base, axes, context);
   const variants = axes.some((a) => a.info.kind === 'variant') ? fileVariants(promptText, axes, context) : [];
+  const variantAxis = axes.find((a) => a.info.kind === 'variant');
+  if (variantAxis) variantAxis.grid.labels = variantLabels(variantAxis, variants);
 
   const cells: GridCellPlan[] = [];
   for (let iz = 0; iz < counts.z; iz++) {
@@ -100,6 +102,32 @@ function fileVariants(promptText: string, axes: ParsedAxis[], context: GridPlanC
   return variants;
 }
 
+/**
+ * `Prompt variant: 2` says little on a grid, so a variant's label also shows what makes it differ from the
+ * file's other variants: its text without the start and end that all of them share (cut at word boundaries),
+ * and the negative prompt's the same way after a `/` when those differ too.
+ */
+function variantLabels(axis: ParsedAxis, variants: Variant[]): string[] {
+  const positives = distinctParts(variants.map((v) => v.prompt));
+  const negatives = distinctParts(variants.map((v) => v.negativePrompt));
+  return axis.values.map((value) => {
+    const i = value.number! - 1;
+    const shown = [positives[i], negatives[i]].filter((t) => t !== '').join(' / ');
+    return shown ? `${value.number}: ${shown}` : axis.grid.labels[axis.values.indexOf(value)];
+  });
+}
+
+function distinctParts(texts: string[]): string[] {
+  if (texts.length < 2 || texts.every((t) => t === texts[0])) return texts.map(() => '');
+  let prefix = 0;
+  while (texts.every((t) => prefix < t.length && t[prefix] === texts[0][prefix])) prefix++;
+  while (prefix > 0 && !/[\s,]/.test(texts[0][prefix - 1])) prefix--;
+  let suffix = 0;
+  while (texts.every((t) => suffix < t.length - prefix && t[t.length - 1 - suffix] === texts[0][texts[0].length - 1 - suffix])) suffix++;
+  while (suffix > 0 && !/[\s,]/.test(texts[0][texts[0].length - suffix])) suffix--;
+  return texts.map((t) => t.slice(prefix, t.length - suffix).replace(/^[\s,]+|[\s,]+$/g, ''));
+}
+
 function planCell(base: PromptFileParts, chosen: [ParsedAxis, AxisValue][], variants: Variant[], at: { x: number; y: number; z: number }): GridCellPlan {
   const parts = cloneParts(base);
   const cell: GridCellPlan = { ...at, promptText: '' };
@@ -108,6 +136,13 @@ function planCell(base: PromptFileParts, chosen: [ParsedAxis, AxisValue][], vari
   const ordered = [...chosen.filter(([a]) => a.info.kind === 'variant'), ...chosen.filter(([a]) => a.info.kind !== 'variant')];
   for (const [axis, value] of ordered) applyValue(parts, axis, value, variants, cell);
   cell.promptText = writePromptFile(parts);
+  // A replacement can hold a line break and `Negative prompt:` or something that reads as a parameter line;
+  // the cell would then render other text than the grid says.
+  const back = readPromptFile(cell.promptText);
+  if (back.positive !== parts.positive || back.negative !== parts.negative) {
+    const [axis, value] = ordered.find(([a]) => a.info.type === 'Prompt S/R' || a.info.kind === 'variant' || a.info.kind === 'permutations') ?? ordered[0];
+    throw new GridSpecError(axis.axis, value.column, `'${value.text}' changes where the prompt, the negative prompt or the parameter line start; the cell would not render as planned`);
+  }
   return cell;
 }
 
