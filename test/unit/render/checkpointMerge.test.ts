@@ -6,6 +6,7 @@ import * as path from 'path';
 import { main } from '../../../server/src/cli/main';
 import { MERGE_MARK } from '../../../server/src/cli/stagedOutput';
 import { ldmKeyTable, legacyModelHash, openCheckpointFile } from '../../../server/src/render/checkpoint';
+import { addToBfloat16 } from '../../../server/src/render/merge/merge';
 import { RenderHost } from '../../../server/src/render/renderHost';
 import { TINY_SD1_ARCHITECTURE, writeCheckpoint } from '../../../server/src/render/testModel/generateCheckpoint';
 import { idat } from './pngPixels';
@@ -141,6 +142,29 @@ describe('sd-prompt merge from a checkpoint', function () {
     assert.strictEqual(refused.code, 1);
     assert.match(refused.stderr, /was not written by sd-prompt merge/);
     assert.ok(fs.readFileSync(users).equals(before));
+  });
+
+  it('a bf16 checkpoint: the patched tensors stay bf16 (W + ΔW rounded once, nearest-even) and render what <lora:style> renders', async () => {
+    const bf16 = path.join(root, 'base_bf16.safetensors');
+    writeCheckpoint(bf16, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'BF16', seed: 4 });
+    const out = path.join(root, 'merged_bf16.safetensors');
+    const { code, stdout, stderr } = await cli('merge', '--model', bf16, '--lora', `${lora}:0.7`, '--out', out);
+    assert.strictEqual(code, 0, stderr);
+    assert.match(stdout, /^style \(te 0\.7, unet 0\.7\): 2 modules merged, 0 unmatched, 0 of the wrong shape\n/);
+    const [a, b] = [await tensorsOf(bf16), await tensorsOf(out)];
+    assert.deepStrictEqual(b.header, a.header);
+    assert.deepStrictEqual(a.keys.filter((k) => !a.bytes.get(k)!.equals(b.bytes.get(k)!)).sort(), [teKey(), unetKey()].sort());
+    const live = await host.render({ promptText: prompt, model: bf16, device: 'cpu', loras: [{ name: 'style', path: lora, te: 0.7, unet: 0.7 }] });
+    const baked = await host.render({ promptText: prompt, model: out, device: 'cpu' });
+    assert.deepStrictEqual(live.loras.map((l) => [l.matched, l.mismatched]), [[2, []]]);
+    assert.ok(idat(baked.png).equals(idat(live.png)));
+  });
+
+  it('bf16 rounding: to nearest, ties to even, overflow to Inf, NaN kept', () => {
+    // 1 + 2^-8 is halfway between bf16 1 (0x3f80) and 1 + 2^-7 (0x3f81): even wins; a hair more rounds up.
+    const bits = new Uint16Array([0x3f80, 0x3f80, 0x3f81, 0x7f7f, 0xffc0, 0x0000]);
+    addToBfloat16(bits, new Float32Array([2 ** -8, 2 ** -8 + 2 ** -20, 2 ** -8, 3e38, 1, -0]));
+    assert.deepStrictEqual([...bits], [0x3f80, 0x3f81, 0x3f82, 0x7f80, 0xffc0, 0x0000]);
   });
 
   it('a failure leaves nothing: a LoRA that cannot be read, a damaged checkpoint', async () => {

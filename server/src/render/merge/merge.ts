@@ -118,13 +118,13 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           report.unmatched.push(module.module);
           continue;
         }
-        if (entry.dtype !== 'float32' && entry.dtype !== 'float16') {
+        if (!MERGEABLE.has(entry.dtype)) {
           report.mismatched.push(`${component}:${module.module}: cannot merge into its ${entry.dtype} weight ${entry.initializer}`);
           continue;
         }
         const shape = torchShape(entry);
         // What a stored value may reach: beyond it the weight holds Inf (or NaN), and so does every image.
-        const limit = entry.dtype === 'float16' ? FP16_MAX : FP32_MAX;
+        const limit = limitOf(entry.dtype);
         // ΔW at multiplier 1 (linear in it, DoRA included), in the weight's layout; dyn changes it.
         const key = deltaKey(lora, modelFile, module.module);
         const factors = lowRankFactors(module, shape, lora.dyn);
@@ -141,7 +141,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
             const product = context.cache?.get(key) ?? (await productOf(factors, entry, context.kernel));
             context.cache?.set(key, product);
             if (!(maxAbs(product) * Math.abs(multiplier) < limit)) {
-              report.refused = overflowMessage(module, multiplier, entry.dtype === 'float16' ? 'fp16' : 'fp32');
+              report.refused = overflowMessage(module, multiplier, limitName(entry.dtype));
               break;
             }
             lowRank = product;
@@ -164,7 +164,7 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
         report.matched++;
         if (multiplier === 0) continue;
         if (!(maxAbs(delta) * Math.abs(multiplier) < limit)) {
-          report.refused = overflowMessage(module, multiplier, entry.dtype === 'float16' ? 'fp16' : 'fp32');
+          report.refused = overflowMessage(module, multiplier, limitName(entry.dtype));
           break;
         }
         terms.push({ entry, term: { key, multiplier, delta } });
@@ -172,8 +172,8 @@ export async function mergeIntoGraph(modelFile: string, component: LoraComponent
           // diff_b (kohya full / LyCORIS): the bias changes by diff_b times the multiplier, no scale.
           const bias = biasDelta(module, entry, multiplier, component);
           if (typeof bias === 'string') report.mismatched.push(bias);
-          else if (!(maxAbs(bias.term.delta as Float32Array) * Math.abs(multiplier) < (bias.entry.dtype === 'float16' ? FP16_MAX : FP32_MAX))) {
-            report.refused = overflowMessage(module, multiplier, bias.entry.dtype === 'float16' ? 'fp16' : 'fp32');
+          else if (!(maxAbs(bias.term.delta as Float32Array) * Math.abs(multiplier) < limitOf(bias.entry.dtype))) {
+            report.refused = overflowMessage(module, multiplier, limitName(bias.entry.dtype));
             break;
           } else terms.push(bias);
         }
@@ -288,8 +288,15 @@ const READS_AHEAD = 4;
  */
 function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Float32Array[], scratch: MergeScratch, fp16Sum: Uint8Array): void {
   const half = plan.entry.dtype === 'float16';
-  const size = half ? 2 : 4;
+  const size = half || plan.entry.dtype === 'bfloat16' ? 2 : 4;
   const [from, n] = [at / size, bytes.length / size];
+  if (plan.entry.dtype === 'bfloat16') {
+    // Rare (bf16 checkpoints): summed in fp32 like fp16's, then added and rounded in JS.
+    const sum = scratch.floats(fp16Sum, n).fill(0);
+    plan.terms.forEach((term, t) => scratch.addScaled(sum, deltas[t].subarray(from, from + n), term.multiplier));
+    addToBfloat16(new Uint16Array(bytes.buffer, bytes.byteOffset, n), sum);
+    return;
+  }
   if (half && plan.terms.length === 1) {
     // One term (one LoRA on this weight): the same bits in one pass, with no sum in between.
     scratch.addScaledToHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, n), deltas[0].subarray(from, from + n), plan.terms[0].multiplier);
@@ -304,7 +311,7 @@ function mergeBlock(plan: WeightPlan, bytes: Uint8Array, at: number, deltas: Flo
 function biasDelta(module: LoraModule<LoraTensor>, entry: WeightEntry, multiplier: number, component: LoraComponent): { entry: WeightEntry; term: Term } | string {
   const bias = entry.bias;
   if (bias === undefined) return `${component}:${module.module}: the LoRA has diff_b but the model's ${entry.initializer} has no bias initializer to patch`;
-  if (bias.dtype !== 'float32' && bias.dtype !== 'float16') return `${component}:${module.module}: cannot merge diff_b into its ${bias.dtype} bias ${bias.initializer}`;
+  if (!MERGEABLE.has(bias.dtype)) return `${component}:${module.module}: cannot merge diff_b into its ${bias.dtype} bias ${bias.initializer}`;
   const delta = deltaBias(module, 1, bias.dims.reduce((a, b) => a * b, 1));
   if (delta === undefined || isLoraMathError(delta)) return delta?.error ?? `${component}:${module.module}: no diff_b`;
   const biasEntry: WeightEntry = { module: `${entry.module}.bias`, initializer: bias.initializer, node: entry.node, op: entry.op, layout: 'out_in', dims: bias.dims, dtype: bias.dtype, location: bias.location, via: [] };
@@ -313,6 +320,35 @@ function biasDelta(module: LoraModule<LoraTensor>, entry: WeightEntry, multiplie
 
 const FP32_MAX = 3.4028234663852886e38;
 const FP16_MAX = 65504;
+/** The largest finite bfloat16 (0x7f7f). */
+const BF16_MAX = 3.3895313892515355e38;
+
+/** Weight dtypes a merge adds into (a single-file checkpoint's weights may be bf16, read in place). */
+const MERGEABLE = new Set(['float32', 'float16', 'bfloat16']);
+
+function limitOf(dtype: string): number {
+  return dtype === 'float16' ? FP16_MAX : dtype === 'bfloat16' ? BF16_MAX : FP32_MAX;
+}
+
+/** bf16 has fp32's exponent range: an overflow message names that range. */
+function limitName(dtype: string): 'fp16' | 'fp32' {
+  return dtype === 'float16' ? 'fp16' : 'fp32';
+}
+
+/**
+ * Adds `sum` to bf16 weights in place: each as fp32 (exact: bf16 is fp32's top half) plus its sum, rounded
+ * once to bf16, nearest-even as torch rounds; NaN stays a quiet NaN with its sign.
+ */
+export function addToBfloat16(bits: Uint16Array, sum: Float32Array): void {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    u[0] = bits[i] << 16;
+    f[0] = f[0] + sum[i];
+    const x = u[0];
+    bits[i] = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+}
 
 /**
  * A bound on |scale·up·down| from the factors alone: scale · rank · max|up| · max|down|. The factors'
@@ -417,6 +453,7 @@ class WeightReader {
     const bytes = new Uint8Array(entry.location.length);
     await this.read(entry, bytes);
     if (entry.dtype === 'float16') return fromFloat16(new Uint16Array(bytes.buffer));
+    if (entry.dtype === 'bfloat16') return new Float32Array(Uint32Array.from(new Uint16Array(bytes.buffer), (b) => b << 16).buffer);
     return new Float32Array(bytes.buffer);
   }
 
