@@ -1,3 +1,4 @@
+import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import { encodePng } from '../pipeline/png';
 import { readPngInfo } from '../../service/imageData/pngChunks';
@@ -45,6 +46,7 @@ export function decodePng(bytes: Uint8Array, name = 'PNG image'): RgbImage {
   if (bitDepth !== 8 && !(colourType === 3 && bitDepth < 8)) {
     throw new Error(`${name}: PNG is ${bitDepth}-bit ${COLOUR_TYPES[colourType]}; only 8-bit images (grey, RGB, RGBA or palette) are read`);
   }
+  checkInflatedSize(buf, width, height, bitDepth, colourType, buf[28] === 1, name);
   let png: PNG;
   try {
     png = PNG.sync.read(buf);
@@ -59,4 +61,31 @@ export function decodePng(bytes: Uint8Array, name = 'PNG image'): RgbImage {
     rgb[o + 2] = rgba[i + 2];
   }
   return { width, height, rgb };
+}
+
+/** Samples per pixel by colour type. */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * The image data is inflated here first with a cap of what the declared size needs (an interlaced image's seven
+ * passes, each row with a filter byte, fit in twice the plain size), so a zip bomb is refused by name before
+ * pngjs, which caps only non-interlaced images and then fails with an obscure message, sees it.
+ */
+function checkInflatedSize(buf: Buffer, width: number, height: number, bitDepth: number, colourType: number, interlaced: boolean, name: string): void {
+  const rowBytes = Math.ceil((width * CHANNELS[colourType] * bitDepth) / 8) + 1;
+  const limit = interlaced ? 2 * rowBytes * height + 64 : rowBytes * height;
+  const parts: Buffer[] = [];
+  for (let at = 8; at + 12 <= buf.length; ) {
+    const length = buf.readUInt32BE(at);
+    if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') parts.push(buf.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  try {
+    zlib.inflateSync(Buffer.concat(parts), { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new Error(`${name}: PNG image data inflates to more than its ${width}×${height} pixels need (refused)`);
+    }
+    throw new Error(`${name}: PNG image data cannot be decoded (${(e as Error).message})`);
+  }
 }
