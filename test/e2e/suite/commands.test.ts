@@ -142,7 +142,7 @@ describe('sd-prompt commands', () => {
             // Accepted as it opens: the current device.
             let shown = nextEvent(api.onDidShowPicker);
             let choosing = vscode.commands.executeCommand<string>('sdPrompt.selectRenderDevice');
-            assert.deepStrictEqual(await shown, { step: 'device', labels: ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'], active: 'webgpu' });
+            assert.deepStrictEqual(await shown, { step: 'device', labels: ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu', 'AUTOMATIC1111/Forge…', 'ComfyUI…', 'SwarmUI…'], active: 'webgpu' });
             await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
             assert.strictEqual(await choosing, 'webgpu');
             // Narrowed to the CPU and accepted.
