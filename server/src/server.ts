@@ -60,6 +60,7 @@ import { WildcardWatcher } from './service/dynamic/wildcardWatcher';
 import { dynamicPromptsEnabled } from './service/dynamic/wildcardFolders';
 import { ServerLoraList } from './service/library/serverLoras';
 import { renderPrompt } from './service/features/renderPrompt';
+import { imageLinkHover } from './service/features/imageLinkHover';
 import { WildcardLibrary } from './service/dynamic/wildcardLibrary';
 
 export interface ServerOptions {
@@ -284,7 +285,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     })),
   );
   connection.onHover((params, token) =>
-    withDocument(HoverRequest.method, params.textDocument.uri, token, null, async (d) => service.hover(d, params.position, await settingsFor(d.uri))),
+    withDocument(HoverRequest.method, params.textDocument.uri, token, null, async (d) => {
+      // An image path under the cursor shows that image's generation data (read from disk, size-capped).
+      const image = options.fileSystem ? await imageLinkHover(d, d.offsetAt(params.position), options.fileSystem) : null;
+      return image ?? service.hover(d, params.position, await settingsFor(d.uri));
+    }),
   );
   connection.onDocumentSymbol((params, token) => withDocument(DocumentSymbolRequest.method, params.textDocument.uri, token, [], (d) => service.documentSymbols(d)));
   connection.onFoldingRanges((params, token) => withDocument(FoldingRangeRequest.method, params.textDocument.uri, token, [], (d) => service.foldingRanges(d)));
@@ -319,7 +324,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   onExtensionRequest(CHECKPOINT_LIST_REQUEST, (): CheckpointListResult => ({ folders: [], checkpoints: [] }), async (params) => {
     await configureLibrary();
     const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).checkpoint;
-    return checkpointList(host?.library, folders, params.text !== undefined ? parsePromptDocument(params.text) : undefined);
+    return checkpointList(host?.library, folders, params.text !== undefined ? parsePromptDocument(params.text) : undefined, params.vae);
   });
   onExtensionRequest(RENDER_LORAS_REQUEST, (): RenderLorasResult => ({ loras: [], warnings: [] }), async (params) => {
     await configureLibrary();
