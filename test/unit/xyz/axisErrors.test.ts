@@ -70,6 +70,14 @@ describe('X/Y/Z axis spec errors', () => {
     assert.strictEqual(parseError('Steps: 1-5 (2)').reason, "'1-5 (2)' is not a whole number or a range (1-5, 1-5 (+2), 1-5 [3])");
   });
 
+  it('a value too long to be a number, refused before the range patterns try it', () => {
+    assert.deepStrictEqual(parseError(`CFG Scale: 7, ${'1'.repeat(100_000)}x`), {
+      axis: 'x',
+      column: 14,
+      reason: "'11111111111111111111…' (100001 characters) is too long for a number or a range",
+    });
+  });
+
   it('a range too long to plot', () => {
     assert.deepStrictEqual(parseError('Seed: 1-100000'), {
       axis: 'x',

@@ -101,7 +101,13 @@ export function splitCsvValues(text: string): CsvValue[] {
   return values;
 }
 
-/** Python's str.strip(): Unicode whitespace at both ends. */
+const SPACE = /[\s\x1c-\x1f\x85]/;
+
+/** Python's str.strip(): Unicode whitespace at both ends (by index: a `\s+$` pattern is quadratic on long runs). */
 function pyStrip(text: string): string {
-  return text.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/gu, '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && SPACE.test(text[start])) start++;
+  while (end > start && SPACE.test(text[end - 1])) end--;
+  return text.slice(start, end);
 }

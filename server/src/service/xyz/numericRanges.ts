@@ -24,8 +24,16 @@ const RE_RANGE_COUNT_FLOAT = new RegExp(
 /** A value that is not a number, or a range that gives nothing or too much: the message says which. */
 export class AxisValueError extends Error {}
 
+/** Longer than this, a value is no number or range anyone means; the float pattern's `.` would make matching it slow. */
+const MAX_NUMBER_TEXT = 100;
+
+function checkLength(value: string): void {
+  if (value.length > MAX_NUMBER_TEXT) throw new AxisValueError(`'${value.slice(0, 20)}…' (${value.length} characters) is too long for a number or a range`);
+}
+
 /** Expands one value of an int axis: a range, or one number. */
 export function expandIntValue(value: string, maxValues: number): number[] {
+  checkLength(value);
   const m = RE_RANGE.exec(value);
   if (m) {
     const start = intOf(m[1]);
@@ -54,6 +62,7 @@ export function expandIntValue(value: string, maxValues: number): number[] {
 
 /** Expands one value of a float axis: a range, or one number. */
 export function expandFloatValue(value: string, maxValues: number): number[] {
+  checkLength(value);
   const m = RE_RANGE_FLOAT.exec(value);
   if (m) {
     const start = floatOf(m[1], value);

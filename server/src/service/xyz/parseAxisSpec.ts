@@ -64,7 +64,7 @@ export function parseAxis(axis: XyzAxisName, spec: string, context: GridPlanCont
     const names = XYZ_AXIS_TYPES.flatMap((t) => [t.type, ...t.aliases]);
     const guess = closestName(typeName, names);
     const type = guess ? findAxisType(guess)!.type : undefined;
-    fail(typeColumn, `unknown axis type '${typeName}'${type ? `; did you mean '${type}'?` : '.'} Types: ${XYZ_AXIS_TYPES.map((t) => t.type).join(', ')}`);
+    fail(typeColumn, `unknown axis type ${quoted(typeName)}${type ? `; did you mean '${type}'?` : '.'} Types: ${XYZ_AXIS_TYPES.map((t) => t.type).join(', ')}`);
   }
   const valuesColumn = colon + 1;
   let fields: CsvValue[];
@@ -73,6 +73,9 @@ export function parseAxis(axis: XyzAxisName, spec: string, context: GridPlanCont
   } catch (e) {
     if (e instanceof CsvQuoteError) fail(e.column + valuesColumn, e.message);
     throw e;
+  }
+  if ((info!.kind === 'text' || info!.kind === 'permutations') && fields!.length > MAX_AXIS_VALUES) {
+    fail(valuesColumn, `${fields!.length} values, more than the ${MAX_AXIS_VALUES} an axis may have`);
   }
   const values = readValues(info!, fields!, context, fail);
   if (values.length === 0) fail(firstTextColumn(spec, valuesColumn), `no values for ${info!.type}`);
@@ -128,7 +131,7 @@ function numberValues(info: XyzAxisTypeInfo, fields: CsvValue[], isFloat: boolea
 }
 
 function checkNumber(info: XyzAxisTypeInfo, n: number, field: CsvValue, fail: Fail): void {
-  const at = (reason: string) => fail(field.column, `${info.type} ${pyStr(n, info.kind === 'float')} (from '${field.text}'): ${reason}`);
+  const at = (reason: string) => fail(field.column, `${info.type} ${pyStr(n, info.kind === 'float')} (from ${quoted(field.text)}): ${reason}`);
   switch (info.type) {
     case 'Steps':
       if (n < 1) at('needs at least 1 step');
@@ -210,7 +213,7 @@ function knownName(value: string, names: readonly string[], what: string, field:
   const found = names.find((n) => n.toLowerCase() === lower);
   if (found) return found;
   const guess = value ? closestName(value, names) : undefined;
-  return fail(field.column, `unknown ${what} '${value}'${guess ? `; did you mean '${guess}'?` : ''}`);
+  return fail(field.column, `unknown ${what} ${quoted(value)}${guess ? `; did you mean '${guess}'?` : ''}`);
 }
 
 /**
@@ -226,7 +229,7 @@ function checkpointName(value: string, checkpoints: readonly string[] | undefine
   if (containing.length) return containing[0];
   const guess = closestName(value, [...checkpoints, ...checkpoints.map((c) => withoutExtension(baseName(c)))]);
   const listed = checkpoints.length <= 8 ? ` Checkpoints: ${checkpoints.join(', ')}` : '';
-  return fail(field.column, `unknown checkpoint '${value}'${guess ? `; did you mean '${guess}'?` : ''}${listed}`);
+  return fail(field.column, `unknown checkpoint ${quoted(value)}${guess ? `; did you mean '${guess}'?` : ''}${listed}`);
 }
 
 /** `None` and `Automatic` (any case) as A1111's find_vae takes them; else a VAE file's name, any case. */
@@ -240,7 +243,7 @@ function vaeName(value: string, vaes: readonly string[] | undefined, field: CsvV
   if (found) return found;
   const guess = closestName(value, vaes);
   // A1111 falls back to Automatic here, printing to its console only; a grid of identical cells helps no one.
-  return fail(field.column, `unknown VAE '${value}'${guess ? `; did you mean '${guess}'?` : ''} (None or Automatic use the checkpoint's own)`);
+  return fail(field.column, `unknown VAE ${quoted(value)}${guess ? `; did you mean '${guess}'?` : ''} (None or Automatic use the checkpoint's own)`);
 }
 
 /** A1111's apply_size: `W x H` split at the first `x`, each side an int. */
@@ -248,9 +251,14 @@ function size(value: string, field: CsvValue, fail: Fail): { width: number; heig
   const x = value.indexOf('x');
   const width = x < 0 ? undefined : pyInt(value.slice(0, x));
   const height = x < 0 ? undefined : pyInt(value.slice(x + 1));
-  if (width === undefined || height === undefined) return fail(field.column, `size '${value}' is not WIDTHxHEIGHT (512x768)`);
-  if (width < 8 || height < 8) return fail(field.column, `size '${value}': width and height must be at least 8`);
+  if (width === undefined || height === undefined) return fail(field.column, `size ${quoted(value)} is not WIDTHxHEIGHT (512x768)`);
+  if (width < 8 || height < 8) return fail(field.column, `size ${quoted(value)}: width and height must be at least 8`);
   return { width, height };
+}
+
+/** A value as an error message shows it: quoted, and cut short when long. */
+export function quoted(value: string): string {
+  return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
 }
 
 export function baseName(path: string): string {

@@ -1,7 +1,7 @@
 import { expandPromptFile, ExpandError } from '../dynamic/expand';
 import { WildcardLibrary } from '../dynamic/wildcardLibrary';
 import { GridCellPlan, GridPlan, GridPlanContext, GridSpecError } from './gridTypes';
-import { AxisValue, ParsedAxis, parseAxis } from './parseAxisSpec';
+import { AxisValue, ParsedAxis, parseAxis, quoted } from './parseAxisSpec';
 import { PromptFileParts, cloneParts, parameterValue, readPromptFile, removeParameter, setParameter, writePromptFile } from './promptFileParts';
 import { orderCells } from './runOrder';
 
@@ -141,7 +141,7 @@ function planCell(base: PromptFileParts, chosen: [ParsedAxis, AxisValue][], vari
   const back = readPromptFile(cell.promptText);
   if (back.positive !== parts.positive || back.negative !== parts.negative) {
     const [axis, value] = ordered.find(([a]) => a.info.type === 'Prompt S/R' || a.info.kind === 'variant' || a.info.kind === 'permutations') ?? ordered[0];
-    throw new GridSpecError(axis.axis, value.column, `'${value.text}' changes where the prompt, the negative prompt or the parameter line start; the cell would not render as planned`);
+    throw new GridSpecError(axis.axis, value.column, `${quoted(value.text)} changes where the prompt, the negative prompt or the parameter line start; the cell would not render as planned`);
   }
   return cell;
 }
@@ -199,7 +199,7 @@ function searchReplace(parts: PromptFileParts, axis: ParsedAxis, value: AxisValu
   const search = axis.values[0].text;
   if (search === '') throw new GridSpecError(axis.axis, axis.values[0].column, 'Prompt S/R: the first value is the text to search for, and it is empty');
   if (!parts.positive.includes(search) && !(parts.negative ?? '').includes(search)) {
-    throw new GridSpecError(axis.axis, axis.values[0].column, `Prompt S/R did not find '${search}' in the prompt or the negative prompt`);
+    throw new GridSpecError(axis.axis, axis.values[0].column, `Prompt S/R did not find ${quoted(search)} in the prompt or the negative prompt`);
   }
   const replace = (text: string) => text.split(search).join(value.text);
   parts.positive = replace(parts.positive);
@@ -215,7 +215,7 @@ function searchReplace(parts: PromptFileParts, axis: ParsedAxis, value: AxisValu
  */
 function reorder(parts: PromptFileParts, axis: ParsedAxis, value: AxisValue): void {
   for (const token of value.parts!) {
-    if (!parts.positive.includes(token)) throw new GridSpecError(axis.axis, tokenColumn(axis, token), `Prompt order: '${token}' is not in the prompt`);
+    if (!parts.positive.includes(token)) throw new GridSpecError(axis.axis, tokenColumn(axis, token), `Prompt order: ${quoted(token)} is not in the prompt`);
   }
   parts.positive = applyOrder(parts.positive, value.parts!);
   if (parts.template !== undefined && value.parts!.every((t) => parts.template!.includes(t))) parts.template = applyOrder(parts.template, value.parts!);
