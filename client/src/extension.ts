@@ -9,6 +9,7 @@ import { openGenerationDataFromImage } from './commands/openGenerationDataFromIm
 import { registerImageDropPaste } from './imageDropPaste';
 import { openLoraFolder } from './commands/openLoraFolder';
 import { onDidRender, onDidRenderStep, onDidStartRender, renderPreview, RenderPreviewArgs } from './commands/renderPreview';
+import { renderGrid, RenderGridArgs } from './commands/renderGrid';
 import { selectModelFolder } from './commands/selectModelFolder';
 import { selectModel, SelectModelArgs } from './commands/selectModel';
 import { startModelStatus } from './modelStatus';
@@ -99,6 +100,7 @@ export async function activate(context: ExtensionContext): Promise<SdPromptTestA
     commands.registerCommand('sdPrompt.renderPreview', (target?: Uri, args?: RenderPreviewArgs) =>
       renderPreview(renderDeps, target instanceof Uri ? target : undefined, args),
     ),
+    commands.registerCommand('sdPrompt.renderGrid', (target?: Uri, args?: RenderGridArgs) => renderGrid(renderDeps, target instanceof Uri ? target : undefined, args)),
     commands.registerCommand('sdPrompt.insertLora', (args?: InsertLoraArgs) => insertLora(languageClient, args)),
     commands.registerCommand('sdPrompt.selectModelFolder', selectModelFolder),
     commands.registerCommand('sdPrompt.selectModel', (args?: SelectModelArgs) => selectModel(languageClient, args)),

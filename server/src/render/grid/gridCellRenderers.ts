@@ -13,8 +13,8 @@ export interface CellProgress {
 }
 
 export interface LocalCellRendererOptions {
-  /** One host for the whole grid: its worker keeps sessions and LoRA deltas between cells. */
-  host: RenderHost;
+  /** One host for the whole grid (or the extension's RenderService over it): its worker keeps sessions and LoRA deltas between cells. */
+  host: Pick<RenderHost, 'render'>;
   /** What every cell's request shares (device, defaults, overrides, previewEvery). */
   request: Omit<RenderRequest, 'promptText' | 'model' | 'loras'>;
   /** The model folder or checkpoint for a cell (its `checkpoint` from a Checkpoint name axis, else the file's). */
