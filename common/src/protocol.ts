@@ -144,6 +144,8 @@ export const CHECKPOINT_LIST_REQUEST = 'sdPrompt/checkpointList';
 export interface CheckpointListParams {
   /** A prompt file's text: its `Model hash:` / `Model:` select a checkpoint as A1111's paste does (`chosen`). */
   text?: string;
+  /** `sdPrompt.vae` as set: with the text's `VAE hash:` / `VAE:`, it picks `chosenVae` as A1111 does. */
+  vae?: string;
 }
 
 export interface CheckpointListItem {
@@ -168,6 +170,12 @@ export interface CheckpointListResult {
   checkpoints: CheckpointListItem[];
   /** The checkpoint the text's generation data selects, and by which parameter. */
   chosen?: { path: string; by: 'Model hash' | 'Model' };
+  /**
+   * The VAE the text's `VAE hash:` / `VAE:` and the `vae` setting pick (service/library/vae.ts): a file, or null for
+   * the checkpoint's own (A1111's "None", or a VAE name the webui lacks). Absent: Automatic (the render's engine looks
+   * for `NAME.vae.safetensors` beside the checkpoint).
+   */
+  chosenVae?: { path: string | null; by: string };
 }
 
 /**

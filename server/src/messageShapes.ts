@@ -97,7 +97,7 @@ export interface CheckedParams {
 const SHAPES: Record<keyof CheckedParams, Check> = {
   [TOKEN_COUNT_REQUEST]: object({ textDocument, position: object({ line: count, character: count }) }),
   [LORA_LIST_REQUEST]: object({ textDocument: optional(textDocument) }),
-  [CHECKPOINT_LIST_REQUEST]: object({ text: optional(string) }),
+  [CHECKPOINT_LIST_REQUEST]: object({ text: optional(string), vae: optional(string) }),
   [RENDER_LORAS_REQUEST]: object({ text: string }),
   [GENERATION_DATA_REQUEST]: object({ text: string }),
   [SELECTION_PROMPT_REQUEST]: object({ text: string, selected: string }),

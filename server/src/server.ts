@@ -324,7 +324,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   onExtensionRequest(CHECKPOINT_LIST_REQUEST, (): CheckpointListResult => ({ folders: [], checkpoints: [] }), async (params) => {
     await configureLibrary();
     const folders = libraryFolders(await windowSettings(), options.exists ?? (() => false)).checkpoint;
-    return checkpointList(host?.library, folders, params.text !== undefined ? parsePromptDocument(params.text) : undefined);
+    return checkpointList(host?.library, folders, params.text !== undefined ? parsePromptDocument(params.text) : undefined, params.vae);
   });
   onExtensionRequest(RENDER_LORAS_REQUEST, (): RenderLorasResult => ({ loras: [], warnings: [] }), async (params) => {
     await configureLibrary();

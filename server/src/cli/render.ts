@@ -4,7 +4,7 @@ import * as path from 'path';
 import { LibraryHost } from '../libraryHost';
 import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
 import { checkpointNames, documentCheckpoint, findCheckpoint } from '../service/library/checkpoints';
-import { documentVae, findVae, vaeEntries, vaeName } from '../service/library/vae';
+import { documentVae, findVae, sidecarNamed, vaeEntries, vaeName } from '../service/library/vae';
 import { DEFAULT_SETTINGS } from '../service/settings';
 import { DEVICE_SETTINGS, DeviceSetting } from '../render/onnx/devices';
 import { ParameterOverrides } from '../render/parameters';
@@ -183,11 +183,11 @@ async function chooseVae(o: RenderOptions, doc: PromptDocument, model: string, i
     const entries = vaeEntries(host.catalog.list('vae'), host.catalog.list('checkpoint'));
     const known = (e: CatalogEntry) => host.library.sha256?.(e, false);
     if (o.vae) {
-      const entry = findVae(entries, o.vae);
+      const entry = findVae(entries, o.vae) ?? sidecarNamed(host.catalog.list('checkpoint'), o.vae);
       if (!entry) throw new UsageError(`--vae ${o.vae}: no such VAE in ${o.webui}'s models/VAE (${entries.map(vaeName).join(', ') || 'it has none'})`);
-      return entry.path;
+      return typeof entry === 'string' ? entry : entry.path;
     }
-    const choice = documentVae(entries, doc, known, { setting: '', checkpoint: model });
+    const choice = documentVae(entries, doc, known, { setting: '', checkpoint: model, checkpoints: host.catalog.list('checkpoint') });
     if (choice.unknown) {
       io.stderr(`sd-prompt: VAE ${choice.unknown.name}: no such VAE in ${o.webui}'s models/VAE; A1111 then decodes with the checkpoint's own VAE, and so does this render\n`);
     } else if (choice.file) io.stderr(`sd-prompt: ${choice.by} selects the VAE ${path.basename(choice.file)}\n`);

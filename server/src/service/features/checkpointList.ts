@@ -1,6 +1,7 @@
 import type { CheckpointListItem, CheckpointListResult } from '../../../../common/src/protocol';
 import { PromptLibrary } from '../library';
 import { checkpointNames, documentCheckpoint } from '../library/checkpoints';
+import { chooseVae, documentVae, vaeEntries } from '../library/vae';
 import { PromptDocument } from '../syntax/document';
 
 /**
@@ -8,7 +9,7 @@ import { PromptDocument } from '../syntax/document';
  * from the webui's cache.json or an earlier hash), and the one a prompt's `Model hash:` / `Model:` select. It never
  * starts hashing: Render Preview asks on every render, and hashing a folder of checkpoints reads hundreds of GB.
  */
-export function checkpointList(library: PromptLibrary | undefined, folders: string[], doc?: PromptDocument): CheckpointListResult {
+export function checkpointList(library: PromptLibrary | undefined, folders: string[], doc?: PromptDocument, vaeSetting = ''): CheckpointListResult {
   const catalog = library?.catalog;
   if (!catalog?.ready) return { folders, checkpoints: [] };
   const entries = catalog.list('checkpoint');
@@ -32,5 +33,11 @@ export function checkpointList(library: PromptLibrary | undefined, folders: stri
   const result: CheckpointListResult = { folders, checkpoints };
   const choice = doc ? documentCheckpoint(entries, doc, (e) => library!.sha256?.(e, false)) : {};
   if (choice.entry && choice.by) result.chosen = { path: choice.entry.path, by: choice.by };
+  // The VAE as A1111 resolves it for that checkpoint: the text's VAE hash:/VAE:, then sdPrompt.vae, then Automatic.
+  const vaes = vaeEntries(catalog.list('vae'), entries);
+  const known = (e: Parameters<typeof documentVae>[0][number]) => library!.sha256?.(e, false);
+  const context = { setting: vaeSetting, checkpoints: entries, ...(choice.entry ? { checkpoint: choice.entry.path } : {}) };
+  const vae = doc ? documentVae(vaes, doc, known, context) : chooseVae(vaes, context, known);
+  if (vae.file !== undefined) result.chosenVae = { path: vae.file, by: vae.by };
   return result;
 }

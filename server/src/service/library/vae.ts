@@ -31,11 +31,22 @@ export function vaeName(entry: Pick<CatalogEntry, 'path'>): string {
 const AUTOMATIC = new Set(['Automatic', 'auto', '']);
 
 /**
- * The VAE files A1111's vae_dict holds: models/VAE's files (the catalog's `vae` kind) and the `*.vae.*` files among
- * the checkpoints (A1111 globs `**\/*.vae.safetensors` in its checkpoint folder too).
+ * The VAE files A1111's vae_dict holds that the catalog lists: models/VAE's files (the catalog's `vae` kind). It
+ * also holds the `NAME.vae.*` files beside checkpoints, which the catalog leaves out of its checkpoint list:
+ * `sidecarNamed` finds those by name.
  */
 export function vaeEntries(vaes: readonly CatalogEntry[], checkpoints: readonly CatalogEntry[]): CatalogEntry[] {
   return [...checkpoints.filter((e) => /\.vae$/i.test(e.name)), ...vaes];
+}
+
+/**
+ * `NAME.vae.safetensors` (or .pt/.ckpt) for a checkpoint NAME of the catalog: the path beside that checkpoint.
+ * Its existence is not known here (the catalog does not list it); a missing file fails the render with its path.
+ */
+export function sidecarNamed(checkpoints: readonly CatalogEntry[], name: string): string | undefined {
+  const m = /^(.*)\.vae\.(safetensors|pt|ckpt)$/i.exec(name);
+  const checkpoint = m ? checkpoints.find((e) => e.name === m[1]) : undefined;
+  return checkpoint && checkpoint.path.slice(0, checkpoint.path.length - vaeName(checkpoint).length) + name;
 }
 
 /** The entry `name` selects in vae_dict: the last one by that file name, as later files overwrite earlier keys. */
@@ -55,6 +66,8 @@ export interface VaeInputs {
   checkpoint?: string;
   /** A path the setting names, when it is one that exists (resolved by the caller, which has a file system). */
   settingFile?: string;
+  /** The catalog's checkpoints, whose `NAME.vae.*` sidecars a name may select (`sidecarNamed`). */
+  checkpoints?: readonly CatalogEntry[];
 }
 
 export function chooseVae(entries: readonly CatalogEntry[], inputs: VaeInputs, sha256Of: (entry: CatalogEntry) => string | undefined): VaeChoice {
@@ -67,8 +80,11 @@ export function chooseVae(entries: readonly CatalogEntry[], inputs: VaeInputs, s
     if (AUTOMATIC.has(name)) return undefined;
     if (name === 'None') return { file: null, by };
     if (file) return { file, by };
+    // The client sends a setting that names an existing file as its absolute path.
+    if (by === 'sdPrompt.vae' && /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(name)) return { file: name, by };
     const entry = findVae(entries, name);
-    return entry ? { file: entry.path, by } : { file: null, by, unknown: { by, name } };
+    const sidecar = entry ? entry.path : sidecarNamed(inputs.checkpoints ?? [], name);
+    return sidecar ? { file: sidecar, by } : { file: null, by, unknown: { by, name } };
   };
   const fromFile = inputs.vae !== undefined ? named(inputs.vae.trim(), 'VAE') : undefined;
   if (fromFile) return fromFile;

@@ -6,6 +6,7 @@ import { PromptDocument } from '../../syntax/document';
 import { ParameterEntry } from '../../syntax/sections';
 import { Problem } from './problem';
 import { closestName } from './suggest';
+import { findVae, sidecarNamed, vaeEntries, vaeName } from '../../library/vae';
 
 /** `Model hash:` as A1111 writes it: the 10-hex short sha256 (1.x) or the legacy 8-hex hash. */
 const HASH = /^[0-9a-f]{8}([0-9a-f]{2})?$/;
@@ -17,6 +18,7 @@ const HASH = /^[0-9a-f]{8}([0-9a-f]{2})?$/;
  * Whole-file hashes are computed only for the checkpoint the name selects; until one is in, nothing is said.
  */
 export function checkModel(doc: PromptDocument, library: PromptLibrary | undefined, out: Problem[]): void {
+  checkVae(doc, library, out);
   const catalog = library?.catalog;
   if (!catalog?.ready || !catalog.hasFolders('checkpoint')) return;
   const params = doc.sections.parameters?.entries ?? [];
@@ -67,6 +69,36 @@ export function checkModel(doc: PromptDocument, library: PromptLibrary | undefin
     span: hash.valueSpan,
     message: `'${model!.value}' here has the hash ${own}, not ${hash.value}: it is another version of that checkpoint, so the image will differ (and A1111, which picks by hash, keeps the model it has loaded).`,
     fixes: [{ title: `Change the hash to ${own} (your file's)`, edits: [{ span: hash.valueSpan, newText: own }] }],
+  });
+}
+
+/**
+ * `VAE:` against the webui's VAEs (models/VAE, and `*.vae.*` files among the checkpoints: A1111's vae_dict). A name
+ * it lacks makes A1111 print "Couldn't find VAE named ...; using None instead" and decode with the checkpoint's own
+ * VAE, so the colours are not the image's. A `VAE hash:` that finds a file (its hash already known) says enough.
+ */
+export function checkVae(doc: PromptDocument, library: PromptLibrary | undefined, out: Problem[]): void {
+  const catalog = library?.catalog;
+  if (!catalog?.ready || !catalog.hasFolders('vae')) return;
+  const params = doc.sections.parameters?.entries ?? [];
+  const vae = params.find((e) => e.key === 'VAE');
+  const value = vae?.value.trim();
+  if (!vae || !value || ['None', 'Automatic', 'auto'].includes(value)) return;
+  const checkpoints = catalog.hasFolders('checkpoint') ? catalog.list('checkpoint') : [];
+  const entries = vaeEntries(catalog.list('vae'), checkpoints);
+  // A checkpoint's NAME.vae.safetensors is not listed (the catalog leaves it out); its name is taken on trust.
+  if (findVae(entries, value) || sidecarNamed(checkpoints, value)) return;
+  const hash = params.find((e) => e.key === 'VAE hash')?.value.trim().toLowerCase();
+  if (hash && entries.some((e) => knownOnly(library!)(e)?.startsWith(hash))) return;
+  const suggestion = closestName(value, entries.map(vaeName));
+  out.push({
+    code: 'vae-unknown',
+    severity: 'warning',
+    span: vae.valueSpan,
+    message:
+      `No VAE '${value}' in your models/VAE folder: A1111 then decodes with the checkpoint's own VAE, so the image will not be this one.` +
+      (suggestion ? ` Did you mean '${suggestion}'?` : ''),
+    fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ span: vae.valueSpan, newText: suggestion }], preferred: true }] : undefined,
   });
 }
 

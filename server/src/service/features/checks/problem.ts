@@ -52,6 +52,7 @@ export type ProblemCode =
   | 'param-schedule-type-unknown'
   | 'model-unknown'
   | 'model-hash-mismatch'
+  | 'vae-unknown'
   | 'tag-parens-unescaped'
   | 'dynamic-unbalanced-brace'
   | 'dynamic-syntax'
