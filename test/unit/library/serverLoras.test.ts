@@ -50,12 +50,19 @@ describe('server LoRA list', () => {
     );
   });
 
-  it('ComfyUI/Swarm: the stem or the relative path (either slash, with or without extension), case ignored', () => {
+  it('ComfyUI: the stem or the path as the server lists it, case ignored (what its render backend finds)', () => {
     assert.deepStrictEqual(
-      ['ink', 'styles/ink', 'styles\\ink', 'styles/ink.safetensors', 'INK', 'style.v2', 'style', 'other/ink.safetensors', 'sty'].map((n) => comfy.has(n)),
-      [true, true, true, true, true, true, false, false, false],
+      ['ink', 'INK', 'styles\\ink.safetensors', 'STYLES\\INK.SAFETENSORS', 'style.v2', 'style.v2.safetensors', 'styles/ink', 'styles/ink.safetensors', 'style', 'sty'].map((n) =>
+        comfy.has(n),
+      ),
+      [true, true, true, true, true, true, false, false, false, false],
     );
     assert.deepStrictEqual(comfy.suggestions, ['ink', 'style.v2']);
+  });
+
+  it('SwarmUI: the stem only, case ignored (its render backend sends the file it finds by stem)', () => {
+    const swarm = new ServerLoraList('swarmui', 'http://swarm:7801', [{ name: 'ink', path: 'styles/ink.safetensors' }]);
+    assert.deepStrictEqual(['ink', 'Ink', 'styles/ink.safetensors', 'styles/ink'].map((n) => swarm.has(n)), [true, true, false, false]);
   });
 
   it('a tag the server lacks is a warning naming the server, with did-you-mean from its list', async () => {
@@ -95,9 +102,9 @@ describe('server LoRA list', () => {
     ]);
   });
 
-  it('ComfyUI: a subfolder path is how its LoRAs are named, so it is no problem there', async () => {
+  it('ComfyUI: the listed path with its folder is found there (no lora-subfolder); a typo gets did-you-mean', async () => {
     const problems = await service(comfy);
-    assert.deepStrictEqual(problems('<lora:styles/ink:0.5>, <lora:style.v2:1>, <lora:ink:1>'), []);
+    assert.deepStrictEqual(problems('<lora:styles\\ink.safetensors:0.5>, <lora:style.v2:1>, <lora:ink:1>'), []);
     assert.deepStrictEqual(problems('<lora:styel.v2:1>').map((p) => p.message), [
       "The render server http://comfy:8188 (ComfyUI) has no LoRA 'styel.v2': a render there stops before it starts. Did you mean 'style.v2'?",
     ]);

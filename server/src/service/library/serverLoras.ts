@@ -4,9 +4,11 @@
  * - A1111 / Forge (`/sdapi/v1/loras`): by `name` (the file stem) or `alias` (`ss_output_name`), exact and
  *   case-sensitive, as the webui's `available_network_aliases` lookup is; never with folders.
  * - ComfyUI (`LoraLoader`'s `lora_name` choices) and SwarmUI (`ListModels`): entries are file paths
- *   relative to the LoRA folder (`sub/name.safetensors`, `\` on Windows servers). sd-prompt's own graph
- *   builders pick the file whose stem or relative path matches the tag, ignoring case, so the same
- *   rule decides here: `name`, `sub/name` and `sub/name.safetensors` all find `sub/name.safetensors`.
+ *   relative to the LoRA folder (`sub/name.safetensors`, `\` on Windows servers). sd-prompt's render
+ *   backends pick the file whose stem (ComfyUI: or whose path as the server lists it) equals the tag's
+ *   name ignoring case, so the same rule decides here: `name` finds `sub/name.safetensors` on both,
+ *   `sub/name.safetensors` on ComfyUI; `sub/name` (no extension) or the other slash would fail the
+ *   render, so they are reported.
  */
 export interface ServerLoraEntry {
   name: string;
@@ -40,7 +42,9 @@ export class ServerLoraList {
       }
       for (const file of [l.name, l.path]) {
         if (!file) continue;
-        for (const key of fileKeys(file)) this.folded.add(key.toLowerCase());
+        // SwarmUI's backend looks LoRAs up by stem only.
+        if (backend !== 'swarmui') this.folded.add(file.toLowerCase());
+        this.folded.add(stem(file).toLowerCase());
         suggestions.add(stem(file));
       }
       if (l.alias) this.folded.add(l.alias.toLowerCase());
@@ -56,19 +60,8 @@ export class ServerLoraList {
   /** Whether a tag naming `name` gets a LoRA on this server. */
   has(name: string): boolean {
     if (this.byName) return this.exact.has(name);
-    return this.folded.has(normalize(name).toLowerCase());
+    return this.folded.has(name.toLowerCase());
   }
-}
-
-/** `sub\name.safetensors` → `sub/name.safetensors`, `sub/name`, `name`. */
-function fileKeys(file: string): string[] {
-  const path = normalize(file);
-  const noExtension = path.replace(MODEL_EXTENSION, '');
-  return [path, noExtension, stem(path)];
-}
-
-function normalize(file: string): string {
-  return file.replace(/\\/g, '/').replace(/^\.\//, '');
 }
 
 /** The extensions LoRA files have; a dot elsewhere is part of the name (`style.v2.safetensors` → `style.v2`). */
