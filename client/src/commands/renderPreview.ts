@@ -102,6 +102,8 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
 
   // A server renders with its own checkpoints (the file's Model: / Model hash: choose there): no local model.
   let model = '';
+  /** The VAE renderModel picked (A1111's choice from `VAE:`/`VAE hash:`, sdPrompt.vae); undefined: Automatic. */
+  let vae: string | null | undefined;
   if (renderOn.kind === 'local') {
     const workspaceFolder = workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? '';
     let picked = await renderModel(deps.client, document.getText(), settings.model, workspaceFolder);
@@ -114,6 +116,7 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
       if (!picked) return { status: 'declined', message: 'no model folder' };
     }
     model = picked.model;
+    vae = picked.vae;
     if (picked.why !== 'sdPrompt.model') deps.log.info(`render: ${picked.why}`);
   }
   // Re-render's new seed is picked here, so the dynamic-prompt variant and the render use the same one.
@@ -156,9 +159,10 @@ export async function renderPreview(deps: RenderPreviewDeps, target?: Uri, args:
       defaults: settings.defaults,
       previewEvery: 1,
       loras,
+      ...(vae !== undefined ? { vae } : {}),
       idleReleaseMs: settings.releaseAfterSeconds * 1000,
     };
-    deps.log.info(`render: ${path.basename(document.uri.path)} with ${model} on ${settings.device}${loras.length ? `, LoRAs ${loras.map((l) => l.name).join(', ')}` : ''}`);
+    deps.log.info(`render: ${path.basename(document.uri.path)} with ${model}${vae ? `, VAE ${path.basename(vae)}` : vae === null ? ", the checkpoint's own VAE" : ''} on ${settings.device}${loras.length ? `, LoRAs ${loras.map((l) => l.name).join(', ')}` : ''}`);
     started.fire({ source, cancel: () => abort.abort() });
     const result = await window.withProgress(
       { location: ProgressLocation.Notification, title: `Rendering ${path.basename(document.uri.path)}`, cancellable: true },
