@@ -6,6 +6,7 @@
 export { parseAxisSpec, MAX_AXIS_VALUES } from './parseAxisSpec';
 export { planGrid, DEFAULT_MAX_CELLS } from './planGrid';
 export { XYZ_AXIS_TYPES, findAxisType } from './axisTypes';
+export { suggestAxisSpec, suggestAxisSpecs } from './axisSuggestions';
 export type { XyzAxisTypeInfo, AxisValueKind, AxisLabelStyle } from './axisTypes';
 export { GridSpecError } from './gridTypes';
 export type { XyzAxisType, XyzAxisName, GridAxis, GridCellPlan, GridPlan, GridPlanContext } from './gridTypes';
