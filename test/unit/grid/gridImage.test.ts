@@ -7,8 +7,8 @@ import type { RgbImage } from '../../../server/src/render/grid/gridImageTypes';
  * DejaVu Sans's metrics (and are what Pillow 12.3 gives running A1111's function on the same font and labels):
  *   font = (cell width + cell height) // 25 px, line spacing = font // 2, left band = cell width * 3 // 4,
  *   top band = tallest column label + 2 × spacing, where a line's height is its ink from the highest glyph top
- *   to the lowest glyph bottom, rounded up to whole pixels (DejaVu's cap/ascender top 1556/2048 em, g's bottom
- *   -426/2048 em).
+ *   to the lowest glyph bottom, each edge on the nearest whole pixel as FreeType's hinting puts it (DejaVu's
+ *   ascender letters reach 1556/2048 em, capitals about 1520, g/p/y go down to -426/2048 em).
  */
 
 /** A cell whose every pixel differs from its neighbours' and from other cells', so a misplaced copy shows. */
@@ -74,7 +74,7 @@ describe('X/Y/Z grid image (A1111 layout)', () => {
   const Y2 = ['Seed 1', 'Seed 2'];
 
   it('a 3×2 grid of 64×64 cells is 240×136: a 48 px row-label band and an 8 px column-label band', () => {
-    // font (64+64)//25 = 5 px, spacing 2; "CFG 5" is 4 px tall at 5 px (cap top 1556/2048×5 = 3.8 → 4), band 4 + 2×2 = 8.
+    // font (64+64)//25 = 5 px, spacing 2; "CFG 5" is 4 px tall at 5 px (cap top 1520/2048×5 = 3.7 → 4), band 4 + 2×2 = 8.
     const cells = [0, 1].map((r) => [0, 1, 2].map((c) => patternCell(64, 64, r * 3 + c + 1)));
     const grid = drawGrid(cells, X3, Y2);
     assert.strictEqual(grid.width, 3 * 64 + 48);
@@ -95,7 +95,7 @@ describe('X/Y/Z grid image (A1111 layout)', () => {
   describe('labels at 128×128 (10 px text, 96 px row band, 23 px column band)', () => {
     const cells = [0, 1].map(() => [0, 1, 2].map(() => solidCell(128, 128, 255)));
     // font (128+128)//25 = 10, spacing 5. The middle label wraps to "Steps: 30 and a long" (ink from 'd'/'l' at
-    // ceil(1556/2048×10) = 8 px over the baseline to 'p' at ceil(-426/2048×10) = -2: 10 px) and "label here"
+    // 1556/2048×10 = 7.6 → 8 px over the baseline to 'p' at -426/2048×10 = -2.1 → -2: 10 px) and "label here"
     // (8 px, nothing under the baseline): 10 + 5 + 8 = 23, band 23 + 2×5 = 33.
     const grid = drawGrid(cells, ['Steps: 20', 'Steps: 30 and a long label here', 'gjy'], ['Seed: 1', 'Seed: 2']);
 
@@ -198,7 +198,7 @@ describe('X/Y/Z grid image (A1111 layout)', () => {
     const cells = [0, 1].map((r) => [0, 1, 2].map((c) => patternCell(64, 64, r * 3 + c + 1)));
     const plain = drawGrid(cells, X3, Y2);
     const titled = drawGrid(cells, X3, Y2, { title: 'Steps: 20' });
-    // font (240+136)//25 = 15 px, spacing 7; "Steps: 20" is 12 + 3 = 14 px tall: band 14 + 14 = 28.
+    // font (240+136)//25 = 15 px, spacing 7; "Steps: 20" is 11 + 3 = 14 px tall ('S' 1520/2048×15 = 11.1, 'p' -3.1): band 14 + 14 = 28.
     assert.deepStrictEqual([titled.width, titled.height], [240, 136 + 28]);
     assertCellAt(titled, plain, 0, 28, 'the grid under its title');
     const title = darkBox(titled, 0, 0, 240, 28);
