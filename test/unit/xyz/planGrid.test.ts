@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import { GridPlan, planGrid } from '../../../server/src/service/xyz';
 import { parseSections } from '../../../server/src/service/syntax/sections';
+import { applyOrder } from '../../../server/src/service/xyz/planGrid';
 
 const fixed = { randomSeed: () => 42 };
 const at = (plan: GridPlan) => plan.cells.map((c) => [c.x, c.y, c.z]);
@@ -137,6 +138,12 @@ describe('X/Y/Z plan: each cell\'s .prompt text and the run order', () => {
         'a smiling cat in a hat, red',
       ],
     );
+  });
+
+  it('reorders overlapping parts exactly as A1111 does (outputs of its apply_order)', () => {
+    assert.strictEqual(applyOrder(',abab,ba', [',', ',ab']), ',abab,b,abab,ba');
+    assert.strictEqual(applyOrder('c ba,,', [',', 'a,']), 'c b,a,');
+    assert.strictEqual(applyOrder('b ,a', ['a', ',a']), 'b a,a');
   });
 
   it('puts variant N of a {red|blue} file in the cell, with Template lines as sd-dynamic-prompts writes them', () => {
