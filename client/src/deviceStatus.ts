@@ -1,6 +1,6 @@
 import { Disposable, StatusBarAlignment, window, workspace } from 'vscode';
 import { onDidRender } from './commands/renderPreview';
-import { BACKEND_LABELS, describeTarget, renderTarget } from './backends/renderTarget';
+import { deviceStatusText, LastRun } from './deviceStatusText';
 import { renderSettings } from './settings';
 
 /**
@@ -14,23 +14,12 @@ export function startDeviceStatus(): Disposable {
   item.name = 'SD Prompt Render Device';
   item.command = 'sdPrompt.selectRenderDevice';
   /** What ran the last render: a device, or a backend with its server. */
-  let ran: { device: string; server?: string } | undefined;
+  let ran: LastRun | undefined;
 
   const update = () => {
-    const settings = renderSettings();
-    const target = renderTarget(settings.backend, settings.server);
-    if ('problem' in target) {
-      item.text = `$(warning) ${settings.backend}`;
-      item.tooltip = `Render backend: ${target.problem}. Click to change.`;
-    } else if (target.kind !== 'local') {
-      item.text = `$(cloud) ${target.kind}`;
-      const last = ran?.server ? ` (the last render ran on ${BACKEND_LABELS[ran.device as keyof typeof BACKEND_LABELS] ?? ran.device} at ${ran.server})` : '';
-      item.tooltip = `Renders on ${describeTarget(target, settings.device)}${last}. Click to change.`;
-    } else {
-      const setting = settings.device;
-      item.text = `$(chip) ${ran && !ran.server && ran.device !== setting ? `${setting}: ${ran.device}` : setting}`;
-      item.tooltip = `Render device: ${setting}${ran ? ` (the last render ran on ${ran.server ? `${ran.device} at ${ran.server}` : ran.device})` : ''}. Click to change.`;
-    }
+    const { text, tooltip } = deviceStatusText(renderSettings(), ran);
+    item.text = text;
+    item.tooltip = tooltip;
     if (window.activeTextEditor?.document.languageId === 'sd-prompt') item.show();
     else item.hide();
   };
