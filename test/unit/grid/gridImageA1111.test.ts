@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { drawGrid } from '../../../server/src/render/grid/gridImage';
+import { drawGrid, drawZGrid } from '../../../server/src/render/grid/gridImage';
 import { decodePng } from '../../../server/src/render/grid/gridImagePng';
 import type { RgbImage } from '../../../server/src/render/grid/gridImageTypes';
 import { fixtureBytes } from '../fixtures';
@@ -117,4 +117,35 @@ describe('X/Y/Z grid image against A1111\'s own', () => {
       }
     });
   }
+  describe('the Z grid (grid/a1111-zgrid.png: A1111\'s grid of two Z values, each the 128 px grid above)', () => {
+    const grid = decodePng(fixtureBytes('grid/a1111-labels-128.png'));
+    const reference = decodePng(fixtureBytes('grid/a1111-zgrid.png'));
+    const ours = drawZGrid([grid, grid], ['Steps: 20', 'Steps: 30']);
+
+    it('has the same size: a title band of the tallest Z label plus two spacings, sized from the grids', () => {
+      // font (480+289)//25 = 30 px, spacing 15; "Steps: 20" is 28 px tall: band 28 + 30 = 58.
+      assert.deepStrictEqual([ours.width, ours.height], [reference.width, reference.height]);
+      assert.deepStrictEqual([ours.width, ours.height], [960, 289 + 58]);
+    });
+
+    it('puts each grid under its title, unchanged', () => {
+      for (const x0 of [0, 480]) {
+        for (let y = 0; y < grid.height; y++) {
+          const got = ours.rgb.subarray(((58 + y) * ours.width + x0) * 3, ((58 + y) * ours.width + x0 + 480) * 3);
+          assert.ok(Buffer.from(got).equals(Buffer.from(grid.rgb.subarray(y * 480 * 3, (y + 1) * 480 * 3))), `row ${y} of the grid at x ${x0}`);
+        }
+      }
+    });
+
+    for (const [i, x0] of [0, 480].entries()) {
+      it(`draws Z label ${i + 1} where A1111 does, to a pixel`, () => {
+        const want = inkBox(reference, x0, 0, x0 + 480, 58);
+        const got = inkBox(ours, x0, 0, x0 + 480, 58);
+        assert.ok(want && got);
+        for (const side of ['left', 'top', 'right', 'bottom'] as const) {
+          assert.ok(Math.abs(got[side] - want[side]) <= 1, `${side}: ours ${got[side]}, A1111's ${want[side]}`);
+        }
+      });
+    }
+  });
 });
