@@ -6,7 +6,7 @@ import { errnoText, OutputError, StagedFolder } from './stagedOutput';
 import { UsageError } from './usage';
 
 /**
- * `sd-prompt convert CKPT --out DIR [--fp16|--fp32] [--json] [--force]`: an A1111 single-file checkpoint as a
+ * `sd-prompt convert CKPT --out DIR [--fp16|--fp32] [--vae FILE] [--json] [--force]`: an A1111 single-file checkpoint as a
  * diffusers ONNX folder that onnxruntime (a plain InferenceSession per graph) and the renderer open. The folder is
  * written in a hidden sibling and renamed into place (stagedOutput.ts): a failure or Ctrl-C leaves nothing, an
  * existing folder is replaced only with --force and only if sd-prompt wrote it, and the checkpoint is only read.
@@ -16,6 +16,8 @@ export interface ConvertOptions {
   checkpoint: string;
   out: string;
   dtype: ConvertDtype;
+  /** A VAE file instead of the checkpoint's own (default: its `<name>.vae.safetensors` sidecar, as a render picks). */
+  vae?: string;
   json: boolean;
   force: boolean;
 }
@@ -28,6 +30,10 @@ export function parseConvertArgs(args: string[]): ConvertOptions {
       const v = args[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError('--out needs a folder');
       o.out = v;
+    } else if (a === '--vae') {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError('--vae needs a VAE file');
+      o.vae = path.resolve(v);
     } else if (a === '--fp16' || a === '--fp32') {
       const dtype = a === '--fp16' ? 'float16' : 'float32';
       if (o.dtype !== undefined && o.dtype !== dtype) throw new UsageError('--fp16 and --fp32 exclude each other');
@@ -46,11 +52,12 @@ export function parseConvertArgs(args: string[]): ConvertOptions {
 export async function runConvert(o: ConvertOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
   const checkpoint = path.resolve(o.checkpoint);
   // The checkpoint is checked (header, family, every weight) before anything is written.
-  await loadCheckpoint(checkpoint, sidecarVae(checkpoint) ? { vae: sidecarVae(checkpoint) } : {});
+  const vae = o.vae ?? sidecarVae(checkpoint);
+  await loadCheckpoint(checkpoint, vae ? { vae } : {});
   const staged = StagedFolder.create(o.out, { force: o.force, source: checkpoint, loras: [] });
   let result: ConvertResult;
   try {
-    result = await convertCheckpoint(checkpoint, staged.staging, { dtype: o.dtype });
+    result = await convertCheckpoint(checkpoint, staged.staging, { dtype: o.dtype, ...(vae ? { vae } : {}) });
     staged.commit({ source: checkpoint, loras: [] });
   } catch (e) {
     staged.abandon();

@@ -41,7 +41,7 @@ const USAGE = `usage:
   sd-prompt grid FILE.prompt --x "TYPE: VALUES" [--y ...] [--z ...] (--model FILE|DIR | --webui DIR [--model NAME] |
                  --backend a1111|comfyui|swarmui --server URL) [--lora-dir DIR]... [--out GRID.png] [--device D] [--json]
   sd-prompt merge --model DIR|CKPT --lora FILE[:TE[:UNET[:DYN]]]... --out DIR2|FILE.safetensors [--json] [--force]
-  sd-prompt convert CKPT.safetensors --out DIR [--fp16|--fp32] [--json] [--force]
+  sd-prompt convert CKPT.safetensors --out DIR [--fp16|--fp32] [--vae FILE] [--json] [--force]
   sd-prompt models [--webui DIR] [--no-hash] [--json]
   sd-prompt noise [--draws N] [--rng GPU|CPU|NV] [--json] (FILE | -)
   sd-prompt import IMAGE... [--json]`;

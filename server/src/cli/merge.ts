@@ -78,6 +78,7 @@ export async function runMerge(o: MergeOptions, io: { stdout: (s: string) => voi
     const { loras, target } = await runCheckpointMerge(o, io);
     return reportMerge(o, io, loras, target);
   }
+  if (/\.safetensors$/i.test(o.out)) throw new UsageError(`--out ${o.out}: a .safetensors output is a checkpoint, written from --model CKPT (a single-file checkpoint); from a model folder, --out is a folder`);
   const source = path.resolve(o.model);
   // Everything that can be checked before the work is: the model folder, then where the output goes.
   const folder = openModelGraphs(source);

@@ -258,7 +258,7 @@ describe('sd-prompt merge', function () {
   });
 
   it('bad usage exits 2', async () => {
-    for (const args of [[], ['--model', model, '--out', 'x'], ['--model', model, '--lora', lora], ['--lora', lora, '--out', 'x'], ['--model', model, '--lora', lora, '--out', 'x', '--bogus']]) {
+    for (const args of [[], ['--model', model, '--out', 'x'], ['--model', model, '--lora', lora], ['--lora', lora, '--out', 'x'], ['--model', model, '--lora', lora, '--out', 'x', '--bogus'], ['--model', model, '--lora', lora, '--out', 'x.safetensors']]) {
       assert.strictEqual((await merge(...args)).code, 2, args.join(' '));
     }
   });

@@ -10,6 +10,7 @@ import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { floatToHalf } from '../../../server/src/render/onnx/half';
 import { RenderHost } from '../../../server/src/render/renderHost';
 import { TINY_SD1_ARCHITECTURE, TINY_SDXL_ARCHITECTURE, writeCheckpoint } from '../../../server/src/render/testModel/generateCheckpoint';
+import { rewriteHeader } from '../checkpoint/rewriteHeader';
 import { decodeRgb, idat } from './pngPixels';
 
 async function cli(...args: string[]) {
@@ -159,6 +160,26 @@ describe('sd-prompt convert', function () {
     const own = await cli('convert', checkpoint, '--out', root, '--force');
     assert.strictEqual(own.code, 1);
     assert.match(own.stderr, /contains the model folder/);
+  });
+
+  it('--vae FILE: the VAE decoder comes from that file (a webui VAE, bare decoder.* names), and --json names it', async () => {
+    const donor = path.join(root, 'donor.safetensors');
+    writeCheckpoint(donor, { architecture: TINY_SD1_ARCHITECTURE, dtype: 'F16', seed: 9 });
+    const vae = path.join(root, 'donor_vae.safetensors');
+    fs.copyFileSync(donor, vae);
+    rewriteHeader(vae, (header) =>
+      Object.fromEntries(Object.entries(header).filter(([key]) => key.startsWith('first_stage_model.')).map(([key, value]) => [key.slice('first_stage_model.'.length), value])),
+    );
+    const out = path.join(root, 'with_vae');
+    const { code, stdout } = await cli('convert', path.join(root, 'sd1_f16.safetensors'), '--out', out, '--vae', vae, '--json');
+    assert.strictEqual(code, 0);
+    assert.strictEqual(JSON.parse(stdout).vae, vae);
+    assert.strictEqual((await cli('convert', donor, '--out', path.join(root, 'donor'))).code, 0);
+    assert.strictEqual((await cli('convert', path.join(root, 'sd1_f16.safetensors'), '--out', path.join(root, 'sd1_f16'), '--force')).code, 0);
+    const data = (folder: string, c: string) => fs.readFileSync(path.join(root, folder, c, 'model.onnx_data'));
+    assert.ok(data('with_vae', 'vae_decoder').equals(data('donor', 'vae_decoder')));
+    assert.ok(!data('with_vae', 'vae_decoder').equals(data('sd1_f16', 'vae_decoder')));
+    assert.ok(data('with_vae', 'unet').equals(data('sd1_f16', 'unet')));
   });
 
   it('a damaged checkpoint fails before anything is written, with its reason', async () => {
