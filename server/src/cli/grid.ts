@@ -134,16 +134,22 @@ export async function runGridCommand(o: GridOptions, io: GridIo, env: NodeJS.Pro
     const files = gridFiles(out, plan);
     // Checked before any render: an unwritable --out is found now, not after the whole grid.
     const keep = [{ path: o.file, what: 'the prompt file itself' }];
-    const staged = [files.grid, ...files.zGrids].map((f) => StagedFile.create(f, keep));
+    // Staged again once the cells are done: a staged file removes itself and re-raises on Ctrl-C, which here must
+    // instead stop the grid and keep what is done.
+    for (const f of [files.grid, ...files.zGrids]) StagedFile.create(f, keep).abandon();
     try {
       fs.mkdirSync(files.cellsFolder, { recursive: true });
     } catch (e) {
-      for (const s of staged) s.abandon();
       throw new Error(`cannot create ${files.cellsFolder}: ${(e as Error).message}`);
     }
 
     const abort = new AbortController();
-    const onInterrupt = () => abort.abort();
+    // The first Ctrl-C stops between cells and keeps what is done; a second one quits at once.
+    const onInterrupt = () => {
+      if (abort.signal.aborted) process.exit(130);
+      io.stderr('\nsd-prompt: stopping: the finished cells and the grid are written (Ctrl-C again to quit now)\n');
+      abort.abort();
+    };
     process.on('SIGINT', onInterrupt);
     const total = plan.cells.length;
     let finished = 0;
@@ -188,9 +194,6 @@ export async function runGridCommand(o: GridOptions, io: GridIo, env: NodeJS.Pro
         });
         run = await runGrid(plan, renderCell, { signal: abort.signal, onCell });
       }
-    } catch (e) {
-      for (const s of staged) s.abandon();
-      throw e;
     } finally {
       process.removeListener('SIGINT', onInterrupt);
       await host?.dispose();
@@ -211,10 +214,16 @@ export async function runGridCommand(o: GridOptions, io: GridIo, env: NodeJS.Pro
       grids.push(drawGrid(rows, xLabels, plan.y ? yLabels : [''], { cellSize: someImage }));
     }
     const infotext = first?.infotext;
-    if (plan.z) {
-      staged[0].commit(gridPng(drawZGrid(grids, plan.z.labels), infotext));
-      grids.forEach((g, z) => staged[z + 1].commit(gridPng(g, infotext)));
-    } else staged[0].commit(gridPng(grids[0], infotext));
+    const staged = [files.grid, ...files.zGrids].map((f) => StagedFile.create(f, keep));
+    try {
+      if (plan.z) {
+        staged[0].commit(gridPng(drawZGrid(grids, plan.z.labels), infotext));
+        grids.forEach((g, z) => staged[z + 1].commit(gridPng(g, infotext)));
+      } else staged[0].commit(gridPng(grids[0], infotext));
+    } catch (e) {
+      for (const s of staged) s.abandon();
+      throw e;
+    }
 
     const failed = run.done.filter((c) => c.error);
     const cellsJson = plan.cells.map((c, i) => {

@@ -8,6 +8,7 @@ import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/test
 import { FIXTURES } from '../fixtures';
 import { tinyKohyaLora, writeSafetensors } from '../render/loraFiles';
 import { startSwarmServer } from '../backends/servers/swarmServer';
+import { runCliProcess } from '../cli/cliProcess';
 
 async function grid(...args: string[]) {
   let stdout = '';
@@ -99,6 +100,35 @@ describe('sd-prompt grid', function () {
     assert.deepStrictEqual(summary.cells[1], { file: null, x: 1, y: 0, z: 0, labels: ['Size: 60x64'], seed: null, error: 'Size 60x64 must be a multiple of 8 in both directions.' });
     assert.match(r.stderr, /sd-prompt: cell 2\/2 \(Size: 60x64\): failed: Size 60x64 must be a multiple of 8 in both directions\.\n/);
     assert.ok(fs.existsSync(out));
+  });
+
+  it('Ctrl-C stops after the cell in progress: the finished cells and a grid with grey gaps are written, exit 130', async function () {
+    if (process.platform === 'win32') this.skip();
+    const slow = path.join(dir, 'slow.prompt');
+    fs.writeFileSync(slow, 'a cat\nSteps: 40, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64\n');
+    const out = path.join(dir, 'interrupted.png');
+    let interrupted = false;
+    const r = await runCliProcess(['grid', slow, '--x', 'Seed: 1-4', '--model', model, '--device', 'cpu', '--out', out, '--json'], {
+      killAfterMs: 100000,
+      onStart: (child) => {
+        let seen = '';
+        child.stderr!.on('data', (d) => {
+          seen += d;
+          // Interrupted once the first cell is done and the second is under way.
+          if (!interrupted && /cell 1\/4 \(Seed: 1\): done\n[^]*step \d+\/40/.test(seen)) {
+            interrupted = true;
+            child.kill('SIGINT');
+          }
+        });
+      },
+    });
+    assert.deepStrictEqual([interrupted, r.code], [true, 130], r.stderr);
+    assert.match(r.stderr, /sd-prompt: grid cancelled: the finished cells and a grid with grey gaps were written\n$/);
+    const summary = JSON.parse(r.stdout);
+    assert.strictEqual(summary.cancelled, true);
+    assert.deepStrictEqual(summary.cells.map((c: { error: string | null }) => c.error), [null, 'not rendered (cancelled)', 'not rendered (cancelled)', 'not rendered (cancelled)']);
+    assert.deepStrictEqual(fs.readdirSync(path.join(dir, 'interrupted-cells')), ['x1-y1.png']);
+    assert.strictEqual(readPngInfo(fs.readFileSync(out)).width, 4 * 64);
   });
 
   it('bad usage exits 2 naming the axis and column; nothing is rendered or written', async () => {
