@@ -50,7 +50,7 @@ export function parseAxisSpec(axis: XyzAxisName, spec: string, context: GridPlan
 }
 
 export function parseAxis(axis: XyzAxisName, spec: string, context: GridPlanContext = {}): ParsedAxis {
-  const fail = (column: number, reason: string): never => {
+  const fail: Fail = (column, reason) => {
     throw new GridSpecError(axis, column, reason);
   };
   const colon = spec.indexOf(':');
@@ -74,18 +74,18 @@ export function parseAxis(axis: XyzAxisName, spec: string, context: GridPlanCont
     if (e instanceof CsvQuoteError) fail(e.column + valuesColumn, e.message);
     throw e;
   }
-  if ((info!.kind === 'text' || info!.kind === 'permutations') && fields!.length > MAX_AXIS_VALUES) {
-    fail(valuesColumn, `${fields!.length} values, more than the ${MAX_AXIS_VALUES} an axis may have`);
+  if ((info.kind === 'text' || info.kind === 'permutations') && fields.length > MAX_AXIS_VALUES) {
+    fail(valuesColumn, `${fields.length} values, more than the ${MAX_AXIS_VALUES} an axis may have`);
   }
-  const values = readValues(info!, fields!, context, fail);
-  if (values.length === 0) fail(firstTextColumn(spec, valuesColumn), `no values for ${info!.type}`);
+  const values = readValues(info, fields, context, fail);
+  if (values.length === 0) fail(firstTextColumn(spec, valuesColumn), `no values for ${info.type}`);
   if (values.length > MAX_AXIS_VALUES) fail(valuesColumn, `${values.length} values, more than the ${MAX_AXIS_VALUES} an axis may have`);
   return {
     axis,
-    info: info!,
+    info: info,
     values,
     valuesColumn,
-    grid: { type: info!.type, values: values.map((v) => v.text), labels: values.map((v) => v.label) },
+    grid: { type: info.type, values: values.map((v) => v.text), labels: values.map((v) => v.label) },
   };
 }
 
