@@ -177,14 +177,14 @@ describe('X/Y/Z grid image (A1111 layout)', () => {
     assert.throws(() => drawGrid([[undefined]], ['a'], ['']), /no cell of the grid has an image, and no cell size was given/);
   });
 
-  it('mixed cell sizes (a Size axis) get slots of the largest, each cell at its slot\'s top left', () => {
+  it('mixed cell sizes (a Size axis) get slots of the largest, a smaller cell centred in its slot on white', () => {
     const small = patternCell(32, 48, 7);
     const big = patternCell(64, 64, 8);
     const grid = drawGrid([[small, big]], ['', ''], ['']);
     assert.deepStrictEqual([grid.width, grid.height], [128, 64]);
-    assertCellAt(grid, small, 0, 0, 'the small cell');
+    assertCellAt(grid, small, (64 - 32) >> 1, (64 - 48) >> 1, 'the small cell'); // image_grid's (w - img_w) // 2
     assertCellAt(grid, big, 64, 0, 'the big cell');
-    assert.deepStrictEqual(pixel(grid, 40, 10), [0, 0, 0], 'the rest of the small cell\'s slot is black, as image_grid leaves it');
+    for (const [x, y] of [[0, 0], [15, 30], [48, 30], [30, 7], [30, 56]]) assert.deepStrictEqual(pixel(grid, x, y), [255, 255, 255], `(${x}, ${y}) around the small cell`);
   });
 
   it('no labels at all (X axis only with empty labels): no bands, just the cells', () => {

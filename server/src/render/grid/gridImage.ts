@@ -6,7 +6,7 @@ import { FontFace } from './fontRaster';
 /**
  * The X/Y/Z plot's images laid out as AUTOMATIC1111's webui lays them (modules/images.py `image_grid` and
  * `draw_grid_annotations`, scripts/xyz_grid.py `draw_xyz_grid`), so a grid from sd-prompt reads like one from
- * the webui: cells in slots the size of the largest cell, column labels in a band above, row labels in a
+ * the webui: cells centred in slots the size of the largest cell, column labels in a band above, row labels in a
  * band to the left three quarters of a cell wide, labels in a font of (cell width + height) / 25 pixels,
  * wrapped on spaces to fit, black on white.
  */
@@ -29,8 +29,6 @@ export const BACKGROUND_COLOUR = [255, 255, 255] as const;
  * missing rather than as a black render (A1111 leaves a black image there, which a dark render looks like).
  */
 export const MISSING_CELL_GREY = 128;
-/** A slot larger than its cell (a Size axis mixes sizes) shows black around it, as `image_grid` pastes on black. */
-const SLOT_FILL = 0;
 
 /**
  * One grid: `cells[row][col]` under `xLabels` (one per column) and beside `yLabels` (one per row). A missing
@@ -139,8 +137,10 @@ function annotate(tiles: (RgbImage | undefined)[][], width: number, height: numb
       const x = padLeft + (width + margin) * col;
       const y = padTop + (height + margin) * row;
       const tile = tiles[row][col];
-      fill(result, x, y, width, height, tile ? SLOT_FILL : MISSING_CELL_GREY);
-      if (tile) paste(result, tile, x, y);
+      // A cell smaller than its slot (a Size axis mixes sizes) is centred in it on the background, as
+      // `image_grid` pastes it; a missing one fills the slot with grey.
+      if (tile) paste(result, tile, x + ((width - tile.width) >> 1), y + ((height - tile.height) >> 1));
+      else fill(result, x, y, width, height, MISSING_CELL_GREY);
     }
   }
 
