@@ -150,6 +150,8 @@ describe('X/Y/Z axis spec errors', () => {
   it('a variant the file does not have', () => {
     const e = specError(() => planGrid('a {red|blue} hat\nSteps: 20, Seed: 1, Sampler: Euler', { z: 'Prompt variant: 1, 3', x: 'Steps: 10' }));
     assert.deepStrictEqual([e.axis, e.column, e.reason], ['z', 19, 'variant 3 does not exist: the file has 2 variants']);
+    const second = specError(() => planGrid('a {red|blue} hat\nSteps: 20, Seed: 1', { x: 'Prompt variant: 1', y: 'Prompt variant: 1-5' }));
+    assert.deepStrictEqual([second.axis, second.column, second.reason], ['y', 16, 'variant 3 does not exist: the file has 2 variants']);
   });
 
   it('a file whose variants cannot be listed', () => {

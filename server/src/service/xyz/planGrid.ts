@@ -41,9 +41,9 @@ export function planGrid(promptText: string, specs: { x?: string; y?: string; z?
 
   const base = readPromptFile(promptText);
   fixSeeds(base, axes, context);
-  const variants = axes.some((a) => a.info.kind === 'variant') ? fileVariants(promptText, axes, context) : [];
-  const variantAxis = axes.find((a) => a.info.kind === 'variant');
-  if (variantAxis) variantAxis.grid.labels = variantLabels(variantAxis, variants);
+  const variantAxes = axes.filter((a) => a.info.kind === 'variant');
+  const variants = variantAxes.length ? fileVariants(promptText, variantAxes, context) : [];
+  for (const axis of variantAxes) axis.grid.labels = variantLabels(axis, variants);
 
   const cells: GridCellPlan[] = [];
   for (let iz = 0; iz < counts.z; iz++) {
@@ -80,8 +80,8 @@ function fixSeeds(parts: PromptFileParts, axes: ParsedAxis[], context: GridPlanC
 }
 
 /** The file's variants in combinatorial order, and a check that every asked-for variant exists. */
-function fileVariants(promptText: string, axes: ParsedAxis[], context: GridPlanContext): Variant[] {
-  const axis = axes.find((a) => a.info.kind === 'variant')!;
+function fileVariants(promptText: string, variantAxes: ParsedAxis[], context: GridPlanContext): Variant[] {
+  const axis = variantAxes[0];
   let variants: Variant[];
   try {
     variants = context.variants
@@ -94,9 +94,11 @@ function fileVariants(promptText: string, axes: ParsedAxis[], context: GridPlanC
     if (e instanceof ExpandError) throw new GridSpecError(axis.axis, axis.valuesColumn, `the file's variants cannot be listed: ${e.message}`);
     throw e;
   }
-  for (const value of axis.values) {
-    if (value.number! > variants.length) {
-      throw new GridSpecError(axis.axis, value.column, `variant ${value.number} does not exist: the file has ${variants.length} variant${variants.length === 1 ? '' : 's'}`);
+  for (const variantAxis of variantAxes) {
+    for (const value of variantAxis.values) {
+      if (value.number! > variants.length) {
+        throw new GridSpecError(variantAxis.axis, value.column, `variant ${value.number} does not exist: the file has ${variants.length} variant${variants.length === 1 ? '' : 's'}`);
+      }
     }
   }
   return variants;
