@@ -16,6 +16,7 @@ import {
   parseAxisSpec,
   planGrid,
   RenderCell,
+  suggestAxisSpec,
   runGrid,
   XYZ_AXIS_TYPES,
   XyzAxisName,
@@ -27,7 +28,6 @@ import { describeTarget, renderTarget } from '../backends/renderTarget';
 import { serverBackend } from '../backends/serverBackend';
 import { dialogs } from '../dialogs';
 import { ErrorReporter } from '../log';
-import { axisDefault } from '../preview/gridAxisDefaults';
 import { GridPanel } from '../preview/gridPanel';
 import { RenderService } from '../preview/renderService';
 import { renderModel } from '../renderModel';
@@ -206,12 +206,13 @@ async function askAxes(text: string): Promise<RenderGridArgs | undefined> {
 function askValues(axis: XyzAxisName, type: XyzAxisType, text: string): Thenable<string | undefined> {
   const info = XYZ_AXIS_TYPES.find((t) => t.type === type);
   const prefix = `${type}: `;
-  const start = axisDefault(type, text);
+  // The planner's suggestion from the file's own values (its seed and the next three, its LoRA at other weights...).
+  const suggested = suggestAxisSpec(text, type);
+  const start = suggested.startsWith(prefix) ? suggested.slice(prefix.length) : '';
   return dialogs.input({
     title: `${axis.toUpperCase()} axis: ${type}`,
     prompt: `${info?.description ?? ''} — e.g. ${info?.example.slice(prefix.length) ?? ''}`,
     value: start,
-    valueSelection: [start.length, start.length],
     validateInput: (value) => {
       try {
         parseAxisSpec(axis, prefix + value);

@@ -14,7 +14,7 @@ export { createBackend } from './backends/createBackend';
 export { BackendError, BACKEND_KINDS } from './backends/backend';
 export type { BackendErrorKind, BackendKind, BackendProgress, BackendResult, RenderBackend, ServerConnection, ServerLora } from './backends/backend';
 /** The X/Y/Z plot: axis specs planned into cells, the cells run on the local engine or a backend, the grid image. */
-export { planGrid, parseAxisSpec, XYZ_AXIS_TYPES, GridSpecError } from '../service/xyz';
+export { planGrid, parseAxisSpec, suggestAxisSpec, XYZ_AXIS_TYPES, GridSpecError } from '../service/xyz';
 export type { GridAxis, GridCellPlan, GridPlan, GridPlanContext, XyzAxisName, XyzAxisType, XyzAxisTypeInfo } from '../service/xyz';
 export { runGrid } from './grid/gridRunner';
 export type { CellResult, GridCellOutcome, GridRunResult, RenderCell } from './grid/gridRunner';
