@@ -16,6 +16,8 @@ import { TINY_SD1_ARCHITECTURE, TINY_SD2_ARCHITECTURE, TINY_SDXL_ARCHITECTURE, w
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
+import { prepareLoras } from '../../../server/src/render/lora/prepare';
+import { tinyKohyaLora, writeSafetensors } from '../render/loraFiles';
 
 /**
  * Clip skip as A1111's FrozenCLIPEmbedderWithCustomWords.encode_with_transformers applies it on SD1:
@@ -143,6 +145,24 @@ describe('Clip skip (A1111 CLIP_stop_at_last_layers)', function () {
       const outputs = await encode(fullSessions.textEncoder.session);
       const reference = await encode(fewerSessions.textEncoder.session);
       assert.deepStrictEqual(outputs['normed_hidden_states.2'], reference.last_hidden_state);
+    });
+
+    it('keeps them when a LoRA is merged into the text encoder (the merged bytes get them too)', async () => {
+      const file = path.join(root, 'te_lora.safetensors');
+      writeSafetensors(file, tinyKohyaLora());
+      const prepared = await prepareLoras([{ name: 'te', path: file, te: 1, unet: 1 }]);
+      const merged = await loadSessions(openModelFolder(full), 'cpu', ort, prepared);
+      const mergedFewer = await loadSessions(openModelFolder(fewer), 'cpu', ort, await prepareLoras([{ name: 'te', path: file, te: 1, unet: 1 }]));
+      try {
+        assert.deepStrictEqual(merged.loras.map((l) => [l.name, l.matched]), [['te', 2]]);
+        const outputs = await encode(merged.textEncoder.session);
+        const reference = await encode(mergedFewer.textEncoder.session);
+        assert.deepStrictEqual(outputs['normed_hidden_states.2'], reference.last_hidden_state);
+        assert.notDeepStrictEqual(outputs['normed_hidden_states.2'], (await encode(fullSessions.textEncoder.session))['normed_hidden_states.2']);
+      } finally {
+        await merged.release();
+        await mergedFewer.release();
+      }
     });
 
     it('renders clip skip 2 exactly as the folder of one layer fewer renders clip skip 1, and writes Clip skip: 2 after Denoising strength', async () => {
