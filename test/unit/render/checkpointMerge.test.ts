@@ -168,7 +168,8 @@ describe('sd-prompt merge from a checkpoint', function () {
   });
 
   it('a failure leaves nothing: a LoRA that cannot be read, a damaged checkpoint', async () => {
-    const listing = () => fs.readdirSync(root).sort();
+    // The graph cache (XDG_CACHE_HOME, inside root here) is the one place a merge may write before it fails.
+    const listing = () => fs.readdirSync(root).filter((n) => n !== 'cache').sort();
     const before = listing();
     const missing = await cli('merge', '--model', checkpoint, '--lora', path.join(root, 'nope.safetensors'), '--out', path.join(root, 'never.safetensors'));
     assert.strictEqual(missing.code, 1);
@@ -181,6 +182,11 @@ describe('sd-prompt merge from a checkpoint', function () {
     assert.strictEqual(cut.code, 1);
     assert.match(cut.stderr, /cut\.safetensors is shorter than its header says/);
     fs.rmSync(damaged);
+    assert.deepStrictEqual(listing(), before);
+    // A LoRA given as the checkpoint says what it is.
+    const swapped = await cli('merge', '--model', lora, '--lora', lora, '--out', path.join(root, 'never.safetensors'));
+    assert.strictEqual(swapped.code, 1);
+    assert.match(swapped.stderr, /style\.safetensors is a LoRA \(4 of its 4 tensors are LoRA weights\), not a checkpoint/);
     assert.deepStrictEqual(listing(), before);
   });
 });
