@@ -16,6 +16,7 @@ import { TINY_SD1_ARCHITECTURE, TINY_SD2_ARCHITECTURE, TINY_SDXL_ARCHITECTURE, w
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { parsePromptDocument } from '../../../server/src/service/syntax/document';
 import { FIXTURES } from '../fixtures';
+import { ModelBuilder } from '../../../server/src/render/onnx/onnxWriter';
 import { prepareLoras } from '../../../server/src/render/lora/prepare';
 import { tinyKohyaLora, writeSafetensors } from '../render/loraFiles';
 
@@ -110,6 +111,25 @@ describe('Clip skip (A1111 CLIP_stop_at_last_layers)', function () {
       written: 1,
       note: 'Clip skip 2 not applied (rendered with clip skip 1): its final layer norm is not one LayerNormalization node.',
     });
+  });
+
+  it('a text encoder whose final norm is not one LayerNormalization (an older export) is left as it is, saying why', () => {
+    // last_hidden_state from decomposed ops, as exports before opset 17 write LayerNorm.
+    const model = new ModelBuilder(13);
+    const g = model.graph;
+    g.input('input_ids', 'int32', [1, 77]);
+    g.node('Cast', ['input_ids'], ['x'], { to: 1 });
+    g.node('ReduceMean', ['x'], ['mean'], { axes: [-1] });
+    g.node('Sub', ['x', 'mean'], ['last_hidden_state']);
+    g.output('last_hidden_state', 'float32', [1, 77]);
+    const file = path.join(root, 'old_export.onnx');
+    fs.writeFileSync(file, model.serialize().model);
+    assert.deepStrictEqual(readWithClipSkipOutputs(file), {
+      kind: 'impossible',
+      reason: 'its final layer norm is not one LayerNormalization node (an export older than opset 17, or one with fused nodes)',
+    });
+    fs.writeFileSync(file, 'not a model');
+    assert.strictEqual(readWithClipSkipOutputs(file).kind, 'impossible');
   });
 
   describe('a diffusers folder whose text encoder has no hidden-state outputs', () => {
