@@ -89,7 +89,8 @@ describe('X/Y/Z axis spec errors', () => {
   it('values out of their range', () => {
     assert.deepStrictEqual(parseError('Steps: 0-2'), { axis: 'x', column: 7, reason: "Steps 0 (from '0-2'): needs at least 1 step" });
     assert.strictEqual(parseError('Clip skip: 0').reason, "Clip skip 0 (from '0'): Clip skip starts at 1 (no layer skipped)");
-    assert.strictEqual(parseError('Seed: -2').reason, "Seed -2 (from '-2'): a seed is -1 (random) or 0 to 4294967295");
+    assert.strictEqual(parseError('Seed: -2').reason, "Seed -2 (from '-2'): a seed is -1 (random) or a whole number from 0");
+    assert.deepStrictEqual(parseAxisSpec('x', 'Seed: 4294967296').values, ['4294967296']);
     assert.strictEqual(parseError('Prompt variant: 0-2').reason, "Prompt variant 0 (from '0-2'): variants are numbered from 1");
   });
 

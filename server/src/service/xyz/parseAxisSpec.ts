@@ -144,7 +144,9 @@ function checkNumber(info: XyzAxisTypeInfo, n: number, field: CsvValue, fail: Fa
       break;
     case 'Seed':
     case 'Var. seed':
-      if (n < -1 || n > 0xffffffff) at('a seed is -1 (random) or 0 to 4294967295');
+      // Past 2^32 torch (and the renderer) wrap a seed, so a big one is taken; below -1 the renderer would
+      // draw a new random seed per cell where A1111 wraps it too, so it is refused.
+      if (n < -1 || n > Number.MAX_SAFE_INTEGER) at('a seed is -1 (random) or a whole number from 0');
       break;
   }
 }
