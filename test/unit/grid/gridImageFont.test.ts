@@ -41,7 +41,7 @@ describe('the grid label font', () => {
     assert.strictEqual(face.textLength('AV'), 52.15625);
     assert.strictEqual(face.textLength('Ta'), 42.328125);
     assert.strictEqual(face.textLength(''), 0);
-    // Pillow's textbbox at 40 px: (0, 8, 189, 46) and (0, 8, 60, 46); heights from 't' (1556/2048 em) and 'g'/'p'.
+    // Pillow's textbbox at 40 px: (0, 8, 189, 46) and (0, 8, 60, 46); heights from 'S'/'j' tops (1520, 1556/2048 em: 29.7, 30.4 → 30) to 'p'/'g' bottoms (-426/2048 em: -8.3 → -8).
     assert.deepStrictEqual(face.textSize('Steps: 20'), { width: 189, height: 38 });
     assert.deepStrictEqual(face.textSize('gjy'), { width: 60, height: 38 });
   });
