@@ -74,6 +74,18 @@ describe('the VAE a render decodes with, as A1111 picks it', () => {
     assert.deepStrictEqual(list(line(', VAE: None'), 'kl-f8-anime2.safetensors'), { path: null, by: 'VAE' });
   });
 
+  it('without a webui VAE folder, the file\'s VAE: name is not looked up (no "using None"): the setting and Automatic decide', async () => {
+    const fs = new MemoryFileSystem();
+    fs.writeFile(`${SD}/dreamshaper_8.safetensors`, '');
+    const catalog = new LoraCatalog(fs, async (): Promise<{ model: ModelFileDetails }> => ({ model: { family: 'sd1', renderable: true, dtype: 'F16', legacyHash: '00000000' } }));
+    await catalog.setRoots({ lora: [], embedding: [], hypernet: [], checkpoint: [SD] });
+    const lib: PromptLibrary = { catalog, modelBase: 'unknown', card: () => undefined, loadCard: async () => undefined, problem: () => undefined, sha256: () => undefined };
+    const text = line(', VAE: vae-ft-mse-840000-ema-pruned.safetensors');
+    assert.strictEqual(checkpointList(lib, [SD], parsePromptDocument(text)).chosenVae, undefined);
+    assert.deepStrictEqual(checkpointList(lib, [SD], parsePromptDocument(text), '/vaes/mine.safetensors').chosenVae, { path: '/vaes/mine.safetensors', by: 'sdPrompt.vae' });
+    assert.deepStrictEqual(findProblems(parsePromptDocument(text), DEFAULT_SETTINGS, lib).filter((p) => p.code === 'vae-unknown'), []);
+  });
+
   it('vae-unknown on a VAE: the folder lacks, with did-you-mean and its fix; known names, None and a known hash say nothing', async () => {
     const lib = await library({ [MSE]: MSE_SHA });
     const problems = (text: string) =>

@@ -37,7 +37,8 @@ export function checkpointList(library: PromptLibrary | undefined, folders: stri
   const vaes = vaeEntries(catalog.list('vae'), entries);
   const known = (e: Parameters<typeof documentVae>[0][number]) => library!.sha256?.(e, false);
   const context = { setting: vaeSetting, checkpoints: entries, ...(choice.entry ? { checkpoint: choice.entry.path } : {}) };
-  const vae = doc ? documentVae(vaes, doc, known, context) : chooseVae(vaes, context, known);
+  // Without a webui VAE folder a VAE: name cannot be looked up: the setting and Automatic decide (not "using None").
+  const vae = doc && catalog.hasFolders('vae') ? documentVae(vaes, doc, known, context) : chooseVae(vaes, context, known);
   if (vae.file !== undefined) result.chosenVae = { path: vae.file, by: vae.by };
   return result;
 }
