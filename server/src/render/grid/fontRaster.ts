@@ -16,6 +16,8 @@ function glyphMetrics(font: opentype.Font, char: string): GlyphMetrics {
   if (!byChar) metricsByFont.set(font, (byChar = new Map()));
   let metrics = byChar.get(char);
   if (!metrics) {
+    // Labels use a few hundred characters at most; a label of every code point must not grow this for good.
+    if (byChar.size >= 4096) byChar.clear();
     const glyph = font.charToGlyph(char);
     const box = glyph.getBoundingBox();
     metrics = { glyph, advance: glyph.advanceWidth ?? 0, box: box.x2 > box.x1 ? [box.x1, box.y1, box.x2, box.y2] : undefined };
