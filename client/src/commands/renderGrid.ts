@@ -154,6 +154,7 @@ export async function renderGrid(deps: RenderGridDeps, target?: Uri, args: Rende
   try {
     await fs.promises.mkdir(folder, { recursive: true });
     let finished = 0;
+    const writes: Promise<void>[] = [];
     const run = await window.withProgress(
       { location: ProgressLocation.Notification, title: `X/Y/Z plot of ${name}`, cancellable: true },
       (progress, token) => {
@@ -165,12 +166,15 @@ export async function renderGrid(deps: RenderGridDeps, target?: Uri, args: Rende
             finished++;
             progress.report({ increment: 100 / plan.cells.length, message: `${finished} of ${plan.cells.length} cells` });
             panel.cell(outcome);
-            if (outcome.result) fs.writeFileSync(path.join(folder, cellFileName(plan, outcome.index)), outcome.result.png);
-            else deps.log.warn(`grid: cell ${panel.labelOf(outcome.index)} failed: ${outcome.error}`);
+            if (outcome.result) {
+              const file = path.join(folder, cellFileName(plan, outcome.index));
+              writes.push(fs.promises.writeFile(file, outcome.result.png).catch((e: Error) => deps.log.error(`grid: cannot save ${file}: ${e.message}`)));
+            } else deps.log.warn(`grid: cell ${panel.labelOf(outcome.index)} failed: ${outcome.error}`);
           },
         });
       },
     );
+    await Promise.all(writes);
     const failed = run.done.filter((c) => c.error).length;
     const rendered = run.done.length - failed;
     const gridProblem = rendered > 0 ? saveGrid(plan, run.done, gridFile) : 'no cell rendered';

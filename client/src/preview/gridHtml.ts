@@ -21,7 +21,10 @@ export function gridHtml(plan: GridPlan, title: string, target: string): string 
           const cells = xLabels
             .map((_, x) => {
               const i = indexOf.get(`${x},${y},${z}`);
-              return i === undefined ? '<td></td>' : `<td><button class="cell waiting" id="cell-${i}" data-index="${i}" title="Open this cell's prompt">waiting</button></td>`;
+              if (i === undefined) return '<td></td>';
+              // Named by its labels, for screen readers (and the extension-host tests' clicks).
+              const name = [xLabels[x], yLabel, zLabel].filter((l) => l !== undefined).join(', ');
+              return `<td><button class="cell waiting" id="cell-${i}" data-index="${i}" aria-label="${escapeHtml(name)}" title="Open this cell's prompt">waiting</button></td>`;
             })
             .join('');
           return `<tr><th scope="row">${yLabel === undefined ? '' : escapeHtml(yLabel)}</th>${cells}</tr>`;

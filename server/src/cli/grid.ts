@@ -166,10 +166,17 @@ export async function runGridCommand(o: GridOptions, io: GridIo, env: NodeJS.Pro
       finished++;
       if (c.result) {
         const file = files.cell(c.cell);
-        // Written whole or not at all: a Ctrl-C between the write and the rename leaves only the .part.
-        fs.writeFileSync(file + '.part', c.result.png);
-        fs.renameSync(file + '.part', file);
-        written.set(c.index, file);
+        try {
+          // Written whole or not at all: a Ctrl-C between the write and the rename leaves only the .part.
+          fs.writeFileSync(file + '.part', c.result.png);
+          fs.renameSync(file + '.part', file);
+          written.set(c.index, file);
+        } catch (e) {
+          // The grid goes on (the image is still in the grid): one line, not a lost run.
+          fs.rmSync(file + '.part', { force: true });
+          io.stderr(`${barShown ? '\n' : ''}sd-prompt: cannot write ${file}: ${(e as Error).message}\n`);
+          barShown = false;
+        }
       }
       if (barShown) io.stderr('\n');
       barShown = false;

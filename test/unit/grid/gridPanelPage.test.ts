@@ -14,7 +14,7 @@ describe('X/Y/Z panel page', () => {
     };
     const html = gridHtml(plan, 'X/Y/Z Plot a.prompt', 'this computer (cpu)');
     assert.ok(html.includes('<th scope="col">&lt;b&gt;</th><th scope="col">x</th>'));
-    assert.ok(html.includes('<th scope="row">Seed: 1</th><td><button class="cell waiting" id="cell-0" data-index="0"'));
+    assert.ok(html.includes('<th scope="row">Seed: 1</th><td><button class="cell waiting" id="cell-0" data-index="0" aria-label="&lt;b&gt;, Seed: 1"'));
     assert.strictEqual(html.match(/<button class="cell/g)!.length, 2);
     assert.match(html, /Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'nonce-[^']+'; script-src 'nonce-[^']+'"/);
     assert.ok(html.includes('Rendering 2 cells on this computer (cpu)…'));
