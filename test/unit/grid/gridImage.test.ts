@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { drawGrid, drawZGrid, MISSING_CELL_GREY } from '../../../server/src/render/grid/gridImage';
+import { drawGrid, drawZGrid, MAX_LABEL_CHARS, MISSING_CELL_GREY } from '../../../server/src/render/grid/gridImage';
 import type { RgbImage } from '../../../server/src/render/grid/gridImageTypes';
 
 /**
@@ -214,6 +214,17 @@ describe('X/Y/Z grid image (A1111 layout)', () => {
     assertCellAt(z, a, 0, 28, 'the first Z value\'s grid');
     assertCellAt(z, b, 240, 28, 'the second Z value\'s grid');
     assert.ok(darkBox(z, 0, 0, 240, 28) && darkBox(z, 240, 0, 480, 28), 'both Z labels are drawn');
+  });
+
+  it('a pasted wall of text as a label is cut to MAX_LABEL_CHARS, so the band stays bounded', () => {
+    const cells = [[solidCell(64, 64, 200)]];
+    const words = drawGrid(cells, ['ab '.repeat(100000)], ['']);
+    const cut = drawGrid(cells, ['ab '.repeat(MAX_LABEL_CHARS / 3) + 'ab…'], ['']);
+    assert.strictEqual(words.height, cut.height, 'the same band as the cut label');
+    assert.ok(words.height < 64 + 1000, `a bounded band (${words.height - 64} px)`);
+    const word = drawGrid(cells, ['x'.repeat(200000)], ['']);
+    // A1111's wrap leaves an empty first line before a word too long for the cell: 0 + 2 + 3 ('x' is 2.7 px) + 2×2.
+    assert.deepStrictEqual([word.width, word.height], [64, 64 + 9], 'one word: one line, drawn as small as it goes');
   });
 
   it('says what is wrong when the labels do not match the cells, or a cell is not an image', () => {

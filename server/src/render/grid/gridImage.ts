@@ -31,6 +31,12 @@ export const BACKGROUND_COLOUR = [255, 255, 255] as const;
 export const MISSING_CELL_GREY = 128;
 
 /**
+ * Labels are cut to this many characters (with an ellipsis): a Prompt S/R label is a phrase, and a pasted megabyte
+ * of text would otherwise wrap into a band of tens of thousands of pixels, or shrink a size at a time for seconds.
+ */
+export const MAX_LABEL_CHARS = 2000;
+
+/**
  * One grid: `cells[row][col]` under `xLabels` (one per column) and beside `yLabels` (one per row). A missing
  * cell is an empty grey tile. Throws, naming what is wrong, when the label counts do not match the cells.
  */
@@ -123,7 +129,7 @@ function annotate(tiles: (RgbImage | undefined)[][], width: number, height: numb
   const rows = verTexts.length;
 
   const lay = (text: string, allowedWidth: number): LabelLine[] =>
-    wrap(face, text, allowedWidth).map((line) => ({ text: line, ...face.textSize(line), allowedWidth }));
+    wrap(face, text.length > MAX_LABEL_CHARS ? `${text.slice(0, MAX_LABEL_CHARS)}…` : text, allowedWidth).map((line) => ({ text: line, ...face.textSize(line), allowedWidth }));
   const horLines = horTexts.map((text) => lay(text, width));
   const verLines = verTexts.map((text) => lay(text, padLeft));
   // As A1111 sums them: a column's text is its lines with spacing between; a row's text leaves the spacing out.
