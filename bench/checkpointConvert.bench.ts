@@ -20,19 +20,24 @@ import { SD15_ARCHITECTURE, writeCheckpoint } from '../server/src/render/testMod
 const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
 const CLI = path.resolve(__dirname, '../server/src/cli/main.js');
 
+/** Bytes of the files under `dir` (a symbolic link counts as itself: the graph cache links to the checkpoint). */
 function folderBytes(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    total += entry.isDirectory() ? folderBytes(p) : fs.statSync(p).size;
+    total += entry.isDirectory() ? folderBytes(p) : fs.lstatSync(p).size;
   }
   return total;
 }
 
-/** The CLI in a child process: its exit code, wall time and peak RSS. */
+/**
+ * The CLI in a child process: its exit code, wall time and peak RSS. The peak is Linux's VmHWM (this process image's
+ * own high-water mark): getrusage's maxRSS carries the parent's over exec, which after the renders is gigabytes.
+ */
 function cli(args: string[], env: NodeJS.ProcessEnv): { code: number | null; seconds: number; peakRssMb: number; stderr: string } {
+  const peak = `(() => { try { return Number(/VmHWM:\\s*(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]); } catch { return process.resourceUsage().maxRSS; } })()`;
   const script = `require(${JSON.stringify(CLI)}).main(${JSON.stringify(args)}, { stdout: () => {}, stderr: (s) => process.stderr.write(s), readFile: () => '', readStdin: () => '' })
-    .then((code) => { process.stdout.write(String(process.resourceUsage().maxRSS)); process.exit(code); })`;
+    .then((code) => { process.stdout.write(String(${peak})); process.exit(code); })`;
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   return { code: r.status, seconds: Number(process.hrtime.bigint() - t) / 1e9, peakRssMb: Number(r.stdout) / 1024, stderr: r.stderr };
