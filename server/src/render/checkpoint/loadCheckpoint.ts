@@ -8,6 +8,7 @@ import { ldmKeyTable } from './ldmKeyTable';
 import { LoadedVae, loadVae } from './vaeFile';
 import { detectFamily } from './familyDetection';
 import { detectPrediction, PredictionSource } from './prediction';
+import { probeSd2Prediction } from './sd2PredictionProbe';
 
 /**
  * A single-file checkpoint, ready for the graph builders: what it is (architecture, from its shapes and A1111's
@@ -30,6 +31,13 @@ export interface LoadedCheckpoint {
 export interface LoadOptions {
   /** A VAE file to use instead of the checkpoint's own VAE (which may then be missing, as in "no-VAE" uploads). */
   vae?: string;
+  /**
+   * SD2 v vs eps: `true` (default) runs A1111's UNet probe once per file (its answer cached under `cacheRoot`);
+   * `false` reads the weights as ComfyUI does, running nothing (for callers that must not start onnxruntime).
+   */
+  sd2Probe?: boolean;
+  /** The graph cache root the probe's answer is kept in; default `defaultGraphCacheRoot()`. */
+  cacheRoot?: string;
 }
 
 export async function loadCheckpoint(path: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
@@ -38,14 +46,19 @@ export async function loadCheckpoint(path: string, options: LoadOptions = {}): P
   const family = detectFamily(path, file.tensors);
   const vae = options.vae === undefined ? undefined : await loadVae(options.vae, family);
   const shapes = architectureFromShapes(path, file.tensors, family, vae?.architecture);
-  const { prediction, source } = await detectPrediction(file, shapes);
-  const architecture: SdArchitecture = { ...shapes, prediction };
+  // The key table does not depend on the prediction: the weights are checked before the probe reads any of them.
   const own = new CheckpointWeights(
     file,
-    ldmKeyTable(architecture).filter((e) => vae === undefined || e.component !== 'vae_decoder'),
+    ldmKeyTable(shapes).filter((e) => vae === undefined || e.component !== 'vae_decoder'),
   );
   own.validate();
   const weights = new CombinedWeights(vae === undefined ? [own] : [own, vae.weights]);
+  const probe =
+    options.sd2Probe === false
+      ? undefined
+      : async () => (await probeSd2Prediction(path, shapes, weights, options.cacheRoot ? { cacheRoot: options.cacheRoot } : {})).prediction;
+  const { prediction, source } = await detectPrediction(file, shapes, probe);
+  const architecture: SdArchitecture = { ...shapes, prediction };
   const dtypes: Record<string, number> = {};
   for (const key of new Set(own.table.map((e) => e.ldmKey))) {
     const dtype = file.tensors.get(key)?.dtype;

@@ -13,13 +13,16 @@ import { UNET_PREFIX } from './ldmKeyTable';
  *    an LDM config, and `model.params.parameterization: "v"` means v (absent means eps, LDM's default);
  * 2. SDXL: a `v_pred` key marks a v-prediction model (ComfyUI's convention, which v-pred SDXL finetunes follow);
  * 3. SD2 (4 input channels): A1111 (sd_models_config.is_using_v_parameterization_for_sd2) runs the UNet once on a
- *    constant input and calls it v when `mean(unet(x, 999, ctx) - x) < -1` (see SD2_V_PREDICTION_PROBE, which
- *    needs the UNet's graph). Without a graph we use ComfyUI's reading of the same weights: the standard
+ *    constant input and calls it v when `mean(unet(x, 999, ctx) - x) < -1` (SD2_V_PREDICTION_PROBE, run by
+ *    sd2PredictionProbe.ts when loadCheckpoint is given the probe, its default). Without it we use ComfyUI's reading of the same weights: the standard
  *    deviation of the last output block's first transformer norm1 bias above 0.09 means v
  *    (comfy/supported_models.py SD20.model_type). SD 2.x base (512, eps) and 768-v models separate clearly on it.
  * 4. Otherwise epsilon.
  */
-export type PredictionSource = 'sidecar' | 'v_pred key' | 'weights' | 'family';
+export type PredictionSource = 'sidecar' | 'v_pred key' | 'probe' | 'weights' | 'family';
+
+/** Runs A1111's SD2 UNet probe (sd2PredictionProbe.ts) for detectPrediction; absent: ComfyUI's weight reading decides. */
+export type Sd2PredictionProbe = () => Promise<SdArchitecture['prediction']>;
 
 /** A1111's SD2 v-prediction test, for a caller that has the UNet's graph: run it once on these inputs. */
 export const SD2_V_PREDICTION_PROBE = {
@@ -28,11 +31,16 @@ export const SD2_V_PREDICTION_PROBE = {
   timestep: 999,
   /** [1, 2, contextDim] filled with 0.5. */
   context: { tokens: 2, value: 0.5 },
-  /** v-prediction when the mean of (output − sample) is below −1. */
-  isV(output: ArrayLike<number>): boolean {
+  /** v-prediction when the mean of (output − sample) is below this. */
+  threshold: -1,
+  /** mean(output − sample), the number A1111 compares with the threshold. */
+  meanOffset(output: ArrayLike<number>): number {
     let sum = 0;
     for (let i = 0; i < output.length; i++) sum += output[i] - 0.5;
-    return sum / output.length < -1;
+    return sum / output.length;
+  },
+  isV(output: ArrayLike<number>): boolean {
+    return this.meanOffset(output) < this.threshold;
   },
 };
 
@@ -100,11 +108,28 @@ export function sd2PredictionHintKey(arch: SdArchitecture): string {
   return `${UNET_PREFIX}output_blocks.${last}.1.transformer_blocks.0.norm1.bias`;
 }
 
-export async function detectPrediction(file: CheckpointFile, arch: SdArchitecture): Promise<{ prediction: SdArchitecture['prediction']; source: PredictionSource }> {
+/**
+ * In A1111's order: the sidecar config (find_checkpoint_config, before any guess), then the guess from the state
+ * dict, where SD2 with 4 input channels is the only case that runs the UNet (guess_model_config_from_state_dict).
+ */
+export async function detectPrediction(
+  file: CheckpointFile,
+  arch: SdArchitecture,
+  probe?: Sd2PredictionProbe,
+): Promise<{ prediction: SdArchitecture['prediction']; source: PredictionSource }> {
   const sidecar = await fromSidecar(file.path);
   if (sidecar !== undefined) return { prediction: sidecar, source: 'sidecar' };
   if (arch.family === 'sdxl' && file.tensors.has('v_pred')) return { prediction: 'v_prediction', source: 'v_pred key' };
   if (arch.family === 'sd2' && arch.unet.inChannels === 4) {
+    if (probe) {
+      try {
+        return { prediction: await probe(), source: 'probe' };
+      } catch (reason) {
+        // A file that changed is the load's failure; onnxruntime unable to run the UNet (memory, a missing
+        // binary) is not: the weights still tell v from eps in every released SD2 model.
+        if (reason instanceof CheckpointError) throw reason;
+      }
+    }
     const values = await readFloats(file, sd2PredictionHintKey(arch));
     if (values !== undefined && values.length > 0) {
       return { prediction: populationStd(values) > 0.09 ? 'v_prediction' : 'epsilon', source: 'weights' };

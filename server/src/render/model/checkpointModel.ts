@@ -36,7 +36,7 @@ export function sidecarVae(checkpoint: string): string | undefined {
 export async function openCheckpointModel(file: string, options: { vae?: string | null; cacheRoot?: string } = {}): Promise<ModelFolder> {
   // A file; null: the checkpoint's own VAE (A1111's "None"); undefined: "Automatic" (the sidecar, else its own).
   const vae = options.vae === null ? undefined : (options.vae ?? sidecarVae(file));
-  const loaded = await loadCheckpoint(file, vae ? { vae } : {});
+  const loaded = await loadCheckpoint(file, { ...(vae ? { vae } : {}), ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   const architecture = renderArchitecture(loaded.architecture);
   const graphs = checkpointGraphs({
     checkpoint: file,
