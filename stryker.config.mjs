@@ -68,7 +68,10 @@ const SAMPLER_TESTS = [
   'out/test/unit/samplers/samplerParameters.test.js',
   'out/test/unit/render/schedulersMutants.test.js',
 ];
-/** The spec files that exercise each file (by path, or by folder ending in `/`), for per-file runs. */
+/**
+ * The spec files that exercise each file (by path, or by folder ending in `/`), for per-file runs. A
+ * `*Mutants.test.js` not written yet is only a warning from mocha: name a new one here and it runs.
+ */
 const TESTS_OF = {
   // Not tokenizerSearch/bundledTokenizer: they test where the files are found, and each of their tests
   // builds the real tokenizer again (seconds, instrumented) for every mutant of the encoder they reach.
