@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PipelineComponent, SdArchitecture, WeightSource } from './architecture';
-import { FloatType } from './net';
+import { fusedFormsOf } from './graphOptions';
+import { FloatType, FusedForms } from './net';
 import { buildSdGraphs } from './pipelineGraphs';
 
 /**
@@ -20,7 +21,7 @@ import { buildSdGraphs } from './pipelineGraphs';
  */
 
 /** Bump when the builders emit different graphs for the same weights: older cache entries are then not used. */
-export const GRAPH_FORMAT = 2;
+export const GRAPH_FORMAT = 3;
 
 export interface GraphFile {
   component: PipelineComponent;
@@ -49,8 +50,8 @@ export interface CheckpointGraphsRequest {
   architecture: SdArchitecture;
   source: WeightSource;
   dtype: FloatType;
-  /** Fused attention (onnxruntime's com.microsoft MultiHeadAttention), for EPs that run it best. */
-  fused?: boolean;
+  /** onnxruntime contrib ops for EPs that run them best (`true`: every fused form); graphFormFor picks them per device. */
+  fused?: boolean | FusedForms;
   /** Other files the source reads (a separate VAE): part of the key. */
   otherFiles?: string[];
   /** Default `defaultGraphCacheRoot()`. */
@@ -120,7 +121,8 @@ export function checkpointGraphs(request: CheckpointGraphsRequest): CheckpointGr
       files: [[checkpoint, identity], ...(request.otherFiles ?? []).map((f) => [path.resolve(f), fileIdentity(f)])],
       architecture: request.architecture,
       dtype: request.dtype,
-      fused: request.fused ?? false,
+      // The form, normalised: `true` and every form named one by one build the same graphs.
+      fused: fusedFormsOf(request.fused),
     }))
     .digest('hex')
     .slice(0, 20);

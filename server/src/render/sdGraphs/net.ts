@@ -36,6 +36,21 @@ export interface LinearRecord {
 
 export type FloatType = 'float32' | 'float16';
 
+/**
+ * onnxruntime contrib ops (domain com.microsoft) a graph may use instead of the plain opset-17 form. Each is
+ * switched on its own so a test can compare it with the plain form; which ones a device gets is decided in
+ * graphOptions.ts (graphFormFor). What onnxruntime-node 1.30 runs was probed with one-node graphs
+ * (docs/rendering.md, "Fused forms per execution provider").
+ */
+export interface FusedForms {
+  /** MultiHeadAttention over the separate q/k/v projections (unmasked attention: UNet and VAE). */
+  attention?: boolean;
+  /** SkipLayerNormalization: a transformer block's residual add and the next LayerNorm in one node (UNet). */
+  skipLayerNorm?: boolean;
+  /** Gelu (exact erf form, as torch's default) for the GEGLU gate (UNet). */
+  gelu?: boolean;
+}
+
 /** Where a graph's weights come from: made from a seed (test pipelines) or a pipeline's weight source (a checkpoint). */
 export type GraphWeights = { kind: 'random'; seed: number } | { kind: 'source'; source: WeightSource; component: PipelineComponent };
 
@@ -74,12 +89,21 @@ export class Net {
     /** Where `onnx::X_N` numbering starts; torch's numbers are value ids, large and increasing. */
     firstOnnxId = 1000,
     /**
-     * Attention as onnxruntime's com.microsoft MultiHeadAttention over the separate q/k/v projections (the
-     * LoRA index still finds each projection's weight); the caller imports the com.microsoft opset.
+     * The contrib ops to use (the caller imports the com.microsoft opset). With attention fused, the LoRA
+     * index still finds each q/k/v projection's weight: they stay separate Linear nodes.
      */
-    readonly fusedAttention = false,
+    readonly fusedForms: FusedForms = {},
   ) {
     this.onnxCounter = firstOnnxId;
+  }
+
+  get fusedAttention(): boolean {
+    return this.fusedForms.attention ?? false;
+  }
+
+  /** Parts of an fp16 graph computed in fp32 (normalisation statistics, softmax), as diffusers/optimum keep them. */
+  private get keepsFp32(): boolean {
+    return this.dtype === 'float16';
   }
 
   /** Float data in the graph's float type (fp16 as bit patterns). */
@@ -93,13 +117,15 @@ export class Net {
   }
 
   /** A random weight, made only when it is written (lazy). */
-  randomWeight(name: string, dims: number[], std: number): string {
+  randomWeight(name: string, dims: number[], std: number, type: FloatType = this.dtype): string {
     const seed = this.seed;
-    return this.g.initializer(name, () => this.floats(randomNormal(seed, name, count(dims), std)), dims, this.dtype);
+    const data = (): TensorData => (type === 'float16' ? toFloat16(randomNormal(seed, name, count(dims), std)) : randomNormal(seed, name, count(dims), std));
+    return this.g.initializer(name, data, dims, type);
   }
 
-  filled(name: string, dims: number[], value: number): string {
-    return this.g.initializer(name, () => this.floats(new Float32Array(count(dims)).fill(value)), dims, this.dtype);
+  filled(name: string, dims: number[], value: number, type: FloatType = this.dtype): string {
+    const data = (): TensorData => (type === 'float16' ? toFloat16(new Float32Array(count(dims)).fill(value)) : new Float32Array(count(dims)).fill(value));
+    return this.g.initializer(name, data, dims, type);
   }
 
   /**
@@ -107,15 +133,15 @@ export class Net {
    * the graph's type with dims `graphDims`: random (from `init`), or the weight source's bytes, cast in `scope`
    * when stored in another type.
    */
-  param(scope: string, name: string, shape: number[], init: RandomInit, graphDims: number[] = shape): string {
+  param(scope: string, name: string, shape: number[], init: RandomInit, graphDims: number[] = shape, type: FloatType = this.dtype): string {
     if (this.weights.kind === 'random') {
-      return 'std' in init ? this.randomWeight(name, graphDims, init.std) : this.filled(name, graphDims, init.fill);
+      return 'std' in init ? this.randomWeight(name, graphDims, init.std, type) : this.filled(name, graphDims, init.fill, type);
     }
-    return this.sourced(scope, name, shape, graphDims);
+    return this.sourced(scope, name, shape, graphDims, type);
   }
 
   /** A weight source's tensor as an initializer over its own bytes (cast to the graph's type in `scope` when it differs). */
-  private sourced(scope: string, name: string, shape: number[], graphDims: number[]): string {
+  private sourced(scope: string, name: string, shape: number[], graphDims: number[], type: FloatType): string {
     if (this.weights.kind !== 'source') throw new Error(`${name}: no weight source`);
     const { source, component } = this.weights;
     const ref = source.weight(component, name);
@@ -127,7 +153,10 @@ export class Net {
     if (length !== bytes) throw new Error(`${component} weight ${name}: ${length} bytes where ${ref.dtype} [${ref.shape}] takes ${bytes}`);
     const stored: StoredType = ref.dtype;
     const init = this.g.initializerBytes(name, stored, graphDims, ref.data);
-    return stored === this.dtype ? init : this.cast(scope, init, this.dtype);
+    // A weight stored in another type goes through a Cast that ORT folds once when the session is created. Rounding
+    // fp32 bytes to fp16 here instead (half.ts) would write the rounded weights into the graph cache: a copy of
+    // the model on disk, which the cache must never hold (graphFiles.ts).
+    return stored === type ? init : this.cast(scope, init, type);
   }
 
   /** A random Linear's weight as torch.onnx folds it: `onnx::MatMul_N` in [in, out] layout, for a MatMul. */
@@ -245,9 +274,33 @@ export class Net {
   /** nn.LayerNorm → LayerNormalization (opset 17), parameters under their own names. */
   layerNorm(scope: string, x: string, c: number, eps = 1e-5): string {
     const module = Net.modulePath(scope);
+    // In an fp16 graph the statistics are taken in fp32 (a 320-wide mean of squares overflows or loses fp16's 11 bits).
+    const type: FloatType = this.keepsFp32 ? 'float32' : this.dtype;
+    const w = this.param(scope, `${module}.weight`, [c], { fill: 1 }, [c], type);
+    const b = this.param(scope, `${module}.bias`, [c], { fill: 0 }, [c], type);
+    if (type === this.dtype) return this.op1(scope, 'LayerNormalization', [x, w, b], { axis: -1, epsilon: attrFloat(eps) });
+    const normed = this.op1(scope, 'LayerNormalization', [this.cast(scope, x, 'float32'), w, b], { axis: -1, epsilon: attrFloat(eps) });
+    return this.cast(scope, normed, this.dtype);
+  }
+
+  /**
+   * `skip + x` and the LayerNorm after it, as one com.microsoft SkipLayerNormalization when that form is on
+   * (the sum is its 4th output, the residual the block goes on with); else the plain Add and LayerNormalization.
+   * The fused node keeps the graph's type at its edges: onnxruntime's kernels accumulate the statistics in fp32.
+   */
+  addLayerNorm(scope: string, addScope: string, x: string, skip: string, c: number, eps = 1e-5): { sum: string; normed: string } {
+    if (!this.fusedForms.skipLayerNorm) {
+      const sum = this.op1(addScope, 'Add', [x, skip]);
+      return { sum, normed: this.layerNorm(scope, sum, c, eps) };
+    }
+    const module = Net.modulePath(scope);
     const w = this.param(scope, `${module}.weight`, [c], { fill: 1 });
     const b = this.param(scope, `${module}.bias`, [c], { fill: 0 });
-    return this.op1(scope, 'LayerNormalization', [x, w, b], { axis: -1, epsilon: attrFloat(eps) });
+    const name = `${scope}/SkipLayerNormalization`;
+    const normed = `${name}_output_0`;
+    const sum = `${name}_output_3`;
+    this.g.node('SkipLayerNormalization', [x, skip, w, b], [normed, '', '', sum], { epsilon: attrFloat(eps) }, name, 'com.microsoft');
+    return { sum, normed };
   }
 
   /**
@@ -258,9 +311,10 @@ export class Net {
   groupNorm(scope: string, x: string, c: number, groups: number, eps = 1e-5): string {
     const shape = this.op1(scope, 'Shape', [x]);
     const grouped = this.op1(scope, 'Reshape', [x, this.i64([0, groups, -1])]);
-    const normed = this.op1(scope, 'InstanceNormalization', [grouped, this.scalar(1, [groups]), this.scalar(0, [groups])], {
-      epsilon: attrFloat(eps),
-    });
+    // In an fp16 graph the group statistics are taken in fp32 (as diffusers' fp16 pipelines upcast GroupNorm).
+    const normed = this.keepsFp32
+      ? this.cast(scope, this.op1(scope, 'InstanceNormalization', [this.cast(scope, grouped, 'float32'), this.f32(new Array(groups).fill(1), [groups]), this.f32(new Array(groups).fill(0), [groups])], { epsilon: attrFloat(eps) }), this.dtype)
+      : this.op1(scope, 'InstanceNormalization', [grouped, this.scalar(1, [groups]), this.scalar(0, [groups])], { epsilon: attrFloat(eps) });
     const back = this.op1(scope, 'Reshape', [normed, shape]);
     const module = Net.modulePath(scope);
     const random = this.weights.kind === 'random';
@@ -277,6 +331,13 @@ export class Net {
 
   /** Exact GELU at opset 17: x * 0.5 * (1 + erf(x / sqrt 2)). */
   gelu(scope: string, x: string): string {
+    if (this.fusedForms.gelu) {
+      // com.microsoft Gelu is the erf form (FastGelu is the tanh approximation, 1e-3 off; BiasGelu needs the
+      // bias outside the projection, where the checkpoint's Gemm keeps it): same function, one kernel.
+      const name = `${scope}/Gelu`;
+      this.g.node('Gelu', [x], [`${name}_output_0`], {}, name, 'com.microsoft');
+      return `${name}_output_0`;
+    }
     const e = this.op1(scope, 'Erf', [this.op1(scope, 'Div', [x, this.scalar(Math.SQRT2)])]);
     const onePlus = this.op1(scope, 'Add', [e, this.scalar(1)]);
     return this.op1(scope, 'Mul', [this.op1(scope, 'Mul', [x, onePlus]), this.scalar(0.5)]);
@@ -328,7 +389,10 @@ export class Net {
     const vh = split(v, [0, 2, 1, 3]);
     let scores = this.op1(scope, 'Mul', [this.op1(scope, 'MatMul', [qh, kh]), this.scalar(1 / Math.sqrt(d))]);
     if (mask) scores = this.op1(scope, 'Add', [scores, mask]);
-    const probs = this.op1(scope, 'Softmax', [scores], { axis: -1 });
+    // fp16 graphs take the softmax in fp32 (scores past 11 bits of precision decide which tokens are attended).
+    const probs = this.keepsFp32
+      ? this.cast(scope, this.op1(scope, 'Softmax', [this.cast(scope, scores, 'float32')], { axis: -1 }), this.dtype)
+      : this.op1(scope, 'Softmax', [scores], { axis: -1 });
     const ctx = this.op1(scope, 'MatMul', [probs, vh]);
     const merged = this.op1(scope, 'Reshape', [this.op1(scope, 'Transpose', [ctx], { perm: [0, 2, 1, 3] }), this.i64([0, -1, c])]);
     return this.linear(`${scope}/${names.out}`, merged, c, c, true);

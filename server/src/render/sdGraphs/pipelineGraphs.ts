@@ -1,6 +1,6 @@
 import { PipelineComponent, SdArchitecture, WeightSource } from './architecture';
 import { BuiltGraph } from './graphOptions';
-import { FloatType } from './net';
+import { FloatType, FusedForms } from './net';
 import { buildTextEncoder } from './textEncoder';
 import { buildUnet } from './unet';
 import { buildVaeDecoder } from './vaeDecoder';
@@ -15,8 +15,8 @@ export interface PipelineGraphOptions {
   hiddenStates?: boolean;
   /** SD1's text encoder also outputs its earlier hidden states through the final norm (clip skip). Default false. */
   normedHiddenStates?: boolean;
-  /** Fused attention (com.microsoft MultiHeadAttention) in every graph. */
-  fused?: boolean;
+  /** onnxruntime contrib ops in every graph (`true`: every form in FusedForms). */
+  fused?: boolean | FusedForms;
 }
 
 /** Seed offsets of the random test pipelines (kept: their files must stay byte for byte what they were). */

@@ -70,8 +70,8 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
     hiddenStates.push(h);
   }
   const last = net.layerNorm('/text_model/final_layer_norm', h, D);
-  // The final norm's node, whose weights and epsilon the clip-skip outputs share.
-  const finalNorm = g.nodes[g.nodes.length - 1];
+  // The final norm's node, whose weights and epsilon the clip-skip outputs share (an fp16 graph has a Cast after it).
+  const finalNorm = [...g.nodes].reverse().find((n) => n.opType === 'LayerNormalization')!;
   const outType: ElemType = dt;
   g.node('Identity', [last], ['last_hidden_state'], {}, '/text_model/Identity_last');
   g.output('last_hidden_state', outType, ['batch_size', 'sequence_length', D]);
@@ -105,7 +105,14 @@ export function buildTextEncoder(arch: TextEncoderArchitecture, options: TextEnc
     // One LayerNormalization per earlier layer (77×width each: nothing next to the encoder's layers), so
     // every clip skip reads its own output and a render with clip skip 1 computes what it always did.
     hiddenStates.slice(0, -1).forEach((hs, i) => {
-      g.node('LayerNormalization', [hs, finalNorm.inputs[1], finalNorm.inputs[2]], [`normed_hidden_states.${i}`], finalNorm.attrs, `/text_model/final_layer_norm_of_${i}/LayerNormalization`);
+      const scope = `/text_model/final_layer_norm_of_${i}`;
+      if (dt === 'float16') {
+        // fp16 graphs normalise in fp32, as net.layerNorm does (the final norm's weights are fp32 there).
+        const normed = net.op1(scope, 'LayerNormalization', [net.cast(scope, hs, 'float32'), finalNorm.inputs[1], finalNorm.inputs[2]], finalNorm.attrs);
+        g.node('Cast', [normed], [`normed_hidden_states.${i}`], { to: 10 }, `${scope}/Cast_out`);
+      } else {
+        g.node('LayerNormalization', [hs, finalNorm.inputs[1], finalNorm.inputs[2]], [`normed_hidden_states.${i}`], finalNorm.attrs, `${scope}/LayerNormalization`);
+      }
       g.output(`normed_hidden_states.${i}`, outType, ['batch_size', 'sequence_length', D]);
     });
   }

@@ -61,11 +61,13 @@ function transformer(net: Net, arch: UnetArchitecture, scope: string, x: Feature
     const B = `${scope}/transformer_blocks.${b}`;
     const n1 = net.layerNorm(`${B}/norm1`, h, C);
     const a1 = net.attention(`${B}/attn1`, n1, n1, C, C, heads, names, false);
-    h = net.op1(B, 'Add', [a1, h]);
-    const a2 = net.attention(`${B}/attn2`, net.layerNorm(`${B}/norm2`, h, C), context, C, arch.contextDim, heads, names, false);
-    h = net.op1(B, 'Add', [a2, h]);
+    // Each residual add and the next LayerNorm: one SkipLayerNormalization where that form is on.
+    const r1 = net.addLayerNorm(`${B}/norm2`, B, a1, h, C);
+    const a2 = net.attention(`${B}/attn2`, r1.normed, context, C, arch.contextDim, heads, names, false);
+    const r2 = net.addLayerNorm(`${B}/norm3`, B, a2, r1.sum, C);
+    h = r2.sum;
     // GEGLU: proj to 8C, split, hidden * gelu(gate), then net.2 back to C.
-    const n3 = net.layerNorm(`${B}/norm3`, h, C);
+    const n3 = r2.normed;
     const proj = net.linear(`${B}/ff/net.0/proj`, n3, C, 8 * C, true);
     const [hid, gate] = net.op(`${B}/ff/net.0`, 'Split', [proj, net.i64([4 * C, 4 * C])], { axis: -1 }, 2);
     const geglu = net.op1(`${B}/ff/net.0`, 'Mul', [hid, net.gelu(`${B}/ff/net.0`, gate)]);
