@@ -43,13 +43,32 @@ function cli(args: string[], env: NodeJS.ProcessEnv): { code: number | null; sec
   return { code: r.status, seconds: Number(process.hrtime.bigint() - t) / 1e9, peakRssMb: Number(r.stdout) / 1024, stderr: r.stderr };
 }
 
-async function firstStep(model: string, cache: string): Promise<{ load: number; encode: number; step: number; total: number }> {
+/**
+ * This process's peak RSS (VmHWM, MB) since the last reset. The render worker is a thread of this process; writing 5
+ * to clear_refs resets the mark (Linux), so each render's peak is its own. Undefined where that is not possible.
+ */
+function resetPeakRss(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function peakRssMb(): number {
+  const m = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function firstStep(model: string, cache: string): Promise<{ load: number; encode: number; step: number; total: number; peakRssMb?: number }> {
   process.env.XDG_CACHE_HOME = cache;
   const host = new RenderHost(path.resolve(__dirname, '../server/src/render/worker.js'));
+  const measured = resetPeakRss();
   try {
     const r = await host.render({ promptText: 'a lighthouse\nSteps: 1, Sampler: Euler, CFG scale: 6, Seed: 1, Size: 256x256', model, device: 'cpu' });
     const t = r.timings;
-    return { load: t.load, encode: t.encode, step: t.denoise, total: t.load + t.encode + t.denoise };
+    return { load: t.load, encode: t.encode, step: t.denoise, total: t.load + t.encode + t.denoise, ...(measured ? { peakRssMb: peakRssMb() } : {}) };
   } finally {
     await host.dispose();
   }
@@ -76,8 +95,9 @@ async function main(): Promise<void> {
     );
 
     const cache = path.join(root, 'render-cache');
-    const fmt = (s: { load: number; encode: number; step: number; total: number }) =>
-      `${(s.total / 1000).toFixed(2)} s (load ${(s.load / 1000).toFixed(2)}, encode ${(s.encode / 1000).toFixed(2)}, step ${(s.step / 1000).toFixed(2)})`;
+    const fmt = (s: { load: number; encode: number; step: number; total: number; peakRssMb?: number }) =>
+      `${(s.total / 1000).toFixed(2)} s (load ${(s.load / 1000).toFixed(2)}, encode ${(s.encode / 1000).toFixed(2)}, step ${(s.step / 1000).toFixed(2)})` +
+      (s.peakRssMb === undefined ? '' : `, peak RSS ${s.peakRssMb.toFixed(0)} MB = ${((s.peakRssMb * 2 ** 20) / size).toFixed(2)}× the file`);
     const cold = await firstStep(file, cache);
     const graphBytes = folderBytes(path.join(cache, 'sd-prompt', 'graphs'));
     const folder = await firstStep(twin, cache);
