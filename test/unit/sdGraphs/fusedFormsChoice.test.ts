@@ -18,8 +18,8 @@ const ALL = { attention: true, skipLayerNorm: true, gelu: true };
 const NONE = { attention: false, skipLayerNorm: false, gelu: false };
 
 describe('Graph form per execution provider', () => {
-  it('CPU and CoreML get plain fp32; WebGPU, CUDA and DirectML get fp16 with every fused form', () => {
-    assert.deepStrictEqual(graphFormFor('cpu', undefined), { dtype: 'float32', fused: NONE });
+  it('the CPU gets fp32 with fused attention, CoreML plain fp32; WebGPU, CUDA and DirectML get fp16 with every fused form', () => {
+    assert.deepStrictEqual(graphFormFor('cpu', undefined), { dtype: 'float32', fused: { ...NONE, attention: true } });
     assert.deepStrictEqual(graphFormFor('coreml', undefined), { dtype: 'float32', fused: NONE });
     for (const gpu of ['webgpu', 'cuda', 'dml'] as const) assert.deepStrictEqual(graphFormFor(gpu, undefined), { dtype: 'float16', fused: ALL }, gpu);
     assert.strictEqual(describeForm(graphFormFor('webgpu', undefined)), 'fp16 + MultiHeadAttention, SkipLayerNormalization, Gelu');
@@ -58,10 +58,10 @@ describe('Device graph sessions', function () {
     for (const s of Object.values(sessions)) await s?.release();
   }
 
-  it('the CPU opens the plain fp32 graphs, with no note', async () => {
+  it('the CPU opens fp32 graphs with fused attention, with no note', async () => {
     const opened = await createDeviceGraphSessions(ort, 'cpu', request, { executionProviders: ['cpu'], logSeverityLevel: 3 }, checkpointGraphs, '');
     try {
-      assert.deepStrictEqual(opened.form, PLAIN_FORM);
+      assert.deepStrictEqual(opened.form, { dtype: 'float32', fused: { ...NONE, attention: true } });
       assert.strictEqual(opened.note, undefined);
       assert.deepStrictEqual(Object.keys(opened.sessions).sort(), ['text_encoder', 'unet', 'vae_decoder']);
       assert.strictEqual((opened.sessions.unet!.inputMetadata.find((m) => m.name === 'sample') as { type?: string } | undefined)?.type, 'float32');
@@ -109,7 +109,7 @@ describe('Device graph sessions', function () {
 
   it('the plain form failing is the device failing: the error is thrown, not noted', async () => {
     const broken = { ...ort, InferenceSession: { create: async () => Promise.reject(new Error('no adapter')) } } as unknown as typeof ort;
-    await assert.rejects(createDeviceGraphSessions(broken, 'cpu', request, {}, checkpointGraphs, ''), /^Error: no adapter$/);
+    await assert.rejects(createDeviceGraphSessions(broken, 'cpu', request, {}, checkpointGraphs, 'plain'), /^Error: no adapter$/);
   });
 });
 

@@ -50,15 +50,17 @@ export const PLAIN_FORM: GraphForm = { dtype: 'float32', fused: fusedFormsOf(fal
  * The one place that decides each device's graph form. What each EP registers (onnxruntime 1.30's contrib
  * kernels, probed on CPU and WebGPU with one-node graphs in test/unit/sdGraphs/fusedFormsOps.test.ts; CUDA and
  * DML from onnxruntime's registration tables, not run here):
- *  - cpu: MultiHeadAttention, SkipLayerNormalization, Gelu register, but the CPU EP's own graph optimizer
- *    fuses the plain form's LayerNorm/Gelu already and fp16 has no fast CPU kernels: plain fp32.
+ *  - cpu: fp32 (fp16 has no fast x86 CPU kernels) with MultiHeadAttention only: it took 0.50-0.70× the plain
+ *    UNet step in bench/fusedGraphs.bench.ts, while SkipLayerNormalization and Gelu gained nothing measurable
+ *    (the CPU EP's own optimizer fuses the plain Add+LayerNorm and erf-Gelu patterns already).
+ *    MultiHeadAttention agrees with the plain form within 1e-4 there (fusedForms.test.ts).
  *  - webgpu, cuda, dml: fp16 with MultiHeadAttention, SkipLayerNormalization and Gelu.
  *  - coreml: plain fp32 (contrib ops are not CoreML ops: they would split the graph between CoreML and CPU).
  * com.microsoft GroupNorm is emitted for none: it is NHWC (a transpose each side of every norm), the CPU EP has
  * no kernel and WebGPU fails to create the session; only CUDA (and DML) register it.
  */
 const FORMS: Record<ExecutionProvider, GraphForm> = {
-  cpu: PLAIN_FORM,
+  cpu: { dtype: 'float32', fused: fusedFormsOf({ attention: true }) },
   coreml: PLAIN_FORM,
   webgpu: { dtype: 'float16', fused: fusedFormsOf(true) },
   cuda: { dtype: 'float16', fused: fusedFormsOf(true) },
