@@ -317,3 +317,22 @@ describe('LoRA key mapping: the rarer names and every reason a key is refused', 
     );
   });
 });
+
+describe('LoRA key mapping: each missing weight of a LoHa or LoRA module is named', () => {
+  const p = 'lora_unet_down_blocks_0_attentions_0_proj_in';
+  const LOHA = 'incomplete loha module: needs hada_w1_a, hada_w1_b, hada_w2_a and hada_w2_b';
+
+  it('a LoHa module lacking any one of its four weights is refused, each key with the same reason', () => {
+    const all = ['hada_w1_a', 'hada_w1_b', 'hada_w2_a', 'hada_w2_b'];
+    for (const absent of all) {
+      const keys = all.filter((w) => w !== absent).map((w) => `${p}.${w}`);
+      assert.deepStrictEqual(reasons(keys), Object.fromEntries(keys.map((k) => [k, LOHA])), `without ${absent}`);
+    }
+  });
+
+  it('a LoRA module with only its up (or only its down) weight needs both', () => {
+    for (const only of ['lora_up', 'lora_down']) {
+      assert.deepStrictEqual(reasons([`${p}.${only}.weight`]), { [`${p}.${only}.weight`]: 'incomplete lora module: needs both up and down weights' });
+    }
+  });
+});
