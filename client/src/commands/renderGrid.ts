@@ -29,6 +29,7 @@ import { serverBackend } from '../backends/serverBackend';
 import { dialogs } from '../dialogs';
 import { ErrorReporter } from '../log';
 import { GridPanel } from '../preview/gridPanel';
+import { promptToRender } from '../preview/renderPrompt';
 import { RenderService } from '../preview/renderService';
 import { renderModel } from '../renderModel';
 import { renderSettings } from '../settings';
@@ -103,6 +104,12 @@ export async function renderGrid(deps: RenderGridDeps, target?: Uri, args: Rende
     const message = e instanceof GridSpecError ? e.message : `cannot plan the grid: ${(e as Error).message}`;
     void window.showErrorMessage(message);
     return end({ status: 'declined', message });
+  }
+  // With sd-dynamic-prompts, A1111 expands each cell's prompt for that cell's seed (the extension runs inside every
+  // cell's processing), so each cell renders the variant Render Preview would; a Prompt variant axis has chosen already.
+  if (![plan.x, plan.y, plan.z].some((axis) => axis?.type === 'Prompt variant')) {
+    const cells = await Promise.all(plan.cells.map(async (cell) => ({ ...cell, promptText: (await promptToRender(deps.client, cell.promptText, undefined)).promptText })));
+    plan = { ...plan, cells };
   }
 
   let renderCell: RenderCell;
