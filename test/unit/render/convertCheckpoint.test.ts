@@ -51,6 +51,8 @@ describe('sd-prompt convert', function () {
     const { code, stdout, stderr } = await cli('convert', path.join(root, 'sd1_f16.safetensors'), '--out', out);
     assert.strictEqual(code, 0, stderr);
     assert.match(stdout, /^sd1 \(epsilon\), text_encoder, unet, vae_decoder: \d+ float16 weights/);
+    // The family comes from the checkpoint, not from the width (a narrow test model's 32 is neither SD1's 768 nor SD2's 1024).
+    assert.strictEqual(openModelFolder(out).kind, 'sd1');
     const files = (fs.readdirSync(out, { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/')).sort();
     for (const f of [
       'model_index.json',

@@ -110,7 +110,10 @@ export function openModelGraphs(root: string): ModelGraphs {
     schedulerConfig: readJson(path.join(root, 'scheduler', 'scheduler_config.json'), `the noise schedule is needed; ${exportHint}`),
     modelIndex,
   };
-  if (/XL/.test(className) || hasSecondEncoder) folder.kind = 'sdxl';
+  // `sd-prompt convert` writes the family it detected in the checkpoint: it knows narrow test models too.
+  const converted = modelIndex._sd_prompt_family;
+  if (converted === 'sd1' || converted === 'sd2' || converted === 'sdxl') folder.kind = converted;
+  else if (/XL/.test(className) || hasSecondEncoder) folder.kind = 'sdxl';
   else {
     const unetConfig = path.join(root, 'unet', 'config.json');
     const width = fs.existsSync(unetConfig) ? Number(readJson(unetConfig, '').cross_attention_dim) : NaN;
