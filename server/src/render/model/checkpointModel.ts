@@ -4,7 +4,9 @@ import { bundledClipFolder } from '../../node/bundledTokenizer';
 import { a1111ShortHash, loadCheckpoint } from '../checkpoint';
 import { SD_SCHEDULER_CONFIG } from '../pipeline/schedulers';
 import { SdArchitecture } from '../sdGraphs/architecture';
+import { autoOrder, DeviceSetting, unavailableDevice } from '../onnx/devices';
 import { checkpointGraphs } from '../sdGraphs/graphFiles';
+import { GraphForm, graphFormFor, PLAIN_FORM } from '../sdGraphs/graphOptions';
 import { ModelFolder, ModelFolderError, openModelFolder } from './modelFolder';
 
 /** Files A1111 takes as a checkpoint's own VAE when its VAE setting is "Automatic" (pickles are never opened here). */
@@ -33,7 +35,7 @@ export function sidecarVae(checkpoint: string): string | undefined {
  * every SD checkpoint was trained with (scaled-linear betas 0.00085–0.012 over 1000 steps) with the file's
  * prediction type. Throws a CheckpointError (one message naming the file) for a file that cannot be rendered.
  */
-export async function openCheckpointModel(file: string, options: { vae?: string | null; cacheRoot?: string } = {}): Promise<ModelFolder> {
+export async function openCheckpointModel(file: string, options: { vae?: string | null; cacheRoot?: string; form?: GraphForm } = {}): Promise<ModelFolder> {
   // A file; null: the checkpoint's own VAE (A1111's "None"); undefined: "Automatic" (the sidecar, else its own).
   const vae = options.vae === null ? undefined : (options.vae ?? sidecarVae(file));
   const loaded = await loadCheckpoint(file, { ...(vae ? { vae } : {}), ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
@@ -42,7 +44,9 @@ export async function openCheckpointModel(file: string, options: { vae?: string 
     checkpoint: file,
     architecture,
     source: loaded.weights,
-    dtype: 'float32',
+    // The form the device runs best (checkpointFormFor); plain fp32 unless the caller says.
+    dtype: (options.form ?? PLAIN_FORM).dtype,
+    fused: (options.form ?? PLAIN_FORM).fused,
     ...(vae ? { otherFiles: [vae] } : {}),
     ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
   });
@@ -78,9 +82,9 @@ export async function openCheckpointModel(file: string, options: { vae?: string 
  * `sdPrompt.model` / `--model`: a single-file checkpoint (`.safetensors`) or a diffusers ONNX model folder. `vae` (a
  * file, or null for the checkpoint's own) decodes a checkpoint's renders; a folder keeps its own vae_decoder graph.
  */
-export async function openModel(model: string, options: { vae?: string | null } = {}): Promise<ModelFolder> {
+export async function openModel(model: string, options: { vae?: string | null; form?: GraphForm } = {}): Promise<ModelFolder> {
   if (/\.(ckpt|pt|pth|bin)$/i.test(model) || (fs.existsSync(model) && fs.statSync(model).isFile())) {
-    return openCheckpointModel(model, options.vae !== undefined ? { vae: options.vae } : {});
+    return openCheckpointModel(model, { ...(options.vae !== undefined ? { vae: options.vae } : {}), ...(options.form ? { form: options.form } : {}) });
   }
   return openModelFolder(model);
 }
@@ -101,4 +105,15 @@ export function checkpointShortHash(file: string): Promise<string> {
   shortHashes.set(file, { stamp, hash });
   hash.catch(() => shortHashes.delete(file));
   return hash;
+}
+
+/**
+ * The graph form for a render on `setting` (graphOptions.ts, graphFormFor): a named device's, or for `auto` the
+ * first device auto would try that is installed here. Graphs are built before the sessions say which device ran;
+ * if auto then falls back to the CPU, fp16 and fused graphs still run there (onnxruntime's CPU EP has those
+ * kernels), only slower.
+ */
+export function checkpointFormFor(setting: DeviceSetting, platform: NodeJS.Platform = process.platform, override?: string): GraphForm {
+  const device = setting === 'auto' ? (autoOrder(platform).find((d) => !unavailableDevice(d, platform)) ?? 'cpu') : setting;
+  return graphFormFor(device, override);
 }
