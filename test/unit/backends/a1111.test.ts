@@ -86,6 +86,8 @@ describe('A1111 backend', () => {
     const backend = new A1111Backend({ url: server.url });
     await expectError(backend.render({ promptText: 'a cat\nSteps: 20, Model: sdxl_base, Model hash: 31e35c80fc' }), 'missing-model', /has no checkpoint 'sdxl_base', hash 31e35c80fc \(it has: v1-5-pruned-emaonly.safetensors \[6ce0161689\]; dreamshaper_8/);
     await expectError(backend.render({ promptText: 'a cat <lora:missing_one:1> <lora:add_detail:1>' }), 'missing-lora', /has no LoRA 'missing_one' \(A1111 would render without it\)/);
+    // The webui looks names up case-sensitively, so 'Add_Detail' would render without the LoRA there.
+    await expectError(backend.render({ promptText: 'a cat <lora:Add_Detail:1>' }), 'missing-lora', /has no LoRA 'Add_Detail'/);
     assert.ok(!server.requests.some((r) => r.path === '/sdapi/v1/txt2img'));
   });
 

@@ -160,11 +160,12 @@ export class A1111Backend implements RenderBackend {
   private async checkLoras(gen: Generation, signal?: AbortSignal): Promise<void> {
     const known = new Set<string>();
     for (const l of await this.listLoras(signal)) {
-      known.add(l.name.toLowerCase());
-      if (l.alias) known.add(l.alias.toLowerCase());
+      known.add(l.name);
+      if (l.alias) known.add(l.alias);
     }
-    // A1111 renders without a LoRA it lacks, with only a console line ("Networks not found").
-    const missing = gen.loras.filter((l) => !known.has(l.name.toLowerCase())).map((l) => `'${l.name}'`);
+    // A1111 renders without a LoRA it lacks, with only a console line ("Networks not found"). Its lookup is a
+    // dict by name or alias (networks.py available_networks / available_network_aliases): case matters there.
+    const missing = gen.loras.filter((l) => !known.has(l.name)).map((l) => `'${l.name}'`);
     if (missing.length) throw new BackendError('missing-lora', `${serverUrl(this.conn).origin} has no LoRA ${missing.join(', ')} (A1111 would render without ${missing.length > 1 ? 'them' : 'it'})`);
   }
 
