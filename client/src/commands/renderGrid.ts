@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { commands, EventEmitter, LogOutputChannel, ProgressLocation, TextDocument, Uri, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
-import { RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../common/src/protocol';
+import { CHECKPOINT_LIST_REQUEST, CheckpointListParams, CheckpointListResult, RENDER_LORAS_REQUEST, RenderLorasParams, RenderLorasResult } from '../../../common/src/protocol';
 import {
   backendCellRenderer,
   decodePng,
@@ -99,7 +99,7 @@ export async function renderGrid(deps: RenderGridDeps, target?: Uri, args: Rende
   if (!specs) return end({ status: 'declined', message: 'no axes' });
   let plan: GridPlan;
   try {
-    plan = planGrid(text, specs);
+    plan = planGrid(text, specs, await webuiCheckpoints(deps.client));
   } catch (e) {
     const message = e instanceof GridSpecError ? e.message : `cannot plan the grid: ${(e as Error).message}`;
     void window.showErrorMessage(message);
@@ -275,5 +275,19 @@ function saveGrid(plan: GridPlan, done: GridCellOutcome[], file: string): string
     return undefined;
   } catch (e) {
     return (e as Error).message;
+  }
+}
+
+/**
+ * The webui's checkpoint names, so a Checkpoint name value is matched as A1111 matches it (and a typo is refused with
+ * did-you-mean before any cell renders, as the CLI does with --webui); no list: names are taken as written.
+ */
+async function webuiCheckpoints(client: LanguageClient): Promise<{ checkpoints?: string[] }> {
+  try {
+    const params: CheckpointListParams = {};
+    const list = await client.sendRequest<CheckpointListResult>(CHECKPOINT_LIST_REQUEST, params);
+    return list.checkpoints.length ? { checkpoints: list.checkpoints.map((c) => c.name) } : {};
+  } catch {
+    return {};
   }
 }
