@@ -4,6 +4,7 @@ import * as path from 'path';
 import { loadCheckpoint } from '../../../server/src/render/checkpoint/loadCheckpoint';
 import { SD2_V_PREDICTION_PROBE } from '../../../server/src/render/checkpoint/prediction';
 import { probeSd2Prediction, sd2ProbeUnetRuns } from '../../../server/src/render/checkpoint/sd2PredictionProbe';
+import { openCheckpointModel } from '../../../server/src/render/model/checkpointModel';
 import { floatToHalf } from '../../../server/src/render/onnx/half';
 import { halfToNumber } from '../../../server/src/service/library/safetensors';
 import { SdArchitecture } from '../../../server/src/render/sdGraphs/architecture';
@@ -97,6 +98,15 @@ describe('SD2 v-prediction probe (A1111)', function () {
     fillHalfs(v, OUT_BIAS, -2);
     const loaded = await loadCheckpoint(v, { cacheRoot: cache('load') });
     assert.deepStrictEqual([loaded.architecture.prediction, loaded.predictionSource], ['v_prediction', 'probe']);
+  });
+
+  it('gives the render its answer: the checkpoint model\'s scheduler predicts v, and the answer lies in the render\'s cache folder', async () => {
+    const file = generate('render-v');
+    fillHalfs(file, OUT_BIAS, -2);
+    const folder = cache('render');
+    const model = await openCheckpointModel(file, { cacheRoot: folder });
+    assert.strictEqual(model.schedulerConfig.prediction_type, 'v_prediction');
+    assert.strictEqual(fs.readdirSync(folder).filter((e) => e.startsWith('sd2-prediction-')).length, 1);
   });
 
   it('lets a sidecar <name>.yaml decide without running the UNet', async () => {
