@@ -2,6 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { renderSessionOptions } from '../model/sessions';
 import { SdArchitecture, WeightSource } from '../sdGraphs/architecture';
 import { checkpointGraphs, defaultGraphCacheRoot, fileIdentity } from '../sdGraphs/graphFiles';
 import { graphSessionOptions } from '../sdGraphs/graphSessions';
@@ -18,7 +19,8 @@ type Ort = typeof import('onnxruntime-node');
  * It costs one graph build (graphs only, no weights) and one UNet step at 8×8, so the answer is kept in the graph
  * cache folder, one small JSON per checkpoint keyed like the graphs (path, size, mtime, partial hash): loading the
  * same file again reads it instead of running the UNet. The probe's graphs are built in a scratch folder and
- * removed; the render builds its own (its cache key includes the prediction this decides).
+ * removed; the render builds its own (its cache key includes the prediction this decides). The session is the CPU
+ * render's (no arena, no pre-packed copies): for a real SD2 UNet that keeps the probe near its fp32 weights' size.
  */
 
 /** Bump when the probe could answer differently for the same file (its inputs, its graph): older answers are not used. */
@@ -96,7 +98,7 @@ export async function probeSd2Prediction(
     const graphs = checkpointGraphs({ checkpoint, architecture: { ...arch, prediction: 'epsilon' }, source, dtype: 'float32', cacheRoot: scratch });
     const unet = graphs.graphs.unet;
     if (!unet) throw new Error(`${checkpoint}: no UNet graph was built`);
-    const session = await ort.InferenceSession.create(unet.model, graphSessionOptions(unet, { executionProviders: ['cpu'] }));
+    const session = await ort.InferenceSession.create(unet.model, graphSessionOptions(unet, renderSessionOptions('cpu')));
     try {
       meanOffset = await runProbe(ort, session, arch);
     } finally {
