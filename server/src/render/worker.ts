@@ -2,7 +2,7 @@ import * as path from 'path';
 import { parentPort } from 'worker_threads';
 import { DeviceSetting } from './onnx/devices';
 import { ModelFolder } from './model/modelFolder';
-import { checkpointShortHash, openModel } from './model/checkpointModel';
+import { checkpointShortHash, openModel, renderGraphForm } from './model/checkpointModel';
 import { vaeInfotext } from './model/vaeChoice';
 import { graphKeys, loadSessions, ModelSessions, SessionReuse } from './model/sessions';
 import { ParameterOverrides, renderParameters } from './parameters';
@@ -96,7 +96,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     const overrides: ParameterOverrides = { model: request.model, ...request.overrides };
     const params = renderParameters(request.promptText, overrides, request.defaults);
     // Opened once per render: the sessions and the pipeline read the same folder.
-    const folder = await openModel(request.model, request.vae !== undefined ? { vae: request.vae } : {});
+    const folder = await openModel(request.model, { ...(request.vae !== undefined ? { vae: request.vae } : {}), form: renderGraphForm(request.device) });
     // The short hashes read the whole checkpoint (and VAE) once: they run while the sessions load, not before them.
     const hashing = folder.checkpoint ? checkpointShortHash(folder.checkpoint) : undefined;
     hashing?.catch(() => undefined);

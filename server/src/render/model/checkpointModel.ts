@@ -117,3 +117,19 @@ export function checkpointFormFor(setting: DeviceSetting, platform: NodeJS.Platf
   const device = setting === 'auto' ? (autoOrder(platform).find((d) => !unavailableDevice(d, platform)) ?? 'cpu') : setting;
   return graphFormFor(device, override);
 }
+
+/** The devices whose graph form a render takes from the table (graphFormFor) without being told. */
+const FORM_DEVICES: readonly DeviceSetting[] = ['webgpu', 'cuda', 'dml'];
+
+/**
+ * The graph form a checkpoint render opens with. A named GPU device gets its table form (fp16, fused ops). The CPU
+ * gets the plain fp32 graphs, as issue 14 asks ("the plain form on the CPU EP"): they are what the folder twin and the
+ * golden tests compute, bit for bit. `auto` also stays plain: the form is fixed before the sessions say which device
+ * runs, and fp16 graphs that fall back to the CPU run slower and further from A1111 than plain ones. The
+ * SD_PROMPT_GRAPH_FORM override applies to every device (`fused` on the CPU took 0.5-0.7x the plain step time in
+ * bench/fusedGraphs.bench.ts; docs/rendering.md).
+ */
+export function renderGraphForm(setting: DeviceSetting, override: string | undefined = process.env.SD_PROMPT_GRAPH_FORM): GraphForm {
+  if (override) return checkpointFormFor(setting, process.platform, override);
+  return FORM_DEVICES.includes(setting) ? checkpointFormFor(setting, process.platform, '') : PLAIN_FORM;
+}
