@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from './usage';
+import { BackendOptions, checkBackendOptions, readBackendOption, workerPath } from './engineOptions';
 import { LibraryHost } from '../libraryHost';
 import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
 import { checkpointNames, documentCheckpoint, findCheckpoint } from '../service/library/checkpoints';
@@ -14,7 +15,7 @@ import { renderLoras } from '../service/features/extensionRequests';
 import { parsePromptDocument } from '../service/syntax/document';
 import { planGrid, GridSpecError } from '../service/xyz';
 import type { GridCellPlan, GridPlan, GridPlanContext } from '../service/xyz';
-import { BACKEND_KINDS, BackendError, ServerConnection } from '../render/backends/backend';
+import { BackendError, ServerConnection } from '../render/backends/backend';
 import { createBackend } from '../render/backends/createBackend';
 import { SERVER_PASSWORD_VARIABLE } from './renderOnServer';
 import { GridCellOutcome, runGrid } from '../render/grid/gridRunner';
@@ -30,7 +31,7 @@ import { StagedFile } from './stagedOutput';
  * Each cell's PNG (with its own infotext) is written as soon as it finishes, into `GRID-cells/`, so a
  * cancelled or half-failed grid keeps what was rendered; the grid images are written at the end.
  */
-export interface GridOptions {
+export interface GridOptions extends BackendOptions {
   file: string;
   x: string;
   y?: string;
@@ -41,10 +42,6 @@ export interface GridOptions {
   out?: string;
   device: DeviceSetting;
   json: boolean;
-  backend?: string;
-  server?: string;
-  user?: string;
-  password?: string;
 }
 
 export function parseGridArgs(args: string[]): GridOptions {
@@ -65,31 +62,19 @@ export function parseGridArgs(args: string[]): GridOptions {
       if (!DEVICE_SETTINGS.includes(d)) throw new UsageError(`--device takes one of ${DEVICE_SETTINGS.join(', ')}, not '${d}'`);
       o.device = d;
     } else if (a === '--json') o.json = true;
-    else if (a === '--backend') {
-      const b = value(a, args[++i]);
-      if (b !== 'local' && !BACKEND_KINDS.includes(b as never)) throw new UsageError(`--backend takes one of local, ${BACKEND_KINDS.join(', ')}, not '${b}'`);
-      o.backend = b === 'local' ? undefined : b;
-    } else if (a === '--server') o.server = value(a, args[++i]);
-    else if (a === '--user') o.user = value(a, args[++i]);
-    else if (a === '--password') o.password = value(a, args[++i]);
+    else if (readBackendOption(o, args, i, value) !== undefined) i++;
     else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
     else if (o.file !== undefined) throw new UsageError('grid takes one FILE.prompt');
     else o.file = a;
   }
   if (!o.file) throw new UsageError('grid needs a FILE.prompt');
   if (o.x === undefined) throw new UsageError('grid needs --x "Type: values" (e.g. --x "Seed: 1-4")');
-  if (o.backend && !o.server) throw new UsageError(`--backend ${o.backend} needs --server URL (e.g. http://127.0.0.1:7860)`);
-  if (!o.backend && o.server) throw new UsageError('--server needs --backend a1111|comfyui|swarmui');
+  checkBackendOptions(o);
   o.webui ??= process.env.SD_WEBUI_PATH || undefined;
   if (!o.model && !o.backend && !o.webui) throw new UsageError('grid needs --model DIR|FILE.safetensors, --webui DIR, or --backend K --server URL');
   return o as GridOptions;
 }
 
-/** The worker bundle next to the CLI bundle (dist/), or the compiled module (out/, in tests). */
-function workerPath(): string {
-  const bundled = path.join(__dirname, 'renderWorker.js');
-  return fs.existsSync(bundled) ? bundled : path.join(__dirname, '../render/worker.js');
-}
 
 /** Where a grid's files go: the grid (or the Z grid), one grid per Z value, and the cells' folder. */
 export function gridFiles(out: string, plan: GridPlan): { grid: string; zGrids: string[]; cellsFolder: string; cell: (c: GridCellPlan) => string } {

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { UsageError } from './usage';
+import { BackendOptions, checkBackendOptions, readBackendOption, workerPath } from './engineOptions';
 import * as path from 'path';
 import { LibraryHost } from '../libraryHost';
 import { CatalogEntry, LoraCatalog } from '../service/library/catalog';
@@ -19,28 +20,22 @@ import { pyFloat, pyInt } from '../service/semantics/pyNumbers';
 import { parsePromptDocument } from '../service/syntax/document';
 import { StagedFile } from './stagedOutput';
 import { runServerRender } from './renderOnServer';
-import { BACKEND_KINDS } from '../render/backends/backend';
 
 /**
  * `sd-prompt render FILE.prompt --model DIR [--out FILE.png] [--device D] [--steps N] [--seed N]
  * [--sampler NAME] [--cfg X] [--width W] [--height H] [--clip-skip N] [--vae FILE|NAME|None] [--json]`. Parameters come from the
  * options, then the file's parameter line, then A1111's defaults.
  */
-export interface RenderOptions extends ParameterOverrides {
+export interface RenderOptions extends ParameterOverrides, BackendOptions {
   file: string;
   loraDirs: string[];
   out?: string;
   device: DeviceSetting;
   json: boolean;
-  /** `--backend`: render on the user's webui (docs/backends.md) instead of locally. */
-  backend?: string;
   /** `--webui` (or SD_WEBUI_PATH): its models/Stable-diffusion checkpoints, picked by the file's Model hash:/Model: or by --model NAME. */
   webui?: string;
   /** `--vae`: a VAE file, a name in the webui's models/VAE, or `None` (the checkpoint's own); over the file's `VAE:`. */
   vae?: string;
-  server?: string;
-  user?: string;
-  password?: string;
 }
 
 
@@ -77,29 +72,16 @@ export function parseRenderArgs(args: string[]): RenderOptions {
     else if (a === '--clip-skip') o.clipSkip = int(a, args[++i], 1);
     else if (a === '--vae') o.vae = value(a, args[++i]);
     else if (a === '--json') o.json = true;
-    else if (a === '--backend') {
-      const b = value(a, args[++i]);
-      if (b !== 'local' && !BACKEND_KINDS.includes(b as never)) throw new UsageError(`--backend takes one of local, ${BACKEND_KINDS.join(', ')}, not '${b}'`);
-      o.backend = b === 'local' ? undefined : b;
-    } else if (a === '--server') o.server = value(a, args[++i]);
-    else if (a === '--user') o.user = value(a, args[++i]);
-    else if (a === '--password') o.password = value(a, args[++i]);
+    else if (readBackendOption(o, args, i, value) !== undefined) i++;
     else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
     else if (o.file !== undefined) throw new UsageError('render takes one FILE.prompt');
     else o.file = a;
   }
   if (!o.file) throw new UsageError('render needs a FILE.prompt');
-  if (o.backend && !o.server) throw new UsageError(`--backend ${o.backend} needs --server URL (e.g. http://127.0.0.1:7860)`);
-  if (!o.backend && o.server) throw new UsageError('--server needs --backend a1111|comfyui|swarmui');
+  checkBackendOptions(o);
   o.webui ??= process.env.SD_WEBUI_PATH || undefined;
   if (!o.model && !o.backend && !o.webui) throw new UsageError('render needs --model DIR (a diffusers ONNX model folder), --model FILE.safetensors (a checkpoint), or --webui DIR');
   return o as RenderOptions;
-}
-
-/** The worker bundle next to the CLI bundle (dist/), or the compiled module (out/, in tests). */
-function workerPath(): string {
-  const bundled = path.join(__dirname, 'renderWorker.js');
-  return fs.existsSync(bundled) ? bundled : path.join(__dirname, '../render/worker.js');
 }
 
 export async function runRender(o: RenderOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void; readInput: (file: string) => string }): Promise<number> {
