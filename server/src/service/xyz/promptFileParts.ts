@@ -1,4 +1,4 @@
-import { quoteValue } from '../imageData/infotext';
+import { quoteValue, unquoteValue } from '../imageData/infotext';
 import { parseSections } from '../syntax/sections';
 
 /**
@@ -91,15 +91,7 @@ export function removeParameter(parts: PromptFileParts, key: string): void {
 export function parameterValue(parts: PromptFileParts, key: string): string | undefined {
   const entry = parts.parameters.find((p) => p.key === key);
   if (!entry) return undefined;
-  const v = entry.value.trim();
-  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) {
-    try {
-      return JSON.parse(v) as string;
-    } catch {
-      return v.slice(1, -1);
-    }
-  }
-  return v;
+  return unquoteValue(entry.value);
 }
 
 export function cloneParts(parts: PromptFileParts): PromptFileParts {
