@@ -25,6 +25,9 @@ import { decodePng, gridPng } from '../render/grid/gridImagePng';
 import type { RgbImage } from '../render/grid/gridImageTypes';
 import { StagedFile } from './stagedOutput';
 
+/** How long the worker keeps sessions between two cells: longer than any cell takes (the grid disposes the host when done). */
+const KEEP_SESSIONS_MS = 24 * 60 * 60_000;
+
 /**
  * `sd-prompt grid FILE.prompt --x "Type: values" [--y ...] [--z ...] (--model M | --webui DIR [--model NAME] |
  * --backend K --server URL) [--lora-dir DIR]... [--out GRID.png] [--device D] [--json]`: A1111's X/Y/Z plot.
@@ -179,7 +182,9 @@ export async function runGridCommand(o: GridOptions, io: GridIo, env: NodeJS.Pro
         const loras = await loraResolver(o.loraDirs, plan, io);
         const renderCell = localCellRenderer({
           host: host!,
-          request: { device: o.device, idleReleaseMs: 0 },
+          // Sessions and LoRA deltas are kept from cell to cell (a seed change loads nothing, a weight change re-merges);
+          // 0 would release them after every cell, between one cell's end and the next one's request. dispose() frees them.
+          request: { device: o.device, idleReleaseMs: KEEP_SESSIONS_MS },
           model: (cell) => (cell.checkpoint !== undefined ? cellCheckpoint(cell.checkpoint, checkpoints!, library!) : baseModel()),
           loras,
           onProgress,

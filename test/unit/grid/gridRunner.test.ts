@@ -71,13 +71,15 @@ describe('X/Y/Z grid runner', function () {
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
+  /** Sessions kept between cells for the whole test (0 would release them after each cell, racing the next request). */
+  const KEEP = 10 * 60_000;
   /** The cell's LoRA weight, read back from its tag as the CLI's and the panel's resolvers do. */
   const lorasOf = (cell: GridCellPlan) => {
     const w = Number(/<lora:style:([^>]+)>/.exec(cell.promptText)![1]);
     return [{ name: 'style', path: lora, te: w, unet: w }];
   };
   const local = (modelOf: (cell: GridCellPlan) => string = () => model) =>
-    localCellRenderer({ host, request: { device: 'cpu', idleReleaseMs: 0 }, model: modelOf, loras: lorasOf });
+    localCellRenderer({ host, request: { device: 'cpu', idleReleaseMs: KEEP }, model: modelOf, loras: lorasOf });
 
   it('a 3x2 grid: every cell is byte for byte the single render of its settings; a weight-only change re-merges into the kept sessions', async () => {
     const plan = seedByWeightPlan([1, 2, 3], ['1', '-3']);
@@ -116,7 +118,7 @@ describe('X/Y/Z grid runner', function () {
     const started = new Set<string>();
     const renderCell = localCellRenderer({
       host,
-      request: { device: 'cpu', idleReleaseMs: 0 },
+      request: { device: 'cpu', idleReleaseMs: KEEP },
       model: () => model,
       loras: lorasOf,
       onProgress: (p) => {
