@@ -98,6 +98,10 @@ async function main(): Promise<void> {
     const fmt = (s: { load: number; encode: number; step: number; total: number; peakRssMb?: number }) =>
       `${(s.total / 1000).toFixed(2)} s (load ${(s.load / 1000).toFixed(2)}, encode ${(s.encode / 1000).toFixed(2)}, step ${(s.step / 1000).toFixed(2)})` +
       (s.peakRssMb === undefined ? '' : `, peak RSS ${s.peakRssMb.toFixed(0)} MB = ${((s.peakRssMb * 2 ** 20) / size).toFixed(2)}× the file`);
+    // The process's first render also pays for loading onnxruntime's native library and its first sessions (seconds):
+    // a throwaway render of the twin takes that, so the first measured render is not charged for being first.
+    const warmUp = await firstStep(twin, path.join(root, 'warm-up-cache'));
+    console.log(`warm-up render (the twin; not compared): ${fmt(warmUp)}`);
     const cold = await firstStep(file, cache);
     const graphBytes = folderBytes(path.join(cache, 'sd-prompt', 'graphs'));
     const folder = await firstStep(twin, cache);
