@@ -10,6 +10,7 @@ import { RenderCancelled, renderTxt2Img } from './pipeline/txt2img';
 import { RenderMessage, RenderRequest, WorkerMessage } from './messages';
 import { LoraSpec, prepareLoras } from './lora/prepare';
 import { LoraMerger } from './merge/loraMerger';
+import { normedHiddenStateCount } from './model/clipSkipOutputs';
 
 /**
  * The render worker: `session.run` blocks its thread, so the pipeline runs here and its host (the
@@ -55,11 +56,20 @@ async function releaseAll(): Promise<void> {
   await merger?.release();
 }
 
+/**
+ * Whether kept sessions serve a render's clip skip: clip skip 1 needs nothing more, and a text encoder that has the
+ * clip-skip outputs (or cannot have them: the render says why) serves any. Only a folder's text encoder loaded for
+ * clip skip 1 lacks them: adding them reads the whole graph into memory, which renders with clip skip 1 are spared.
+ */
+function servesClipSkip(sessions: ModelSessions, clipSkip: number): boolean {
+  return clipSkip <= 1 || sessions.clipSkipUnavailable !== undefined || normedHiddenStateCount(sessions.textEncoder.outputs) > 0;
+}
+
 /** Sessions for a model, device and set of LoRAs with their weights: reused while all three stay the same. */
-async function sessionsFor(folder: ModelFolder, device: DeviceSetting, loras: LoraSpec[]): Promise<{ sessions: ModelSessions; loadMs: number }> {
+async function sessionsFor(folder: ModelFolder, device: DeviceSetting, loras: LoraSpec[], clipSkip: number): Promise<{ sessions: ModelSessions; loadMs: number }> {
   const model = folder.root;
   const key = JSON.stringify([model, device, loras.map((l) => [l.path, l.te, l.unet, l.dyn])]);
-  if (cached?.key === key) return { sessions: cached.sessions, loadMs: 0 };
+  if (cached?.key === key && servesClipSkip(cached.sessions, clipSkip)) return { sessions: cached.sessions, loadMs: 0 };
   ort ??= require('onnxruntime-node') as Ort;
   const t0 = Date.now();
   const prepared = await prepareLoras(loras);
@@ -70,6 +80,7 @@ async function sessionsFor(folder: ModelFolder, device: DeviceSetting, loras: Lo
   if (previous && previous.model === model && previous.device === device) {
     const keys = graphKeys(folder, prepared);
     const files = new Set([...keys].filter(([file, k]) => previous.sessions.keys.get(file) === k).map(([file]) => file));
+    if (!servesClipSkip(previous.sessions, clipSkip)) files.delete(folder.textEncoder);
     // The others are released first: a UNet's old and new sessions together would double the memory.
     await previous.sessions.release(files);
     reuse = { sessions: previous.sessions, files };
@@ -78,7 +89,7 @@ async function sessionsFor(folder: ModelFolder, device: DeviceSetting, loras: Lo
   merger ??= new LoraMerger(ort, device, { remerge: true });
   await merger.useDevice(device);
   try {
-    const sessions = await loadSessions(folder, device, ort, prepared, merger, reuse);
+    const sessions = await loadSessions(folder, device, ort, prepared, merger, reuse, clipSkip > 1);
     cached = { key, model, device, sessions, loadMs: Date.now() - t0 };
     return cached;
   } catch (e) {
@@ -102,7 +113,7 @@ async function render(id: number, request: RenderRequest, cancel: SharedArrayBuf
     hashing?.catch(() => undefined);
     const vaeHashing = folder.vae ? vaeInfotext(folder.vae) : undefined;
     vaeHashing?.catch(() => undefined);
-    const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? []);
+    const { sessions, loadMs } = await sessionsFor(folder, request.device, request.loras ?? [], params.clipSkip ?? 1);
     if (hashing) params.modelHash = await hashing;
     if (vaeHashing) params.vae = await vaeHashing;
     const result = await renderTxt2Img(ort!, folder, sessions, params, {

@@ -8,6 +8,7 @@ import { readWithClipSkipOutputs } from '../../../server/src/render/model/clipSk
 import { openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { renderParameters } from '../../../server/src/render/parameters';
+import { RenderHost } from '../../../server/src/render/renderHost';
 import { clipSkipLayer, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
 import { SdArchitecture } from '../../../server/src/render/sdGraphs/architecture';
 import { checkpointGraphs } from '../../../server/src/render/sdGraphs/graphFiles';
@@ -201,6 +202,25 @@ describe('Clip skip (A1111 CLIP_stop_at_last_layers)', function () {
       assert.strictEqual(fromSetting.clipSkip, 2);
       assert.strictEqual(renderParameters(text, { model: full }, { clipSkip: 3 }).clipSkip, 2);
       assert.strictEqual(renderParameters(text.replace(', Clip skip: 2', ''), { model: full }).clipSkip, 1);
+    });
+
+    it('through the render worker, only a clip skip above 1 has the outputs added: its text encoder reloads, the UNet and VAE are kept, and later renders reuse it', async () => {
+      const host = new RenderHost(path.resolve(__dirname, '../../../server/src/render/worker.js'));
+      const text = 'a cat\nSteps: 1, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64';
+      const render = (clipSkip: number) => host.render({ promptText: text, model: full, device: 'cpu', overrides: { clipSkip }, idleReleaseMs: 10 * 60_000 });
+      try {
+        const plain = await render(1);
+        const skipped = await render(2);
+        const plainAgain = await render(1);
+        assert.ok(plain.timings.load > 0);
+        assert.deepStrictEqual([skipped.timings.load > 0, skipped.reused], [true, ['unet/model.onnx', 'vae_decoder/model.onnx']]);
+        assert.deepStrictEqual([skipped.notes, /Clip skip: 2/.test(skipped.infotext)], [[], true]);
+        assert.strictEqual(plainAgain.timings.load, 0, 'the text encoder with the outputs serves clip skip 1 too');
+        assert.deepStrictEqual(Buffer.from(plainAgain.png), Buffer.from(plain.png));
+        assert.notDeepStrictEqual(Buffer.from(skipped.png), Buffer.from(plain.png));
+      } finally {
+        await host.dispose();
+      }
     });
   });
 });

@@ -136,6 +136,11 @@ export async function loadSessions(
   prepared: PreparedLoras = { inputs: [], problems: [] },
   merger?: LoraMerger,
   reuse?: SessionReuse,
+  /**
+   * Whether an SD1 folder's text encoder gets the clip-skip outputs it lacks (clipSkipOutputs.ts). That reads the
+   * whole graph file into memory and parses it, so the render worker asks only for renders with clip skip > 1.
+   */
+  clipSkipOutputs = true,
 ): Promise<ModelSessions> {
   if (reuse?.files.size) setting = reuse.sessions.device;
   const reused = (file: string): GraphIo | undefined => (reuse?.files.has(file) ? reuse.sessions.graphs.get(file) : undefined);
@@ -160,7 +165,7 @@ export async function loadSessions(
   };
   // SD1's text encoder gets its clip-skip outputs where the folder's graph lacks them (clipSkipOutputs.ts);
   // SD2 and SDXL condition as A1111 does whatever the clip skip, so theirs are left as they are.
-  const clipSkipFile = folder.kind === 'sd1' || folder.kind === 'unknown' ? folder.textEncoder : undefined;
+  const clipSkipFile = clipSkipOutputs && (folder.kind === 'sd1' || folder.kind === 'unknown') ? folder.textEncoder : undefined;
   let clipSkipUnavailable: string | undefined;
   // A provider whose library is not installed is skipped without asking onnxruntime (which logs red lines).
   const opened = onFirstWorkingDevice(setting, process.platform, async (ep) => {
