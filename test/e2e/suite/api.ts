@@ -36,3 +36,17 @@ export function nextEvent<T>(event: vscode.Event<T>, match: (e: T) => boolean = 
         });
     });
 }
+
+/**
+ * Reverts and closes an untitled document and waits until the extension host has dropped it. VS Code reuses
+ * untitled names ("Untitled-1"), and a new untitled document opened before the old one's removal reached the
+ * extension host came back as the old document with its old text (seen on CI: a later suite's new document
+ * read the X/Y/Z cell's prompt).
+ */
+export async function closeUntitled(doc: vscode.TextDocument): Promise<void> {
+    if (doc.isClosed) return;
+    const closed = nextEvent(vscode.workspace.onDidCloseTextDocument, d => d === doc);
+    await vscode.window.showTextDocument(doc);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    await closed;
+}

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { kohyaSd15 } from '../../unit/library/build';
 import { writeCheckpoint, TINY_SD1_ARCHITECTURE } from '../../../server/src/render/testModel/generateCheckpoint';
-import { activateExtension, nextEvent, withUserSettings } from './api';
+import { activateExtension, closeUntitled, nextEvent, withUserSettings } from './api';
 
 const COMMANDS = [
     'sdPrompt.renderPreview',
@@ -319,7 +319,7 @@ describe('sd-prompt commands', () => {
             );
             assert.deepStrictEqual([editor.selection.active.line, editor.selection.active.character], [0, 27]);
         } finally {
-            await closeWithoutSaving();
+            if (editor?.document.isUntitled) await closeUntitled(editor.document);
         }
     });
 });

@@ -10,7 +10,7 @@ import type { GridOutcome } from '../../../client/src/commands/renderGrid';
 import { readPngInfo } from '../../../server/src/render/pipeline/png';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { FIXTURES } from '../../unit/fixtures';
-import { activateExtension, withUserSettings } from './api';
+import { activateExtension, closeUntitled, withUserSettings } from './api';
 import { clickInWebview } from './screenshot';
 
 const PROMPT = 'a red apple on a table\nNegative prompt: blurry\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 42, Size: 64x64\n';
@@ -79,6 +79,10 @@ describe('sd-prompt X/Y/Z plot', function () {
         });
         await clickInWebview('Seed: 43, Steps: 1');
         const cell = await opened;
-        assert.match(cell.getText(), /^a red apple on a table\nNegative prompt: blurry\nSteps: 1, .*Seed: 43,/);
+        try {
+            assert.match(cell.getText(), /^a red apple on a table\nNegative prompt: blurry\nSteps: 1, .*Seed: 43,/);
+        } finally {
+            await closeUntitled(cell);
+        }
     });
 });

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { imageTexts } from '../../../client/src/imageDropPaste';
 import { a1111Exif, jpeg, jpegExif, pngWithText } from '../../unit/imageData/imageBuilders';
-import { activateExtension } from './api';
+import { activateExtension, closeUntitled } from './api';
 
 const INFOTEXT = 'a lighthouse at dusk, <lora:add_detail:0.6>\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 9, Size: 512x512';
 
@@ -31,10 +31,7 @@ describe('generation data from images', () => {
     });
 
     after(async () => {
-        for (const doc of opened) {
-            await vscode.window.showTextDocument(doc);
-            await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
-        }
+        for (const doc of opened) await closeUntitled(doc);
         fs.rmSync(folder, { recursive: true, force: true });
     });
 
