@@ -47,6 +47,7 @@ const AREAS = {
       // A1111's noise generators and the k-diffusion samplers (render/pipeline/rng, samplers).
       'out/test/unit/rng/**/*.test.js',
       'out/test/unit/samplers/**/*.test.js',
+      'out/test/unit/hires/**/*.test.js',
     ],
   },
 };
@@ -96,6 +97,8 @@ const TESTS_OF = {
   ],
   'server/src/render/pipeline/rng/': ['out/test/unit/rng/**/*.test.js', 'out/test/unit/render/rngMutants.test.js'],
   'server/src/render/pipeline/samplers/': [...SAMPLER_TESTS, 'out/test/unit/render/samplersMutants.test.js'],
+  // hiresRender.test.js renders on the tiny model (seconds a test); the other two are pure arithmetic.
+  'server/src/render/pipeline/hires/': ['out/test/unit/hires/**/*.test.js', 'out/test/unit/render/hiresMutants.test.js'],
 };
 const area = process.env.MUTATION_AREA ?? 'semantics';
 if (!AREAS[area]) throw new Error(`MUTATION_AREA must be one of ${Object.keys(AREAS).join(', ')}, not '${area}'`);
