@@ -32,6 +32,24 @@ describe('the render\'s tokenizer files', () => {
     assert.strictEqual(loadTokenizer(files), second);
   });
 
+  it('are kept for the last 4 model folders loaded: a fifth folder makes the first one be read again', () => {
+    // Five model folders with the same files (hard links: the cache keys by path, not content).
+    const folders = [1, 2, 3, 4, 5].map(n => {
+      const folder = path.join(dir, `model${n}`);
+      fs.mkdirSync(folder);
+      fs.linkSync(files.vocab, path.join(folder, 'vocab.json'));
+      fs.linkSync(files.merges, path.join(folder, 'merges.txt'));
+      return { vocab: path.join(folder, 'vocab.json'), merges: path.join(folder, 'merges.txt') };
+    });
+    const firstFour = folders.slice(0, 4).map(loadTokenizer);
+    assert.deepStrictEqual(folders.slice(0, 4).map((f, i) => loadTokenizer(f) === firstFour[i]), [true, true, true, true], 'four are kept');
+    const fifth = loadTokenizer(folders[4]);
+    // The oldest load (model1) went; model2-4 and model5 stay.
+    assert.deepStrictEqual(folders.slice(1, 4).map((f, i) => loadTokenizer(f) === firstFour[i + 1]), [true, true, true]);
+    assert.strictEqual(loadTokenizer(folders[4]), fifth);
+    assert.notStrictEqual(loadTokenizer(folders[0]), firstFour[0], 'model1 was read again');
+  });
+
   it('that are not a CLIP tokenizer fail naming their folder', () => {
     const bad = path.join(dir, 'bad');
     fs.mkdirSync(bad);

@@ -27,10 +27,10 @@ export function chunkInput(chunk: PromptChunk, ids: { bos: number; eos: number; 
     out[i + 1] = t.id;
     multipliers[i + 1] = t.weight;
   });
-  // A1111 fills the chunk to 75 with the end token before adding BOS/EOS, then pads: for SD1
-  // (pad = eos) that is all end tokens; the first one after the text is always EOS.
+  // A1111 fills the chunk to 75 with the end token before adding BOS/EOS, then replaces every end
+  // token after the first with the pad id: the first one after the text is always EOS, and for SD1
+  // (pad = eos) the fill above is already all end tokens.
   out[Math.min(chunk.tokens.length, CONTEXT_LENGTH - 2) + 1] = ids.eos;
-  for (let i = chunk.tokens.length + 2; i < CONTEXT_LENGTH && ids.pad === ids.eos; i++) out[i] = ids.eos;
   return { ids: out, multipliers };
 }
 
