@@ -17,10 +17,10 @@ export interface CliRun {
  */
 export function runCliProcess(
   args: string[],
-  options: { stdio?: StdioOptions; cwd?: string; onStart?: (child: ChildProcess) => void; killAfterMs?: number } = {},
+  options: { stdio?: StdioOptions; cwd?: string; onStart?: (child: ChildProcess) => void; killAfterMs?: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env ?? process.env });
     // A CLI that reads without bound would run until it exhausts memory: stop it, so the test
     // fails on its assertion (signal SIGKILL) and leaves no process behind.
     const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 20000);

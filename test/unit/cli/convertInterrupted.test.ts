@@ -24,29 +24,28 @@ describe('sd-prompt convert / checkpoint merge interrupted', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs the CLI and sends SIGINT as soon as a hidden staging entry starting with `prefix` appears in `outs`. */
-  async function interruptWhenStaged(args: string[], outs: string, prefix: string) {
-    let watcher: fs.FSWatcher | undefined;
-    let interrupted = false;
+  /**
+   * Runs the CLI, which interrupts itself (SIGINT) as soon as it creates its hidden staging entry whose name
+   * starts with `prefix` (interruptWhenStaged.ts, preloaded); `stagedAt` is that entry's name.
+   */
+  async function interruptWhenStaged(args: string[], prefix: string) {
+    const report = path.join(dir, 'interrupted-at.txt');
+    fs.rmSync(report, { force: true });
     const r = await runCliProcess(args, {
-      onStart: (child) => {
-        watcher = fs.watch(outs, () => {
-          if (interrupted || !fs.readdirSync(outs).some((n) => n.startsWith(prefix))) return;
-          interrupted = true;
-          child.kill('SIGINT');
-        });
-      },
+      nodeArgs: ['--require', path.join(__dirname, 'interruptWhenStaged.js')],
+      env: { ...process.env, SD_PROMPT_TEST_INTERRUPT_PREFIX: prefix, SD_PROMPT_TEST_INTERRUPT_REPORT: report },
     });
-    watcher?.close();
-    return { interrupted, ...r };
+    const stagedAt = fs.existsSync(report) ? path.basename(fs.readFileSync(report, 'utf8')) : undefined;
+    fs.rmSync(report, { force: true });
+    return { stagedAt, ...r };
   }
 
   it('convert: neither the folder nor its hidden staging folder is left', async function () {
     if (process.platform === 'win32') this.skip();
     const outs = path.join(dir, 'converted');
     fs.mkdirSync(outs);
-    const r = await interruptWhenStaged(['convert', path.join(dir, 'tiny.safetensors'), '--out', path.join(outs, 'tiny')], outs, '.tiny.sd-prompt-');
-    assert.deepStrictEqual([r.interrupted, r.signal, r.stdout, r.stderr], [true, 'SIGINT', '', '']);
+    const r = await interruptWhenStaged(['convert', path.join(dir, 'tiny.safetensors'), '--out', path.join(outs, 'tiny')], '.tiny.sd-prompt-');
+    assert.deepStrictEqual([r.stagedAt?.startsWith('.tiny.sd-prompt-'), r.signal, r.stdout, r.stderr], [true, 'SIGINT', '', '']);
     assert.deepStrictEqual(fs.readdirSync(outs), []);
   });
 
@@ -55,8 +54,8 @@ describe('sd-prompt convert / checkpoint merge interrupted', function () {
     const outs = path.join(dir, 'merged');
     fs.mkdirSync(outs);
     const args = ['merge', '--model', path.join(dir, 'tiny.safetensors'), '--lora', path.join(dir, 'style.safetensors'), '--out', path.join(outs, 'baked.safetensors')];
-    const r = await interruptWhenStaged(args, outs, '.baked.safetensors.sd-prompt-');
-    assert.deepStrictEqual([r.interrupted, r.signal, r.stdout, r.stderr], [true, 'SIGINT', '', '']);
+    const r = await interruptWhenStaged(args, '.baked.safetensors.sd-prompt-');
+    assert.deepStrictEqual([r.stagedAt?.startsWith('.baked.safetensors.sd-prompt-'), r.signal, r.stdout, r.stderr], [true, 'SIGINT', '', '']);
     assert.deepStrictEqual(fs.readdirSync(outs), []);
     // Nothing beside the sources either (the graph cache aside).
     assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n !== 'cache').sort(), ['converted', 'merged', 'style.safetensors', 'tiny.safetensors']);
