@@ -9,8 +9,9 @@ export class Mt19937 {
 
   constructor(seed: number) {
     const s = this.state;
-    // torch keeps `seed & 0xffffffff`; a seed past 2^32 (a seed plus ENSD) wraps.
-    s[0] = lowUint32(seed);
+    // torch keeps `seed & 0xffffffff`; a seed past 2^32 (a seed plus ENSD) wraps. `>>> 0` is
+    // ToUint32: the integer part modulo 2^32, exact for every integer a number holds (up to 2^53).
+    s[0] = seed >>> 0;
     for (let i = 1; i < 624; i++) {
       const prev = s[i - 1] ^ (s[i - 1] >>> 30);
       s[i] = (Math.imul(1812433253, prev) + i) >>> 0;
@@ -36,9 +37,4 @@ export class Mt19937 {
     }
     this.index = 0;
   }
-}
-
-/** The low 32 bits of a non-negative integer seed that may exceed 2^32 (exact up to 2^53). */
-export function lowUint32(seed: number): number {
-  return seed >= 0 && seed < 4294967296 ? seed >>> 0 : Number(BigInt.asUintN(32, BigInt(Math.trunc(seed))));
 }

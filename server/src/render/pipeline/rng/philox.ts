@@ -31,8 +31,11 @@ export class PhiloxGenerator implements NoiseGenerator {
 const TWO_POW32_INV = Math.fround(2.3283064e-10);
 const TWO_POW32_INV_2PI = Math.fround(2.3283064e-10 * 6.2831855);
 
-/** rng_philox.py `box_muller`: only the sine output, rounded to float32. */
-function boxMullerFirst(x: number, y: number): number {
+/**
+ * rng_philox.py `box_muller`: only the sine output, rounded to float32. Exported for its test, which
+ * checks the half-step offsets at the words where they show.
+ */
+export function boxMullerFirst(x: number, y: number): number {
   const u = x * TWO_POW32_INV + TWO_POW32_INV / 2;
   const v = y * TWO_POW32_INV_2PI + TWO_POW32_INV_2PI / 2;
   return Math.sqrt(-2 * Math.log(u)) * Math.sin(v);
