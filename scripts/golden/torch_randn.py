@@ -10,10 +10,17 @@ normal_fill_16 (std::log, std::cos, std::sin in float), so this script asks torc
 (ATEN_CPU_CAPABILITY=default, read when torch loads). glibc's logf/cosf/sinf are not correctly
 rounded, so even that kernel can be a few float32 ulps from the engine's correctly rounded functions
 (98.5% of values equal, the rest 1 to 3 ulps apart): the test allows 3 ulps there. Fewer than 16
-values take at::normal_distribution<double> (float64 math cast to float32): bit for bit.
+values take at::normal_distribution<double> (float64 math cast to float32): bit for bit. There torch
+1.13 takes log(1 - u2) where 2.x (A1111's torch) and the engine take log1p(-u2): the script
+recomputes those calls both ways from numpy's MT19937, checks the 1.13 way is torch's output bit for
+bit, and stops if the 2.x way differs for a case (none of 4,500 values of seeds 0-299 does).
 """
 import json
+import math
 import os
+import sys
+
+import numpy as np
 
 os.environ["ATEN_CPU_CAPABILITY"] = "default"
 
@@ -47,14 +54,63 @@ def f32(x):
     return float(f"{x:.9g}")
 
 
+def scalar_path(seed, sizes, radius_log):
+    """The calls' scalar-path values (None for a normal_fill call) as at::normal_distribution<double>
+    makes them from numpy's own MT19937 (legacy init_genrand seeding, torch's engine), with
+    radius_log(u2) for log(1 - u2)."""
+    engine = np.random.MT19937()
+    engine._legacy_seeding(seed & 0xFFFFFFFF)
+
+    def uniform53():
+        hi, lo = (int(w) for w in engine.random_raw(2))
+        return (((hi << 32) | lo) & ((1 << 53) - 1)) / 2.0**53
+
+    cached = None
+    calls = []
+    for n in sizes:
+        if n >= 16:
+            engine.random_raw(n + (16 if n % 16 else 0))  # normal_fill: a 24-bit uniform each, the tail again
+            calls.append(None)
+            continue
+        values = []
+        for _ in range(n):
+            if cached is not None:
+                values.append(np.float32(cached))
+                cached = None
+                continue
+            u1, u2 = uniform53(), uniform53()
+            r = math.sqrt(-2.0 * radius_log(u2))
+            theta = 2.0 * math.pi * u1
+            cached = r * math.sin(theta)
+            values.append(np.float32(r * math.cos(theta)))
+        calls.append(values)
+    return calls
+
+
+# torch 1.13 (this torch) takes log(1 - u2); torch 2.x, which A1111 runs, and the engine take
+# log1p(-u2). A scalar-path case is a reference for both only where the two give the same float32s.
+TORCH_1_13_LOG = lambda u2: math.log(1.0 - u2)  # noqa: E731
+TORCH_2_LOG = lambda u2: math.log1p(-u2)  # noqa: E731
+
+
 def main():
     cases = []
     for seed, sizes in CASES:
         generator = torch.Generator().manual_seed(seed)
-        calls = [[f32(v) for v in torch.randn(n, generator=generator).tolist()] for n in sizes]
+        tensors = [torch.randn(n, generator=generator) for n in sizes]
+        old, new = scalar_path(seed, sizes, TORCH_1_13_LOG), scalar_path(seed, sizes, TORCH_2_LOG)
+        for tensor, mine, theirs in zip(tensors, old, new):
+            if mine is None:
+                continue
+            # The transcription is torch 1.13's own path, bit for bit, or the check below means nothing.
+            if tensor.numpy().tolist() != [float(v) for v in mine]:
+                sys.exit(f"seed {seed} {sizes}: the scalar path is not torch's")
+            if mine != theirs:
+                sys.exit(f"seed {seed} {sizes}: torch 1.13 and 2.x differ here; pick another case")
+        calls = [[f32(v) for v in tensor.tolist()] for tensor in tensors]
         cases.append({"seed": seed, "sizes": sizes, "calls": calls})
     print(json.dumps({
-        "about": "torch.Generator().manual_seed(seed); torch.randn(n, generator=g) for each n in sizes, float32 values to 9 significant digits; ATEN_CPU_CAPABILITY=default",
+        "about": "torch.Generator().manual_seed(seed); torch.randn(n, generator=g) for each n in sizes, float32 values to 9 significant digits; ATEN_CPU_CAPABILITY=default; calls under 16 values checked equal under torch 1.13's log(1 - u2) and 2.x's log1p(-u2)",
         "torch": torch.__version__,
         "cases": cases,
     }))
