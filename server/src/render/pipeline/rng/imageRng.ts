@@ -108,14 +108,12 @@ function pasteCentred(noise: Float32Array, from: LatentShape, x: Float32Array, t
   const ty = dy < 0 ? 0 : dy;
   dx = Math.max(-dx, 0);
   dy = Math.max(-dy, 0);
-  // Python slices stop at the tensor's end.
-  const rows = Math.max(0, Math.min(h, toH - ty, fromH - dy));
-  const cols = Math.max(0, Math.min(w, toW - tx, fromW - dx));
+  // Halving the difference leaves the h x w block inside both tensors, so A1111's slices never stop short at an end.
   for (let c = 0; c < channels; c++) {
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; r < h; r++) {
       const src = (c * fromH + dy + r) * fromW + dx;
       const dst = (c * toH + ty + r) * toW + tx;
-      x.set(noise.subarray(src, src + cols), dst);
+      x.set(noise.subarray(src, src + w), dst);
     }
   }
 }

@@ -78,7 +78,8 @@ class EntryReader {
     // A1111 keeps the last of a repeated key (it builds a dict).
     const entry = this.entries.filter((e) => e.key === key).pop();
     if (!entry) return undefined;
-    let value = entry.value.trim();
+    // The parameter line's parser leaves no blanks around a value.
+    let value = entry.value;
     if (value.startsWith('"')) {
       try {
         value = String(JSON.parse(value));
