@@ -10,10 +10,10 @@ import { readFixture } from '../fixtures';
  * renderImageRng), against AUTOMATIC1111's (test/fixtures/noise/a1111_noise_cases.json: torch's own
  * CPU randn, and rng_philox.py for GPU/NV): every image's initial noise and the ancestral draws after it.
  * The fixture's values are rounded to 7 decimals, torch's CPU kernel is a few float32 ulps from the
- * engine's (torchRandnReference.test.ts), and the fixture's Philox values are up to 1.3e-6 from the
- * engine's (rng_philox.py transcribed, philoxReference.test.ts) but one value of nv_batch2, 5.5e-6
- * away (0.0004131 against 0.0004076, a sine near 0): 1e-5 allows these; a wrong generator, seed or paste
- * moves values by about 1.
+ * engine's (torchRandnReference.test.ts), and the fixture's Philox values, made with Box–Muller's u
+ * and v in float32 (test/fixtures/README.md), are up to 1.3e-6 from the engine's (rng_philox.py,
+ * float64 there: philoxReference.test.ts) but one value of nv_batch2, 5.5e-6 away (0.0004131 against
+ * 0.0004076): 1e-5 allows these; a wrong generator, seed or paste moves values by about 1.
  */
 
 interface NoiseCase {

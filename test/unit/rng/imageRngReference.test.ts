@@ -10,7 +10,7 @@ import { ImageRng, LatentShape } from '../../../server/src/render/pipeline/rng/i
  * on resized noise, and ENSD over a batch. torch's normal_fill calls glibc's logf/cosf/sinf, a few
  * float32 ulps from the engine's (see torchRandnReference.test.ts), and A1111's slerp runs in
  * float32 where the engine's runs in float64: values agree within 2e-6 (the largest difference at
- * the last regeneration was below 1e-6); a row or column pasted one place off, or a draw from the
+ * the last regeneration was 2.7e-7, in the variation case); a row or column pasted one place off, or a draw from the
  * wrong generator, moves them by about 1.
  */
 
