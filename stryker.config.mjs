@@ -62,11 +62,7 @@ const RENDER_LORA_FAST = [
 ];
 const SAMPLER_TESTS = [
   'out/test/unit/render/schedulers.test.js',
-  'out/test/unit/samplers/schedules.test.js',
-  'out/test/unit/samplers/samplers.test.js',
-  'out/test/unit/samplers/secondOrderSteps.test.js',
-  'out/test/unit/samplers/brownianTree.test.js',
-  'out/test/unit/samplers/samplerParameters.test.js',
+  'out/test/unit/samplers/**/*.test.js',
   'out/test/unit/render/schedulersMutants.test.js',
 ];
 /**
