@@ -62,7 +62,13 @@ const RENDER_LORA_FAST = [
 ];
 const SAMPLER_TESTS = [
   'out/test/unit/render/schedulers.test.js',
-  'out/test/unit/samplers/**/*.test.js',
+  'out/test/unit/samplers/schedules.test.js',
+  'out/test/unit/samplers/samplers.test.js',
+  'out/test/unit/samplers/secondOrderSteps.test.js',
+  'out/test/unit/samplers/brownianTree.test.js',
+  'out/test/unit/samplers/samplerParameters.test.js',
+  // Not render.test.js / realPrompts.test.js: they run the tiny pipeline (seconds a mutant).
+  'out/test/unit/samplers/*Mutants.test.js',
   'out/test/unit/render/schedulersMutants.test.js',
 ];
 /**
