@@ -67,7 +67,9 @@ const SAMPLER_TESTS = [
   'out/test/unit/samplers/secondOrderSteps.test.js',
   'out/test/unit/samplers/brownianTree.test.js',
   'out/test/unit/samplers/samplerParameters.test.js',
-  // Not render.test.js / realPrompts.test.js: they run the tiny pipeline (seconds a mutant).
+  // The sampler and schedule of every real prompt's parameter line (fast: no render).
+  'out/test/unit/samplers/realPrompts.test.js',
+  // Not render.test.js: it runs the tiny pipeline (seconds a mutant).
   'out/test/unit/samplers/*Mutants.test.js',
   'out/test/unit/render/schedulersMutants.test.js',
 ];
