@@ -42,7 +42,7 @@ import { RestartSampler } from './samplers/restart';
 import { TimestepSampler } from './samplers/timesteps';
 import { UniPcSampler } from './samplers/uniPc';
 import { LcmSampler } from './samplers/lcm';
-import { ScheduleName, scheduleSigmas, SCHEDULE_NAMES } from './samplers/schedules';
+import { ScheduleName, scheduleSigmas } from './samplers/schedules';
 import { SamplerKind, samplerDefinition } from './samplers/registry';
 import type { SamplerSettings } from './samplers/samplerParameters';
 
@@ -345,7 +345,6 @@ export class LcmSigmas extends DiscreteSigmas {
 
 /** A1111 "Schedule type" values: 'automatic' is the sampler's own default. */
 export type ScheduleType = 'automatic' | ScheduleName;
-export const SCHEDULE_TYPES: readonly ScheduleType[] = ['automatic', ...SCHEDULE_NAMES];
 
 /**
  * A1111's sampler settings (samplers/samplerParameters.ts reads them from a parameter line): `eta`
@@ -442,8 +441,8 @@ export function createSampler(
   const table: DiscreteSigmas = kind === 'lcm' ? noise.lcmSigmas() : noise;
   const resolved: ScheduleName = schedule === 'automatic' ? (def.scheduler ?? 'uniform') : schedule;
   let sigmas = scheduleSigmas(resolved, n, table, options);
-  if (discard && sigmas.length >= 2) {
-    // torch.cat([sigmas[:-2], sigmas[-1:]])
+  if (discard) {
+    // torch.cat([sigmas[:-2], sigmas[-1:]]); every schedule has at least two entries (n ≥ 2 here).
     const cut = new Float64Array(sigmas.length - 1);
     cut.set(sigmas.subarray(0, sigmas.length - 2));
     cut[cut.length - 1] = sigmas[sigmas.length - 1];
@@ -452,8 +451,12 @@ export function createSampler(
   // sample_img2img: the Brownian tree still spans the whole schedule; DPM fast/adaptive integrate
   // from sigma_sched[0] to sigma_sched[-2] instead of the model's range.
   const fullSigmas = sigmas;
-  if (options.img2imgStart !== undefined) sigmas = sigmas.slice(options.img2imgStart);
-  const img2img = options.img2imgStart !== undefined && sigmas.length >= 2;
+  const start = options.img2imgStart;
+  const img2img = start !== undefined;
+  if (img2img && !(Number.isInteger(start) && start >= 0 && start < fullSigmas.length - 1)) {
+    throw new RangeError(`img2img start must be an integer from 0 to ${fullSigmas.length - 2} (a ${fullSigmas.length - 1}-step schedule), got ${start}`);
+  }
+  sigmas = fullSigmas.slice(start ?? 0);
   // A1111 writes "Schedule type" whenever a schedule function ran (not for the model's own uniform one under Automatic).
   const scheduleLabel = schedule === 'automatic' && !def.scheduler ? undefined : SCHEDULE_LABELS[resolved];
   const info: SamplerInfo = { scheduleLabel, discardedPenultimateSigma: discard, stepMultiplier };
