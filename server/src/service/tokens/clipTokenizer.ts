@@ -403,9 +403,7 @@ export class ClipTokenizer implements TokenizerApi {
   private constructor(vocab: Map<string, number>, merges: [string, string][], cacheSize: number) {
     this.vocab = vocab;
     this.cacheSize = cacheSize;
-    let maxId = 0;
-    for (const id of vocab.values()) if (id > maxId) maxId = id;
-    this.decoder = new Array<string | undefined>(maxId + 1);
+    this.decoder = [];
     for (const [token, id] of vocab) this.decoder[id] = token;
     const byteChars = bytesToUnicode();
     for (let b = 0; b < 256; b++) {
@@ -817,11 +815,11 @@ export class ApproximateTokenizer implements TokenizerApi {
     if (token === BOS_TOKEN) return [1, CLIP_BOS_ID];
     if (token === EOS_TOKEN) return [1, CLIP_EOS_ID];
     if (token === ',') return [1, CLIP_COMMA_ID];
-    const first = token.charCodeAt(0);
     if (/^[a-z]+$/.test(token)) {
       return [token.length <= 7 ? 1 : 1 + Math.ceil((token.length - 7) / 4), -1];
     }
-    if (token.length === 1 || (first >= 0x30 && first <= 0x39)) return [1, -1];
+    // A digit is always a pre-token of its own (`\p{N}` matches one character), so this covers digits too.
+    if (token.length === 1) return [1, -1];
     if (/^[\x21-\x7e]+$/.test(token)) return [Math.ceil(token.length / 2), -1];
     const bytes = utf8Length(token);
     return [/\p{L}/u.test(token) ? Math.max(1, Math.round(bytes / 2)) : bytes, -1];
