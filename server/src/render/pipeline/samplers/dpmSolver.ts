@@ -17,8 +17,6 @@ type EpsCache = Map<string, Float32Array>;
 
 /** The solver's steps over a denoiser, with the per-step eps cache k-diffusion keeps. */
 class DpmSolverCore {
-  calls = 0;
-
   constructor(private readonly model: Denoiser) {}
 
   async eps(cache: EpsCache, key: string, x: Float32Array, t: number): Promise<Float32Array> {
@@ -26,7 +24,6 @@ class DpmSolverCore {
     if (hit) return hit;
     const sigma = sigmaOf(t);
     const denoised = await this.model(x, sigma);
-    this.calls++;
     const eps = new Float32Array(x.length);
     for (let k = 0; k < x.length; k++) eps[k] = (x[k] - denoised[k]) / sigma;
     cache.set(key, eps);
@@ -122,40 +119,24 @@ export class DpmFastSampler extends KDiffusionSampler {
   }
 }
 
-/** k-diffusion's `PIDStepSizeController`. */
-class PidStepSizeController {
-  private readonly b1: number;
-  private readonly b2: number;
-  private readonly b3: number;
-  private errs: number[] = [];
-
+/**
+ * k-diffusion's `PIDStepSizeController` with the coefficients `sample_dpm_adaptive` uses (pcoeff 0,
+ * icoeff 1, dcoeff 0; A1111 passes no others): its error-history terms have exponents −0 and 0, so
+ * the factor is (1/error)^(1/order) through the limiter 1 + atan(f − 1), bit for bit, and no
+ * history is kept.
+ */
+class IntegralStepSizeController {
   constructor(
     public h: number,
-    pcoeff: number,
-    icoeff: number,
-    dcoeff: number,
-    order: number,
+    private readonly order: number,
     private readonly acceptSafety: number,
     private readonly eps = 1e-8,
-  ) {
-    this.b1 = (pcoeff + icoeff + dcoeff) / order;
-    this.b2 = -(pcoeff + 2 * dcoeff) / order;
-    this.b3 = dcoeff / order;
-  }
+  ) {}
 
   proposeStep(error: number): boolean {
-    const invError = 1 / (error + this.eps);
-    if (this.errs.length === 0) this.errs = [invError, invError, invError];
-    this.errs[0] = invError;
-    let factor = this.errs[0] ** this.b1 * this.errs[1] ** this.b2 * this.errs[2] ** this.b3;
-    factor = 1 + Math.atan(factor - 1);
-    const accept = factor >= this.acceptSafety;
-    if (accept) {
-      this.errs[2] = this.errs[1];
-      this.errs[1] = this.errs[0];
-    }
+    const factor = 1 + Math.atan((1 / (error + this.eps)) ** (1 / this.order) - 1);
     this.h *= factor;
-    return accept;
+    return factor >= this.acceptSafety;
   }
 }
 
@@ -170,7 +151,8 @@ const MAX_ADAPTIVE_ATTEMPTS = 10000;
 export class DpmAdaptiveSampler extends KDiffusionSampler {
   protected async run(x: Float32Array, model: Denoiser, context: SampleContext): Promise<Float32Array> {
     const { modelSigmaMin, modelSigmaMax } = this.setup;
-    const { eta, sNoise } = this.options;
+    // A1111 passes no s_noise to sample_dpm_adaptive (its default 1).
+    const { eta } = this.options;
     const order = 3;
     const rtol = 0.05;
     const atol = 0.0078;
@@ -179,7 +161,7 @@ export class DpmAdaptiveSampler extends KDiffusionSampler {
     const tEnd = tOf(modelSigmaMin);
     let s = tStart;
     let xPrev = x;
-    const pid = new PidStepSizeController(0.05, 0, 1, 0, eta ? 1.5 : order, 0.81);
+    const pid = new IntegralStepSizeController(0.05, eta ? 1.5 : order, 0.81);
     let attempts = 0;
     while (s < tEnd - 1e-5) {
       if (attempts >= MAX_ADAPTIVE_ATTEMPTS) {
@@ -207,7 +189,7 @@ export class DpmAdaptiveSampler extends KDiffusionSampler {
       const error = Math.sqrt(sum) / Math.sqrt(x.length);
       if (pid.proposeStep(error)) {
         xPrev = xLow;
-        x = addDrawn(xHigh, su * sNoise, context.randn);
+        x = addDrawn(xHigh, su, context.randn);
         s = t;
       }
       context.onStep?.({ i: attempts, x, denoised });
