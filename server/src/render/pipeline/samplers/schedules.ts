@@ -44,16 +44,13 @@ export interface ScheduleOptions {
   betaBeta?: number;
 }
 
-/** numpy's `linspace`: start + i·step, the last entry set to stop. */
-function npLinspace(start: number, stop: number, n: number): Float64Array {
+/** numpy's `linspace(0, 1, n)`: i·step, the last entry set to 1 (every caller ramps over [0, 1]). */
+function npUnitLinspace(n: number): Float64Array {
   const out = new Float64Array(n);
-  if (n === 1) {
-    out[0] = start;
-    return out;
-  }
-  const step = (stop - start) / (n - 1);
-  for (let i = 0; i < n; i++) out[i] = start + i * step;
-  out[n - 1] = stop;
+  if (n === 1) return out;
+  const step = 1 / (n - 1);
+  for (let i = 0; i < n; i++) out[i] = i * step;
+  out[n - 1] = 1;
   return out;
 }
 
@@ -125,9 +122,9 @@ export function alignYourStepsSigmas(n: number, sdxl: boolean): Float64Array {
   const table = sdxl ? AYS_SDXL : AYS_SD15;
   if (n === table.length) return withZero(table);
   // loglinear_interp: np.interp over the reversed (ascending) logs, reversed back.
-  const xs = npLinspace(0, 1, table.length);
+  const xs = npUnitLinspace(table.length);
   const ys = table.map((_, k) => Math.log(table[table.length - 1 - k]));
-  const newXs = npLinspace(0, 1, n);
+  const newXs = npUnitLinspace(n);
   const interped = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const x = newXs[i];
@@ -238,7 +235,7 @@ export function betaPpf(q: number, a: number, b: number): number {
 
 /** A1111 `beta_scheduler` (Lee et al. 2024): sigma_min + ppf(1 − i/(n−1))·(sigma_max − sigma_min); then 0. */
 export function betaSigmas(n: number, sigmaMin: number, sigmaMax: number, alpha = 0.6, beta = 0.6): Float64Array {
-  const ramp = npLinspace(0, 1, n);
+  const ramp = npUnitLinspace(n);
   const out = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) out[i] = sigmaMin + betaPpf(1 - ramp[i], alpha, beta) * (sigmaMax - sigmaMin);
   return out;
