@@ -49,7 +49,10 @@ export class DiscreteVpSchedule {
   }
 }
 
-/** Solves the small dense system A·x = b (Gaussian elimination with partial pivoting), as torch.linalg.solve. */
+/**
+ * Solves the small dense system A·x = b (Gaussian elimination with partial pivoting), as
+ * torch.linalg.solve, over the leading n×n block of A (n = b's length; none when n is 0).
+ */
 function solve(A: number[][], b: number[]): number[] {
   const n = b.length;
   const m = A.map((row, i) => [...row.slice(0, n), b[i]]);
@@ -193,12 +196,8 @@ export class UniPcSampler implements Sampler {
       hPhiK = hPhiK / hh - 1 / factorial;
     }
 
-    let rhosP: number[] = [];
-    if (D1s.length > 0) {
-      rhosP = order === 2 ? [0.5] : solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
-    }
-    let rhosC: number[] = [];
-    if (useCorrector) rhosC = order === 1 ? [0.5] : solve(R, b);
+    // rhos_p = solve(R[:-1, :-1], b[:-1]) (solve reads the leading block); none at order 1.
+    const rhosP = order === 2 ? [0.5] : solve(R, b.slice(0, -1));
 
     const cX = sigmaT / sigmaPrev0;
     const cM = alphaT * hPhi1;
@@ -206,14 +205,14 @@ export class UniPcSampler implements Sampler {
     for (let k = 0; k < x.length; k++) xT_[k] = cX * x[k] - cM * modelPrev0[k];
 
     const xT = Float32Array.from(xT_);
-    if (D1s.length > 0) {
-      for (let j = 0; j < D1s.length; j++) {
-        const c = alphaT * Bh * rhosP[j];
-        const d = D1s[j];
-        for (let k = 0; k < x.length; k++) xT[k] -= c * d[k];
-      }
+    for (let j = 0; j < D1s.length; j++) {
+      const c = alphaT * Bh * rhosP[j];
+      const d = D1s[j];
+      for (let k = 0; k < x.length; k++) xT[k] -= c * d[k];
     }
     if (!useCorrector) return { x: xT };
+
+    const rhosC = order === 1 ? [0.5] : solve(R, b);
 
     const modelT = await modelFn(xT, t);
     const out = Float32Array.from(xT_);
