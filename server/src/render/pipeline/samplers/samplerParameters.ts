@@ -64,9 +64,10 @@ export function readSamplerParameters(text: string, entries: readonly ParameterE
     const before = text.slice(0, entry.valueSpan.start);
     const line = before.split('\n').length;
     const column = entry.valueSpan.start - before.lastIndexOf('\n');
-    throw new SamplerParameterError(`line ${line}, column ${column}: ${entry.key}: '${entry.value.trim()}' ${why}`);
+    throw new SamplerParameterError(`line ${line}, column ${column}: ${entry.key}: '${entry.value}' ${why}`);
   };
-  const unquote = (v: string) => v.trim().replace(/^"(.*)"$/, '$1');
+  // Entry values come trimmed (the parameter line's parser drops the whitespace around them).
+  const unquote = (v: string) => v.replace(/^"(.*)"$/, '$1');
   for (const [key, field] of NUMBER_KEYS) {
     const entry = find(key);
     if (!entry) continue;
@@ -117,10 +118,10 @@ export function samplerInfotextParameters(kind: SamplerKind, settings: SamplerSe
     ['Beta schedule alpha', scheduled === 'beta' ? (settings.betaAlpha ?? 0.6) : undefined],
     ['Beta schedule beta', scheduled === 'beta' ? (settings.betaBeta ?? 0.6) : undefined],
     ['SGM noise multiplier', kdiffusion && settings.sgmNoiseMultiplier ? 'True' : undefined],
-    [kdiffusion ? 'Eta' : 'Eta DDIM', def.takesEta && eta !== undefined && eta !== etaDefault ? eta : undefined],
+    [kdiffusion ? 'Eta' : 'Eta DDIM', def.takesEta && eta !== etaDefault ? eta : undefined],
     ['Sigma churn', churn && settings.sChurn ? settings.sChurn : undefined],
     ['Sigma tmin', churn && settings.sTmin ? settings.sTmin : undefined],
     ['Sigma tmax', churn && settings.sTmax ? settings.sTmax : undefined],
-    ['Sigma noise', def.takesSNoise && settings.sNoise !== undefined && settings.sNoise !== 1 ? settings.sNoise : undefined],
+    ['Sigma noise', def.takesSNoise && settings.sNoise !== 1 ? settings.sNoise : undefined],
   ];
 }

@@ -82,20 +82,6 @@ export function lincomb(a: number, x: Float32Array, b: number, y: Float32Array, 
   return out;
 }
 
-/** out[k] = a·x[k] + b·y[k] + c·z[k]. */
-export function lincomb3(
-  a: number,
-  x: Float32Array,
-  b: number,
-  y: Float32Array,
-  c: number,
-  z: Float32Array,
-  out: Float32Array = new Float32Array(x.length),
-): Float32Array {
-  for (let k = 0; k < x.length; k++) out[k] = a * x[k] + b * y[k] + c * z[k];
-  return out;
-}
-
 /** x[k] += a·y[k], in place. */
 export function addScaled(x: Float32Array, a: number, y: Float32Array): Float32Array {
   for (let k = 0; k < x.length; k++) x[k] += a * y[k];
