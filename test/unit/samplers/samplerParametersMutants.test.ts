@@ -101,8 +101,9 @@ describe('schedule settings written back to the infotext', () => {
   it('Discard penultimate sigma only when the setting, not the sampler, dropped it', () => {
     assert.deepStrictEqual(written('euler', 'automatic', { discardPenultimateSigma: true }), { 'Discard penultimate sigma': 'True' });
     assert.deepStrictEqual(written('euler', 'automatic', {}), {});
-    // DPM2 and DPM++ 3M SDE always drop it (discard_next_to_last_sigma): nothing to write.
+    // DPM2, DPM2 a and DPM++ 3M SDE always drop it (discard_next_to_last_sigma): nothing to write.
     assert.deepStrictEqual(written('dpm2', 'automatic', { discardPenultimateSigma: true }), {});
+    assert.deepStrictEqual(written('dpm2_a', 'automatic', { discardPenultimateSigma: true }), {});
     assert.deepStrictEqual(written('dpmpp_3m_sde', 'automatic', { discardPenultimateSigma: true }), {});
     assert.deepStrictEqual(written('dpm2', 'automatic', {}), {});
   });
