@@ -1,4 +1,8 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { FIXTURES } from '../fixtures';
+import { clipTokenizerOnce } from './clipTokenizerOnce';
 import { ApproximateTokenizer, ClipTokenizer, CLIP_BOS_ID, CLIP_COMMA_ID, CLIP_EOS_ID } from '../../../server/src/service/tokens/clipTokenizer';
 
 /**
@@ -48,6 +52,42 @@ function problemOf(vocabText: unknown, mergesText: unknown): string | undefined 
 function byteIds(vocab: Map<string, number>, word: string): number[] {
   const bytes = Array.from(new TextEncoder().encode(word));
   return bytes.map((b, i) => vocab.get(BYTES[b] + (i === bytes.length - 1 ? '</w>' : '')) as number);
+}
+
+/**
+ * OpenAI `simple_tokenizer.py` `bpe()` transcribed on strings (ASCII words only: each byte is its own
+ * symbol): merge every occurrence of the lowest-ranked pair, left to right, until none is a merge.
+ * Ranks as Python builds them: merges.txt lines [1, 48895), a repeated pair keeping its last rank.
+ */
+function referenceBpe(mergesText: string): (word: string) => string[] {
+  const ranks = new Map<string, number>();
+  mergesText
+    .split('\n')
+    .slice(1, 49152 - 256 - 2 + 1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((parts) => parts.length === 2)
+    .forEach(([a, b], rank) => ranks.set(a + ' ' + b, rank));
+  return (token: string): string[] => {
+    let word = [...token.slice(0, -1)].concat(token.slice(-1) + '</w>');
+    while (word.length > 1) {
+      let best: [string, string] | undefined;
+      let bestRank = Infinity;
+      for (let i = 0; i < word.length - 1; i++) {
+        const rank = ranks.get(word[i] + ' ' + word[i + 1]) ?? Infinity;
+        if (rank < bestRank) [bestRank, best] = [rank, [word[i], word[i + 1]]];
+      }
+      if (!best) break;
+      const merged: string[] = [];
+      for (let i = 0; i < word.length; ) {
+        if (i < word.length - 1 && word[i] === best[0] && word[i + 1] === best[1]) {
+          merged.push(best[0] + best[1]);
+          i += 2;
+        } else merged.push(word[i++]);
+      }
+      word = merged;
+    }
+    return word;
+  };
 }
 
 const approx = new ApproximateTokenizer();
@@ -170,9 +210,11 @@ describe('CLIP tokenizer files: what is refused, and why', () => {
 
   it('a UTF-8 BOM before vocab.json is ignored; one inside a token is kept', () => {
     const { vocabText, mergesText, vocab } = files(['x\uFEFFy</w>'], []);
-    const clip = build('\uFEFF' + vocabText, mergesText + 'a b\n');
-    assert.strictEqual(clip.idOf('x\uFEFFy</w>'), vocab.get('x\uFEFFy</w>'));
-    assert.strictEqual(clip.idOf('xy</w>'), undefined);
+    for (const text of ['\uFEFF' + vocabText, vocabText]) {
+      const clip = build(text, mergesText + 'a b\n');
+      assert.strictEqual(clip.idOf('x\uFEFFy</w>'), vocab.get('x\uFEFFy</w>'));
+      assert.strictEqual(clip.idOf('xy</w>'), undefined);
+    }
   });
 
   it('merges.txt lines split on any whitespace, as Python str.split(): CRLF, tabs, double spaces', () => {
@@ -245,6 +287,49 @@ describe('CLIP tokenizer internals seen from outside', () => {
     // Three letters: the pair without </w> ranks first, then nothing joins xy with z</w>.
     assert.deepStrictEqual(clip.encode('cat'), [vocab.get('ca'), vocab.get('t</w>')]);
     assert.deepStrictEqual(clip.encode('zzzz'), [vocab.get('zz'), vocab.get('zz</w>')]);
+  });
+
+  it('a half-filled merge table (x y for x < y) gives every three-letter word the ids OpenAI\'s bpe() gives', () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const extra: string[] = [];
+    const merges: string[] = [];
+    for (const end of ['', '</w>']) {
+      for (const x of letters) for (const y of letters) if (x < y) { extra.push(x + y + end); merges.push(`${x} ${y}${end}`); }
+    }
+    const { vocabText, mergesText, vocab } = files(extra, merges);
+    const clip = build(vocabText, mergesText);
+    const reference = referenceBpe(mergesText);
+    const words: string[] = [];
+    for (const x of letters) for (const y of letters) for (const z of letters) words.push(x + y + z);
+    assert.deepStrictEqual(clip.encode(words.join(' ')), words.flatMap((w) => reference(w).map((t) => vocab.get(t))));
+    assert.deepStrictEqual(reference('abc'), ['ab', 'c</w>']); // the reference itself: lowest rank first
+    assert.deepStrictEqual(reference('cba'), ['c', 'b', 'a</w>']);
+  });
+
+  it('long words (over 96 symbols) in the real CLIP files give the ids OpenAI\'s bpe() gives', function () {
+    this.timeout(60_000);
+    const clipDir = path.join(FIXTURES, 'clip');
+    const vocabText = fs.readFileSync(path.join(clipDir, 'vocab.json'), 'utf8');
+    const mergesText = fs.readFileSync(path.join(clipDir, 'merges.txt'), 'utf8');
+    const built = clipTokenizerOnce(vocabText, mergesText);
+    assert.ok('tokenizer' in built);
+    const vocab = new Map(Object.entries(JSON.parse(vocabText) as Record<string, number>));
+    const reference = referenceBpe(mergesText);
+    const words = [
+      'supercalifragilisticexpialidocious'.repeat(3),
+      'masterpiece'.repeat(10),
+      'abcdefghijklmnopqrstuvwxyz'.repeat(4),
+      'a'.repeat(97),
+      'ab'.repeat(60),
+      'lalaland'.repeat(13),
+      'qzxjvkwpfgbhmyd'.repeat(7),
+      'highlydetailedintricatebeautifulportraitofawomanwithlonghairstandinginafieldofflowersatsunsetwithgoldenlight',
+    ];
+    for (const word of words) {
+      assert.ok(word.length > 96);
+      assert.deepStrictEqual(built.tokenizer.encode(word), reference(word).map((t) => vocab.get(t)), word);
+    }
+    assert.deepStrictEqual(reference('masterpiece'), ['masterpiece</w>']);
   });
 
   it('merges that use a symbol made by a LATER merge still tokenize as OpenAI\'s loop, in short and long words', () => {
