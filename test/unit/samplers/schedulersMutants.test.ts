@@ -94,7 +94,8 @@ describe('scheduler_config.json: what is accepted and what is refused (exact mes
   it('trained_betas: num_train_timesteps numbers in (0, 1), else refused', () => {
     const want = 'trained_betas "[...]" is not supported; expected 4 numbers in (0, 1)';
     const base = { num_train_timesteps: 4, original_inference_steps: 4 };
-    for (const bad of ['0.1', [0.1, 0.2, 0.3], [0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0, 0.3, 0.4], [0.1, 0.2, 1, 0.4], [0.1, -0.2, 0.3, 0.4], [0.1, '0.2', 0.3, 0.4], [0.1, 0.2, 0.3, 1.5]]) {
+    // '0.25' has the right length: a string is refused for not being an array, not for its length.
+    for (const bad of ['0.1', '0.25', [0.1, 0.2, 0.3], [0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0, 0.3, 0.4], [0.1, 0.2, 1, 0.4], [0.1, -0.2, 0.3, 0.4], [0.1, '0.2', 0.3, 0.4], [0.1, 0.2, 0.3, 1.5]]) {
       rejects({ ...base, trained_betas: bad }, want);
     }
     const c = parseSchedulerConfig({ ...base, trained_betas: [0.1, 0.2, 0.3, 0.999] });
