@@ -250,6 +250,8 @@ describe('CLIP tokenizer internals seen from outside', () => {
       '\uDC00', // lone low surrogate (the first)
       '\uD83D€', // a high surrogate followed by a non-surrogate
       '€\uD83D', // a high surrogate at the end of the word
+      '€\uDC00', // a low surrogate after a character that is no high surrogate
+      '\uD83D\uE000', // a high surrogate followed by U+E000, just past the low surrogates
     ];
     for (const word of words) {
       assert.deepStrictEqual(clip.encode(word), byteIds(vocab, word), JSON.stringify(word));
