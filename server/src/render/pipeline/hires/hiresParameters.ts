@@ -48,11 +48,10 @@ export function readHiresFix(text: string, entries: readonly ParameterEntry[]): 
     const before = text.slice(0, entry.valueSpan.start);
     const line = before.split('\n').length;
     const column = entry.valueSpan.start - before.lastIndexOf('\n');
-    throw new HiresParameterError(`line ${line}, column ${column}: ${entry.key}: '${entry.value.trim()}' ${why}`);
+    throw new HiresParameterError(`line ${line}, column ${column}: ${entry.key}: '${entry.value}' ${why}`);
   };
-  const unquote = (v: string): string => {
-    const t = v.trim();
-    if (!t.startsWith('"')) return t;
+  // The parser hands values without surrounding whitespace (sections.ts); only a JSON string is unquoted.
+  const unquote = (t: string): string => {
     try {
       const s: unknown = JSON.parse(t);
       return typeof s === 'string' ? s : t;
