@@ -108,10 +108,8 @@ function nearestTaps(inSize: number, outSize: number, exact: boolean): AxisTaps 
   const scale = Math.fround(inSize / outSize);
   const taps: AxisTaps = { index: [], weight: [] };
   for (let o = 0; o < outSize; o++) {
-    let i: number;
-    if (!exact && outSize === inSize) i = o;
-    else if (!exact && outSize === 2 * inSize) i = o >> 1;
-    else i = Math.min(Math.floor(Math.fround((exact ? o + 0.5 : o) * scale)), inSize - 1);
+    // PyTorch's nearest_idx shortcuts (same size, exactly 2×) give what this formula gives, so none here.
+    const i = Math.min(Math.floor(Math.fround((exact ? o + 0.5 : o) * scale)), inSize - 1);
     taps.index.push(Int32Array.of(i));
     taps.weight.push(Float64Array.of(1));
   }
