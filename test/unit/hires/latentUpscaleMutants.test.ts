@@ -19,6 +19,8 @@ describe('Latent upscalers at sizes smaller than the latent, and bad sizes', () 
 
   it('an output size under 1 or not whole is refused with both sizes in the message', () => {
     const x = Float32Array.of(1, 2, 3, 4);
+    // One pixel is a size: 2×2 → 1×1 is the mean (torch: F.interpolate(..., size=(1, 1), mode='bilinear') = 2.5).
+    assert.deepStrictEqual([...interpolate(x, 1, 2, 2, 1, 1, mode('Latent'))], [2.5]);
     for (const [h, w] of [[0, 4], [4, 0], [2.5, 4], [4, 2.5], [-1, 4]]) {
       assert.throws(() => interpolate(x, 1, 2, 2, h, w, mode('Latent')), (e: Error) => e instanceof RangeError && e.message === `interpolate: output size ${h}×${w} must be positive integers`);
     }
