@@ -101,7 +101,7 @@ const TESTS_OF = {
   ],
   'server/src/render/pipeline/rng/': ['out/test/unit/rng/**/*.test.js', 'out/test/unit/render/rngMutants.test.js'],
   'server/src/render/pipeline/samplers/': [...SAMPLER_TESTS, 'out/test/unit/render/samplersMutants.test.js'],
-  // hiresRender.test.js renders on the tiny model (seconds a test); the other two are pure arithmetic.
+  // hiresRender.test.js renders on the tiny model (seconds a test); the others are pure arithmetic.
   'server/src/render/pipeline/hires/': ['out/test/unit/hires/**/*.test.js', 'out/test/unit/render/hiresMutants.test.js'],
 };
 const area = process.env.MUTATION_AREA ?? 'semantics';
