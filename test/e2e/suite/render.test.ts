@@ -21,6 +21,15 @@ function previewTabs(): vscode.Tab[] {
     return vscode.window.tabGroups.all.flatMap(g => g.tabs).filter(t => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('sdPrompt.preview'));
 }
 
+/**
+ * The preview tabs' labels once the extension host knows the panel's tab: the tab model reaches it in its own
+ * message, which on a loaded CI machine came after the render's result (the .vsix pass saw no tab yet).
+ */
+async function previewTabLabels(): Promise<string[]> {
+    if (previewTabs().length === 0) await nextEvent(vscode.window.tabGroups.onDidChangeTabs, () => previewTabs().length > 0);
+    return previewTabs().map(t => t.label);
+}
+
 describe('sd-prompt render preview', function () {
     this.timeout(120_000);
     let tmp: string;
@@ -63,7 +72,7 @@ describe('sd-prompt render preview', function () {
             [record.infotext, record.seed, record.steps, record.sampler, record.device, record.loras],
             [expected, 42, 3, 'Euler', 'cpu', []],
         );
-        assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
+        assert.deepStrictEqual(await previewTabLabels(), ['Preview apple.prompt']);
         // Once the page has drawn the image, run.mjs photographs the panel (test-results/e2e-preview.png).
         assert.strictEqual((await shown).id, record.id);
         await requestScreenshot('preview');
@@ -76,7 +85,7 @@ describe('sd-prompt render preview', function () {
         if (outcome.status !== 'done') return;
         assert.notStrictEqual(outcome.record.seed, 42);
         assert.match(outcome.record.infotext, new RegExp(`Seed: ${outcome.record.seed}, Size: 64x64`));
-        assert.deepStrictEqual(previewTabs().map(t => t.label), ['Preview apple.prompt']);
+        assert.deepStrictEqual(await previewTabLabels(), ['Preview apple.prompt']);
         lastRecordId = outcome.record.id;
     });
 
