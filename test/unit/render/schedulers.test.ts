@@ -10,9 +10,9 @@ import {
   RandnFill,
   Sampler,
   SchedulerConfigError,
-  SD_SCHEDULER_CONFIG,
 } from '../../../server/src/render/pipeline/schedulers';
 import { resolveSamplerName, SamplerNameError } from '../../../server/src/render/pipeline/samplerNames';
+import { assertClose, sd } from '../samplers/closedForm';
 
 /*
  * Reference values come from a numpy transcription of LDM's make_beta_schedule, k-diffusion's
@@ -21,15 +21,6 @@ import { resolveSamplerName, SamplerNameError } from '../../../server/src/render
  * scripts/golden/a1111_sampling.py, printed by `python3 scripts/golden/schedulers.py` (every value
  * below matches its output within 4e-15). They are pasted here so each assertion reads with its numbers.
  */
-
-/** |a − b| ≤ tol·max(1, |b|) for every entry. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = ''): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
 
 /** Deterministic N(0,1) source: mulberry32 + Box–Muller. */
 function seededRandn(seed: number): RandnFill {
@@ -87,7 +78,6 @@ async function sample(sampler: Sampler, x: Float32Array, model: Model, randn: Ra
   return (await run(sampler, x, model, randn)).out;
 }
 
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
 const zeroModel: Model = (input) => new Float32Array(input.length);
 
 /**

@@ -1,5 +1,5 @@
-import * as assert from 'assert';
-import { createSampler, NoiseSchedule, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler } from '../../../server/src/render/pipeline/schedulers';
+import { assertClose, draws, gaussianEps, sd, X_T } from './closedForm';
 
 /*
  * Euler with A1111's "Sigma churn" / "Sigma tmin" / "Sigma tmax" / "Sigma noise" (Algorithm 2 of
@@ -9,36 +9,19 @@ import { createSampler, NoiseSchedule, SD_SCHEDULER_CONFIG } from '../../../serv
  * sin(j + 1 + 0.7k). Float32 latents against float64: within 1e-5 relative.
  */
 
-const S_DATA = 0.8;
-const X_T = [0.8, -0.6, 1.1];
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-
 async function eulerWithChurn(options: { sChurn: number; sTmin?: number; sTmax?: number; sNoise?: number }): Promise<Float32Array> {
   const sampler = createSampler('euler', 10, 'karras', sd, options);
-  let j = 0;
   return sampler.sample(
     Float32Array.from(X_T, (v) => v * sampler.initNoiseSigma),
     {
       unet: async (input, timestep) => {
-        const s = sd.tToSigma(Math.min(Math.max(timestep, 0), sd.sigmas.length - 1));
-        const eps = input.map((v) => (v * Math.sqrt(1 + s * s) * s) / (S_DATA * S_DATA + s * s));
+        const eps = gaussianEps(sd, input, timestep);
         return { guided: eps, uncond: eps };
       },
-      randn: (out) => {
-        for (let k = 0; k < out.length; k++) out[k] = Math.sin(j + 1 + 0.7 * k);
-        j++;
-      },
+      randn: draws(),
       seed: 1,
     },
   );
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
 }
 
 describe('Euler with sigma churn (k-diffusion Algorithm 2, against scripts/golden/a1111_schedule_options.py)', () => {

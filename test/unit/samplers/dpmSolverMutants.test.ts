@@ -1,5 +1,6 @@
 import * as assert from 'assert';
-import { createSampler, NoiseSchedule, RandnFill, Sampler, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler, Sampler } from '../../../server/src/render/pipeline/schedulers';
+import { assertClose, draws, gaussianEps, sd, X_T } from './closedForm';
 
 /*
  * DPM fast and DPM adaptive (k-diffusion's DPMSolver) on what samplers.test.ts leaves out: the
@@ -10,27 +11,6 @@ import { createSampler, NoiseSchedule, RandnFill, Sampler, SD_SCHEDULER_CONFIG }
  * of Gaussian data (std 0.8) through the SD 1.5 table, as samplers.test.ts; float32 latents
  * against float64, within 1e-5 relative.
  */
-
-const S_DATA = 0.8;
-const X_T = [0.8, -0.6, 1.1];
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
-
-/** Draw j is sin(j + 1 + 0.7k), as the transcription's Draws. */
-const draws = (): RandnFill => {
-  let j = 0;
-  return (out) => {
-    for (let k = 0; k < out.length; k++) out[k] = Math.sin(j + 1 + 0.7 * k);
-    j++;
-  };
-};
 
 interface Run {
   out: Float32Array;
@@ -45,9 +25,7 @@ async function runGaussian(sampler: Sampler, eps?: (input: Float32Array, timeste
   const out = await sampler.sample(x, {
     unet: async (input, timestep) => {
       calls++;
-      const s = sd.tToSigma(Math.min(Math.max(timestep, 0), sd.sigmas.length - 1));
-      const f = (Math.sqrt(1 + s * s) * s) / (S_DATA * S_DATA + s * s);
-      const e = eps ? eps(input, timestep) : input.map((v) => v * f);
+      const e = eps ? eps(input, timestep) : gaussianEps(sd, input, timestep);
       return { guided: e, uncond: e };
     },
     randn: draws(),

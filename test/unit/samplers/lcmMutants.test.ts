@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import { createSampler, NoiseSchedule } from '../../../server/src/render/pipeline/schedulers';
+import { draws, X_T } from './closedForm';
 
 /*
  * LCM's boundary condition (A1111 `LCMCompVisDenoiser.get_scaled_out`, diffusers
@@ -16,18 +17,14 @@ describe('LCM boundary condition at timestep 0', () => {
     const timesteps: number[] = [];
     const xs: Float32Array[] = [];
     const denoised: Float32Array[] = [];
-    let j = 0;
-    const out = await sampler.sample(Float32Array.from([0.8, -0.6, 1.1], (v) => v * sampler.initNoiseSigma), {
+    const out = await sampler.sample(Float32Array.from(X_T, (v) => v * sampler.initNoiseSigma), {
       // Any eps that is not zero: the model's own estimate must not reach the last step's output.
       unet: async (input, timestep) => {
         timesteps.push(timestep);
         const eps = input.map((v, k) => 0.5 * v + 0.1 * (k + 1));
         return { guided: eps, uncond: eps };
       },
-      randn: (o) => {
-        for (let k = 0; k < o.length; k++) o[k] = Math.sin(j + 1 + 0.7 * k);
-        j++;
-      },
+      randn: draws(),
       seed: 1,
       onStep: (s) => {
         xs.push(Float32Array.from(s.x));

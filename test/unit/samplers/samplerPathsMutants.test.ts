@@ -1,8 +1,9 @@
 import * as assert from 'assert';
-import { createSampler, NoiseSchedule, RandnFill, Sampler, SamplerKind, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler, Sampler, SamplerKind } from '../../../server/src/render/pipeline/schedulers';
 import { BrownianNoise } from '../../../server/src/render/pipeline/samplers/brownianTree';
 import { restartStepList } from '../../../server/src/render/pipeline/samplers/restart';
 import { karrasSigmas } from '../../../server/src/render/pipeline/samplers/schedules';
+import { assertClose, draws, gaussianEps, sd, sdeNoise, X_T } from './closedForm';
 
 /*
  * The sampler paths the 10-step default runs of samplers.test.ts cannot see: there the exponential
@@ -11,44 +12,6 @@ import { karrasSigmas } from '../../../server/src/render/pipeline/samplers/sched
  * A1111's samplers in a1111_samplers.py), on the same exact denoiser for Gaussian data N(0, 0.8²)
  * and the same noise. float32 latents against float64: within 1e-5 relative.
  */
-
-const S_DATA = 0.8;
-const X_T = [0.8, -0.6, 1.1];
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
-
-/** The optimal eps for Gaussian data at the sigma the timestep stands for. */
-function gaussianEps(input: Float32Array, timestep: number): Float32Array {
-  const s = sd.tToSigma(Math.min(Math.max(timestep, 0), sd.sigmas.length - 1));
-  const f = (Math.sqrt(1 + s * s) * s) / (S_DATA * S_DATA + s * s);
-  return input.map((v) => v * f);
-}
-
-/** Draw j is sin(j + 1 + 0.7k), as the transcription's Draws. */
-function draws(): RandnFill & { count: () => number } {
-  let j = 0;
-  const fill = (out: Float32Array) => {
-    for (let k = 0; k < out.length; k++) out[k] = Math.sin(j + 1 + 0.7 * k);
-    j++;
-  };
-  return Object.assign(fill, { count: () => j });
-}
-
-/** The transcription's SDE noise sampler; counts its calls. */
-function sdeNoise(): ((sigma: number, sigmaNext: number) => Float32Array) & { calls: number } {
-  const f = Object.assign((sigma: number, sigmaNext: number) => {
-    f.calls++;
-    return Float32Array.from(X_T, (_, k) => Math.sin(3 * sigma + 5 * sigmaNext + 0.9 * k));
-  }, { calls: 0 });
-  return f;
-}
 
 interface Run {
   out: Float32Array;
@@ -63,7 +26,7 @@ async function runGaussian(sampler: Sampler, noiseSampler?: (sigma: number, sigm
     Float32Array.from(X_T, (v) => v * sampler.initNoiseSigma),
     {
       unet: async (input, timestep) => {
-        const eps = gaussianEps(input, timestep);
+        const eps = gaussianEps(sd, input, timestep);
         return { guided: eps, uncond: eps };
       },
       randn,

@@ -1,47 +1,17 @@
 import * as assert from 'assert';
-import { createSampler, NoiseSchedule, RandnFill, Sampler, SamplerKind, ScheduleType, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler, Sampler, SamplerKind, ScheduleType } from '../../../server/src/render/pipeline/schedulers';
 import { SAMPLER_KINDS } from '../../../server/src/render/pipeline/samplers/registry';
 import { linearMultistepCoeff } from '../../../server/src/render/pipeline/samplers/lms';
 import { restartStepList } from '../../../server/src/render/pipeline/samplers/restart';
+import { assertClose, draws, gaussianEps, S_DATA, sd, sdeNoise, X_T } from './closedForm';
 
 /*
  * Every sampler against a numpy transcription of its k-diffusion / A1111 definition
  * (scripts/golden/a1111_samplers.py, written from the upstream Python, run with numpy 2.4 and
  * scipy 1.17), on the exact denoiser for Gaussian data: the "UNet" returns the optimal eps for
- * data ~ N(0, 0.8²) at the sigma its timestep stands for. The values below are that script's
- * output; float32 latents against float64: within 1e-5 relative.
+ * data ~ N(0, 0.8²) at the sigma its timestep stands for (closedForm.ts). The values below are that
+ * script's output; float32 latents against float64: within 1e-5 relative.
  */
-
-const S_DATA = 0.8;
-const X_T = [0.8, -0.6, 1.1];
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = ''): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
-
-/** The optimal eps for Gaussian data, at the sigma the timestep stands for (the input is c_in·x, or the VP latent). */
-function gaussianEps(schedule: NoiseSchedule, input: Float32Array, timestep: number): Float32Array {
-  const s = schedule.tToSigma(Math.min(Math.max(timestep, 0), schedule.sigmas.length - 1));
-  const f = (Math.sqrt(1 + s * s) * s) / (S_DATA * S_DATA + s * s);
-  return input.map((v) => v * f);
-}
-
-/** Draw j is sin(j + 1 + 0.7k), as the transcription's Draws. */
-function draws(): RandnFill & { count: () => number } {
-  let j = 0;
-  const fill = (out: Float32Array) => {
-    for (let k = 0; k < out.length; k++) out[k] = Math.sin(j + 1 + 0.7 * k);
-    j++;
-  };
-  return Object.assign(fill, { count: () => j });
-}
-
-const sdeNoise = (sigma: number, sigmaNext: number) => Float32Array.from(X_T, (_, k) => Math.sin(3 * sigma + 5 * sigmaNext + 0.9 * k));
 
 interface Run {
   out: Float32Array;
@@ -61,7 +31,7 @@ async function runGaussian(sampler: Sampler, schedule = sd, uncondScale = 1): Pr
     },
     randn: draws(),
     seed: 1,
-    noiseSampler: sdeNoise,
+    noiseSampler: sdeNoise(),
     onStep: () => steps++,
   });
   return { out, calls, steps };

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { NoiseSchedule, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
 import { betaPpf, regularizedIncompleteBeta, scheduleSigmas } from '../../../server/src/render/pipeline/samplers/schedules';
+import { assertClose as assertWithin, sd } from './closedForm';
 
 /*
  * The schedule types with A1111's options set ("Schedule rho", "Beta schedule alpha/beta"), at one
@@ -9,16 +9,12 @@ import { betaPpf, regularizedIncompleteBeta, scheduleSigmas } from '../../../ser
  * scipy.stats.beta.ppf, numpy 2.4 / scipy 1.17), never this project's own output.
  */
 
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
 const SIGMA_MIN = 0.02916753316555422;
 const SIGMA_MAX = 14.614641489691584;
 
+/** Purely relative (floor 1e-300, not 1): the Beta tails and ppf values far below 1 are checked to their own digits. */
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = ''): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1e-300, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
+  assertWithin(actual, expected, tol, what, 1e-300);
 }
 
 describe('schedule types with options (A1111 sd_schedulers.py against scripts/golden/a1111_schedule_options.py)', () => {

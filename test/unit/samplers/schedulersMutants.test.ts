@@ -5,12 +5,12 @@ import {
   DiscreteSigmas,
   NoiseSchedule,
   parseSchedulerConfig,
-  RandnFill,
   Sampler,
   SchedulerConfigError,
   SD_SCHEDULER_CONFIG,
   ScheduleName,
 } from '../../../server/src/render/pipeline/schedulers';
+import { assertClose, draws, gaussianEps, sd, X_T } from './closedForm';
 
 /*
  * What a scheduler_config.json may say, the sigma table's edges, the schedule labels A1111 writes,
@@ -19,18 +19,6 @@ import {
  * DiscreteSchedule / dpm_solver_fast and A1111's sd_schedulers.py / sample_img2img, written from their
  * sources): pasted here so each assertion reads with its numbers.
  */
-
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-const S_DATA = 0.8;
-const X_T = [0.8, -0.6, 1.1];
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = ''): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
 
 /** The config error for `key`, exactly as a user reads it. */
 function rejects(raw: unknown, message: string): void {
@@ -179,29 +167,13 @@ describe('the penultimate sigma', () => {
   });
 });
 
-/** The optimal eps for Gaussian data at the sigma the timestep stands for (as samplers.test.ts). */
-function gaussianEps(input: Float32Array, timestep: number): Float32Array {
-  const s = sd.tToSigma(Math.min(Math.max(timestep, 0), sd.sigmas.length - 1));
-  const f = (Math.sqrt(1 + s * s) * s) / (S_DATA * S_DATA + s * s);
-  return input.map((v) => v * f);
-}
-
-/** Draw j is sin(j + 1 + 0.7k), as the transcription's Draws. */
-function draws(): RandnFill {
-  let j = 0;
-  return (out: Float32Array) => {
-    for (let k = 0; k < out.length; k++) out[k] = Math.sin(j + 1 + 0.7 * k);
-    j++;
-  };
-}
-
 async function runGaussian(sampler: Sampler): Promise<{ out: Float32Array; calls: number }> {
   let calls = 0;
   const x = Float32Array.from(X_T, (v) => v * sampler.initNoiseSigma);
   const out = await sampler.sample(x, {
     unet: async (input, timestep) => {
       calls++;
-      const eps = gaussianEps(input, timestep);
+      const eps = gaussianEps(sd, input, timestep);
       return { guided: eps, uncond: eps };
     },
     randn: draws(),

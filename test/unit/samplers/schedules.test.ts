@@ -1,22 +1,13 @@
 import * as assert from 'assert';
-import { createSampler, NoiseSchedule, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler } from '../../../server/src/render/pipeline/schedulers';
 import { betaPpf, scheduleSigmas } from '../../../server/src/render/pipeline/samplers/schedules';
+import { assertClose, sd } from './closedForm';
 
 /*
  * Every A1111 schedule type for 10 steps over the SD 1.5 sigma table, against
  * scripts/golden/a1111_samplers.py (A1111 sd_schedulers.py and k-diffusion's get_sigmas_*
  * transcribed in numpy; the Beta schedule through scipy.stats.beta.ppf, as A1111 calls it).
  */
-
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = ''): void {
-  assert.strictEqual(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * Math.max(1, Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]} (err ${err})`);
-  }
-}
 
 describe('schedule types (A1111 sd_schedulers.py, SD 1.5 table, 10 steps)', () => {
   const cases: [string, Parameters<typeof scheduleSigmas>[0], number[]][] = [

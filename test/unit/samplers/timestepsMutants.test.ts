@@ -1,6 +1,7 @@
 import * as assert from 'assert';
-import { createSampler, NoiseSchedule, SD_SCHEDULER_CONFIG } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler } from '../../../server/src/render/pipeline/schedulers';
 import { a1111DdimTimesteps } from '../../../server/src/render/pipeline/samplers/timesteps';
+import { sd } from './closedForm';
 
 /*
  * A1111's DDIM timesteps (`CompVisSampler.get_timesteps`: clip(range(0, T, T // steps) + 1, 0, T − 1))
@@ -8,8 +9,6 @@ import { a1111DdimTimesteps } from '../../../server/src/render/pipeline/samplers
  * timestep sampler reports (Hires. fix starts its second pass from sigmas[0]). Reference values:
  * scripts/golden/a1111_schedule_options.py.
  */
-
-const sd = NoiseSchedule.fromConfig(SD_SCHEDULER_CONFIG);
 
 describe('A1111 DDIM timesteps and the timestep samplers\' sigmas (against scripts/golden/a1111_schedule_options.py)', () => {
   it('600 and 1000 steps both stride 1: 1000 timesteps 1, 2, ..., 999, 999', () => {
