@@ -362,6 +362,59 @@ describe('CLIP tokenizer internals seen from outside', () => {
     assert.deepStrictEqual(clip.encode('b' + 'ab'.repeat(60)), expected(60));
   });
 
+  it('a later symbol on the right that a chain of merges then extends leftwards still gives the loop result in long words', () => {
+    // Rank 0 "b ab" uses "ab", made at rank 2; rank 1 "bab a" extends the result. OpenAI merges every (a, b)
+    // first, so no "a" is left for rank 1: bab, ab × (k-1), x</w>. Merging pairs as they appear would make
+    // "bab" at the front, then take the next word's "a" for "baba" and strand a "b".
+    const mergesText = '#version: 0.2\nb ab\nbab a\na b\n';
+    const { vocabText, vocab } = files(['bab', 'baba', 'ab'], []);
+    const clip = build(vocabText, mergesText);
+    const reference = referenceBpe(mergesText);
+    const expected = (k: number): string[] => ['bab', ...new Array<string>(k - 1).fill('ab'), 'x</w>'];
+    for (const k of [3, 60]) {
+      const word = 'b' + 'ab'.repeat(k) + 'x';
+      assert.deepStrictEqual(reference(word), expected(k), `reference, ${word.length} symbols`);
+      assert.deepStrictEqual(clip.encode(word), expected(k).map((t) => vocab.get(t)), `${word.length} symbols`);
+    }
+  });
+
+  it('a second merge with the same left (or right) symbol whose slot collides is kept, not written over', () => {
+    // Ids: "zz" is 98 and "b" is 1024 + 98, so (a, zz) and (a, b) hash to the same slot of a 1,024-slot table.
+    // Likewise (zz, c) and (b, c) on the right side.
+    const named: Record<number, string> = { 98: 'zz', 99: 'azz', 100: 'ab', 101: 'zzc', 102: 'bc' };
+    const extra = Array.from({ length: 1024 }, (_, i) => named[i] ?? `filler${i}`);
+    const { vocabText, vocab } = files(extra, []);
+    assert.strictEqual((vocab.get('b') as number) - (vocab.get('zz') as number), 1024);
+    const clip = build(vocabText, '#version: 0.2\nz z\na zz\na b\nzz c\nb c\n');
+    assert.deepStrictEqual(clip.encode('azzq'), [vocab.get('azz'), vocab.get('q</w>')]);
+    assert.deepStrictEqual(clip.encode('abq'), [vocab.get('ab'), vocab.get('q</w>')]);
+    assert.deepStrictEqual(clip.encode('zzcq'), [vocab.get('zzc'), vocab.get('q</w>')]);
+    assert.deepStrictEqual(clip.encode('xbcq'), [vocab.get('x'), vocab.get('bc'), vocab.get('q</w>')]);
+  });
+
+  it('long words: a pair whose left symbol was merged into its neighbour, or changed, is never merged later', () => {
+    // (a, b) first makes "b" part of "ab": the later (b, c) at b's old place must not fire, and when "d e"
+    // then merges, its left neighbour is still "c", so (c, de) joins them. Over 96 symbols the heap path
+    // runs; under, OpenAI's loop: both give the reference's ids.
+    const times = (k: number, tokens: string[]): string[] => Array.from({ length: k }, () => tokens).flat();
+    const cases: [string, string, string[]][] = [
+      ['#version: 0.2\na b\nb c\nd e\nc de\n', 'abcde'.repeat(20), [...times(19, ['ab', 'cde']), 'ab', 'c', 'd', 'e</w>']],
+    // "s" becomes "svw" (rank 1) before (s, v) at rank 2 comes up; the next "v" must not join the old "s".
+      ['#version: 0.2\nv w\ns vw\ns v\n', 'svwv'.repeat(25), [...times(24, ['svw', 'v']), 'svw', 'v</w>']],
+      // "t" becomes "tu" before (s, t) comes up: s stays alone (but for the last, where "u</w>" does not join).
+      ['#version: 0.2\nt u\ns t\n', 'stu'.repeat(33), [...times(32, ['s', 'tu']), 'st', 'u</w>']],
+    ];
+    for (const [mergesText, word, expected] of cases) {
+      const { vocabText, vocab } = files(mergesText.split('\n').slice(1, -1).map((line) => line.replace(' ', '')), []);
+      const clip = build(vocabText, mergesText);
+      assert.ok(word.length > 96);
+      assert.deepStrictEqual(referenceBpe(mergesText)(word), expected, `reference for ${mergesText.split('\n').slice(1).join(', ')}`);
+      assert.deepStrictEqual(clip.encode(word), expected.map((t) => vocab.get(t)), mergesText);
+      const short = word.slice(0, 8);
+      assert.deepStrictEqual(clip.encode(short), referenceBpe(mergesText)(short).map((t) => vocab.get(t)), short);
+    }
+  });
+
   it('a pair beyond the end of the current word never merges (the symbol buffer is reused)', function () {
     // "y</w> z</w>" is a merge; after "xyz" the buffer still holds z</w> right after "xy"'s last symbol.
     const { vocabText, vocab } = files(['y</w>z</w>'], []);
