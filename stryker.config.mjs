@@ -96,8 +96,13 @@ const TESTS_OF = {
   'server/src/render/pipeline/txt2img.ts': [
     'out/test/unit/render/txt2img.test.js',
     'out/test/unit/render/txt2imgGolden.test.js',
+    'out/test/unit/render/txt2img*Mutants.test.js',
     'out/test/unit/samplers/samplerParameters.test.js',
     'out/test/unit/rng/renderNoise.test.js',
+    // The second pass and NGMS (tiny-model renders), and clip skip on checkpoint graphs: without them the
+    // first run left 126 of txt2img's mutants uncovered.
+    'out/test/unit/hires/hiresRender.test.js',
+    'out/test/unit/sdGraphs/clipSkip.test.js',
   ],
   'server/src/render/pipeline/rng/': ['out/test/unit/rng/**/*.test.js', 'out/test/unit/render/rngMutants.test.js'],
   'server/src/render/pipeline/samplers/': [...SAMPLER_TESTS, 'out/test/unit/render/samplersMutants.test.js'],
