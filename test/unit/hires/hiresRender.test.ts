@@ -126,7 +126,9 @@ describe('Hires. fix, NGMS and the infotext on the tiny SD1.5 pipeline (CPU EP)'
     assert.deepStrictEqual(twice.png, once.png);
     assert.deepStrictEqual(keys(once.infotext).slice(6), [
       `Model: ${path.basename(root)}`, 'Variation seed: 99', 'Variation seed strength: 0.3', 'Seed resize from: 48x56', 'Denoising strength: 0.6',
-      'ENSD: 31337', 'RNG: CPU', 'Hires sampler: DPM++ SDE', 'Hires upscale: 2', 'Hires steps: 2', 'Hires upscaler: Latent (bicubic)', 'Eta: 0.5', 'Sigma noise: 0.9', 'NGMS: 100', 'Version: sd-prompt',
+      'ENSD: 31337', 'RNG: CPU', 'Hires sampler: DPM++ SDE', 'Hires upscale: 2', 'Hires steps: 2', 'Hires upscaler: Latent (bicubic)', 'Eta: 0.5', 'NGMS: 100',
+      // Euler a is not given s_noise; the hires pass's DPM++ SDE is, and A1111 adds it when that pass starts.
+      'Sigma noise: 0.9', 'Version: sd-prompt',
     ]);
     assert.deepStrictEqual([readPngInfo(once.png).width, readPngInfo(once.png).height], [128, 128]);
   });

@@ -82,7 +82,8 @@ describe('which samplers take Eta, Sigma noise and the Sigma churn settings (A11
     dpmpp_2m_sde_heun: ETA_NOISE,
     dpmpp_2s_a: ETA_NOISE,
     dpmpp_3m_sde: ETA_NOISE,
-    euler_a: ETA_NOISE,
+    // sample_euler_ancestral takes s_noise, but A1111 passes only eta to it (not in sampler_extra_params).
+    euler_a: { Eta: 0.5 },
     euler: CHURN,
     lms: {},
     heun: CHURN,

@@ -78,8 +78,8 @@ describe('sampler settings reach the render and its infotext (tiny SD1.5, 64x64)
   const render = (line: string) => renderTxt2Img(ort, openModelFolder(root), sessions, renderParameters(`a cat\n${line}, CFG scale: 7, Seed: 5, Size: 64x64`, { model: root }));
 
   it('Eta, Sigma noise and Discard penultimate sigma change the image and are written back as A1111 writes them', async () => {
-    const plain = await render('Steps: 3, Sampler: Euler a');
-    const tuned = await render('Steps: 3, Sampler: Euler a, Eta: 0.5, Sigma noise: 0.9, Discard penultimate sigma: True');
+    const plain = await render('Steps: 3, Sampler: DPM++ 2S a');
+    const tuned = await render('Steps: 3, Sampler: DPM++ 2S a, Eta: 0.5, Sigma noise: 0.9, Discard penultimate sigma: True');
     assert.notDeepStrictEqual(plain.rgb, tuned.rgb);
     assert.ok(
       tuned.infotext.endsWith(`Model: ${path.basename(root)}, Discard penultimate sigma: True, Eta: 0.5, Sigma noise: 0.9, Version: sd-prompt`),

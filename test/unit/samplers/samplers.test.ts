@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { createSampler, Sampler, SamplerKind, ScheduleType } from '../../../server/src/render/pipeline/schedulers';
+import { createSampler, RandnFill, Sampler, SamplerKind, ScheduleType } from '../../../server/src/render/pipeline/schedulers';
 import { SAMPLER_KINDS } from '../../../server/src/render/pipeline/samplers/registry';
 import { linearMultistepCoeff } from '../../../server/src/render/pipeline/samplers/lms';
 import { restartStepList } from '../../../server/src/render/pipeline/samplers/restart';
@@ -211,18 +211,22 @@ describe('sampler options as A1111 passes them', () => {
     assert.ok(createSampler('dpm2', 10, 'automatic', sd).info.discardedPenultimateSigma, 'DPM2 discards on its own');
   });
 
-  it('s_noise scales the ancestral noise: Euler a with s_noise 0 equals Euler a whose draws are all 0', async () => {
+  it('s_noise scales the ancestral noise: DPM2 a with s_noise 0 equals DPM2 a whose draws are all 0; Euler a is not given it', async () => {
     const unet = async (input: Float32Array, t: number) => {
       const eps = gaussianEps(sd, input, t);
       return { guided: eps, uncond: eps };
     };
-    const s = createSampler('euler_a', 8, 'automatic', sd, { sNoise: 0 });
-    const x = Float32Array.from(X_T, (v) => v * s.initNoiseSigma);
-    const quiet = await s.sample(Float32Array.from(x), { unet, randn: draws(), seed: 1 });
-    const zeros = await createSampler('euler_a', 8, 'automatic', sd).sample(Float32Array.from(x), { unet, randn: (out) => out.fill(0), seed: 1 });
-    const noisy = await createSampler('euler_a', 8, 'automatic', sd).sample(Float32Array.from(x), { unet, randn: draws(), seed: 1 });
+    const run = (kind: SamplerKind, options: { sNoise?: number }, randn: RandnFill) => {
+      const s = createSampler(kind, 8, 'automatic', sd, options);
+      return s.sample(Float32Array.from(X_T, (v) => v * s.initNoiseSigma), { unet, randn, seed: 1 });
+    };
+    const quiet = await run('dpm2_a', { sNoise: 0 }, draws());
+    const zeros = await run('dpm2_a', {}, (out) => out.fill(0));
+    const noisy = await run('dpm2_a', {}, draws());
     assertClose(quiet, zeros, 1e-6, 's_noise 0');
     assert.ok(Math.abs(noisy[0] - quiet[0]) > 0.01, 'with s_noise 1 the draws count');
+    // A1111's sampler_extra_params has no entry for sample_euler_ancestral: Sigma noise changes nothing.
+    assert.deepStrictEqual(await run('euler_a', { sNoise: 0 }, draws()), await run('euler_a', {}, draws()));
   });
 
   it('Schedule type labels A1111 writes; second-order samplers count two calls per step for prompt editing', () => {

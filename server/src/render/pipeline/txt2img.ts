@@ -315,6 +315,11 @@ export async function renderTxt2Img(
   const ensdAt = noisePairs.findIndex(([k]) => k === 'ENSD');
   // ... and Clip skip after it (A1111 writes it for every family when over 1, as the image was made with that setting).
   noisePairs.splice(ensdAt < 0 ? noisePairs.length : ensdAt, 0, ['Denoising strength', p.hires?.denoisingStrength], ['Clip skip', clip.written > 1 ? clip.written : undefined]);
+  const firstPassSettings = samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler);
+  const written = new Set(firstPassSettings.filter(([, v]) => v !== undefined).map(([k]) => k));
+  const hiresOnlySettings = hiresRun && hiresSampler
+    ? samplerInfotextParameters(hiresRun.choice.kind, p.sampling ?? {}, hiresSampler).filter(([k, v]) => v !== undefined && !written.has(k))
+    : [];
   const infotext = createInfotext({
     prompt: stripCommentsText(p.prompt),
     negativePrompt: stripCommentsText(p.negativePrompt),
@@ -333,10 +338,13 @@ export async function renderTxt2Img(
       // DDIM's eta is its own setting (Eta DDIM); the k-diffusion samplers share Eta.
       ...noisePairs,
       ...(p.hires ? hiresInfotextParameters(p, p.hires, choice.samplerLabel, sampler.info.scheduleLabel, hiresSampler?.info.scheduleLabel) : []),
-      ...samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler),
+      ...firstPassSettings,
       // CFGDenoiser adds NGMS when it skipped the negative prompt at least once.
       ['NGMS', ngmsApplied ? ngms!.sMinUncond : undefined],
       ['NGMS all steps', ngmsApplied && ngms!.allSteps ? 'True' : undefined],
+      // The Hires. fix sampler's get_sigmas and initialize run after the first pass, into the same
+      // extra_generation_params: the settings only it takes (Sigma noise for DPM++ SDE after Euler a) follow.
+      ...hiresOnlySettings,
       ['Version', 'sd-prompt'],
     ],
     templates: p.templates,

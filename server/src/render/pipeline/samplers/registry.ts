@@ -62,7 +62,8 @@ const LISTED: readonly Omit<SamplerDefinition, 'secondOrder'>[] = [
   { kind: 'dpmpp_2m_sde_heun', label: 'DPM++ 2M SDE Heun', aliases: ['k_dpmpp_2m_sde_heun'], family: 'kdiffusion', scheduler: 'exponential', takesEta: true, takesSNoise: true },
   { kind: 'dpmpp_2s_a', label: 'DPM++ 2S a', aliases: ['k_dpmpp_2s_a'], family: 'kdiffusion', scheduler: 'karras', takesEta: true, takesSNoise: true },
   { kind: 'dpmpp_3m_sde', label: 'DPM++ 3M SDE', aliases: ['k_dpmpp_3m_sde'], family: 'kdiffusion', scheduler: 'exponential', discardNextToLastSigma: true, takesEta: true, takesSNoise: true },
-  { kind: 'euler_a', label: 'Euler a', aliases: ['k_euler_a', 'k_euler_ancestral'], family: 'kdiffusion', takesEta: true, takesSNoise: true },
+  // Not in A1111's sampler_extra_params: Euler a renders with k-diffusion's s_noise 1 whatever Sigma noise says.
+  { kind: 'euler_a', label: 'Euler a', aliases: ['k_euler_a', 'k_euler_ancestral'], family: 'kdiffusion', takesEta: true },
   { kind: 'euler', label: 'Euler', aliases: ['k_euler'], family: 'kdiffusion', takesSNoise: true, takesChurn: true },
   { kind: 'lms', label: 'LMS', aliases: ['k_lms'], family: 'kdiffusion' },
   { kind: 'heun', label: 'Heun', aliases: ['k_heun'], family: 'kdiffusion', takesSNoise: true, takesChurn: true },
