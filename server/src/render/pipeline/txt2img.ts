@@ -188,8 +188,10 @@ export async function renderTxt2Img(
   const rng = renderImageRng(p);
   let x: Float32Array = rng.next();
   for (let i = 0; i < x.length; i++) x[i] *= sampler.initNoiseSigma;
+  // reconstruct_cond_batch: the first entry the step has not passed, and past the last one (DPM adaptive's
+  // extra model calls) the first entry again, as A1111's target_index stays 0.
   const at = (entries: { endAtStep: number; cond: Conditioning }[], step: number) =>
-    (entries.find((e) => step <= e.endAtStep) ?? entries[entries.length - 1]).cond;
+    (entries.find((e) => step <= e.endAtStep) ?? entries[0]).cond;
   const ngms = p.ngms && p.ngms.sMinUncond > 0 ? p.ngms : undefined;
   let ngmsApplied = false;
   /**
@@ -554,7 +556,8 @@ function previewOf(x: Float32Array, w: number, h: number): { width: number; heig
     for (let c = 0; c < 3; c++) {
       let v = 0;
       for (let l = 0; l < 4; l++) v += x[l * plane + k] * PREVIEW_COEFFICIENTS[l][c];
-      rgb[k * 3 + c] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
+      // single_sample_to_image: clamp((x + 1) / 2, 0, 1) × 255, truncated to uint8 as numpy's astype does.
+      rgb[k * 3 + c] = Math.floor(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
     }
   }
   return { width: w, height: h, rgb };

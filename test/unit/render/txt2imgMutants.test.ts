@@ -1,0 +1,262 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ModelFolder, openModelFolder } from '../../../server/src/render/model/modelFolder';
+import { GraphIo, loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
+import { RenderCancelled, RenderParameters, RenderProgress, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
+import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { renderParameters } from '../../../server/src/render/parameters';
+import { FIXTURES } from '../fixtures';
+
+/*
+ * What a user sees of txt2img's loop beyond the picture itself, on the tiny SD1.5 pipeline: the live
+ * preview's pixels, cancelling at each stage, the timings, each text encoded once, prompt editing with
+ * second-order and adaptive samplers, the infotext's keys in A1111's create_infotext order, fp16
+ * graphs, and the errors a broken folder gives. The graphs' runs are read by wrapping their sessions.
+ */
+
+interface Runs {
+  textEncoder: number;
+  unet: { context: Float32Array }[];
+  /** The VAE decoder's input (the final latent / 0.18215), per run. */
+  decoder: Float32Array[];
+}
+
+/** The same graph, with `onRun` told of each run's feeds before it runs (it may throw, as a cancel would be noticed). */
+function watched(io: GraphIo, onRun: (feeds: Record<string, Tensor>) => void): GraphIo {
+  const real = io.session;
+  const session = Object.create(real) as InferenceSession;
+  session.run = (async (feeds: Record<string, Tensor>) => {
+    onRun(feeds);
+    return real.run(feeds);
+  }) as InferenceSession['run'];
+  return { ...io, session };
+}
+
+describe('txt2img: the preview, cancel, timings, encoding, prompt editing and infotext a user sees (tiny SD1.5, CPU EP)', function () {
+  this.timeout(120000);
+  let root: string;
+  let folder: ModelFolder;
+  let sessions: ModelSessions;
+  const base: RenderParameters = {
+    prompt: 'a cat',
+    negativePrompt: 'lowres',
+    steps: 3,
+    sampler: 'Euler',
+    cfgScale: 7,
+    seed: 1234,
+    width: 64,
+    height: 64,
+    modelName: 'tiny-sd15',
+  };
+
+  /** Sessions whose runs are counted; `hooks` run before the graph does. */
+  function watchedSessions(hooks: { textEncoder?: () => void; unet?: () => void } = {}): { sessions: ModelSessions; runs: Runs } {
+    const runs: Runs = { textEncoder: 0, unet: [], decoder: [] };
+    return {
+      runs,
+      sessions: {
+        ...sessions,
+        textEncoder: watched(sessions.textEncoder, () => {
+          runs.textEncoder++;
+          hooks.textEncoder?.();
+        }),
+        unet: watched(sessions.unet, (feeds) => {
+          runs.unet.push({ context: Float32Array.from(feeds.encoder_hidden_states.data as Float32Array) });
+          hooks.unet?.();
+        }),
+        vaeDecoder: watched(sessions.vaeDecoder, (feeds) => {
+          runs.decoder.push(Float32Array.from(feeds.latent_sample.data as Float32Array));
+        }),
+      },
+    };
+  }
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-t2i-mut-'));
+    generateTinyPipeline(root, { ...TINY_SD15, tokenizerFrom: path.join(FIXTURES, 'clip') });
+    folder = openModelFolder(root);
+    sessions = await loadSessions(folder, 'cpu', ort);
+  });
+  after(async () => {
+    await sessions?.release();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("the live preview is A1111's cheap approximation (sd_vae_approx.cheap_approximation) of the latent each step ends on", async () => {
+    const { sessions: s, runs } = watchedSessions();
+    const progress: RenderProgress[] = [];
+    await renderTxt2Img(ort, folder, s, base, { previewEvery: 1, onProgress: (p) => progress.push(p) });
+    assert.deepStrictEqual(progress.map((p) => [p.step, p.steps, p.preview?.width, p.preview?.height]), [[1, 3, 8, 8], [2, 3, 8, 8], [3, 3, 8, 8]]);
+    // Euler's last step ends on the latent the VAE decodes: decoder input × 0.18215.
+    const latent = Array.from(runs.decoder[0], (v) => v * 0.18215);
+    const coefficients = [
+      [0.298, 0.207, 0.208],
+      [0.187, 0.286, 0.173],
+      [-0.158, 0.189, 0.264],
+      [-0.184, -0.271, -0.473],
+    ];
+    const plane = 64;
+    const expected: number[] = [];
+    for (let k = 0; k < plane; k++) {
+      for (let c = 0; c < 3; c++) {
+        let v = 0;
+        for (let l = 0; l < 4; l++) v += latent[l * plane + k] * coefficients[l][c];
+        expected.push(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
+      }
+    }
+    // A1111's single_sample_to_image: clamp((x + 1) / 2, 0, 1) × 255 truncated to uint8 (astype); a value
+    // within float noise of a whole number may go either way.
+    const preview = progress[2].preview!.rgb;
+    assert.strictEqual(preview.length, expected.length);
+    expected.forEach((exact, i) => {
+      const allowed = new Set([Math.floor(Math.max(0, exact - 1e-3)), Math.floor(Math.min(255, exact + 1e-3))]);
+      assert.ok(allowed.has(preview[i]), `preview value ${i} (pixel ${Math.floor(i / 3)}, channel ${i % 3}): ${preview[i]}, A1111 shows ${[...allowed].join(' or ')} (${exact.toFixed(3)})`);
+    });
+    // The tiny model's latents saturate most pixels; enough are in between for the coefficients to show.
+    assert.ok(expected.filter((e) => e > 0 && e < 255).length >= 20);
+  });
+
+  /** The render's rejection (it must reject). */
+  async function rejection(promise: Promise<unknown>): Promise<Error> {
+    try {
+      await promise;
+    } catch (e) {
+      return e as Error;
+    }
+    assert.fail('the render finished');
+  }
+
+  it('cancelling while the prompt is encoded stops before the next AND part is encoded and before any UNet step', async () => {
+    const controller = new AbortController();
+    const { sessions: s, runs } = watchedSessions({ textEncoder: () => controller.abort() });
+    const error = await rejection(renderTxt2Img(ort, folder, s, { ...base, prompt: 'a cat AND a dog AND a bird' }, { signal: controller.signal }));
+    assert.ok(error instanceof RenderCancelled);
+    // What the panel and the CLI say.
+    assert.strictEqual(error.message, 'render cancelled');
+    assert.deepStrictEqual([runs.textEncoder, runs.unet.length, runs.decoder.length], [1, 0, 0]);
+  });
+
+  it('cancelling on the last step still stops before the VAE decodes: no image comes back', async () => {
+    const controller = new AbortController();
+    const { sessions: s, runs } = watchedSessions();
+    const steps: number[] = [];
+    const error = await rejection(
+      renderTxt2Img(ort, folder, s, base, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          steps.push(p.step);
+          if (p.step === p.steps) controller.abort();
+        },
+      }),
+    );
+    assert.ok(error instanceof RenderCancelled);
+    assert.deepStrictEqual([steps, runs.unet.length, runs.decoder.length], [[1, 2, 3], 6, 0]);
+  });
+
+  it('the timings (encode, denoise, decode) are each between 0 and the wall time of the render, and sum within it', async () => {
+    const before = Date.now();
+    const { timings } = await renderTxt2Img(ort, folder, sessions, base);
+    const wall = Date.now() - before;
+    for (const [stage, ms] of Object.entries(timings)) assert.ok(ms >= 0 && ms <= wall, `${stage}: ${ms} ms of a ${wall} ms render`);
+    assert.ok(timings.encode + timings.denoise + timings.decode <= wall, `${JSON.stringify(timings)} in ${wall} ms`);
+  });
+
+  it('a text is encoded once per render: a negative prompt equal to the prompt, and a prompt-editing variant that repeats a text, share its encoding', async () => {
+    const { sessions: s, runs } = watchedSessions();
+    // Variants: 'a cat' (to step 1), 'a dog' (to 2), 'a cat' again (to 4); the negative prompt is 'a cat' too.
+    await renderTxt2Img(ort, folder, s, { ...base, prompt: 'a [cat:[dog:cat:2]:1]', negativePrompt: 'a cat', steps: 4 });
+    assert.deepStrictEqual([runs.textEncoder, contextsOf(runs, 2)], [2, [0, 0, 1, 0]]);
+  });
+
+  /** Which text each UNet call's positive context is, as the index of its first appearance ([cat, dog] → 0, 1). */
+  function contextsOf(runs: Runs, perCall: number): number[] {
+    const seen: Float32Array[] = [];
+    const ids: number[] = [];
+    for (let k = 0; k < runs.unet.length; k += perCall) {
+      const c = runs.unet[k].context;
+      let id = seen.findIndex((s) => s.length === c.length && s.every((v, j) => v === c[j]));
+      if (id < 0) id = seen.push(c) - 1;
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  it("prompt editing with a second-order sampler switches where A1111 does: its schedule spans twice the steps (Heun, [cat:dog:0.5])", async () => {
+    const { sessions: s, runs } = watchedSessions();
+    await renderTxt2Img(ort, folder, s, { ...base, prompt: 'a [cat:dog:0.5]', sampler: 'Heun', steps: 4 });
+    // A1111: total_steps 8, the switch at int(0.5 × 8) = 4; CFGDenoiser counts model calls (Heun: 2 per step, 1 on the last):
+    // calls 0-4 'a cat', 5-6 'a dog'.
+    assert.deepStrictEqual(contextsOf(runs, 2), [0, 0, 0, 0, 0, 1, 1]);
+  });
+
+  it("past the schedule's last step (DPM adaptive's extra model calls) the conditioning is the schedule's first entry, as A1111's reconstruct_cond_batch falls back", async () => {
+    const { sessions: s, runs } = watchedSessions();
+    await renderTxt2Img(ort, folder, s, { ...base, prompt: 'a [cat:dog:0.5]', sampler: 'DPM adaptive', steps: 4 });
+    // The schedule: 'a cat' to step 2 (int(0.5 × 4)), 'a dog' to step 4; DPM adaptive makes as many calls as its error control needs.
+    const ids = contextsOf(runs, 2);
+    assert.ok(ids.length > 6, `${ids.length} model calls`);
+    assert.deepStrictEqual(ids, ids.map((_, call) => (call <= 2 ? 0 : call <= 4 ? 1 : 0)));
+  });
+
+  it("the infotext writes Model hash, VAE hash, VAE, Denoising strength, Clip skip, ENSD and Eta DDIM where A1111's create_infotext does", async () => {
+    const file =
+      'a cat\nNegative prompt: lowres\nSteps: 2, Sampler: DDIM, CFG scale: 7, Seed: 5, Size: 64x64, Variation seed: 9, Variation seed strength: 0.2, ' +
+      'Clip skip: 2, ENSD: 31337, RNG: CPU, Eta DDIM: 0.5, Denoising strength: 0.4, Hires upscale: 2, Hires upscaler: Latent';
+    const p: RenderParameters = { ...renderParameters(file, { model: root }), modelHash: '6ce0161689', vae: { name: 'vae-ft-mse-840000-ema-pruned', hash: '735e4c3a' } };
+    const result = await renderTxt2Img(ort, folder, sessions, p);
+    assert.strictEqual(
+      result.infotext,
+      'a cat\nNegative prompt: lowres\nSteps: 2, Sampler: DDIM, Schedule type: Automatic, CFG scale: 7, Seed: 5, Size: 64x64, ' +
+        `Model hash: 6ce0161689, Model: ${path.basename(root)}, VAE hash: 735e4c3a, VAE: vae-ft-mse-840000-ema-pruned, ` +
+        'Variation seed: 9, Variation seed strength: 0.2, Denoising strength: 0.4, Clip skip: 2, ENSD: 31337, RNG: CPU, ' +
+        'Hires upscale: 2, Hires upscaler: Latent, Eta DDIM: 0.5, Version: sd-prompt',
+    );
+    assert.deepStrictEqual(result.notes, [
+      "Hires. fix skipped: its second pass with DDIM (an img2img pass of A1111's timestep samplers) is not implemented; this is the first pass only, at 64x64 instead of 128x128.",
+    ]);
+    // DDIM's eta is Eta DDIM: the k-diffusion samplers' Eta does not decide whether it uses ENSD.
+    const ddimEta0 = await renderTxt2Img(ort, folder, sessions, { ...p, hires: undefined, sampling: { ...p.sampling, etaDdim: 0, eta: 0.7 } });
+    assert.doesNotMatch(ddimEta0.infotext, /ENSD/);
+  });
+
+  it('a file without a negative prompt renders as an empty negative prompt, from its parse as from bare prompts', async () => {
+    const fromFile = renderParameters('a cat\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64', { model: root });
+    const parsed = await renderTxt2Img(ort, folder, sessions, fromFile);
+    const bare = await renderTxt2Img(ort, folder, sessions, { ...fromFile, parsed: undefined, negativePrompt: '' });
+    assert.deepStrictEqual(parsed.rgb, bare.rgb);
+  });
+
+  it("a scheduler config the engine cannot use is an error naming the folder's scheduler_config.json", async () => {
+    const broken: ModelFolder = { ...folder, schedulerConfig: { ...folder.schedulerConfig, beta_schedule: 'squaredcos_cap_v2' } };
+    const error = await rejection(renderTxt2Img(ort, broken, sessions, base));
+    assert.ok(
+      error.message.endsWith(`${path.join(path.basename(root), 'scheduler', 'scheduler_config.json')}: beta_schedule "squaredcos_cap_v2" is not supported; expected scaled_linear or linear`),
+      error.message,
+    );
+  });
+
+  it('fp16 graphs (float16 outputs) render the picture the fp32 graphs of the same weights do, within half precision', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-t2i-fp16-'));
+    try {
+      generateTinyPipeline(dir, { ...TINY_SD15, dtype: 'fp16', tokenizerFrom: path.join(FIXTURES, 'clip') });
+      const half = openModelFolder(dir);
+      const s = await loadSessions(half, 'cpu', ort);
+      try {
+        const p = { ...base, steps: 2 };
+        const [h, f] = [await renderTxt2Img(ort, half, s, p), await renderTxt2Img(ort, folder, sessions, p)];
+        let worst = 0;
+        for (let i = 0; i < f.rgb.length; i++) worst = Math.max(worst, Math.abs(h.rgb[i] - f.rgb[i]));
+        // Half precision moved no pixel by more than 2 levels here.
+        assert.ok(worst <= 6, `largest pixel difference ${worst}`);
+      } finally {
+        await s.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
