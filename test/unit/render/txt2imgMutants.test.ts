@@ -9,6 +9,8 @@ import { GraphIo, loadSessions, ModelSessions } from '../../../server/src/render
 import { RenderCancelled, RenderParameters, RenderProgress, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
 import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
 import { renderParameters } from '../../../server/src/render/parameters';
+import { renderImageRng } from '../../../server/src/render/pipeline/rng/renderNoise';
+import { createSampler, NoiseSchedule } from '../../../server/src/render/pipeline/schedulers';
 import { FIXTURES } from '../fixtures';
 
 /*
@@ -20,18 +22,23 @@ import { FIXTURES } from '../fixtures';
 
 interface Runs {
   textEncoder: number;
-  unet: { context: Float32Array }[];
+  unet: { context: Float32Array; sample: Float32Array; timestep: number }[];
   /** The VAE decoder's input (the final latent / 0.18215), per run. */
   decoder: Float32Array[];
 }
 
-/** The same graph, with `onRun` told of each run's feeds before it runs (it may throw, as a cancel would be noticed). */
-function watched(io: GraphIo, onRun: (feeds: Record<string, Tensor>) => void): GraphIo {
+/**
+ * The same graph, with `onRun` told of each run's feeds before it runs (it may throw, as a cancel would be
+ * noticed) and `onResult` of its results.
+ */
+function watched(io: GraphIo, onRun: (feeds: Record<string, Tensor>) => void, onResult?: (feeds: Record<string, Tensor>, results: Record<string, Tensor>) => void): GraphIo {
   const real = io.session;
   const session = Object.create(real) as InferenceSession;
   session.run = (async (feeds: Record<string, Tensor>) => {
     onRun(feeds);
-    return real.run(feeds);
+    const results = await real.run(feeds);
+    onResult?.(feeds, results as Record<string, Tensor>);
+    return results;
   }) as InferenceSession['run'];
   return { ...io, session };
 }
@@ -65,7 +72,11 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
           hooks.textEncoder?.();
         }),
         unet: watched(sessions.unet, (feeds) => {
-          runs.unet.push({ context: Float32Array.from(feeds.encoder_hidden_states.data as Float32Array) });
+          runs.unet.push({
+            context: Float32Array.from(feeds.encoder_hidden_states.data as Float32Array),
+            sample: Float32Array.from(feeds.sample.data as Float32Array),
+            timestep: (feeds.timestep.data as Float32Array)[0],
+          });
           hooks.unet?.();
         }),
         vaeDecoder: watched(sessions.vaeDecoder, (feeds) => {
@@ -172,11 +183,14 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual([runs.textEncoder, contextsOf(runs, 2)], [2, [0, 0, 1, 0]]);
   });
 
-  /** Which text each UNet call's positive context is, as the index of its first appearance ([cat, dog] → 0, 1). */
-  function contextsOf(runs: Runs, perCall: number): number[] {
+  /**
+   * Which text each UNet call's context is, as the index of its first appearance ([cat, dog] → 0, 1): every
+   * `perCall`-th run from `first` (2 and 0: the prompt's of each model call; 2 and 1: the negative prompt's).
+   */
+  function contextsOf(runs: Runs, perCall: number, first = 0): number[] {
     const seen: Float32Array[] = [];
     const ids: number[] = [];
-    for (let k = 0; k < runs.unet.length; k += perCall) {
+    for (let k = first; k < runs.unet.length; k += perCall) {
       const c = runs.unet[k].context;
       let id = seen.findIndex((s) => s.length === c.length && s.every((v, j) => v === c[j]));
       if (id < 0) id = seen.push(c) - 1;
@@ -258,5 +272,108 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("DDIM CFG++ guides at the CFG scale / 12.5 (A1111's cond_scale_miltiplier) and steps along the negative prompt's eps", async () => {
+    const calls: { timestep: number; sample: Float32Array; eps: Float32Array }[] = [];
+    const unet = watched(sessions.unet, () => undefined, (feeds, results) =>
+      calls.push({
+        timestep: (feeds.timestep.data as Float32Array)[0],
+        sample: Float32Array.from(feeds.sample.data as Float32Array),
+        eps: Float32Array.from(results.out_sample.data as Float32Array),
+      }),
+    );
+    const cfgScale = 7.5;
+    await renderTxt2Img(ort, folder, { ...sessions, unet }, { ...base, sampler: 'DDIM CFG++', cfgScale, steps: 3 });
+    // ᾱ of the folder's scheduler (scaled_linear, 0.00085 to 0.012 over 1000 steps).
+    const alphasCumprod: number[] = [];
+    for (let i = 0, prod = 1; i < 1000; i++) {
+      const sqrtBeta = Math.sqrt(0.00085) + ((Math.sqrt(0.012) - Math.sqrt(0.00085)) * i) / 999;
+      prod *= 1 - sqrtBeta * sqrtBeta;
+      alphasCumprod.push(prod);
+    }
+    // The first step (sd_samplers_timesteps_impl.ddim_cfgpp, eta 0): calls 0 and 1 are the prompt's and the
+    // negative prompt's eps at t; call 2 is the next step's sample, at the next timestep t'.
+    const [cond, uncond, next] = calls;
+    assert.deepStrictEqual([cond.timestep, uncond.timestep, calls.length], [uncond.timestep, cond.timestep, 6]);
+    const aT = alphasCumprod[cond.timestep];
+    const aPrev = alphasCumprod[next.timestep];
+    const scale = cfgScale / 12.5;
+    const expected = cond.sample.map((x, k) => {
+      const eT = uncond.eps[k] + scale * (cond.eps[k] - uncond.eps[k]);
+      const predX0 = (x - Math.sqrt(1 - aT) * eT) / Math.sqrt(aT);
+      return Math.sqrt(aPrev) * predX0 + Math.sqrt(1 - aPrev) * uncond.eps[k];
+    });
+    next.sample.forEach((v, k) => assert.ok(Math.abs(v - expected[k]) <= 1e-4 * Math.max(1, Math.abs(expected[k])), `latent value ${k}: ${v}, A1111's step gives ${expected[k]}`));
+  });
+
+  /** UNet runs per model call, in order (a model call's runs share its timestep). */
+  function runsPerCall(runs: Runs): number[] {
+    const counts: number[] = [];
+    runs.unet.forEach((run, k) => (k > 0 && run.timestep === runs.unet[k - 1].timestep ? counts[counts.length - 1]++ : counts.push(1)));
+    return counts;
+  }
+
+  it('NGMS skips the negative prompt on odd model calls whose sigma is strictly under it, every call with NGMS all steps', async () => {
+    const p = { ...base, steps: 4 };
+    const sigmas = createSampler('euler', 4, 'automatic', NoiseSchedule.fromConfig(folder.schedulerConfig)).sigmas;
+    const counts = async (ngms: RenderParameters['ngms']) => {
+      const { sessions: s, runs } = watchedSessions();
+      const result = await renderTxt2Img(ort, folder, s, { ...p, ngms });
+      return [runsPerCall(runs), result.infotext.slice(result.infotext.indexOf('Size:'))];
+    };
+    // A1111's CFGDenoiser: `self.step % 2 and sigma < s_min_uncond` (all steps: every call).
+    assert.deepStrictEqual(await counts({ sMinUncond: 100, allSteps: false }), [[2, 1, 2, 1], 'Size: 64x64, Model: tiny-sd15, NGMS: 100, Version: sd-prompt']);
+    assert.deepStrictEqual(await counts({ sMinUncond: 100, allSteps: true }), [[1, 1, 1, 1], 'Size: 64x64, Model: tiny-sd15, NGMS: 100, NGMS all steps: True, Version: sd-prompt']);
+    // Call 1's sigma is the threshold itself: not under it, so only call 3 skips.
+    assert.deepStrictEqual((await counts({ sMinUncond: sigmas[1], allSteps: false }))[0], [2, 2, 2, 1]);
+    assert.deepStrictEqual(await counts({ sMinUncond: 0, allSteps: true }), [[2, 2, 2, 2], 'Size: 64x64, Model: tiny-sd15, Version: sd-prompt']);
+  });
+
+  it("Hires. fix's second pass starts from the upscaled first-pass latent plus its own noise at its first sigma (Align Your Steps for SD1)", async () => {
+    const file = 'a cat\nNegative prompt: lowres\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 21, Size: 64x64';
+    const { sessions: firstOnly, runs: firstRuns } = watchedSessions();
+    await renderTxt2Img(ort, folder, firstOnly, renderParameters(file, { model: root }));
+    const x = firstRuns.decoder[0].map((v) => v * 0.18215);
+    const { sessions: s, runs } = watchedSessions();
+    const hires = ', Denoising strength: 0.36, Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent (nearest), Hires schedule type: Align Your Steps';
+    const result = await renderTxt2Img(ort, folder, s, renderParameters(file + hires, { model: root }));
+    assert.deepStrictEqual([result.width, result.height, result.notes], [128, 128, []]);
+    // The first pass's 2 calls × (prompt, negative prompt), then the second pass's first call.
+    const sample = runs.unet[4].sample;
+    // 'Latent (nearest)' ×2 repeats each latent cell 2 × 2; the noise is a fresh generator's first draw at 128x128.
+    const up = Float32Array.from({ length: 4 * 16 * 16 }, (_, i) => x[Math.floor(i / 256) * 64 + Math.floor((i % 256) / 32) * 8 + Math.floor((i % 16) / 2)]);
+    const noise = renderImageRng({ seed: 21, width: 128, height: 128 }).next();
+    // sample = (up + noise × σ0) / sqrt(σ0² + 1) (CompVisDenoiser's c_in): fit sample = a·up + b·noise.
+    let [uu, un, nn, us, ns] = [0, 0, 0, 0, 0];
+    sample.forEach((v, i) => {
+      uu += up[i] * up[i];
+      un += up[i] * noise[i];
+      nn += noise[i] * noise[i];
+      us += up[i] * v;
+      ns += noise[i] * v;
+    });
+    const det = uu * nn - un * un;
+    const a = (us * nn - ns * un) / det;
+    const b = (ns * uu - us * un) / det;
+    let residual = 0;
+    sample.forEach((v, i) => (residual = Math.max(residual, Math.abs(v - a * up[i] - b * noise[i]))));
+    assert.ok(residual < 1e-4, `the second pass's first input is not (upscaled latent + noise × σ) × c: off by ${residual}`);
+    // img2img over int(4 / 0.36) = 11 steps (the Align Your Steps table itself) from index 11 − 3 − 1 = 7: SD1.5's 0.652 (SDXL's is 0.38).
+    const sigma0 = b / a;
+    assert.ok(Math.abs(sigma0 - 0.652) < 1e-4 && Math.abs(a - 1 / Math.sqrt(0.652 ** 2 + 1)) < 1e-4, `σ0 ${sigma0}, c_in ${a}`);
+  });
+
+  it("the second pass's prompt editing spans the Hires sampler's own total steps (Heun: twice its steps), and a Hires negative prompt alone replaces the negative prompt there", async () => {
+    const file =
+      'a [cat:dog:1.5]\nNegative prompt: lowres\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 21, Size: 64x64, Denoising strength: 0.5, Hires upscale: 2, Hires steps: 4, ' +
+      'Hires upscaler: Latent, Hires sampler: Heun, Hires negative prompt: blurry';
+    const { sessions: s, runs } = watchedSessions();
+    const result = await renderTxt2Img(ort, folder, s, renderParameters(file, { model: root }));
+    // First pass: 1.5 × 2 steps is past its end, 'a cat' throughout. Second pass (A1111's calculate_hr_conds):
+    // (1.5 − 1) × 8 = step 4 of Heun's 7 calls.
+    assert.deepStrictEqual(contextsOf(runs, 2, 0), [0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    assert.deepStrictEqual(contextsOf(runs, 2, 1), [0, 0, 1, 1, 1, 1, 1, 1, 1]);
+    assert.ok(result.infotext.includes(', Hires sampler: Heun, Hires negative prompt: blurry, Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent, '), result.infotext);
   });
 });
