@@ -192,7 +192,8 @@ export async function renderTxt2Img(
   // extra model calls) the first entry again, as A1111's target_index stays 0.
   const at = (entries: { endAtStep: number; cond: Conditioning }[], step: number) =>
     (entries.find((e) => step <= e.endAtStep) ?? entries[0]).cond;
-  const ngms = p.ngms && p.ngms.sMinUncond > 0 ? p.ngms : undefined;
+  // A1111 also asks for s_min_uncond > 0, which never decides here: no sigma the model is given is under 0.
+  const ngms = p.ngms;
   let ngmsApplied = false;
   /**
    * One pass's guided UNet (A1111's CFGDenoiser): prompt schedules looked up with its `step`, which
@@ -276,7 +277,6 @@ export async function renderTxt2Img(
     const hiresConds: PassConditioning['conds'] = [];
     for (const { text, weight, schedule } of hiresPrompts.subprompts) hiresConds.push({ weight, schedule: await scheduleOf(text, schedule, hiresScheduleSteps) });
     const hiresUncond = await uncondScheduleOf(hiresPrompts.negative, hiresScheduleSteps);
-    checkCancel();
     const sigma0 = hiresSampler.sigmas[0];
     const start = hiresRng.next();
     for (let i = 0; i < start.length; i++) start[i] = latent[i] + start[i] * sigma0;
