@@ -7,7 +7,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelFolder, openModelFolder } from '../../../server/src/render/model/modelFolder';
 import { GraphIo, loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { RenderCancelled, RenderParameters, RenderProgress, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
-import { generateTinyPipeline, TINY_SD15 } from '../../../server/src/render/testModel/generateModel';
+import { generateTinyPipeline, TINY_SD15, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
 import { renderParameters } from '../../../server/src/render/parameters';
 import { renderImageRng } from '../../../server/src/render/pipeline/rng/renderNoise';
 import { createSampler, NoiseSchedule } from '../../../server/src/render/pipeline/schedulers';
@@ -330,21 +330,29 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual(await counts({ sMinUncond: 0, allSteps: true }), [[2, 2, 2, 2], 'Size: 64x64, Model: tiny-sd15, Version: sd-prompt']);
   });
 
-  it("Hires. fix's second pass starts from the upscaled first-pass latent plus its own noise at its first sigma (Align Your Steps for SD1)", async () => {
+  /**
+   * The second pass's first UNet input against A1111's sample_hr_pass with 'Latent (nearest)' ×2: (the first-pass
+   * latent with each cell repeated 2 × 2 + a fresh generator's first draw at the new size × σ0) / sqrt(σ0² + 1)
+   * (CompVisDenoiser's c_in). Fits sample = a·upscaled + b·noise; σ0 = b / a.
+   */
+  async function secondPassStart(f: ModelFolder, s0: ModelSessions, vaeScale: number): Promise<{ residual: number; sigma0: number; cIn: number; notes: string[] }> {
     const file = 'a cat\nNegative prompt: lowres\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 21, Size: 64x64';
-    const { sessions: firstOnly, runs: firstRuns } = watchedSessions();
-    await renderTxt2Img(ort, folder, firstOnly, renderParameters(file, { model: root }));
-    const x = firstRuns.decoder[0].map((v) => v * 0.18215);
-    const { sessions: s, runs } = watchedSessions();
+    const watch = (runs: Runs): ModelSessions => ({
+      ...s0,
+      unet: watched(s0.unet, (feeds) => runs.unet.push({ context: new Float32Array(0), sample: Float32Array.from(feeds.sample.data as Float32Array), timestep: 0 })),
+      vaeDecoder: watched(s0.vaeDecoder, (feeds) => runs.decoder.push(Float32Array.from(feeds.latent_sample.data as Float32Array))),
+    });
+    const firstRuns: Runs = { textEncoder: 0, unet: [], decoder: [] };
+    await renderTxt2Img(ort, f, watch(firstRuns), renderParameters(file, { model: f.root }));
+    const x = firstRuns.decoder[0].map((v) => v * vaeScale);
+    const runs: Runs = { textEncoder: 0, unet: [], decoder: [] };
     const hires = ', Denoising strength: 0.36, Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent (nearest), Hires schedule type: Align Your Steps';
-    const result = await renderTxt2Img(ort, folder, s, renderParameters(file + hires, { model: root }));
-    assert.deepStrictEqual([result.width, result.height, result.notes], [128, 128, []]);
+    const result = await renderTxt2Img(ort, f, watch(runs), renderParameters(file + hires, { model: f.root }));
+    assert.deepStrictEqual([result.width, result.height], [128, 128]);
     // The first pass's 2 calls × (prompt, negative prompt), then the second pass's first call.
     const sample = runs.unet[4].sample;
-    // 'Latent (nearest)' ×2 repeats each latent cell 2 × 2; the noise is a fresh generator's first draw at 128x128.
     const up = Float32Array.from({ length: 4 * 16 * 16 }, (_, i) => x[Math.floor(i / 256) * 64 + Math.floor((i % 256) / 32) * 8 + Math.floor((i % 16) / 2)]);
     const noise = renderImageRng({ seed: 21, width: 128, height: 128 }).next();
-    // sample = (up + noise × σ0) / sqrt(σ0² + 1) (CompVisDenoiser's c_in): fit sample = a·up + b·noise.
     let [uu, un, nn, us, ns] = [0, 0, 0, 0, 0];
     sample.forEach((v, i) => {
       uu += up[i] * up[i];
@@ -358,10 +366,32 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     const b = (ns * uu - us * un) / det;
     let residual = 0;
     sample.forEach((v, i) => (residual = Math.max(residual, Math.abs(v - a * up[i] - b * noise[i]))));
+    return { residual, sigma0: b / a, cIn: a, notes: result.notes };
+  }
+
+  it("Hires. fix's second pass starts from the upscaled first-pass latent plus its own noise at its first sigma (Align Your Steps: SD1.5's table)", async () => {
+    const { residual, sigma0, cIn, notes } = await secondPassStart(folder, sessions, 0.18215);
+    assert.deepStrictEqual(notes, []);
     assert.ok(residual < 1e-4, `the second pass's first input is not (upscaled latent + noise × σ) × c: off by ${residual}`);
     // img2img over int(4 / 0.36) = 11 steps (the Align Your Steps table itself) from index 11 − 3 − 1 = 7: SD1.5's 0.652 (SDXL's is 0.38).
-    const sigma0 = b / a;
-    assert.ok(Math.abs(sigma0 - 0.652) < 1e-4 && Math.abs(a - 1 / Math.sqrt(0.652 ** 2 + 1)) < 1e-4, `σ0 ${sigma0}, c_in ${a}`);
+    assert.ok(Math.abs(sigma0 - 0.652) < 1e-4 && Math.abs(cIn - 1 / Math.sqrt(0.652 ** 2 + 1)) < 1e-4, `σ0 ${sigma0}, c_in ${cIn}`);
+  });
+
+  it("an SDXL second pass takes SDXL's Align Your Steps table", async () => {
+    const xl = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-t2i-xl-'));
+    try {
+      generateTinyPipeline(xl, { ...TINY_SDXL, tokenizerFrom: path.join(FIXTURES, 'clip') });
+      const xlFolder = openModelFolder(xl);
+      const xlSessions = await loadSessions(xlFolder, 'cpu', ort);
+      try {
+        const { residual, sigma0 } = await secondPassStart(xlFolder, xlSessions, 0.13025);
+        assert.ok(residual < 1e-4 && Math.abs(sigma0 - 0.38) < 1e-4, `σ0 ${sigma0}, off by ${residual}`);
+      } finally {
+        await xlSessions.release();
+      }
+    } finally {
+      fs.rmSync(xl, { recursive: true, force: true });
+    }
   });
 
   it("the second pass's prompt editing spans the Hires sampler's own total steps (Heun: twice its steps), and a Hires negative prompt alone replaces the negative prompt there", async () => {
@@ -375,5 +405,18 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual(contextsOf(runs, 2, 0), [0, 0, 0, 0, 0, 0, 0, 1, 1]);
     assert.deepStrictEqual(contextsOf(runs, 2, 1), [0, 0, 1, 1, 1, 1, 1, 1, 1]);
     assert.ok(result.infotext.includes(', Hires sampler: Heun, Hires negative prompt: blurry, Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent, '), result.infotext);
+  });
+
+  it('a clip skip the text encoder cannot give renders at clip skip 1, says why in the notes, and writes no Clip skip', async () => {
+    // What loadSessions makes of an export whose final layer norm it cannot reuse (test/unit/sdGraphs/clipSkip.test.ts).
+    const older: ModelSessions = {
+      ...sessions,
+      textEncoder: { ...sessions.textEncoder, outputs: sessions.textEncoder.outputs.filter((o) => !o.startsWith('normed_hidden_states.')) },
+      clipSkipUnavailable: 'its final layer norm is not one LayerNormalization node',
+    };
+    const skipped = await renderTxt2Img(ort, folder, older, { ...base, steps: 1, clipSkip: 2 });
+    assert.deepStrictEqual(skipped.notes, ['Clip skip 2 not applied (rendered with clip skip 1): its final layer norm is not one LayerNormalization node.']);
+    assert.doesNotMatch(skipped.infotext, /Clip skip/);
+    assert.deepStrictEqual(skipped.rgb, (await renderTxt2Img(ort, folder, sessions, { ...base, steps: 1 })).rgb);
   });
 });
