@@ -316,7 +316,8 @@ export async function renderTxt2Img(
   // create_infotext: Denoising strength sits after Seed resize from, before ENSD and RNG.
   const ensdAt = noisePairs.findIndex(([k]) => k === 'ENSD');
   // ... and Clip skip after it (A1111 writes it for every family when over 1, as the image was made with that setting).
-  noisePairs.splice(ensdAt < 0 ? noisePairs.length : ensdAt, 0, ['Denoising strength', p.hires?.denoisingStrength], ['Clip skip', clip.written > 1 ? clip.written : undefined]);
+  // (The noise pairs list every key, ENSD included, or none at all when the render has no noise parameters.)
+  noisePairs.splice(Math.max(ensdAt, 0), 0, ['Denoising strength', p.hires?.denoisingStrength], ['Clip skip', clip.written > 1 ? clip.written : undefined]);
   const firstPassSettings = samplerInfotextParameters(choice.kind, p.sampling ?? {}, sampler);
   const written = new Set(firstPassSettings.filter(([, v]) => v !== undefined).map(([k]) => k));
   const hiresOnlySettings = hiresRun && hiresSampler
