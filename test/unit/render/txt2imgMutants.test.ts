@@ -420,7 +420,7 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual(skipped.rgb, (await renderTxt2Img(ort, folder, sessions, { ...base, steps: 1 })).rgb);
   });
 
-  it("Hires. fix keys that repeat the first pass's are not written, as A1111 compares them; a target under 8 pixels renders the first pass with a note", async () => {
+  it("Hires. fix keys are written where they differ from the first pass's, as A1111 compares them; a target under 8 pixels renders the first pass with a note", async () => {
     const file = 'a cat\nNegative prompt: lowres\nSteps: 1, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Denoising strength: 0.5, ';
     const render = (hires: string) => renderTxt2Img(ort, folder, sessions, renderParameters(file + hires, { model: root }));
     const same = await render('Hires upscale: 2, Hires steps: 1, Hires upscaler: Latent, Hires sampler: Euler, Hires prompt: a cat, Hires negative prompt: lowres, Hires schedule type: Automatic, Hires CFG Scale: 5');
@@ -428,6 +428,12 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual(
       [same.width, same.notes, size(same)],
       [128, [], 'Size: 64x64, Model: ' + path.basename(root) + ', Denoising strength: 0.5, Hires upscale: 2, Hires steps: 1, Hires upscaler: Latent, Hires CFG Scale: 5, Version: sd-prompt'],
+    );
+    const differing = await render('Hires upscale: 2, Hires steps: 1, Hires upscaler: Latent, Hires sampler: Euler a, Hires prompt: a dog, Hires negative prompt: blurry, Hires schedule type: Karras');
+    assert.strictEqual(
+      size(differing),
+      'Size: 64x64, Model: ' + path.basename(root) + ', Denoising strength: 0.5, Hires sampler: Euler a, Hires prompt: a dog, Hires negative prompt: blurry, Hires schedule type: Karras, ' +
+        'Hires upscale: 2, Hires steps: 1, Hires upscaler: Latent, Version: sd-prompt',
     );
     const tiny = await render('Hires resize: 4x4, Hires upscaler: Latent');
     assert.deepStrictEqual(
