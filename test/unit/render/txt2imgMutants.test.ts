@@ -441,4 +441,18 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
       [64, ['Hires. fix skipped: its target size 4x4 is under 8 pixels; this is the first pass only.'], 'Size: 64x64, Model: ' + path.basename(root) + ', Denoising strength: 0.5, Hires resize: 4x4, Hires upscaler: Latent, Version: sd-prompt'],
     );
   });
+
+  it('a Hires resize with one side set writes Hires resize as given, and a target under 8 pixels on either side renders the first pass with a note', async () => {
+    const render = async (size: string, resize: string) => {
+      const r = await renderTxt2Img(ort, folder, sessions, renderParameters(`a cat\nSteps: 1, Sampler: Euler, CFG scale: 7, Seed: 5, Size: ${size}, Denoising strength: 0.5, Hires resize: ${resize}, Hires upscaler: Latent`, { model: root }));
+      return [r.width, r.height, r.notes, r.infotext.slice(r.infotext.indexOf('Denoising strength:'))];
+    };
+    // calculate_target_resolution: 16x0 from 64x16 keeps the aspect ratio, 16x4; 0x16 from 16x64, 4x16.
+    assert.deepStrictEqual(await render('64x16', '16x0'), [
+      64, 16, ['Hires. fix skipped: its target size 16x4 is under 8 pixels; this is the first pass only.'], 'Denoising strength: 0.5, Hires resize: 16x0, Hires upscaler: Latent, Version: sd-prompt',
+    ]);
+    assert.deepStrictEqual(await render('16x64', '0x16'), [
+      16, 64, ['Hires. fix skipped: its target size 4x16 is under 8 pixels; this is the first pass only.'], 'Denoising strength: 0.5, Hires resize: 0x16, Hires upscaler: Latent, Version: sd-prompt',
+    ]);
+  });
 });
