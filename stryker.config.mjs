@@ -93,7 +93,7 @@ const TESTS_OF = {
   ],
   'server/src/render/pipeline/png.ts': ['out/test/unit/render/png.test.js', 'out/test/unit/render/pngMutants.test.js'],
   'server/src/render/pipeline/tokenizerFiles.ts': ['out/test/unit/render/tokenizerFiles.test.js'],
-  'server/src/render/pipeline/rgb8.ts': ['out/test/unit/hires/hiresParameters.test.js'],
+  'server/src/render/pipeline/rgb8.ts': ['out/test/unit/hires/hiresParameters.test.js', 'out/test/unit/render/rgb8.test.js'],
   'server/src/render/pipeline/ngmsParameters.ts': ['out/test/unit/hires/hiresParameters.test.js', 'out/test/unit/render/infotextMutants.test.js', 'out/test/unit/render/ngmsParametersMutants.test.js'],
   'server/src/render/pipeline/txt2img.ts': [
     'out/test/unit/render/txt2img.test.js',

@@ -23,6 +23,7 @@ describe('NGMS settings on the parameter line', () => {
     assert.strictEqual(read('Steps: 20, Seed: 1'), undefined);
     assert.deepStrictEqual(read('Steps: 20, NGMS: 0.5'), { sMinUncond: 0.5, allSteps: false });
     assert.deepStrictEqual(read('Steps: 20, NGMS: "2"'), { sMinUncond: 2, allSteps: false });
+    assert.deepStrictEqual(read('Steps: 20, NGMS: "0.25"'), { sMinUncond: 0.25, allSteps: false });
     assert.deepStrictEqual(read('Steps: 20, NGMS: 0'), { sMinUncond: 0, allSteps: false });
     assert.deepStrictEqual(read('Steps: 20, NGMS: 1, NGMS all steps: True'), { sMinUncond: 1, allSteps: true });
     assert.deepStrictEqual(read('Steps: 20, NGMS: 1, NGMS all steps: "TRUE"'), { sMinUncond: 1, allSteps: true });
