@@ -83,6 +83,8 @@ const TESTS_OF = {
   'server/src/service/tokens/clipTokenizer.ts': [
     'out/test/unit/tokens/clipTokenizer.test.js',
     'out/test/unit/tokens/clipTokenizerMutants.test.js',
+    'out/test/unit/tokens/clipCleanupGolden.test.js',
+    'out/test/unit/tokens/clipCleanupOffsets.test.js',
   ],
   'server/src/render/lora/loraKeys.ts': RENDER_LORA_FAST,
   'server/src/render/lora/loraMath.ts': RENDER_LORA_FAST,
