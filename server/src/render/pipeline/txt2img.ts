@@ -493,7 +493,7 @@ async function runTextEncoder(
   const type = io.inputs.get('input_ids')!.type;
   const tensor = type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, CONTEXT_LENGTH]) : new ort.Tensor('int32', ids, [1, CONTEXT_LENGTH]);
   const result = await io.session.run({ input_ids: tensor });
-  let name = layer === 'last' || layer === 'penultimate' ? 'last_hidden_state' : layer;
+  let name = layer === 'last' ? 'last_hidden_state' : layer;
   if (layer === 'penultimate') {
     const layers = io.outputs.map((n) => /^hidden_states\.(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
     if (layers.length < 2) throw new Error('an SDXL text encoder must output its hidden states (hidden_states.N): export it with optimum, which adds them');
@@ -542,12 +542,13 @@ async function runUnet(
     feeds.time_ids = floatTensor(ort, io.inputs.get('time_ids')!.type, sdxl.timeIds, [1, sdxl.timeIds.length]);
   }
   const result = await io.session.run(feeds);
-  return floatData(result.out_sample ?? result[io.outputs[0]]);
+  // loadSessions refused a UNet without `out_sample` and a VAE decoder without `sample`.
+  return floatData(result.out_sample);
 }
 
 async function runVae(ort: typeof import('onnxruntime-node'), io: GraphIo, latents: Float32Array, h: number, w: number): Promise<Float32Array> {
   const result = await io.session.run({ latent_sample: floatTensor(ort, io.inputs.get('latent_sample')!.type, latents, [1, 4, h, w]) });
-  return floatData(result.sample ?? result[io.outputs[0]]);
+  return floatData(result.sample);
 }
 
 function previewOf(x: Float32Array, w: number, h: number): { width: number; height: number; rgb: Uint8Array } {
