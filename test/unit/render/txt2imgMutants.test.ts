@@ -176,6 +176,21 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.ok(timings.encode + timings.denoise + timings.decode <= wall, `${JSON.stringify(timings)} in ${wall} ms`);
   });
 
+  it("a prompt past 75 tokens renders the same whether or not the UNet declares its context width (a symbolic or absent dimension)", async () => {
+    // 40 × 'a cat,' is 120 tokens: two chunks, a [1, 154, width] context for the UNet.
+    const long = { ...base, prompt: Array(40).fill('a cat').join(', '), steps: 2 };
+    const declared = await renderTxt2Img(ort, folder, sessions, long);
+    const { sessions: s, runs } = watchedSessions();
+    for (const shape of [['batch_size', 'sequence_length', 'hidden_size'], []]) {
+      const inputs = new Map(s.unet.inputs);
+      inputs.set('encoder_hidden_states', { ...inputs.get('encoder_hidden_states')!, shape });
+      const undeclared = await renderTxt2Img(ort, folder, { ...s, unet: { ...s.unet, inputs } }, long);
+      assert.deepStrictEqual(undeclared.rgb, declared.rgb, `UNet input shape ${JSON.stringify(shape)}`);
+    }
+    const width = runs.unet[0].context.length / 154;
+    assert.deepStrictEqual([runs.unet.length, width], [2 * 2 * 2, sessions.unet.inputs.get('encoder_hidden_states')!.shape[2]]);
+  });
+
   it('a text is encoded once per render: a negative prompt equal to the prompt, and a prompt-editing variant that repeats a text, share its encoding', async () => {
     const { sessions: s, runs } = watchedSessions();
     // Variants: 'a cat' (to step 1), 'a dog' (to 2), 'a cat' again (to 4); the negative prompt is 'a cat' too.

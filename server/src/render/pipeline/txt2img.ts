@@ -210,18 +210,21 @@ export async function renderTxt2Img(
       const skipUncond = !!ngms && (modelCalls % 2 === 1 || ngms.allSteps) && sigma < ngms.sMinUncond;
       modelCalls++;
       // AND parts stacked to one length; the negative prompt keeps its own (A1111's default, pad_cond_uncond off).
-      const conds = stackConds(condsNow.map((c) => concat(c.chunks)), condsNow[0].chunks[0].length / CONTEXT_LENGTH);
+      // Every chunk is 77 tokens × the encoders' width; the UNet's declared input shape may not say it
+      // (a symbolic or absent feature dimension), so the width comes from the conditioning itself.
+      const width = condsNow[0].chunks[0].length / CONTEXT_LENGTH;
+      const conds = stackConds(condsNow.map((c) => concat(c.chunks)), width);
       const extra = (c: Conditioning) => (sdxl ? { textEmbeds: c.pooled!, timeIds: pass.timeIds } : undefined);
       const outputs: { output: Float32Array; weight: number }[] = [];
       for (const [k, context] of conds.entries()) {
-        const output = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, context, extra(condsNow[k]));
+        const output = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, context, width, extra(condsNow[k]));
         outputs.push({ output, weight: pass.conds[k].weight });
       }
       if (skipUncond) {
         ngmsApplied = true;
         return { guided: combineGuidance(outputs[0].output, outputs, 1), uncond: outputs[0].output };
       }
-      const uncondOut = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, concat(uncondNow.chunks), extra(uncondNow));
+      const uncondOut = await runUnet(ort, sessions.unet, input, pass.h, pass.w, timestep, concat(uncondNow.chunks), width, extra(uncondNow));
       return { guided: combineGuidance(uncondOut, outputs, pass.cfgScale * cfgScaleMultiplier), uncond: uncondOut };
     };
   };
@@ -523,6 +526,7 @@ async function runUnet(
   w: number,
   timestep: number,
   context: Float32Array,
+  width: number,
   sdxl?: { textEmbeds: Float32Array; timeIds: Float32Array },
 ): Promise<Float32Array> {
   const ts = io.inputs.get('timestep')!;
@@ -531,7 +535,6 @@ async function runUnet(
     ts.type === 'int64'
       ? new ort.Tensor('int64', BigInt64Array.of(BigInt(Math.round(timestep))), tsDims)
       : floatTensor(ort, ts.type, Float32Array.of(timestep), tsDims);
-  const width = (io.inputs.get('encoder_hidden_states')!.shape[2] as number) || context.length / CONTEXT_LENGTH;
   const feeds: Record<string, Tensor> = {
     sample: floatTensor(ort, io.inputs.get('sample')!.type, sample, [1, 4, h, w]),
     timestep: timestepTensor,
