@@ -80,6 +80,9 @@ describe('CLIP tokenizer', function () {
     assert.strictEqual(lines[0], '#version: 0.2');
     assert.strictEqual(lines.slice(1, 49152 - 256 - 2 + 1).filter((l) => l.length > 0).length, 48894);
     assert.strictEqual(Object.keys(JSON.parse(vocabText)).length, 256 + 256 + 48894 + 2);
+    // The file's last merge (`jeky ll</w>`, id 512 + 48,893) is read: 'jekyll' is one token.
+    assert.deepStrictEqual(clip.encode('jekyll'), [49405]);
+    assert.strictEqual(clip.idOf('jekyll</w>'), 49405);
   });
 
   it('offsets: emphasis syntax, one range per pre-token', () => {

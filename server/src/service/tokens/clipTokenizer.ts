@@ -215,13 +215,16 @@ const INVALID_CHARREFS = new Map<number, string>([
   [0x9c, '\u0153'], [0x9d, '\x9d'], [0x9e, '\u017e'], [0x9f, '\u0178'],
 ]);
 
-/** Python's `html._invalid_codepoints` (after the charrefs above took 0x80..0x9F): removed. */
+/**
+ * Python's `html._invalid_codepoints`, removed from the text. Its 0x80..0x9F were already taken by the
+ * charrefs above, and 0 too, so of its control ranges only these remain.
+ */
 function isInvalidCodepoint(n: number): boolean {
   return (
     (n >= 0x01 && n <= 0x08) ||
     n === 0x0b ||
     (n >= 0x0e && n <= 0x1f) ||
-    (n >= 0x7f && n <= 0x9f) ||
+    n === 0x7f ||
     (n >= 0xfdd0 && n <= 0xfdef) ||
     (n & 0xfffe) === 0xfffe
   );
