@@ -8,6 +8,7 @@ import { ModelFolder, openModelFolder } from '../../../server/src/render/model/m
 import { GraphIo, loadSessions, ModelSessions } from '../../../server/src/render/model/sessions';
 import { RenderCancelled, RenderParameters, RenderProgress, renderTxt2Img } from '../../../server/src/render/pipeline/txt2img';
 import { generateTinyPipeline, TINY_SD15, TINY_SDXL } from '../../../server/src/render/testModel/generateModel';
+import { generateTranscribablePipeline } from '../../../server/src/render/testModel/transcribablePipeline';
 import { renderParameters } from '../../../server/src/render/parameters';
 import { renderImageRng } from '../../../server/src/render/pipeline/rng/renderNoise';
 import { createSampler, NoiseSchedule } from '../../../server/src/render/pipeline/schedulers';
@@ -469,5 +470,29 @@ describe('txt2img: the preview, cancel, timings, encoding, prompt editing and in
     assert.deepStrictEqual(await render('16x64', '0x16'), [
       16, 64, ['Hires. fix skipped: its target size 4x16 is under 8 pixels; this is the first pass only.'], 'Denoising strength: 0.5, Hires resize: 0x16, Hires upscaler: Latent, Version: sd-prompt',
     ]);
+  });
+});
+
+describe('txt2img: a Hires. fix target of one latent pixel on a side (closed-form pipeline, which renders any size)', function () {
+  this.timeout(60000);
+  let root: string;
+  let folder: ModelFolder;
+  let sessions: ModelSessions;
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-t2i-thin-'));
+    generateTranscribablePipeline(root, path.join(FIXTURES, 'clip'));
+    folder = openModelFolder(root);
+    sessions = await loadSessions(folder, 'cpu', ort);
+  });
+  after(async () => {
+    await sessions?.release();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('8 pixels (one latent pixel) is enough: the second pass renders at 16x8 and 8x16, with no note', async () => {
+    for (const [size, resize] of [['64x32', '16x8'], ['32x64', '8x16']]) {
+      const r = await renderTxt2Img(ort, folder, sessions, renderParameters(`a cat\nSteps: 1, Sampler: Euler, CFG scale: 7, Seed: 5, Size: ${size}, Denoising strength: 0.5, Hires resize: ${resize}, Hires upscaler: Latent`, { model: root }));
+      assert.deepStrictEqual([`${r.width}x${r.height}`, r.notes, r.rgb.length], [resize, [], 16 * 8 * 3]);
+    }
   });
 });
