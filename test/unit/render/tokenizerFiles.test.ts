@@ -50,6 +50,25 @@ describe('the render\'s tokenizer files', () => {
     assert.notStrictEqual(loadTokenizer(folders[0]), firstFour[0], 'model1 was read again');
   });
 
+  it('a folder read again because its files changed counts as the newest: the next folder past 4 evicts another', () => {
+    // A is a copy (touching it must not touch the others' shared inode); B-E are hard links.
+    const folder = (name: string, copy: boolean) => {
+      const dirOf = path.join(dir, name);
+      fs.mkdirSync(dirOf);
+      const put = copy ? fs.copyFileSync : fs.linkSync;
+      put(files.vocab, path.join(dirOf, 'vocab.json'));
+      put(files.merges, path.join(dirOf, 'merges.txt'));
+      return { vocab: path.join(dirOf, 'vocab.json'), merges: path.join(dirOf, 'merges.txt') };
+    };
+    const [a, b, c, d, e] = [folder('renewedA', true), folder('renewedB', false), folder('renewedC', false), folder('renewedD', false), folder('renewedE', false)];
+    const [, firstB] = [a, b, c, d].map(loadTokenizer);
+    fs.utimesSync(a.vocab, new Date(), new Date(Date.now() + 10000));
+    const renewedA = loadTokenizer(a);
+    loadTokenizer(e);
+    assert.strictEqual(loadTokenizer(a), renewedA, 'A, read again after B, is kept');
+    assert.notStrictEqual(loadTokenizer(b), firstB, 'B, now the oldest, was read again');
+  });
+
   it('that are not a CLIP tokenizer fail naming their folder', () => {
     const bad = path.join(dir, 'bad');
     fs.mkdirSync(bad);
