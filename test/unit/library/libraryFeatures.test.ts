@@ -5,6 +5,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LibraryHost } from '../../../server/src/libraryHost';
 import { createPromptLanguageService, DEFAULT_SETTINGS, PromptSettings } from '../../../server/src/service';
 import { MemoryFileSystem } from '../../../server/src/service/library/memoryFileSystem';
+import { LIBRARY_SCAN_WAIT_MS } from '../../../server/src/service/features/hover';
 import { FIXTURES } from '../fixtures';
 import { buildSafetensors, kohyaSd15, kohyaSdxl, peftSd15 } from './build';
 
@@ -171,6 +172,37 @@ describe('library hover, completion, links', () => {
     const hash = await host.computeShortHash('/models/Lora/add_detail.safetensors');
     assert.match(hash!, /^[0-9a-f]{12}$/);
     assert.match(await hoverText(), new RegExp(`hash \`${hash}\``));
+  });
+
+  it('a hover asked while the folders are still being read waits for the scan and shows the card', async () => {
+    const disk = new MemoryFileSystem();
+    disk.writeFile('/models/Lora/add_detail.safetensors', kohyaSd15());
+    disk.writeFile('/models/Lora/add_detail.json', JSON.stringify({ 'activation text': 'detailed, intricate' }));
+    const host = new LibraryHost(disk, () => false, () => undefined);
+    const service = createPromptLanguageService({ library: () => host.library });
+    const configured = host.configure(settings());
+    assert.strictEqual(host.catalog.ready, false, 'the scan is still running when the hover comes');
+    const doc = open('<lora:add_detail:0.6>');
+    const value = ((await service.hover(doc, doc.positionAt(8), settings()))!.contents as { value: string }).value;
+    assert.match(value, /^\*\*LoRA\*\* `add_detail`/);
+    assert.match(value, /Trigger words: `detailed`, `intricate`/);
+    await configured;
+  });
+
+  it('a scan that outlasts the wait: the hover answers after LIBRARY_SCAN_WAIT_MS and says the folders are still being read', async () => {
+    const disk = new MemoryFileSystem();
+    disk.writeFile('/models/Lora/add_detail.safetensors', kohyaSd15());
+    // A folder listing that never answers (a hung network share).
+    disk.readDirectory = () => new Promise(() => undefined);
+    const host = new LibraryHost(disk, () => false, () => undefined);
+    const service = createPromptLanguageService({ library: () => host.library });
+    void host.configure(settings());
+    const doc = open('<lora:add_detail:0.6>');
+    const started = Date.now();
+    const value = ((await service.hover(doc, doc.positionAt(8), settings()))!.contents as { value: string }).value;
+    const waited = Date.now() - started;
+    assert.ok(waited >= LIBRARY_SCAN_WAIT_MS - 50, `answered after ${waited} ms`);
+    assert.strictEqual(value, '**LoRA** `add_detail`\n\n| text encoder | UNet | dyn |\n|---|---|---|\n| 0.6 | 0.6 | — |\n\nYour LoRA folders are still being read: hover again in a moment for its card.');
   });
 
   it('completion after <lora: lists names and aliases with subfolders, snippets with the preferred weight', async () => {

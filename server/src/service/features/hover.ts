@@ -8,6 +8,13 @@ import { PromptLibrary } from '../library';
 import { markdownCode, markdownText } from './displayText';
 import { entryMarkdown } from './loraCardMarkdown';
 import { locate } from './locate';
+
+/**
+ * How long a LoRA hover waits for the library's first scan: long enough for the folders most people keep
+ * (a few hundred files read in well under a second), short enough that a slow network share still
+ * answers, saying the folders are still being read.
+ */
+export const LIBRARY_SCAN_WAIT_MS = 1500;
 import { checkpointHover } from './checkpointHover';
 
 /**
@@ -43,7 +50,8 @@ export async function hoverAt(
       const a = loraActivation(tag);
       if (isActivationError(a)) lines.push(`**LoRA** ${markdownCode(tag.positional[0] ?? '')}\n\nA1111 raises ${markdownCode(a.error)} and applies no LoRA in this generation.`);
       else {
-        const entry = library?.catalog.ready ? library.catalog.resolveLora(a.name) : undefined;
+        const scanned = library ? await library.catalog.settled(LIBRARY_SCAN_WAIT_MS) : false;
+        const entry = scanned ? library!.catalog.resolveLora(a.name) : undefined;
         const card = entry ? await library!.loadCard(entry) : undefined;
         lines.push(
           entry
@@ -51,7 +59,7 @@ export async function hoverAt(
             : `**LoRA** ${markdownCode(a.name)}`,
         );
         lines.push(`| text encoder | UNet | dyn |\n|---|---|---|\n| ${a.te} | ${a.unet} | ${a.dyn ?? '—'} |`);
-        if (!entry && library?.catalog.ready && library.catalog.hasFolders('lora')) lines.push('Not in your LoRA folders.');
+        if (!entry && library?.catalog.hasFolders('lora')) lines.push(scanned ? 'Not in your LoRA folders.' : 'Your LoRA folders are still being read: hover again in a moment for its card.');
       }
     } else if (tag.type === 'hypernet') {
       const entry = library?.catalog.ready ? library.catalog.resolveHypernet(tag.items[0]?.text ?? '') : undefined;

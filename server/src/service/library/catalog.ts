@@ -107,6 +107,8 @@ export class LoraCatalog {
   problems: CatalogProblem[] = [];
   /** True once a scan of the configured folders has finished. */
   ready = false;
+  /** The scan setRoots is running, until it ends. */
+  private scanning: Promise<void> | undefined;
 
   constructor(
     private readonly fs: LibraryFileSystem,
@@ -147,8 +149,31 @@ export class LoraCatalog {
     return () => (this.listeners = this.listeners.filter((l) => l !== listener));
   }
 
+  /**
+   * Whether the first scan has finished, waiting for a running one up to `maxMs`: a hover asked while the
+   * folders are being read (the first second after the editor opens) then shows the library's card
+   * instead of a bare one. Never waits when no scan is running.
+   */
+  async settled(maxMs: number): Promise<boolean> {
+    if (this.ready || !this.scanning) return this.ready;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.scanning, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+    clearTimeout(timer);
+    return this.ready;
+  }
+
   /** Sets the folders and scans them all (the only full scan); watches them when the file system can. */
   async setRoots(roots: LibraryRoots): Promise<void> {
+    const scan = this.scanRoots(roots);
+    this.scanning = scan;
+    try {
+      await scan;
+    } finally {
+      if (this.scanning === scan) this.scanning = undefined;
+    }
+  }
+
+  private async scanRoots(roots: LibraryRoots): Promise<void> {
     const generation = ++this.generation;
     this.stopWatching();
     this.scannedFolders = new Set();
